@@ -1,0 +1,69 @@
+"""dsar: data-subject-rights requests, from the public portal to the answer."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from flask import Flask
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+TEMPLATES_DIR = PACKAGE_DIR.parent / "templates"
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Build the application (DESIGN.md contract). ``test_config`` replaces the instance file
+    and the environment layers."""
+    app = Flask(
+        __name__,
+        instance_relative_config=True,
+        template_folder=str(TEMPLATES_DIR),
+        static_folder=str(PACKAGE_DIR / "static"),
+    )
+    from .config import load_config
+
+    load_config(app, test_config)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    _set_secret_key(app)
+
+    from . import errors, i18n
+    from .extensions import csrf, db, limiter, login_manager, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(PACKAGE_DIR / "migrations"))
+    csrf.init_app(app)
+    limiter.init_app(app)
+    login_manager.init_app(app)
+    i18n.init_app(app)
+    errors.init_app(app)
+
+    from . import models  # noqa: F401  (register the tables)
+    from .portal import bp as portal_bp
+
+    app.register_blueprint(portal_bp)
+    if app.config.get("DEMO_MAILBOX_DIR"):
+        from .demo.mailbox import bp as mailbox_bp
+
+        app.register_blueprint(mailbox_bp)
+
+    @login_manager.user_loader
+    def load_staff(user_id: str):
+        from .models import StaffUser
+
+        return db.session.get(StaffUser, int(user_id)) if user_id.isdigit() else None
+
+    logging.getLogger("dsar").setLevel(app.config.get("LOG_LEVEL", "INFO"))
+    return app
+
+
+def _set_secret_key(app: Flask) -> None:
+    """Derive the session secret from the master key unless one was configured. Before
+    ``dsar init`` there is no key; only the CLI can run then."""
+    if app.config.get("SECRET_KEY"):
+        return
+    from .keys import MissingKeyError, derived_key
+
+    try:
+        app.config["SECRET_KEY"] = derived_key("flask-secret", app.config["MASTER_KEY_FILE"])
+    except MissingKeyError:
+        app.logger.warning("no master key yet: run `dsar init`")

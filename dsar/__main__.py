@@ -1,0 +1,5 @@
+"""``python -m dsar`` is the ``dsar`` command."""
+
+from .cli import main
+
+main()

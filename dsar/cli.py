@@ -1,0 +1,148 @@
+"""The ``dsar`` command: a Flask CLI group (``dsar run``, ``dsar db …`` come with it)."""
+
+from __future__ import annotations
+
+import secrets
+import sys
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import FlaskGroup, with_appcontext
+
+from . import create_app
+
+
+@click.group(cls=FlaskGroup, create_app=create_app)
+def main() -> None:
+    """dsar: data-subject-rights requests."""
+
+
+@main.command("init")
+@with_appcontext
+def init_command() -> None:
+    """Create the instance folder, the master key and the database schema (idempotent)."""
+    from flask_migrate import upgrade
+
+    from . import _set_secret_key
+    from .keys import create_master_key
+
+    instance = Path(current_app.instance_path)
+    instance.mkdir(parents=True, exist_ok=True)
+    key_file = current_app.config["MASTER_KEY_FILE"]
+    if create_master_key(key_file):
+        click.echo(f"Created the master key {key_file} (keep it safe and backed up).")
+    _set_secret_key(current_app)
+    Path(current_app.config["STORAGE_DIR"]).mkdir(parents=True, exist_ok=True, mode=0o700)
+    upgrade()
+    click.echo("Database schema is up to date.")
+
+
+@main.command("worker")
+@click.option("--queues", default="mail,default,maintenance", show_default=True)
+@click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
+@with_appcontext
+def worker_command(queues: str, burst: bool) -> None:
+    """Run an RQ worker (with RQ's scheduler for retries) in this app's configuration."""
+    from rq import Worker
+
+    from workers.app import set_app
+
+    from .pipeline import get_queue, redis_connection
+
+    set_app(current_app._get_current_object())
+    worker = Worker([get_queue(q) for q in queues.split(",")], connection=redis_connection())
+    worker.work(with_scheduler=True, burst=burst)
+
+
+@main.command("scheduler")
+@with_appcontext
+def scheduler_command() -> None:
+    """Run the periodic jobs of ``workers/schedule.py`` (RQ's CronScheduler)."""
+    from rq.cron import CronScheduler
+    from rq.utils import import_attribute
+
+    from workers.schedule import PERIODIC_JOBS
+
+    from .pipeline import FAILURE_TTL, RESULT_TTL, redis_connection
+
+    cron = CronScheduler(connection=redis_connection(), name="dsar")
+    for job in PERIODIC_JOBS:
+        cron.register(import_attribute(job.func), queue_name=job.queue,
+                      interval=job.interval_seconds, result_ttl=RESULT_TTL,
+                      failure_ttl=FAILURE_TTL, name=job.name)
+    cron.start()
+
+
+@main.command("sweep")
+@with_appcontext
+def sweep_command() -> None:
+    """Expire unconfirmed cases and re-enqueue work lost from Redis, once."""
+    from .sweep import sweep
+
+    for name, count in sweep().items():
+        click.echo(f"{name}: {count}")
+
+
+@main.group("audit")
+def audit_group() -> None:
+    """The audit trail."""
+
+
+@audit_group.command("verify")
+@with_appcontext
+def audit_verify_command() -> None:
+    """Check the whole hash chain; exit 1 on any alteration or deletion."""
+    from .audit import verify_chain
+
+    report = verify_chain()
+    for fault in report.faults:
+        click.echo(f"FAULT {fault}", err=True)
+    if not report.ok:
+        click.echo(f"Audit trail NOT intact ({len(report.faults)} faults, "
+                   f"{report.events} events read).", err=True)
+        sys.exit(1)
+    click.echo(f"Audit trail intact: {report.events} events.")
+
+
+@main.group("user")
+def user_group() -> None:
+    """Staff accounts."""
+
+
+@user_group.command("create")
+@click.argument("email")
+@click.option("--role", type=click.Choice(["agent", "dpo", "auditor", "admin"]), required=True)
+@click.option("--name", default="")
+@click.option("--password", envvar="DSAR_NEW_USER_PASSWORD", default=None,
+              help="Default: a random one, printed once.")
+@with_appcontext
+def user_create_command(email: str, role: str, name: str, password: str | None) -> None:
+    """Create a staff account."""
+    from sqlalchemy import select
+
+    from .audit import record_event
+    from .extensions import db
+    from .models import StaffRole, StaffUser
+
+    email = email.strip().lower()
+    if db.session.scalar(select(StaffUser.id).where(StaffUser.email == email)):
+        raise click.ClickException(f"a staff account with that address already exists")
+    generated = password is None
+    password = password or secrets.token_urlsafe(12)
+    if len(password) < 12:
+        raise click.ClickException("the password must have at least 12 characters")
+    user = StaffUser(email=email, name=name, role=StaffRole(role))
+    user.set_password(password)
+    db.session.add(user)
+    db.session.flush()
+    record_event("staff.created", payload={"staff_id": user.id, "role": role})
+    db.session.commit()
+    click.echo(f"Created {role} account {user.id}.")
+    if generated:
+        click.echo(f"Password (shown once): {password}")
+
+
+from .demo.runner import demo_command  # noqa: E402
+
+main.add_command(demo_command)

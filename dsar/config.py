@@ -1,0 +1,88 @@
+"""Configuration layers: defaults, then ``instance/config.py``, then ``DSAR_*`` environment
+variables, then the test config (DESIGN.md). Nothing here runs at import time but constants."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from flask import Flask
+
+#: Settings every deployment gets unless a later layer overrides them.
+DEFAULTS: dict[str, object] = {
+    # None means "the SQLite file in instance/" (filled in by ``load_config``).
+    "DATABASE_URL": None,
+    "REDIS_URL": "redis://127.0.0.1:6379/0",
+    # The master key file; sub-keys (Flask secret, storage, audit chain, tokens) derive from it.
+    "MASTER_KEY_FILE": None,
+    "STORAGE_DIR": None,
+    # Where the requester-facing links point (used in e-mails sent by workers).
+    "BASE_URL": "http://127.0.0.1:5000",
+    "ORGANISATION_NAME": "Organisation",
+    "DPO_EMAIL": "dpo@example.org",
+    "MAIL_FROM": "dsar@example.org",
+    "SMTP_HOST": "127.0.0.1",
+    "SMTP_PORT": 8025,
+    "SMTP_USERNAME": None,
+    "SMTP_PASSWORD": None,
+    "SMTP_STARTTLS": False,
+    "SMTP_TIMEOUT": 10,
+    # Which public-holiday calendar the legal clock uses ("FR" or "FR-ALSACE-MOSELLE").
+    "LEGAL_CALENDAR": "FR",
+    "CONFIRMATION_DAYS": 7,
+    "MAX_UPLOAD_BYTES": 10 * 1024 * 1024,
+    # Requests larger than this are cut off before parsing (a friendly 413 page); files between
+    # MAX_UPLOAD_BYTES and this get a message at the field with the rest of the form kept.
+    "MAX_CONTENT_LENGTH": 25 * 1024 * 1024,
+    "RATELIMIT_INTAKE_PER_ADDRESS": "20 per hour",
+    "RATELIMIT_INTAKE_PER_EMAIL_PER_DAY": 5,
+    "LANGUAGES": ["fr", "en"],
+    "BABEL_DEFAULT_LOCALE": "fr",
+    "BABEL_DEFAULT_TIMEZONE": "Europe/Paris",
+    # Demo only: the directory the demo's SMTP catcher writes to; enables /demo/mailbox.
+    "DEMO_MAILBOX_DIR": None,
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "SESSION_COOKIE_SECURE": False,
+    "WTF_CSRF_TIME_LIMIT": 3600 * 4,
+}
+
+_TRUTHY = {"1", "true", "yes", "on"}
+
+
+def _coerce(raw: str, current: object) -> object:
+    """Turn an environment string into the type of the setting it overrides."""
+    if isinstance(current, bool):
+        return raw.strip().lower() in _TRUTHY
+    if isinstance(current, int):
+        return int(raw)
+    if isinstance(current, list):
+        return json.loads(raw) if raw.startswith("[") else [p.strip() for p in raw.split(",")]
+    return raw
+
+
+def load_config(app: Flask, test_config: dict | None) -> None:
+    """Apply the four configuration layers to ``app.config`` (DESIGN.md contract)."""
+    app.config.from_mapping(DEFAULTS)
+    if test_config is None:
+        app.config.from_pyfile("config.py", silent=True)
+        for name, raw in os.environ.items():
+            if name.startswith("DSAR_"):
+                key = name.removeprefix("DSAR_")
+                app.config[key] = _coerce(raw, app.config.get(key))
+    else:
+        app.config.from_mapping(test_config)
+
+    instance = Path(app.instance_path)
+    if not app.config["DATABASE_URL"]:
+        app.config["DATABASE_URL"] = f"sqlite:///{instance / 'dsar.sqlite3'}"
+    app.config.setdefault("SQLALCHEMY_DATABASE_URI", app.config["DATABASE_URL"])
+    app.config["SQLALCHEMY_DATABASE_URI"] = app.config["DATABASE_URL"]
+    if not app.config["MASTER_KEY_FILE"]:
+        app.config["MASTER_KEY_FILE"] = str(instance / "dsar.key")
+    if not app.config["STORAGE_DIR"]:
+        app.config["STORAGE_DIR"] = str(instance / "storage")
+    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["REDIS_URL"])
+    app.config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
+    app.config.setdefault("RATELIMIT_HEADERS_ENABLED", False)

@@ -1,0 +1,157 @@
+"""``dsar demo``: the whole system on one machine — Redis, the SMTP catcher, a worker, the
+scheduler and the web server — with a demo staff login, stopped together with Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+
+DEMO_STAFF_EMAIL = "dpo@demo.example"
+DEMO_ORGANISATION = "Académie Horizon Formation (démo)"
+DEMO_REDIS_PORT = 6390
+
+
+def _port_open(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((host, port)) == 0
+
+
+def _wait_for_port(host: str, port: int, seconds: float, process: subprocess.Popen) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if _port_open(host, port):
+            return
+        if process.poll() is not None:
+            raise click.ClickException(f"{process.args[0]} stopped (exit {process.returncode})")
+        time.sleep(0.1)
+    raise click.ClickException(f"nothing answered on {host}:{port} after {seconds:.0f} s")
+
+
+def _reset_demo_staff() -> str:
+    """Create or reset the demo DPO account; returns its fresh password."""
+    from sqlalchemy import select
+
+    from ..audit import record_event
+    from ..extensions import db
+    from ..models import StaffRole, StaffUser
+
+    password = secrets.token_urlsafe(12)
+    user = db.session.scalar(select(StaffUser).where(StaffUser.email == DEMO_STAFF_EMAIL))
+    if user is None:
+        user = StaffUser(email=DEMO_STAFF_EMAIL, name="DPO (démo)", role=StaffRole.DPO)
+        db.session.add(user)
+    user.set_password(password)
+    db.session.flush()
+    record_event("staff.password_reset", payload={"staff_id": user.id, "by": "demo"})
+    db.session.commit()
+    return password
+
+
+@click.command("demo")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--smtp-port", default=8025, show_default=True, type=int)
+@with_appcontext
+def demo_command(host: str, port: int, smtp_port: int) -> None:
+    """Run the whole demo in the foreground until Ctrl-C."""
+    from ..extensions import db  # noqa: F401
+    from .mailcatcher import start_catcher
+
+    app = current_app._get_current_object()
+    instance = Path(app.instance_path)
+    click.get_current_context().invoke(main_init())
+
+    processes: list[subprocess.Popen] = []
+    env = dict(os.environ)
+    redis_url = env.get("DSAR_REDIS_URL")
+    if not redis_url:
+        redis_bin = shutil.which("redis-server")
+        if redis_bin is None:
+            raise click.ClickException("redis-server is not installed (apt-get install redis-server)")
+        (instance / "redis").mkdir(exist_ok=True)
+        redis = subprocess.Popen(
+            [redis_bin, "--port", str(DEMO_REDIS_PORT), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", str(instance / "redis")],
+            stdout=subprocess.DEVNULL,
+        )
+        processes.append(redis)
+        _wait_for_port("127.0.0.1", DEMO_REDIS_PORT, 10, redis)
+        redis_url = f"redis://127.0.0.1:{DEMO_REDIS_PORT}/0"
+
+    mail_dir = instance / "demo-mail"
+    catcher = start_catcher(mail_dir, port=smtp_port)
+    base_url = f"http://{host}:{port}"
+    env.update({
+        "DSAR_REDIS_URL": redis_url,
+        "DSAR_SMTP_HOST": "127.0.0.1",
+        "DSAR_SMTP_PORT": str(smtp_port),
+        "DSAR_DEMO_MAILBOX_DIR": str(mail_dir),
+        "DSAR_BASE_URL": base_url,
+        "DSAR_ORGANISATION_NAME": env.get("DSAR_ORGANISATION_NAME", DEMO_ORGANISATION),
+        "PYTHONUNBUFFERED": "1",
+    })
+    password = _reset_demo_staff()
+    dsar = [sys.executable, "-m", "dsar"]
+    try:
+        processes.append(subprocess.Popen([*dsar, "worker"], env=env))
+        processes.append(subprocess.Popen([*dsar, "scheduler"], env=env))
+        web = subprocess.Popen([*dsar, "run", "--host", host, "--port", str(port)], env=env)
+        processes.append(web)
+        _wait_for_port(host, port, 30, web)
+        click.echo("\n" + "=" * 70)
+        click.echo(f"  dsar demo is running: {base_url}/")
+        click.echo(f"  Demo mailbox (every e-mail sent): {base_url}/demo/mailbox")
+        click.echo(f"  Staff login: {DEMO_STAFF_EMAIL} / {password}")
+        click.echo("  (the back office itself arrives with the staff issue)")
+        click.echo("  Stop everything with Ctrl-C.")
+        click.echo("=" * 70 + "\n", nl=True)
+        _supervise(processes)
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in processes:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        catcher.stop()
+
+
+def _supervise(processes: list[subprocess.Popen]) -> None:
+    stop = {"now": False}
+
+    def request_stop(signum, frame):
+        stop["now"] = True
+
+    signal.signal(signal.SIGTERM, request_stop)
+    try:
+        while not stop["now"]:
+            for process in processes:
+                if process.poll() is not None:
+                    raise click.ClickException(
+                        f"{' '.join(map(str, process.args[1:3]))} stopped "
+                        f"(exit {process.returncode}); stopping the demo"
+                    )
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        click.echo("\nStopping the demo…")
+
+
+def main_init():
+    """The ``dsar init`` command object (imported late: cli imports this module)."""
+    from ..cli import init_command
+
+    return init_command

@@ -1,0 +1,89 @@
+"""Language: French first, English available. The choice is explicit (switch), else the
+browser's preference among the supported languages, else French."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Blueprint, Flask, current_app, redirect, request, session
+from flask_babel import format_date, format_datetime, get_locale
+from flask_babel import lazy_gettext as _l
+
+from .extensions import babel
+from .models import CaseKind, CaseStatus
+
+bp = Blueprint("i18n", __name__)
+
+KIND_LABELS = {
+    CaseKind.ACCESS: _l("Access to my data"),
+    CaseKind.PORTABILITY: _l("Portability of my data"),
+    CaseKind.RECTIFICATION: _l("Rectification of my data"),
+    CaseKind.ERASURE: _l("Erasure of my data"),
+    CaseKind.RESTRICTION: _l("Restriction of processing"),
+    CaseKind.OBJECTION: _l("Objection to processing"),
+    CaseKind.POSTMORTEM_DIRECTIVE: _l("Directives for after my death"),
+    CaseKind.POSTMORTEM_EXECUTION: _l("Rights of a deceased person"),
+}
+
+STATUS_LABELS = {
+    CaseStatus.SUBMITTED: _l("Waiting for you to confirm your e-mail address"),
+    CaseStatus.CONFIRMED: _l("Received; we are checking your request"),
+    CaseStatus.NEEDS_INFO: _l("We need more information from you"),
+    CaseStatus.VERIFIED: _l("Identity checked; processing will start shortly"),
+    CaseStatus.IN_PROGRESS: _l("Being processed"),
+    CaseStatus.REVIEW: _l("Answer being checked before it is sent"),
+    CaseStatus.COMPLETED: _l("Answered"),
+    CaseStatus.REJECTED: _l("Refused (see the reasons we sent you)"),
+    CaseStatus.WITHDRAWN: _l("Withdrawn at your request"),
+    CaseStatus.EXPIRED: _l("Closed: the e-mail address was never confirmed"),
+}
+
+
+def select_locale() -> str:
+    """The language of this request (Flask-Babel's locale selector)."""
+    supported = current_app.config["LANGUAGES"]
+    chosen = session.get("lang")
+    if chosen in supported:
+        return chosen
+    return request.accept_languages.best_match(supported) or current_app.config[
+        "BABEL_DEFAULT_LOCALE"
+    ]
+
+
+def current_language() -> str:
+    """The two-letter code of the language in use."""
+    return str(get_locale() or "fr")
+
+
+def _safe_next(target: str | None) -> str:
+    # Only a path on this site: an open redirect would make our domain a phishing relay.
+    if target and target.startswith("/") and not target.startswith("//"):
+        parts = urlsplit(target)
+        if not parts.scheme and not parts.netloc:
+            return target
+    return "/"
+
+
+@bp.get("/language/<code>")
+def switch_language(code: str):
+    """Remember the chosen language and go back to the page the person was on."""
+    if code in current_app.config["LANGUAGES"]:
+        session["lang"] = code
+    return redirect(_safe_next(request.args.get("next")))
+
+
+def init_app(app: Flask) -> None:
+    """Set up Flask-Babel, the language switch and the template helpers."""
+    app.config.setdefault(
+        "BABEL_TRANSLATION_DIRECTORIES", str(app.root_path + "/translations")
+    )
+    babel.init_app(app, locale_selector=select_locale)
+    app.register_blueprint(bp)
+    app.jinja_env.globals.update(
+        current_language=current_language,
+        kind_label=lambda kind: KIND_LABELS[CaseKind(kind)],
+        status_label=lambda status: STATUS_LABELS[CaseStatus(status)],
+        LANGUAGE_NAMES={"fr": "Français", "en": "English"},
+        format_date=format_date,
+        format_datetime=format_datetime,
+    )

@@ -1,0 +1,136 @@
+"""E-mail to requesters: queued in the outbox, rendered and sent over SMTP by a worker.
+
+Bodies are rendered at send time in the requester's language from ``templates/email``; links
+carry HMAC tokens re-derived from the case, so nothing secret waits in the database or Redis.
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+from datetime import timedelta
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+
+from flask import current_app, render_template, url_for
+from flask_babel import force_locale, format_date, gettext, lazy_gettext
+
+from . import deadlines
+from .audit import record_event
+from .extensions import db
+from .models import ActorType, Case, MailStatus, MailTemplate, OutboundEmail
+from .models.types import utcnow
+from .tokens import case_token
+
+logger = logging.getLogger(__name__)
+
+SUBJECTS = {
+    MailTemplate.CONFIRM_EMAIL: lazy_gettext("Please confirm your request %(reference)s"),
+    MailTemplate.ACKNOWLEDGEMENT: lazy_gettext("We have received your request %(reference)s"),
+    MailTemplate.WITHDRAWN: lazy_gettext("Your request %(reference)s has been withdrawn"),
+    MailTemplate.EXPIRED: lazy_gettext("Your request %(reference)s was not confirmed"),
+}
+
+
+def queue_email(case: Case, template: MailTemplate) -> OutboundEmail:
+    """Add an e-mail to the outbox in the current transaction; enqueue it after commit with
+    ``dsar.pipeline.enqueue_email``."""
+    outbound = OutboundEmail(case=case, template=template)
+    db.session.add(outbound)
+    db.session.flush()
+    return outbound
+
+
+def external_url(endpoint: str, **values) -> str:
+    """An absolute URL on ``BASE_URL``, buildable outside a request (in a worker)."""
+    base = current_app.config["BASE_URL"].rstrip("/")
+    with current_app.test_request_context(base_url=base):
+        return url_for(endpoint, _external=True, **values)
+
+
+def case_links(case: Case) -> dict[str, str]:
+    """The requester's confirmation and status links for ``case``."""
+    return {
+        "confirm_url": external_url(
+            "portal.confirm", reference=case.reference,
+            token=case_token(case.reference, case.token_salt, "confirm"),
+        ),
+        "status_url": external_url(
+            "portal.status_link", reference=case.reference,
+            token=case_token(case.reference, case.token_salt, "status"),
+        ),
+    }
+
+
+def render_email(outbound: OutboundEmail) -> EmailMessage:
+    """Build the message for an outbox row, in the case's language."""
+    case = outbound.case
+    config = current_app.config
+    with force_locale(case.language):
+        confirm_until = deadlines.paris_date(case.received_at) + timedelta(days=config["CONFIRMATION_DAYS"])
+        context = {
+            "case": case,
+            "organisation": config["ORGANISATION_NAME"],
+            "dpo_email": config["DPO_EMAIL"],
+            "received": format_date(case.received_on, "long"),
+            "due": format_date(case.due_on, "long"),
+            "confirm_until": format_date(confirm_until, "long"),
+            **case_links(case),
+        }
+        body = render_template(f"email/{outbound.template}.txt", **context)
+        subject = str(SUBJECTS[outbound.template]) % {"reference": case.reference}
+        signature = gettext("This message was sent automatically; please do not reply to it.")
+    message = EmailMessage()
+    message["Subject"] = subject
+    message["From"] = config["MAIL_FROM"]
+    message["To"] = case.requester_email
+    message["Date"] = format_datetime(utcnow())
+    message["Message-ID"] = make_msgid(domain=config["MAIL_FROM"].rpartition("@")[2] or None)
+    message["Auto-Submitted"] = "auto-generated"
+    message.set_content(f"{body.strip()}\n\n-- \n{signature}\n")
+    message["Content-Language"] = case.language  # after set_content, which resets Content-*
+    return message
+
+
+def smtp_send(message: EmailMessage) -> None:
+    """Hand ``message`` to the configured SMTP server."""
+    config = current_app.config
+    with smtplib.SMTP(config["SMTP_HOST"], int(config["SMTP_PORT"]),
+                      timeout=config["SMTP_TIMEOUT"]) as smtp:
+        if config["SMTP_STARTTLS"]:
+            smtp.starttls()
+        if config["SMTP_USERNAME"]:
+            smtp.login(config["SMTP_USERNAME"], config["SMTP_PASSWORD"] or "")
+        smtp.send_message(message)
+
+
+def deliver(outbound_id: int, *, actor_id: str | None = None) -> bool:
+    """Send one outbox e-mail unless it is already sent. Raises on failure (the job retries).
+
+    Returns True if a message was sent by this call.
+    """
+    outbound = db.session.get(OutboundEmail, outbound_id)
+    if outbound is None or outbound.status is MailStatus.SENT:
+        return False
+    try:
+        smtp_send(render_email(outbound))
+    except Exception as exc:
+        outbound.attempts += 1
+        outbound.last_error = type(exc).__name__[:120]
+        db.session.commit()
+        logger.warning("e-mail %s failed (%s)", outbound_id, type(exc).__name__)
+        raise
+    outbound.attempts += 1
+    outbound.status = MailStatus.SENT
+    outbound.sent_at = utcnow()
+    outbound.last_error = None
+    record_event(
+        "email.sent",
+        case=outbound.case,
+        actor_type=ActorType.WORKER,
+        actor_id=actor_id,
+        payload={"email_id": outbound.id, "template": str(outbound.template)},
+    )
+    db.session.commit()
+    logger.info("e-mail %s sent (%s)", outbound_id, outbound.template)
+    return True

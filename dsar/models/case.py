@@ -1,0 +1,96 @@
+"""The request (case) and its clock pauses."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..extensions import db
+from .enums import CaseKind, CaseStatus, Channel
+from .types import UTCDateTime, enum_column_type, utcnow
+
+
+class Case(db.Model):
+    """One data-subject-rights request, from receipt to answer."""
+
+    __tablename__ = "cases"
+    __table_args__ = (
+        Index("ix_cases_status_due_on", "status", "due_on"),
+        Index("ix_cases_email_received", "email_normalized", "received_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    #: Public reference such as ``DSR-7KQ2-M9XD``: random, never sequential.
+    reference: Mapped[str] = mapped_column(String(16), unique=True)
+    kind: Mapped[CaseKind] = mapped_column(enum_column_type(CaseKind, "case_kind"))
+    status: Mapped[CaseStatus] = mapped_column(
+        enum_column_type(CaseStatus, "case_status"), default=CaseStatus.SUBMITTED
+    )
+    channel: Mapped[Channel] = mapped_column(
+        enum_column_type(Channel, "case_channel"), default=Channel.PORTAL
+    )
+    #: The requester's language for every page and e-mail of the case ("fr" or "en").
+    language: Mapped[str] = mapped_column(String(8), default="fr")
+
+    #: The person whose data the request is about, as they gave it.
+    requester_name: Mapped[str] = mapped_column(String(200))
+    #: Contact address (the representative's when a representative files).
+    requester_email: Mapped[str] = mapped_column(String(254))
+    #: Lower-cased address, for matching, search and per-address rate limits.
+    email_normalized: Mapped[str] = mapped_column(String(254))
+    #: Set when someone files on the person's behalf (LEGAL.md §3: the mandate is recorded).
+    representative_name: Mapped[str | None] = mapped_column(String(200))
+    #: Identifiers the requester gave to match them in sources (customer number, phone…).
+    identifiers: Mapped[dict] = mapped_column(JSON, default=dict)
+    #: What the kind of request needs (data to correct, ground, receiving controller…).
+    details: Mapped[dict] = mapped_column(JSON, default=dict)
+    #: The requester's free text.
+    message: Mapped[str | None] = mapped_column(Text)
+
+    #: When the request reached an official channel (LEGAL.md D1); set once, never changed.
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: Europe/Paris calendar date of ``received_at``: day 0 of the clock.
+    received_on: Mapped[date] = mapped_column(Date)
+    #: Holiday calendar of the clock ("FR" or "FR-ALSACE-MOSELLE").
+    calendar: Mapped[str] = mapped_column(String(24), default="FR")
+    #: The current legal due date (extension and closed pauses included); indexed for the
+    #: dashboard, recomputed by ``dsar.workflow.refresh_due_date`` whenever its inputs change.
+    due_on: Mapped[date] = mapped_column(Date)
+    extended: Mapped[bool] = mapped_column(Boolean, default=False)
+    extension_reason: Mapped[str | None] = mapped_column(Text)
+    extended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: Random per-case salt of the status and confirmation links (rotating it revokes them).
+    token_salt: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    pauses: Mapped[list[ClockPause]] = relationship(
+        back_populates="case", order_by="ClockPause.started_on", cascade="all, delete-orphan"
+    )
+    proofs: Mapped[list[IdentityProof]] = relationship(  # noqa: F821
+        back_populates="case", order_by="IdentityProof.id", cascade="all, delete-orphan"
+    )
+
+    def __repr__(self) -> str:
+        return f"<Case {self.id} {self.kind} {self.status}>"
+
+
+class ClockPause(db.Model):
+    """A suspension of the clock while staff wait for information (LEGAL.md D8)."""
+
+    __tablename__ = "clock_pauses"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    #: The Paris date the question was sent.
+    started_on: Mapped[date] = mapped_column(Date)
+    #: The Paris date the answer arrived; None while the clock is paused.
+    ended_on: Mapped[date | None] = mapped_column(Date)
+    reason: Mapped[str | None] = mapped_column(Text)
+
+    case: Mapped[Case] = relationship(back_populates="pauses")

@@ -1,0 +1,95 @@
+"""The closed vocabularies of a case. Stored as strings with CHECK constraints."""
+
+from __future__ import annotations
+
+import enum
+
+
+class CaseKind(enum.StrEnum):
+    """The right a request exercises (DESIGN.md "The request")."""
+
+    ACCESS = "access"
+    PORTABILITY = "portability"
+    RECTIFICATION = "rectification"
+    ERASURE = "erasure"
+    RESTRICTION = "restriction"
+    OBJECTION = "objection"
+    POSTMORTEM_DIRECTIVE = "postmortem_directive"
+    POSTMORTEM_EXECUTION = "postmortem_execution"
+
+
+class CaseStatus(enum.StrEnum):
+    """Where a case stands; changed only by ``dsar.workflow.transition``."""
+
+    SUBMITTED = "submitted"
+    CONFIRMED = "confirmed"
+    NEEDS_INFO = "needs_info"
+    VERIFIED = "verified"
+    IN_PROGRESS = "in_progress"
+    REVIEW = "review"
+    COMPLETED = "completed"
+    REJECTED = "rejected"
+    WITHDRAWN = "withdrawn"
+    EXPIRED = "expired"
+
+    @property
+    def is_open(self) -> bool:
+        return self not in CLOSED_STATUSES
+
+
+CLOSED_STATUSES = frozenset(
+    {CaseStatus.COMPLETED, CaseStatus.REJECTED, CaseStatus.WITHDRAWN, CaseStatus.EXPIRED}
+)
+
+
+class Channel(enum.StrEnum):
+    """How the request reached the organisation (LEGAL.md D1: any official channel)."""
+
+    PORTAL = "portal"
+    EMAIL = "email"
+    POST = "post"
+    PHONE = "phone"
+    API = "api"
+
+
+class ActorType(enum.StrEnum):
+    """Who did something recorded in the audit trail."""
+
+    REQUESTER = "requester"
+    STAFF = "staff"
+    WORKER = "worker"
+    SYSTEM = "system"
+
+
+class StaffRole(enum.StrEnum):
+    """Least-privilege roles of the back office (DESIGN.md)."""
+
+    AGENT = "agent"
+    DPO = "dpo"
+    AUDITOR = "auditor"
+    ADMIN = "admin"
+
+
+class ProofKind(enum.StrEnum):
+    """What an uploaded document is meant to prove."""
+
+    IDENTITY = "identity"
+    MANDATE = "mandate"
+    DEATH_CERTIFICATE = "death_certificate"
+    HEIR_STATUS = "heir_status"
+    OTHER = "other"
+
+
+class MailTemplate(enum.StrEnum):
+    """The e-mails a case can send; each has ``templates/email/<name>.txt``."""
+
+    CONFIRM_EMAIL = "confirm_email"
+    ACKNOWLEDGEMENT = "acknowledgement"
+    WITHDRAWN = "withdrawn"
+    EXPIRED = "expired"
+
+
+class MailStatus(enum.StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"

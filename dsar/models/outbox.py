@@ -1,0 +1,34 @@
+"""E-mails waiting to be sent by a worker: the database is the source of truth, Redis only
+carries the job. The body is rendered at send time from the case, so no message text (and no
+link secret) is stored."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..extensions import db
+from .enums import MailStatus, MailTemplate
+from .types import UTCDateTime, enum_column_type, utcnow
+
+
+class OutboundEmail(db.Model):
+    """One e-mail to a requester about a case."""
+
+    __tablename__ = "outbound_emails"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    template: Mapped[MailTemplate] = mapped_column(enum_column_type(MailTemplate, "mail_template"))
+    status: Mapped[MailStatus] = mapped_column(
+        enum_column_type(MailStatus, "mail_status"), default=MailStatus.PENDING, index=True
+    )
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    #: Exception class of the last failure (no message text: it could hold an address).
+    last_error: Mapped[str | None] = mapped_column(String(120))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    case = relationship("Case")

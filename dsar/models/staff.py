@@ -1,0 +1,46 @@
+"""Back-office accounts (the back office itself comes with the staff issue)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask_login import UserMixin
+from sqlalchemy import Boolean, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from ..extensions import db
+from .enums import StaffRole
+from .types import UTCDateTime, enum_column_type, utcnow
+
+
+class StaffUser(UserMixin, db.Model):
+    """A DPO, agent, auditor or administrator."""
+
+    __tablename__ = "staff_users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    role: Mapped[StaffRole] = mapped_column(enum_column_type(StaffRole, "staff_role"))
+    #: scrypt hash (werkzeug); never the password.
+    password_hash: Mapped[str] = mapped_column(String(255))
+    #: TOTP secret, encrypted with the storage key; None until enrolled.
+    totp_secret_encrypted: Mapped[str | None] = mapped_column(String(255))
+    is_active_account: Mapped[bool] = mapped_column(Boolean, default=True)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    language: Mapped[str] = mapped_column(String(8), default="fr")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    def set_password(self, password: str) -> None:
+        """Store a slow (scrypt) hash of ``password``."""
+        self.password_hash = generate_password_hash(password, method="scrypt")
+
+    def check_password(self, password: str) -> bool:
+        """Constant-time check of ``password`` against the stored hash."""
+        return check_password_hash(self.password_hash, password)
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login
+        return self.is_active_account

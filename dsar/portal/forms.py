@@ -1,0 +1,256 @@
+"""The intake forms: common fields, plus what each kind of request needs."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from wtforms import BooleanField, DateField, EmailField, RadioField, SelectField, StringField
+from wtforms import TextAreaField
+from wtforms.validators import (
+    URL,
+    DataRequired,
+    Email,
+    InputRequired,
+    Length,
+    Optional,
+    Regexp,
+    ValidationError,
+)
+
+from ..models import CaseKind
+
+NAME_MAX = 200
+EMAIL_MAX = 254
+SHORT_MAX = 64
+LONG_MAX = 5000
+FIELD_MAX = 1000
+
+required = DataRequired(message=_l("This field is required."))
+
+
+def too_long(limit: int) -> Length:
+    return Length(max=limit, message=_l("Please keep this under %(max)d characters.", max=limit))
+
+
+class RequestForm(FlaskForm):
+    """What every request asks for."""
+
+    full_name = StringField(
+        _l("Full name of the person concerned"), validators=[required, too_long(NAME_MAX)]
+    )
+    email = EmailField(
+        _l("Your e-mail address"),
+        description=_l("We send a confirmation link and our answer to this address."),
+        validators=[
+            required,
+            too_long(EMAIL_MAX),
+            Email(message=_l("Please enter a valid e-mail address, such as name@example.fr."),
+                  check_deliverability=False),
+        ],
+    )
+    customer_number = StringField(
+        _l("Customer or account number (optional)"),
+        description=_l("Helps us find your data without asking for an identity document."),
+        validators=[Optional(), too_long(SHORT_MAX)],
+    )
+    phone = StringField(
+        _l("Telephone number you gave us (optional)"),
+        validators=[
+            Optional(),
+            Regexp(r"^\+?[0-9 ().-]{6,32}$",
+                   message=_l("Please enter a telephone number with digits only, such as "
+                              "06 12 34 56 78.")),
+        ],
+    )
+    representative_name = StringField(
+        _l("If you act on behalf of someone else: your name (optional)"),
+        description=_l("A representative must attach the mandate signed by the person "
+                       "concerned."),
+        validators=[Optional(), too_long(NAME_MAX)],
+    )
+    message = TextAreaField(
+        _l("Anything you want to tell us (optional)"), validators=[Optional(), too_long(LONG_MAX)]
+    )
+    proof = FileField(
+        _l("Supporting document (optional)"),
+        description=_l("PDF, JPEG or PNG, 10 MB at most. We do not need an identity document to "
+                       "start: we will ask if we have a reasonable doubt. If you send one, hide "
+                       "what is not needed (photo, document number)."),
+    )
+    declaration = BooleanField(
+        _l("I certify that the information above is accurate and that I am the person "
+           "concerned or entitled to act for them."),
+        validators=[DataRequired(message=_l("Please tick this box to send the request."))],
+    )
+
+    #: Fields (beyond the common ones) copied into ``Case.details``.
+    detail_fields: tuple[str, ...] = ()
+    #: Whether a supporting document must be attached whatever else is filled in.
+    proof_required = False
+
+    def validate_proof(self, field) -> None:
+        """A representative must attach the mandate; some kinds always need a document."""
+        has_file = bool(field.data and getattr(field.data, "filename", ""))
+        if not has_file and (self.proof_required or self.representative_name.data):
+            raise ValidationError(_l("Please attach the supporting document."))
+
+
+class AccessForm(RequestForm):
+    pass
+
+
+class PortabilityForm(RequestForm):
+    receiving_controller = StringField(
+        _l("Organisation to send your data to directly (optional)"),
+        validators=[Optional(), too_long(NAME_MAX)],
+    )
+    receiving_endpoint = StringField(
+        _l("Its secure address for receiving data, if it gave you one (optional)"),
+        validators=[
+            Optional(),
+            too_long(FIELD_MAX),
+            URL(require_tld=True, message=_l("Please enter a full web address starting with "
+                                             "https://.")),
+            Regexp(r"^https://", message=_l("Only secure addresses (https://) are accepted.")),
+        ],
+    )
+    detail_fields = ("receiving_controller", "receiving_endpoint")
+
+
+class RectificationForm(RequestForm):
+    data_to_correct = TextAreaField(
+        _l("Which information is wrong or incomplete?"),
+        validators=[required, too_long(FIELD_MAX)],
+    )
+    correct_value = TextAreaField(
+        _l("What should it say instead?"),
+        description=_l("You may also add a supplementary statement."),
+        validators=[required, too_long(FIELD_MAX)],
+    )
+    detail_fields = ("data_to_correct", "correct_value")
+
+
+ERASURE_GROUNDS = [
+    ("", _l("I do not wish to say")),
+    ("no_longer_needed", _l("The data is no longer needed for its purpose")),
+    ("consent_withdrawn", _l("I withdraw my consent")),
+    ("objection", _l("I object to the processing")),
+    ("unlawful", _l("The data was processed unlawfully")),
+    ("legal_obligation", _l("The law requires erasure")),
+    ("child", _l("The data was collected when I was a child")),
+]
+
+
+class ErasureForm(RequestForm):
+    erasure_ground = SelectField(
+        _l("Why do you ask for erasure? (optional)"), choices=ERASURE_GROUNDS,
+        validators=[Optional()],
+    )
+    detail_fields = ("erasure_ground",)
+
+
+RESTRICTION_GROUNDS = [
+    ("accuracy_contested", _l("I contest the accuracy of my data")),
+    ("unlawful", _l("The processing is unlawful but I do not want erasure")),
+    ("legal_claims", _l("You no longer need the data but I need it for a legal claim")),
+    ("objection_pending", _l("I have objected and wait for your decision")),
+]
+
+
+class RestrictionForm(RequestForm):
+    restriction_ground = RadioField(
+        _l("Why should the processing be restricted?"), choices=RESTRICTION_GROUNDS,
+        validators=[InputRequired(message=_l("Please choose one of the options."))],
+    )
+    detail_fields = ("restriction_ground",)
+
+
+OBJECTION_TARGETS = [
+    ("direct_marketing", _l("Direct marketing (newsletters, offers, profiling for marketing)")),
+    ("other", _l("Another processing based on your legitimate interest")),
+]
+
+
+class ObjectionForm(RequestForm):
+    objection_target = RadioField(
+        _l("What do you object to?"), choices=OBJECTION_TARGETS,
+        validators=[InputRequired(message=_l("Please choose one of the options."))],
+    )
+    objection_reasons = TextAreaField(
+        _l("Your reasons, relating to your particular situation"),
+        description=_l("Needed for an objection to processing other than direct marketing."),
+        validators=[Optional(), too_long(LONG_MAX)],
+    )
+    detail_fields = ("objection_target", "objection_reasons")
+
+    def validate_objection_reasons(self, field) -> None:
+        if self.objection_target.data == "other" and not (field.data or "").strip():
+            raise ValidationError(_l("Please give your reasons."))
+
+
+DIRECTIVE_CHOICES = [
+    ("erase", _l("Erase all my data")),
+    ("hand_over", _l("Hand my data over to the person I designate")),
+    ("keep", _l("Keep my data as it is")),
+    ("custom", _l("Something else, described below")),
+]
+
+
+class PostmortemDirectiveForm(RequestForm):
+    directive_choice = RadioField(
+        _l("After my death, I want you to:"), choices=DIRECTIVE_CHOICES,
+        validators=[InputRequired(message=_l("Please choose one of the options."))],
+    )
+    directive_instructions = TextAreaField(
+        _l("Details of your directives (optional)"), validators=[Optional(), too_long(LONG_MAX)]
+    )
+    trusted_person_name = StringField(
+        _l("Person you designate to carry them out (optional)"),
+        validators=[Optional(), too_long(NAME_MAX)],
+    )
+    trusted_person_email = EmailField(
+        _l("Their e-mail address (optional)"),
+        validators=[Optional(), too_long(EMAIL_MAX),
+                    Email(message=_l("Please enter a valid e-mail address, such as "
+                                     "name@example.fr."), check_deliverability=False)],
+    )
+    detail_fields = ("directive_choice", "directive_instructions", "trusted_person_name",
+                     "trusted_person_email")
+
+
+def not_in_future(form, field) -> None:
+    if field.data and field.data > date.today():
+        raise ValidationError(_l("This date cannot be in the future."))
+
+
+class PostmortemExecutionForm(RequestForm):
+    deceased_name = StringField(
+        _l("Full name of the deceased person"), validators=[required, too_long(NAME_MAX)]
+    )
+    date_of_death = DateField(
+        _l("Date of death"),
+        validators=[InputRequired(message=_l("Please enter a date.")), not_in_future],
+    )
+    requester_role = RadioField(
+        _l("You act as"),
+        choices=[("designated_person", _l("The person designated in their directives")),
+                 ("heir", _l("An heir"))],
+        validators=[InputRequired(message=_l("Please choose one of the options."))],
+    )
+    detail_fields = ("deceased_name", "date_of_death", "requester_role")
+    proof_required = True
+
+
+KIND_FORMS: dict[CaseKind, type[RequestForm]] = {
+    CaseKind.ACCESS: AccessForm,
+    CaseKind.PORTABILITY: PortabilityForm,
+    CaseKind.RECTIFICATION: RectificationForm,
+    CaseKind.ERASURE: ErasureForm,
+    CaseKind.RESTRICTION: RestrictionForm,
+    CaseKind.OBJECTION: ObjectionForm,
+    CaseKind.POSTMORTEM_DIRECTIVE: PostmortemDirectiveForm,
+    CaseKind.POSTMORTEM_EXECUTION: PostmortemExecutionForm,
+}

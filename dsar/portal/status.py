@@ -1,0 +1,129 @@
+"""Confirming the e-mail address, following a case, withdrawing it.
+
+Access to a case needs the secret token of an e-mailed link. A valid link puts the case in the
+visitor's session and redirects to a URL without the token (so it does not linger in history
+or leak in a Referer); a wrong token answers exactly like an unknown reference: 404.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from flask import abort, current_app, redirect, render_template, request, session, url_for
+from sqlalchemy import select
+
+from .. import deadlines, pipeline
+from ..extensions import db
+from ..mail import queue_email
+from ..models import ActorType, AuditEvent, Case, CaseStatus, MailTemplate
+from ..tokens import check_case_token, normalise_reference
+from ..workflow import InvalidTransition, today_in_paris, transition
+from . import bp
+
+logger = logging.getLogger(__name__)
+
+SESSION_KEY = "cases"
+SESSION_MAX_CASES = 20
+
+#: Audit actions shown to the requester in the public history.
+PUBLIC_ACTIONS = ("case.created", "case.status_changed")
+
+
+def _case_by_token(reference: str, token: str, purpose: str) -> Case:
+    """The case if ``token`` is right for it; 404 otherwise, whichever part is wrong."""
+    case = db.session.scalar(select(Case).where(Case.reference == normalise_reference(reference)))
+    # Compare against a dummy when the case is unknown, so both failures cost the same time.
+    salt = case.token_salt if case else "0" * 32
+    valid = check_case_token(case.reference if case else "DSR-0000-0000", salt, purpose, token)
+    if case is None or not valid:
+        abort(404)
+    return case
+
+
+def _grant(case: Case) -> None:
+    granted = [r for r in session.get(SESSION_KEY, []) if r != case.reference]
+    session[SESSION_KEY] = [case.reference, *granted][:SESSION_MAX_CASES]
+
+
+def _granted_case(reference: str) -> Case:
+    if reference not in session.get(SESSION_KEY, []):
+        abort(404)
+    case = db.session.scalar(select(Case).where(Case.reference == reference))
+    if case is None:
+        abort(404)
+    return case
+
+
+def _confirmation_open(case: Case) -> bool:
+    days = current_app.config["CONFIRMATION_DAYS"]
+    return case.received_on + timedelta(days=days) >= today_in_paris()
+
+
+@bp.route("/confirm/<reference>/<token>", methods=["GET", "POST"])
+def confirm(reference: str, token: str):
+    """The e-mailed confirmation link. GET shows a button (mail scanners that follow links must
+    not confirm on the person's behalf); POST confirms."""
+    case = _case_by_token(reference, token, "confirm")
+    if case.status is not CaseStatus.SUBMITTED:
+        _grant(case)
+        return redirect(url_for("portal.status", reference=case.reference))
+    if not _confirmation_open(case):
+        return render_template("portal/confirm_expired.html", case=case), 410
+    if request.method == "POST":
+        try:
+            transition(case, CaseStatus.CONFIRMED, actor_type=ActorType.REQUESTER)
+        except InvalidTransition:
+            db.session.rollback()  # confirmed or withdrawn meanwhile in another tab
+        else:
+            outbound = queue_email(case, MailTemplate.ACKNOWLEDGEMENT)
+            db.session.commit()
+            pipeline.enqueue_email(outbound.id)
+        _grant(case)
+        return redirect(url_for("portal.status", reference=case.reference))
+    return render_template("portal/confirm.html", case=case)
+
+
+@bp.get("/status/<reference>/<token>")
+def status_link(reference: str, token: str):
+    """The e-mailed status link: remember the case in the session, drop the token from the URL."""
+    case = _case_by_token(reference, token, "status")
+    _grant(case)
+    return redirect(url_for("portal.status", reference=case.reference))
+
+
+@bp.get("/status/<reference>")
+def status(reference: str):
+    """The requester's view of the case: status in plain words, dates, public history."""
+    case = _granted_case(reference)
+    clock = deadlines.compute_deadlines(
+        case.received_on,
+        extended=case.extended,
+        pauses=[(p.started_on, p.ended_on) for p in case.pauses],
+        today=today_in_paris(),
+        calendar=case.calendar,
+    )
+    history = db.session.scalars(
+        select(AuditEvent)
+        .where(AuditEvent.case_id == case.id, AuditEvent.action.in_(PUBLIC_ACTIONS))
+        .order_by(AuditEvent.id)
+    ).all()
+    return render_template("portal/status.html", case=case, clock=clock, history=history,
+                           can_withdraw=case.status.is_open)
+
+
+@bp.post("/status/<reference>/withdraw")
+def withdraw(reference: str):
+    """The requester withdraws the case (needs the confirmation box ticked)."""
+    case = _granted_case(reference)
+    if request.form.get("confirm_withdraw") != "yes":
+        return redirect(url_for("portal.status", reference=case.reference, withdraw="confirm"))
+    try:
+        transition(case, CaseStatus.WITHDRAWN, actor_type=ActorType.REQUESTER)
+    except InvalidTransition:
+        db.session.rollback()
+        return redirect(url_for("portal.status", reference=case.reference))
+    outbound = queue_email(case, MailTemplate.WITHDRAWN)
+    db.session.commit()
+    pipeline.enqueue_email(outbound.id)
+    return redirect(url_for("portal.status", reference=case.reference))

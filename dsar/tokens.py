@@ -1,0 +1,52 @@
+"""Public references and the secrets in requester links.
+
+References are random (never sequential) so that they reveal nothing about volume. Link
+tokens are HMACs of the reference, a purpose and a per-case salt under a key that is not in the
+database: nothing secret is stored, a worker can re-create a link for an e-mail from the case
+id alone, and rotating the salt revokes every link of a case.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+
+from .keys import derived_key
+
+# Crockford-like alphabet without look-alikes (0/O, 1/I/L, U): easy to read out on the phone.
+REFERENCE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
+TOKEN_PURPOSES = ("confirm", "status")
+
+
+def new_reference() -> str:
+    """A fresh ``DSR-XXXX-XXXX`` reference: 8 random symbols, about 39 bits."""
+    symbols = "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(8))
+    return f"DSR-{symbols[:4]}-{symbols[4:]}"
+
+
+def normalise_reference(raw: str) -> str:
+    """Upper-case and trim what a person typed, so ``dsr-7kq2-m9xd`` finds its case."""
+    return raw.strip().upper()
+
+
+def new_token_salt() -> str:
+    """A per-case random salt for link tokens."""
+    return secrets.token_hex(16)
+
+
+def case_token(reference: str, salt: str, purpose: str) -> str:
+    """The link secret for ``purpose`` on the case with ``reference`` and ``salt``."""
+    if purpose not in TOKEN_PURPOSES:
+        raise ValueError(f"unknown token purpose {purpose!r}")
+    mac = hmac.new(
+        derived_key("case-tokens"), f"{purpose}|{reference}|{salt}".encode(), hashlib.sha256
+    ).digest()
+    return base64.urlsafe_b64encode(mac[:24]).decode().rstrip("=")
+
+
+def check_case_token(reference: str, salt: str, purpose: str, given: str) -> bool:
+    """Constant-time comparison of a token from a link with the expected one."""
+    expected = case_token(reference, salt, purpose)
+    return hmac.compare_digest(expected.encode(), (given or "").encode())

@@ -1,0 +1,186 @@
+"""Test fixtures: a real redis-server, a real SMTP server (in-process), SQLite or PostgreSQL.
+
+Set ``DSAR_TEST_DATABASE_URL`` to run the suite on PostgreSQL, ``DSAR_TEST_REDIS_URL`` to use
+a running Redis instead of starting one.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from redis import Redis
+from sqlalchemy import text
+
+from dsar import create_app
+from dsar.demo.mailcatcher import read_messages, start_catcher
+from dsar.extensions import db
+from dsar.keys import create_master_key
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory):
+    """A real redis-server for the whole run."""
+    if os.environ.get("DSAR_TEST_REDIS_URL"):
+        yield os.environ["DSAR_TEST_REDIS_URL"]
+        return
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.fail("redis-server is not installed (scripts/test installs it)")
+    port = free_port()
+    workdir = tmp_path_factory.mktemp("redis")
+    process = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+         "--dir", str(workdir)],
+        stdout=subprocess.DEVNULL,
+    )
+    client = Redis(port=port)
+    for _ in range(100):
+        try:
+            client.ping()
+            break
+        except Exception:
+            time.sleep(0.05)
+    else:
+        process.kill()
+        pytest.fail("redis-server did not start")
+    yield f"redis://127.0.0.1:{port}/0"
+    process.terminate()
+    process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory):
+    return os.environ.get("DSAR_TEST_DATABASE_URL") or (
+        f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
+    )
+
+
+class Mailbox:
+    """The messages a real SMTP server (aiosmtpd, in-process) received."""
+
+    def __init__(self, directory: Path, port: int):
+        self.directory = directory
+        self.port = port
+
+    def messages(self):
+        return read_messages(self.directory)
+
+    def clear(self) -> None:
+        for sub in ("new", "cur", "tmp"):
+            for path in (self.directory / sub).glob("*"):
+                path.unlink()
+
+    def last_to(self, address: str):
+        matching = [m for m in self.messages() if m["To"] == address]
+        assert matching, f"no e-mail to {address}"
+        return matching[-1]
+
+    @staticmethod
+    def links(message) -> list[str]:
+        body = message.get_body(preferencelist=("plain",)).get_content()
+        return re.findall(r"https?://\S+", body)
+
+
+@pytest.fixture(scope="session")
+def smtp_server(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("mail")
+    port = free_port()
+    controller = start_catcher(directory, port=port)
+    yield Mailbox(directory, port)
+    controller.stop()
+
+
+@pytest.fixture(scope="session")
+def key_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("keys") / "dsar.key"
+    create_master_key(path)
+    return str(path)
+
+
+@pytest.fixture(scope="session")
+def _schema(database_url, redis_url, key_file, tmp_path_factory):
+    """Create the schema once per run (from the migrations: they are what production runs)."""
+    from flask_migrate import upgrade
+
+    app = create_app(_config(database_url, redis_url, key_file, tmp_path_factory.mktemp("s"), 1))
+    with app.app_context():
+        db.drop_all()
+        with db.engine.begin() as conn:
+            conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+        upgrade()
+        db.engine.dispose()
+
+
+def _config(database_url, redis_url, key_file, storage, smtp_port) -> dict:
+    return {
+        "TESTING": True,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "RATELIMIT_STORAGE_URI": redis_url,
+        "MASTER_KEY_FILE": key_file,
+        "STORAGE_DIR": str(storage),
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": smtp_port,
+        "BASE_URL": "http://localhost",
+        "ORGANISATION_NAME": "Organisation de test",
+        "DPO_EMAIL": "dpo@test.example",
+        "MAIL_FROM": "dsar@test.example",
+    }
+
+
+@pytest.fixture
+def app(_schema, database_url, redis_url, key_file, smtp_server, tmp_path):
+    app = create_app(_config(database_url, redis_url, key_file, tmp_path / "storage",
+                             smtp_server.port))
+    yield app
+    with app.app_context():
+        db.session.remove()
+        with db.engine.begin() as conn:
+            for table in reversed(db.metadata.sorted_tables):
+                conn.execute(table.delete())
+        db.engine.dispose()
+    Redis.from_url(redis_url).flushdb()
+    smtp_server.clear()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def run_jobs(app):
+    """Run every queued job with a real RQ worker on the real Redis, until the queues are
+    empty (``burst``); returns the number of jobs that failed."""
+    from rq import SimpleWorker
+    from rq.registry import FailedJobRegistry
+
+    from dsar.pipeline import QUEUES, get_queue, redis_connection
+    from workers.app import set_app
+
+    def run() -> int:
+        set_app(app)
+        with app.app_context():
+            queues = [get_queue(name) for name in QUEUES]
+            SimpleWorker(queues, connection=redis_connection()).work(burst=True)
+            return sum(FailedJobRegistry(queue=q).count for q in queues)
+
+    return run

@@ -1,0 +1,20 @@
+"""Periodic jobs, declared as data (Redash habit) and run by RQ's CronScheduler
+(``dsar scheduler``). Each entry names its job by dotted path, its queue and its interval."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class PeriodicJob:
+    name: str
+    func: str
+    queue: str
+    interval_seconds: int
+
+
+PERIODIC_JOBS: tuple[PeriodicJob, ...] = (
+    PeriodicJob("expire-unconfirmed", "workers.jobs.expire_unconfirmed_cases", "maintenance", 3600),
+    PeriodicJob("sweep-lost-work", "workers.jobs.sweep_lost_work", "maintenance", 300),
+)
