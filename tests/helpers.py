@@ -5,6 +5,9 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
+from werkzeug.datastructures import FileStorage
+from werkzeug.test import encode_multipart
+
 CSRF_PATTERN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|'
                           r'name="csrf_token" value="([^"]+)"')
 
@@ -29,11 +32,19 @@ def access_form(**overrides) -> dict:
 
 
 def post_form(client, path: str, data: dict, **kwargs):
-    """GET the form page for its CSRF token, then POST ``data`` (multipart)."""
+    """GET the form page for its CSRF token, then POST ``data`` as multipart, encoded in memory
+    (the test client would spool a large body to a temporary file it never closes). A file is
+    given as ``(BytesIO, filename)``."""
     page = client.get(path)
     assert page.status_code == 200
-    payload = {"csrf_token": csrf_from(page.get_data(as_text=True)), **data}
-    return client.post(path, data=payload, content_type="multipart/form-data", **kwargs)
+    payload = {"csrf_token": csrf_from(page.get_data(as_text=True))}
+    for name, value in data.items():
+        if isinstance(value, tuple):
+            value = FileStorage(value[0], filename=value[1])
+        payload[name] = value
+    boundary, body = encode_multipart(payload)
+    return client.post(path, data=body, content_type=f"multipart/form-data; boundary={boundary}",
+                       **kwargs)
 
 
 def path_of(url: str) -> str:

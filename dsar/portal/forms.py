@@ -9,6 +9,7 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import BooleanField, DateField, EmailField, RadioField, SelectField, StringField
 from wtforms import TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import (
     URL,
     DataRequired,
@@ -29,6 +30,11 @@ LONG_MAX = 5000
 FIELD_MAX = 1000
 
 required = DataRequired(message=_l("This field is required."))
+
+
+def options(*pairs) -> list[SelectChoice]:
+    """Choices for a select or radio field, as (value, label) pairs."""
+    return [SelectChoice(value, label) for value, label in pairs]
 
 
 def too_long(limit: int) -> Length:
@@ -133,7 +139,7 @@ class RectificationForm(RequestForm):
     detail_fields = ("data_to_correct", "correct_value")
 
 
-ERASURE_GROUNDS = [
+ERASURE_GROUNDS = options(
     ("", _l("I do not wish to say")),
     ("no_longer_needed", _l("The data is no longer needed for its purpose")),
     ("consent_withdrawn", _l("I withdraw my consent")),
@@ -141,7 +147,7 @@ ERASURE_GROUNDS = [
     ("unlawful", _l("The data was processed unlawfully")),
     ("legal_obligation", _l("The law requires erasure")),
     ("child", _l("The data was collected when I was a child")),
-]
+)
 
 
 class ErasureForm(RequestForm):
@@ -152,12 +158,12 @@ class ErasureForm(RequestForm):
     detail_fields = ("erasure_ground",)
 
 
-RESTRICTION_GROUNDS = [
+RESTRICTION_GROUNDS = options(
     ("accuracy_contested", _l("I contest the accuracy of my data")),
     ("unlawful", _l("The processing is unlawful but I do not want erasure")),
     ("legal_claims", _l("You no longer need the data but I need it for a legal claim")),
     ("objection_pending", _l("I have objected and wait for your decision")),
-]
+)
 
 
 class RestrictionForm(RequestForm):
@@ -168,10 +174,10 @@ class RestrictionForm(RequestForm):
     detail_fields = ("restriction_ground",)
 
 
-OBJECTION_TARGETS = [
+OBJECTION_TARGETS = options(
     ("direct_marketing", _l("Direct marketing (newsletters, offers, profiling for marketing)")),
     ("other", _l("Another processing based on your legitimate interest")),
-]
+)
 
 
 class ObjectionForm(RequestForm):
@@ -186,17 +192,22 @@ class ObjectionForm(RequestForm):
     )
     detail_fields = ("objection_target", "objection_reasons")
 
-    def validate_objection_reasons(self, field) -> None:
-        if self.objection_target.data == "other" and not (field.data or "").strip():
-            raise ValidationError(_l("Please give your reasons."))
+    def validate(self, extra_validators=None) -> bool:
+        # Not an inline validator: Optional() on the field stops the chain when it is empty.
+        valid = super().validate(extra_validators)
+        if self.objection_target.data == "other" and not (self.objection_reasons.data or "").strip():
+            self.objection_reasons.errors = [*self.objection_reasons.errors,
+                                             _l("Please give your reasons.")]
+            return False
+        return valid
 
 
-DIRECTIVE_CHOICES = [
+DIRECTIVE_CHOICES = options(
     ("erase", _l("Erase all my data")),
     ("hand_over", _l("Hand my data over to the person I designate")),
     ("keep", _l("Keep my data as it is")),
     ("custom", _l("Something else, described below")),
-]
+)
 
 
 class PostmortemDirectiveForm(RequestForm):
@@ -236,8 +247,8 @@ class PostmortemExecutionForm(RequestForm):
     )
     requester_role = RadioField(
         _l("You act as"),
-        choices=[("designated_person", _l("The person designated in their directives")),
-                 ("heir", _l("An heir"))],
+        choices=options(("designated_person", _l("The person designated in their directives")),
+                        ("heir", _l("An heir"))),
         validators=[InputRequired(message=_l("Please choose one of the options."))],
     )
     detail_fields = ("deceased_name", "date_of_death", "requester_role")
