@@ -41,7 +41,7 @@ def render_error(code: int, title=None, message=None):
     """Render the error page for HTTP ``code``."""
     default_title, default_message = MESSAGES.get(code, MESSAGES[500])
     return (
-        render_template("errors/error.html", code=code, title=title or default_title,
+        render_template("errors/error.html", error_page=True, code=code, title=title or default_title,
                         message=message or default_message),
         code,
     )
@@ -65,6 +65,9 @@ def init_app(app: Flask) -> None:
         if isinstance(error, HTTPException):
             return http_error(error)
         logger.exception("unhandled error")
+        from .extensions import db
+
+        db.session.rollback()  # a half-done transaction must not leak into the error page
         try:
             return render_error(500)
         except Exception:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 from flask import Blueprint, current_app, render_template
+from flask_babel import format_datetime
 from markupsafe import Markup, escape
 
 from .mailcatcher import read_messages
@@ -28,7 +29,8 @@ def mailbox():
     for message in reversed(read_messages(current_app.config["DEMO_MAILBOX_DIR"])):
         body = message.get_body(preferencelist=("plain",))
         messages.append({
-            "subject": message["Subject"], "to": message["To"], "date": message["Date"],
+            "subject": message["Subject"], "to": message["To"],
+            "date": format_datetime(message["Date"].datetime, "medium") if message["Date"] else "",
             "body_html": linkify(body.get_content() if body else ""),
         })
     return render_template("demo/mailbox.html", messages=messages)

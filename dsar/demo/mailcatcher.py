@@ -39,11 +39,9 @@ def start_catcher(directory: str | Path, host: str = "127.0.0.1", port: int = 80
 
 
 def read_messages(directory: str | Path) -> list[EmailMessage]:
-    """Every caught message, oldest first."""
-    box = open_maildir(directory)
-    messages = []
-    for key in box.keys():
-        with box.get_file(key) as handle:
-            messages.append(message_from_bytes(handle.read(), policy=policy.default))
-    messages.sort(key=lambda m: m["Date"].datetime if m["Date"] else 0)
-    return messages
+    """Every caught message, in the order they arrived (file time, then Maildir's unique
+    name, which starts with the time): the Date header only has one-second resolution."""
+    open_maildir(directory)
+    files = [p for sub in ("new", "cur") for p in (Path(directory) / sub).iterdir() if p.is_file()]
+    files.sort(key=lambda p: (p.stat().st_mtime_ns, p.name))
+    return [message_from_bytes(p.read_bytes(), policy=policy.default) for p in files]

@@ -1,0 +1,27 @@
+# Copy to instance/config.py and adapt. Every setting can also be given as an environment
+# variable prefixed with DSAR_ (DSAR_SMTP_HOST=...), which wins over this file.
+# All settings and their defaults: dsar/config.py.
+
+# Shown on every page and e-mail.
+ORGANISATION_NAME = "Académie Horizon Formation"
+DPO_EMAIL = "dpo@horizon-formation.example"
+MAIL_FROM = "droits-rgpd@horizon-formation.example"
+
+# Where the links in e-mails point (the public address of the portal).
+BASE_URL = "https://droits.horizon-formation.example"
+
+# Database: SQLite in instance/ by default. PostgreSQL:
+# DATABASE_URL = "postgresql+psycopg://dsar:secret@127.0.0.1/dsar"
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+SMTP_HOST = "smtp.horizon-formation.example"
+SMTP_PORT = 587
+SMTP_STARTTLS = True
+# SMTP_USERNAME / SMTP_PASSWORD: prefer the DSAR_SMTP_PASSWORD environment variable.
+
+# "FR" (metropolitan France) or "FR-ALSACE-MOSELLE" (adds Good Friday and 26 December).
+LEGAL_CALENDAR = "FR"
+
+# Behind HTTPS (always in production):
+SESSION_COOKIE_SECURE = True
