@@ -127,7 +127,7 @@ def user_create_command(email: str, role: str, name: str, password: str | None) 
 
     email = email.strip().lower()
     if db.session.scalar(select(StaffUser.id).where(StaffUser.email == email)):
-        raise click.ClickException(f"a staff account with that address already exists")
+        raise click.ClickException("a staff account with that address already exists")
     generated = password is None
     password = password or secrets.token_urlsafe(12)
     if len(password) < 12:

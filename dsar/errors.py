@@ -41,8 +41,8 @@ def render_error(code: int, title=None, message=None):
     """Render the error page for HTTP ``code``."""
     default_title, default_message = MESSAGES.get(code, MESSAGES[500])
     return (
-        render_template("errors/error.html", error_page=True, code=code, title=title or default_title,
-                        message=message or default_message),
+        render_template("errors/error.html", error_page=True, code=code,
+                        title=title or default_title, message=message or default_message),
         code,
     )
 

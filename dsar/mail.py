@@ -15,7 +15,6 @@ from email.utils import format_datetime, make_msgid
 from flask import current_app, render_template, url_for
 from flask_babel import force_locale, format_date, gettext, lazy_gettext
 
-from . import deadlines
 from .audit import record_event
 from .extensions import db
 from .models import ActorType, Case, MailStatus, MailTemplate, OutboundEmail
@@ -67,7 +66,7 @@ def render_email(outbound: OutboundEmail) -> EmailMessage:
     case = outbound.case
     config = current_app.config
     with force_locale(case.language):
-        confirm_until = deadlines.paris_date(case.received_at) + timedelta(days=config["CONFIRMATION_DAYS"])
+        confirm_until = case.received_on + timedelta(days=config["CONFIRMATION_DAYS"])
         context = {
             "case": case,
             "organisation": config["ORGANISATION_NAME"],

@@ -63,8 +63,8 @@ def enqueue_email(outbound_id: int) -> bool:
 
 def job_is_queued(job_id: str) -> bool:
     """Whether RQ still knows a job with this id (queued, running, scheduled or failed)."""
-    from rq.job import Job
     from rq.exceptions import NoSuchJobError
+    from rq.job import Job
 
     try:
         Job.fetch(job_id, connection=redis_connection())

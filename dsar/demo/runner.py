@@ -79,7 +79,8 @@ def demo_command(host: str, port: int, smtp_port: int) -> None:
     if not redis_url:
         redis_bin = shutil.which("redis-server")
         if redis_bin is None:
-            raise click.ClickException("redis-server is not installed (apt-get install redis-server)")
+            raise click.ClickException(
+                "redis-server is not installed (apt-get install redis-server)")
         (instance / "redis").mkdir(exist_ok=True)
         redis = subprocess.Popen(
             [redis_bin, "--port", str(DEMO_REDIS_PORT), "--bind", "127.0.0.1", "--save", "",

@@ -7,8 +7,15 @@ from datetime import date
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
-from wtforms import BooleanField, DateField, EmailField, RadioField, SelectField, StringField
-from wtforms import TextAreaField
+from wtforms import (
+    BooleanField,
+    DateField,
+    EmailField,
+    RadioField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import (
     URL,
@@ -195,7 +202,8 @@ class ObjectionForm(RequestForm):
     def validate(self, extra_validators=None) -> bool:
         # Not an inline validator: Optional() on the field stops the chain when it is empty.
         valid = super().validate(extra_validators)
-        if self.objection_target.data == "other" and not (self.objection_reasons.data or "").strip():
+        reasons = (self.objection_reasons.data or "").strip()
+        if self.objection_target.data == "other" and not reasons:
             self.objection_reasons.errors = [*self.objection_reasons.errors,
                                              _l("Please give your reasons.")]
             return False
