@@ -101,6 +101,8 @@ def demo_command(host: str, port: int, smtp_port: int) -> None:
         "DSAR_DEMO_MAILBOX_DIR": str(mail_dir),
         "DSAR_BASE_URL": base_url,
         "DSAR_ORGANISATION_NAME": env.get("DSAR_ORGANISATION_NAME", DEMO_ORGANISATION),
+        "DSAR_DPO_EMAIL": env.get("DSAR_DPO_EMAIL", "dpo@horizon-formation.example"),
+        "DSAR_MAIL_FROM": env.get("DSAR_MAIL_FROM", "droits-rgpd@horizon-formation.example"),
         "PYTHONUNBUFFERED": "1",
     })
     password = _reset_demo_staff()
@@ -120,12 +122,12 @@ def demo_command(host: str, port: int, smtp_port: int) -> None:
         click.echo("=" * 70 + "\n", nl=True)
         _supervise(processes)
     finally:
-        for process in processes:
+        # Reverse start order: the web server, scheduler and worker finish before Redis goes.
+        for process in reversed(processes):
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
-        for process in processes:
             try:
-                process.wait(timeout=10)
+                process.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 process.kill()
         catcher.stop()
