@@ -26,7 +26,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     _set_secret_key(app)
 
-    from . import errors, i18n
+    from . import errors, i18n, security
     from .extensions import csrf, db, limiter, login_manager, migrate
 
     db.init_app(app)
@@ -36,6 +36,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     login_manager.init_app(app)
     i18n.init_app(app)
     errors.init_app(app)
+    security.init_app(app)
 
     from . import models  # noqa: F401  (register the tables)
     from .portal import bp as portal_bp

@@ -260,3 +260,34 @@ def test_landing_page_explains_every_right(client):
 
 def test_form_page_has_csrf_token(client):
     assert csrf_from(client.get("/request/erasure").get_data(as_text=True))
+
+
+def test_control_characters_are_removed_not_stored(app, client):
+    resp = post_form(client, "/request/access",
+                     access_form(full_name="Camille\x00 Martin\x07", message="ligne 1\nligne\x00 2"))
+    assert resp.status_code == 302
+    with app.app_context():
+        case = db.session.scalars(select(Case)).one()
+        assert case.requester_name == "Camille Martin"
+        assert case.message == "ligne 1\nligne 2"
+
+
+@pytest.mark.parametrize("kind", list(CaseKind))
+def test_garbage_in_every_field_never_makes_a_500(app, client, kind):
+    from dsar.portal.forms import KIND_FORMS
+
+    with app.test_request_context():
+        names = [f.name for f in KIND_FORMS[kind]() if f.name not in ("csrf_token", "proof")]
+    garbage = "\x00\ud7ff<script>alert(1)</script>%(x)s{{7*7}}' OR 1=1 --" + "é" * 6000
+    resp = post_form(client, f"/request/{kind.value}", dict.fromkeys(names, garbage))
+    assert resp.status_code == 400
+    html = resp.get_data(as_text=True)
+    assert "<script>alert(1)" not in html  # escaped when shown back
+    assert nothing_stored(app)
+
+
+def test_security_headers(client):
+    resp = client.get("/")
+    assert "frame-ancestors 'none'" in resp.headers["Content-Security-Policy"]
+    assert resp.headers["X-Content-Type-Options"] == "nosniff"
+    assert client.get("/status/DSR-AAAA-AAAA").headers["Cache-Control"] == "no-store"

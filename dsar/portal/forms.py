@@ -48,8 +48,27 @@ def too_long(limit: int) -> Length:
     return Length(max=limit, message=_l("Please keep this under %(max)d characters.", max=limit))
 
 
+# Control characters other than tab and line breaks have no place in a request: NUL is even
+# refused by PostgreSQL. They are removed from every text field before validation.
+_CONTROL = dict.fromkeys(c for c in range(32) if c not in (9, 10, 13))
+_CONTROL.update({127: None})
+
+
+def strip_controls(value):
+    """Field filter: remove control characters from text input."""
+    return value.translate(_CONTROL) if isinstance(value, str) else value
+
+
 class RequestForm(FlaskForm):
     """What every request asks for."""
+
+    class Meta:
+        def bind_field(self, form, unbound_field, options):
+            """Give every field the control-character filter."""
+            # Through ``options``: the unbound field is shared by every instance of the form.
+            filters = unbound_field.kwargs.get("filters") or ()
+            options = {**options, "filters": [strip_controls, *filters]}
+            return super().bind_field(form, unbound_field, options)
 
     full_name = StringField(
         _l("Full name of the person concerned"), validators=[required, too_long(NAME_MAX)]

@@ -1,0 +1,32 @@
+"""HTTP security headers on every response, and no caching of anything private."""
+
+from __future__ import annotations
+
+from flask import Flask, request
+
+# No inline script or style anywhere in the templates, so the policy can be strict.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+)
+
+#: Pages that show a requester's case or a secret link must not stay in shared caches.
+PRIVATE_PREFIXES = ("/status/", "/confirm/", "/request/sent", "/demo/")
+
+
+def init_app(app: Flask) -> None:
+    """Register the header hook."""
+
+    @app.after_request
+    def set_security_headers(response):
+        headers = response.headers
+        headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        headers.setdefault("X-Content-Type-Options", "nosniff")
+        headers.setdefault("X-Frame-Options", "DENY")
+        headers.setdefault("Referrer-Policy", "same-origin")
+        headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+        if request.path.startswith(PRIVATE_PREFIXES) or response.status_code >= 400:
+            headers["Cache-Control"] = "no-store"
+        if app.config.get("SESSION_COOKIE_SECURE"):
+            headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+        return response
