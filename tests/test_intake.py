@@ -264,7 +264,8 @@ def test_form_page_has_csrf_token(client):
 
 def test_control_characters_are_removed_not_stored(app, client):
     resp = post_form(client, "/request/access",
-                     access_form(full_name="Camille\x00 Martin\x07", message="ligne 1\nligne\x00 2"))
+                     access_form(full_name="Camille\x00 Martin\x07",
+                                 message="ligne 1\nligne\x00 2"))
     assert resp.status_code == 302
     with app.app_context():
         case = db.session.scalars(select(Case)).one()
