@@ -146,6 +146,11 @@ def app(_schema, database_url, redis_url, key_file, smtp_server, tmp_path):
     app = create_app(_config(database_url, redis_url, key_file, tmp_path / "storage",
                              smtp_server.port))
     yield app
+    reset_state(app, redis_url, smtp_server)
+
+
+def reset_state(app, redis_url: str, smtp_server: Mailbox) -> None:
+    """Empty every table, Redis and the mailbox after a test."""
     with app.app_context():
         db.session.remove()
         with db.engine.begin() as conn:
@@ -154,6 +159,22 @@ def app(_schema, database_url, redis_url, key_file, smtp_server, tmp_path):
         db.engine.dispose()
     Redis.from_url(redis_url).flushdb()
     smtp_server.clear()
+
+
+def run_queued_jobs(app) -> int:
+    """Run every queued job with a real RQ worker on the real Redis until the queues are empty
+    (``burst``); returns the number of jobs that failed."""
+    from rq import SimpleWorker
+    from rq.registry import FailedJobRegistry
+
+    from dsar.pipeline import QUEUES, get_queue, redis_connection
+    from workers.app import set_app
+
+    set_app(app)
+    with app.app_context():
+        queues = [get_queue(name) for name in QUEUES]
+        SimpleWorker(queues, connection=redis_connection()).work(burst=True)
+        return sum(FailedJobRegistry(queue=q).count for q in queues)
 
 
 @pytest.fixture
@@ -168,19 +189,5 @@ def runner(app):
 
 @pytest.fixture
 def run_jobs(app):
-    """Run every queued job with a real RQ worker on the real Redis, until the queues are
-    empty (``burst``); returns the number of jobs that failed."""
-    from rq import SimpleWorker
-    from rq.registry import FailedJobRegistry
-
-    from dsar.pipeline import QUEUES, get_queue, redis_connection
-    from workers.app import set_app
-
-    def run() -> int:
-        set_app(app)
-        with app.app_context():
-            queues = [get_queue(name) for name in QUEUES]
-            SimpleWorker(queues, connection=redis_connection()).work(burst=True)
-            return sum(FailedJobRegistry(queue=q).count for q in queues)
-
-    return run
+    """``run_jobs()`` runs the queued jobs of ``app`` (see ``run_queued_jobs``)."""
+    return lambda: run_queued_jobs(app)

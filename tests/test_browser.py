@@ -20,16 +20,14 @@ from babel.dates import format_date
 from flask import Flask
 from flask_babel import force_locale
 from playwright.sync_api import expect, sync_playwright
-from redis import Redis
 from werkzeug.serving import make_server
 
 from dsar import PACKAGE_DIR, create_app, deadlines
 from dsar.errors import MESSAGES as ERROR_MESSAGES
-from dsar.extensions import db
 from dsar.i18n import KIND_LABELS, STATUS_LABELS
 from dsar.mail import SUBJECTS
 from dsar.models import CaseKind, CaseStatus, MailTemplate
-from tests.conftest import _config
+from tests.conftest import _config, reset_state, run_queued_jobs
 
 pytestmark = pytest.mark.browser
 
@@ -77,29 +75,7 @@ def live_server(_schema, database_url, redis_url, key_file, smtp_server, tmp_pat
         server.shutdown()
         server.server_close()
         thread.join(timeout=10)
-        with app.app_context():
-            db.session.remove()
-            with db.engine.begin() as conn:
-                for table in reversed(db.metadata.sorted_tables):
-                    conn.execute(table.delete())
-            db.engine.dispose()
-        Redis.from_url(redis_url).flushdb()
-        smtp_server.clear()
-
-
-def run_worker(app: Flask) -> int:
-    """Run every queued job of ``app`` with a real RQ worker (burst); the number that failed."""
-    from rq import SimpleWorker
-    from rq.registry import FailedJobRegistry
-
-    from dsar.pipeline import QUEUES, get_queue, redis_connection
-    from workers.app import set_app
-
-    set_app(app)
-    with app.app_context():
-        queues = [get_queue(name) for name in QUEUES]
-        SimpleWorker(queues, connection=redis_connection()).work(burst=True)
-        return sum(FailedJobRegistry(queue=q).count for q in queues)
+        reset_state(app, redis_url, smtp_server)
 
 
 @pytest.fixture(scope="session")
@@ -239,7 +215,7 @@ def test_access_request_from_form_to_status_page(live_server, new_context, smtp_
     due = deadlines.due_date(received)
 
     # The worker sends the confirmation e-mail; the demo mailbox shows it with its link.
-    assert run_worker(app) == 0
+    assert run_queued_jobs(app) == 0
     page.goto(f"{base}/demo/mailbox")
     mails = page.locator("article.mail")
     expect(mails).to_have_count(1)
@@ -263,7 +239,7 @@ def test_access_request_from_form_to_status_page(live_server, new_context, smtp_
     page.screenshot(path=str(ARTIFACTS / f"status-{lang}.png"), full_page=True)
 
     # The acknowledgement e-mail, in the requester's language, carries the status link.
-    assert run_worker(app) == 0
+    assert run_queued_jobs(app) == 0
     ack_subject = in_language(
         app, lang, lambda: str(SUBJECTS[MailTemplate.ACKNOWLEDGEMENT]) % {"reference": reference}
     )
