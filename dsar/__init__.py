@@ -40,8 +40,10 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     from . import models  # noqa: F401  (register the tables)
     from .portal import bp as portal_bp
+    from .staff import bp as staff_bp
 
     app.register_blueprint(portal_bp)
+    app.register_blueprint(staff_bp)
     if app.config.get("DEMO_MAILBOX_DIR"):
         from .demo.mailbox import bp as mailbox_bp
 

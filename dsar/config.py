@@ -46,6 +46,13 @@ DEFAULTS: dict[str, object] = {
     "SESSION_COOKIE_SAMESITE": "Lax",
     "SESSION_COOKIE_SECURE": False,
     "WTF_CSRF_TIME_LIMIT": 3600 * 4,
+    # Staff sessions end after this many idle minutes (checked on the server).
+    "STAFF_SESSION_MINUTES": 30,
+    "STAFF_LOCKOUT_ATTEMPTS": 5,
+    "STAFF_LOCKOUT_MINUTES": 15,
+    "DASHBOARD_PAGE_SIZE": 50,
+    # An ISO date that replaces "today" for the legal clock: tests and demonstrations only.
+    "CLOCK_TODAY": None,
 }
 
 _TRUTHY = {"1", "true", "yes", "on"}

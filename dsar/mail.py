@@ -28,13 +28,22 @@ SUBJECTS = {
     MailTemplate.ACKNOWLEDGEMENT: lazy_gettext("We have received your request %(reference)s"),
     MailTemplate.WITHDRAWN: lazy_gettext("Your request %(reference)s has been withdrawn"),
     MailTemplate.EXPIRED: lazy_gettext("Your request %(reference)s was not confirmed"),
+    MailTemplate.INFO_REQUEST: lazy_gettext("We need information to handle your request "
+                                            "%(reference)s"),
+    MailTemplate.EXTENDED: lazy_gettext("The deadline of your request %(reference)s is extended"),
+    MailTemplate.REJECTED: lazy_gettext("Our answer to your request %(reference)s"),
+    MailTemplate.PARTIALLY_REFUSED: lazy_gettext("Part of your request %(reference)s is refused"),
+    MailTemplate.STAFF_REMINDER: lazy_gettext("Reminder: case %(reference)s is due on %(due)s"),
+    MailTemplate.OVERDUE_DIGEST: lazy_gettext("Overdue cases: %(count)d"),
 }
 
 
-def queue_email(case: Case, template: MailTemplate) -> OutboundEmail:
+def queue_email(case: Case | None, template: MailTemplate, *, staff=None,
+                payload: dict | None = None) -> OutboundEmail:
     """Add an e-mail to the outbox in the current transaction; enqueue it after commit with
-    ``dsar.pipeline.enqueue_email``."""
-    outbound = OutboundEmail(case=case, template=template)
+    ``dsar.pipeline.enqueue_email``. ``staff`` addresses it to a staff member."""
+    outbound = OutboundEmail(case=case, template=template, recipient_staff=staff,
+                             payload=payload or {})
     db.session.add(outbound)
     db.session.flush()
     return outbound
@@ -62,33 +71,73 @@ def case_links(case: Case) -> dict[str, str]:
 
 
 def render_email(outbound: OutboundEmail) -> EmailMessage:
-    """Build the message for an outbox row, in the case's language."""
-    case = outbound.case
+    """Build the message for an outbox row, in its recipient's language: the requester's for
+    case e-mails, the staff member's for reminders and digests."""
+    case, staff = outbound.case, outbound.recipient_staff
     config = current_app.config
-    with force_locale(case.language):
-        confirm_until = case.received_on + timedelta(days=config["CONFIRMATION_DAYS"])
+    language = staff.language if staff else case.language
+    with force_locale(language):
         context = {
             "case": case,
+            "staff": staff,
+            "payload": outbound.payload or {},
             "organisation": config["ORGANISATION_NAME"],
             "dpo_email": config["DPO_EMAIL"],
-            "received": format_date(case.received_on, "long"),
-            "due": format_date(case.due_on, "long"),
-            "confirm_until": format_date(confirm_until, "long"),
-            **case_links(case),
         }
+        fields = {"reference": case.reference if case else ""}
+        if case is not None:
+            confirm_until = case.received_on + timedelta(days=config["CONFIRMATION_DAYS"])
+            context.update(
+                received=format_date(case.received_on, "long"),
+                due=format_date(case.due_on, "long"),
+                confirm_until=format_date(confirm_until, "long"),
+                **_template_context(outbound),
+            )
+            fields["due"] = context["due"]
+            if staff is None:
+                context.update(case_links(case))
+            else:
+                context["case_url"] = external_url("staff.case", reference=case.reference)
+        if outbound.template is MailTemplate.OVERDUE_DIGEST:
+            context["overdue"] = overdue_cases()
+            context["dashboard_url"] = external_url("staff.dashboard")
+            fields["count"] = len(context["overdue"])
         body = render_template(f"email/{outbound.template}.txt", **context)
-        subject = str(SUBJECTS[outbound.template]) % {"reference": case.reference}
+        subject = str(SUBJECTS[outbound.template]) % fields
         signature = gettext("This message was sent automatically; please do not reply to it.")
     message = EmailMessage()
     message["Subject"] = subject
     message["From"] = config["MAIL_FROM"]
-    message["To"] = case.requester_email
+    message["To"] = staff.email if staff else case.requester_email
     message["Date"] = format_datetime(utcnow())
     message["Message-ID"] = make_msgid(domain=config["MAIL_FROM"].rpartition("@")[2] or None)
     message["Auto-Submitted"] = "auto-generated"
     message.set_content(f"{body.strip()}\n\n-- \n{signature}\n")
-    message["Content-Language"] = case.language  # after set_content, which resets Content-*
+    message["Content-Language"] = language  # after set_content, which resets Content-*
     return message
+
+
+def _template_context(outbound: OutboundEmail) -> dict:
+    """What the case e-mails need beyond the case itself."""
+    if outbound.template is MailTemplate.INFO_REQUEST:
+        from .casework import open_info_request
+
+        request = open_info_request(outbound.case)
+        return {"question": request.question if request else ""}
+    return {}
+
+
+def overdue_cases() -> list:
+    """Open cases whose due date has passed (Paris date), oldest due first."""
+    from sqlalchemy import select
+
+    from .models import CLOSED_STATUSES, Case
+    from .workflow import today_in_paris
+
+    return db.session.scalars(
+        select(Case).where(Case.status.not_in(CLOSED_STATUSES),
+                           Case.due_on < today_in_paris()).order_by(Case.due_on, Case.id)
+    ).all()
 
 
 def smtp_send(message: EmailMessage) -> None:

@@ -45,7 +45,12 @@ class InvalidTransition(Exception):
 
 
 def today_in_paris() -> date:
-    """The Europe/Paris calendar date now: the date the legal clock reads."""
+    """The Europe/Paris calendar date now: the date the legal clock reads. ``CLOCK_TODAY``
+    (an ISO date, for tests and demonstrations only) replaces it, so time-dependent jobs are
+    tested without waiting."""
+    frozen = current_app.config.get("CLOCK_TODAY") if current_app else None
+    if frozen:
+        return date.fromisoformat(str(frozen))
     return deadlines.paris_date(utcnow())
 
 

@@ -2,12 +2,15 @@
 
 from .audit import AuditEvent, AuditHead
 from .case import Case, ClockPause
+from .casework import CaseNote, InfoRequest
 from .enums import (
     CLOSED_STATUSES,
+    STAFF_TEMPLATES,
     ActorType,
     CaseKind,
     CaseStatus,
     Channel,
+    IdentityMethod,
     MailStatus,
     MailTemplate,
     ProofKind,
@@ -19,6 +22,10 @@ from .staff import StaffUser
 
 __all__ = [
     "CLOSED_STATUSES",
+    "STAFF_TEMPLATES",
+    "CaseNote",
+    "IdentityMethod",
+    "InfoRequest",
     "ActorType",
     "AuditEvent",
     "AuditHead",

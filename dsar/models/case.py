@@ -19,6 +19,8 @@ class Case(db.Model):
     __table_args__ = (
         Index("ix_cases_status_due_on", "status", "due_on"),
         Index("ix_cases_email_received", "email_normalized", "received_at"),
+        Index("ix_cases_due_on_id", "due_on", "id"),
+        Index("ix_cases_kind_due_on", "kind", "due_on"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -62,6 +64,19 @@ class Case(db.Model):
     extension_reason: Mapped[str | None] = mapped_column(Text)
     extended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
+    #: The staff member in charge; None while unassigned.
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"), index=True)
+    #: The original case when this one repeats it (same person, same kind, open).
+    duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
+    identity_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: "checked on D by U, method M": what remains once the proof documents are deleted.
+    identity_note: Mapped[str | None] = mapped_column(Text)
+    #: Art. 12(5): the DPO's written justification; never set automatically.
+    manifestly_unfounded: Mapped[bool] = mapped_column(Boolean, default=False)
+    unfounded_justification: Mapped[str | None] = mapped_column(Text)
+    #: Reasons of a full refusal (status ``rejected``) or of a partial one (case goes on).
+    refusal_reasons: Mapped[str | None] = mapped_column(Text)
+    partial_refusal_reasons: Mapped[str | None] = mapped_column(Text)
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: Random per-case salt of the status and confirmation links (rotating it revokes them).
@@ -69,6 +84,8 @@ class Case(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
+    assignee = relationship("StaffUser", foreign_keys=[assignee_id])
+    duplicate_of = relationship("Case", remote_side=[id], foreign_keys=[duplicate_of_id])
     pauses: Mapped[list[ClockPause]] = relationship(
         back_populates="case", order_by="ClockPause.started_on", cascade="all, delete-orphan"
     )

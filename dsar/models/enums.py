@@ -87,6 +87,26 @@ class MailTemplate(enum.StrEnum):
     ACKNOWLEDGEMENT = "acknowledgement"
     WITHDRAWN = "withdrawn"
     EXPIRED = "expired"
+    INFO_REQUEST = "info_request"
+    EXTENDED = "extended"
+    REJECTED = "rejected"
+    PARTIALLY_REFUSED = "partially_refused"
+    # To staff (``OutboundEmail.recipient_staff_id``):
+    STAFF_REMINDER = "staff_reminder"
+    OVERDUE_DIGEST = "overdue_digest"
+
+
+#: Templates addressed to a staff member rather than to the requester.
+STAFF_TEMPLATES = frozenset({MailTemplate.STAFF_REMINDER, MailTemplate.OVERDUE_DIGEST})
+
+
+class IdentityMethod(enum.StrEnum):
+    """How staff satisfied themselves of the requester's identity (LEGAL.md §3)."""
+
+    EMAIL_AND_IDENTIFIERS = "email_and_identifiers"
+    DOCUMENT = "document"
+    KNOWN_CONTACT = "known_contact"
+    OTHER = "other"
 
 
 class MailStatus(enum.StrEnum):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, String
+from sqlalchemy import JSON, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -20,7 +20,14 @@ class OutboundEmail(db.Model):
     __tablename__ = "outbound_emails"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    #: The case the e-mail is about; None for a digest.
+    case_id: Mapped[int | None] = mapped_column(
+        ForeignKey("cases.id", ondelete="CASCADE"), index=True
+    )
+    #: A staff recipient; None means the case's requester.
+    recipient_staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+    #: Ids and codes the template needs (e.g. which reminder), never personal data.
+    payload: Mapped[dict] = mapped_column(JSON, default=dict)
     template: Mapped[MailTemplate] = mapped_column(enum_column_type(MailTemplate, "mail_template"))
     status: Mapped[MailStatus] = mapped_column(
         enum_column_type(MailStatus, "mail_status"), default=MailStatus.PENDING, index=True
@@ -32,3 +39,4 @@ class OutboundEmail(db.Model):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     case = relationship("Case")
+    recipient_staff = relationship("StaffUser")

@@ -27,6 +27,11 @@ class StaffUser(UserMixin, db.Model):
     password_hash: Mapped[str] = mapped_column(String(255))
     #: TOTP secret, encrypted with the storage key; None until enrolled.
     totp_secret_encrypted: Mapped[str | None] = mapped_column(String(255))
+    #: Set once the person proved the authenticator works; until then the secret is pending.
+    totp_confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: Last TOTP time-step accepted: a code cannot be replayed within its window.
+    totp_last_step: Mapped[int | None] = mapped_column(Integer)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     is_active_account: Mapped[bool] = mapped_column(Boolean, default=True)
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -44,3 +49,12 @@ class StaffUser(UserMixin, db.Model):
     @property
     def is_active(self) -> bool:  # Flask-Login
         return self.is_active_account
+
+    @property
+    def totp_enabled(self) -> bool:
+        return self.totp_confirmed_at is not None
+
+    @property
+    def totp_required(self) -> bool:
+        """DPO and admin accounts must use a second factor; others may."""
+        return self.role in (StaffRole.DPO, StaffRole.ADMIN) or self.totp_enabled

@@ -282,6 +282,19 @@ class PostmortemExecutionForm(RequestForm):
     proof_required = True
 
 
+class AnswerForm(FlaskForm):
+    """The requester's answer to a question from staff."""
+
+    class Meta(RequestForm.Meta):
+        pass
+
+    answer = TextAreaField(_l("Your answer"), validators=[required, too_long(LONG_MAX)])
+    proof = FileField(
+        _l("Document (optional)"),
+        description=_l("PDF, JPEG or PNG, 10 MB at most. Hide what is not needed."),
+    )
+
+
 KIND_FORMS: dict[CaseKind, type[RequestForm]] = {
     CaseKind.ACCESS: AccessForm,
     CaseKind.PORTABILITY: PortabilityForm,

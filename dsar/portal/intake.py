@@ -60,7 +60,7 @@ def _proof_kind(form: RequestForm, kind: CaseKind) -> ProofKind:
     return ProofKind.IDENTITY
 
 
-def _read_upload(form: RequestForm) -> tuple[bytes, str] | None:
+def read_upload(form) -> tuple[bytes, str] | None:
     """The uploaded bytes and their real type, or None when no file was chosen; a rejected
     file raises ``UploadRejected`` with the message put on the field."""
     upload = form.proof.data
@@ -105,7 +105,7 @@ def new_request(kind: str):
                 "wait until tomorrow, or write to our data protection officer.")]
         else:
             try:
-                upload = _read_upload(form)
+                upload = read_upload(form)
             except UploadRejected:
                 pass  # the message is on the field; the form is shown again, nothing stored
             else:

@@ -13,13 +13,16 @@ from datetime import timedelta
 from flask import abort, current_app, redirect, render_template, request, session, url_for
 from sqlalchemy import select
 
-from .. import deadlines, pipeline
+from .. import casework, deadlines, pipeline, storage
 from ..extensions import db
 from ..mail import queue_email
-from ..models import ActorType, AuditEvent, Case, CaseStatus, MailTemplate
+from ..models import ActorType, AuditEvent, Case, CaseStatus, IdentityProof, MailTemplate, ProofKind
 from ..tokens import check_case_token, normalise_reference
+from ..uploads import UploadRejected
 from ..workflow import InvalidTransition, today_in_paris, transition
 from . import bp
+from .forms import AnswerForm
+from .intake import read_upload
 
 logger = logging.getLogger(__name__)
 
@@ -27,7 +30,7 @@ SESSION_KEY = "cases"
 SESSION_MAX_CASES = 20
 
 #: Audit actions shown to the requester in the public history.
-PUBLIC_ACTIONS = ("case.created", "case.status_changed")
+PUBLIC_ACTIONS = ("case.created", "case.status_changed", "case.extended")
 
 
 def _case_by_token(reference: str, token: str, purpose: str) -> Case:
@@ -95,7 +98,10 @@ def status_link(reference: str, token: str):
 @bp.get("/status/<reference>")
 def status(reference: str):
     """The requester's view of the case: status in plain words, dates, public history."""
-    case = _granted_case(reference)
+    return _render_status(_granted_case(reference))
+
+
+def _render_status(case: Case, answer_form: AnswerForm | None = None, code: int = 200):
     clock = deadlines.compute_deadlines(
         case.received_on,
         extended=case.extended,
@@ -108,8 +114,37 @@ def status(reference: str):
         .where(AuditEvent.case_id == case.id, AuditEvent.action.in_(PUBLIC_ACTIONS))
         .order_by(AuditEvent.id)
     ).all()
+    question = casework.open_info_request(case)
     return render_template("portal/status.html", case=case, clock=clock, history=history,
-                           can_withdraw=case.status.is_open)
+                           can_withdraw=case.status.is_open, question=question,
+                           answer_form=answer_form or AnswerForm()), code
+
+
+@bp.post("/status/<reference>/answer")
+def answer(reference: str):
+    """The requester answers the open question (text, optional document); the clock resumes."""
+    case = _granted_case(reference)
+    form = AnswerForm()
+    if not form.validate():
+        return _render_status(case, form, 400)
+    try:
+        upload = read_upload(form)
+    except UploadRejected:
+        return _render_status(case, form, 400)
+    proof = None
+    if upload is not None:
+        data, content_type = upload
+        blob = storage.put(data)
+        proof = IdentityProof(kind=ProofKind.OTHER, blob_id=blob.blob_id, size=blob.size,
+                              sha256=blob.sha256, content_type=content_type)
+    try:
+        casework.answer_info(case, form.answer.data, proof)
+    except casework.ActionRefused:
+        db.session.rollback()
+        if proof is not None:
+            storage.delete(proof.blob_id)
+        return redirect(url_for("portal.status", reference=case.reference))
+    return redirect(url_for("portal.status", reference=case.reference))
 
 
 @bp.post("/status/<reference>/withdraw")

@@ -1,0 +1,50 @@
+"""What staff write on a case besides its status: internal notes and questions to the
+requester."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Integer, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..extensions import db
+from .enums import CaseStatus
+from .types import UTCDateTime, enum_column_type, utcnow
+
+
+class CaseNote(db.Model):
+    """An internal note; never shown to the requester."""
+
+    __tablename__ = "case_notes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id"))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    author = relationship("StaffUser")
+
+
+class InfoRequest(db.Model):
+    """A question to the requester (reasonable doubt, LEGAL.md D8): the clock is paused from
+    ``asked_at`` until ``answered_at``."""
+
+    __tablename__ = "info_requests"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    asked_by_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id"))
+    question: Mapped[str] = mapped_column(Text)
+    asked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: The status to return to once answered (``confirmed`` or ``verified``).
+    resume_status: Mapped[CaseStatus] = mapped_column(enum_column_type(CaseStatus, "resume_status"))
+    pause_id: Mapped[int] = mapped_column(ForeignKey("clock_pauses.id"))
+    answer: Mapped[str | None] = mapped_column(Text)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: The proof uploaded with the answer, if any.
+    answer_proof_id: Mapped[int | None] = mapped_column(ForeignKey("identity_proofs.id"))
+
+    asked_by = relationship("StaffUser")
+    pause = relationship("ClockPause")

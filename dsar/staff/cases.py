@@ -1,0 +1,120 @@
+"""The case page and its actions. Every view of a case, and of a proof, is audited."""
+
+from __future__ import annotations
+
+from flask import Response, abort, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+
+from .. import casework, storage
+from ..audit import record_event
+from ..extensions import db
+from ..models import (
+    ActorType,
+    AuditEvent,
+    Case,
+    CaseNote,
+    IdentityMethod,
+    IdentityProof,
+    InfoRequest,
+    StaffRole,
+    StaffUser,
+)
+from ..permissions import Action, allowed
+from ..workflow import today_in_paris
+from . import bp
+from .access import case_or_404, deny, require
+
+#: Each POST action: the permission it needs and how to call the service with the form.
+ACTIONS = {
+    "note": (Action.ADD_NOTE, lambda c, u, f: casework.add_note(c, u, f.get("body"))),
+    "verify": (Action.VERIFY_IDENTITY,
+               lambda c, u, f: casework.verify_identity(c, u, f.get("method"), f.get("note"))),
+    "ask": (Action.ASK_INFO, lambda c, u, f: casework.ask_info(c, u, f.get("question"))),
+    "extend": (Action.EXTEND, lambda c, u, f: casework.extend(c, u, f.get("reason"))),
+    "reject": (Action.REJECT,
+               lambda c, u, f: casework.reject(c, u, f.get("scope"), f.get("reasons"))),
+    "unfounded": (Action.MARK_UNFOUNDED,
+                  lambda c, u, f: casework.mark_unfounded(c, u, f.get("justification"))),
+    "assign": (Action.ASSIGN, lambda c, u, f: casework.assign(
+        c, u, int(f["assignee_id"]) if (f.get("assignee_id") or "").isdigit() else None)),
+    "duplicate": (Action.LINK_DUPLICATE,
+                  lambda c, u, f: casework.link_duplicate(c, u, f.get("original"))),
+    "start": (Action.START_PROCESSING, lambda c, u, f: casework.start_processing(c, u)),
+}
+
+
+def render_case(case: Case, *, error_action: str | None = None, error=None, status: int = 200):
+    """The case page (with an action's error and the values typed, if any)."""
+    history = db.session.scalars(
+        select(AuditEvent).where(AuditEvent.case_id == case.id).order_by(AuditEvent.id)).all()
+    notes = db.session.scalars(
+        select(CaseNote).where(CaseNote.case_id == case.id).order_by(CaseNote.id)).all()
+    questions = db.session.scalars(
+        select(InfoRequest).where(InfoRequest.case_id == case.id).order_by(InfoRequest.id)).all()
+    assignees = db.session.scalars(
+        select(StaffUser).where(StaffUser.role.in_([StaffRole.AGENT, StaffRole.DPO]),
+                                StaffUser.is_active_account.is_(True)).order_by(StaffUser.name)
+    ).all()
+    can = {action: allowed(current_user.role, perm) for action, (perm, _) in ACTIONS.items()}
+    can["view_proof"] = allowed(current_user.role, Action.VIEW_PROOF)
+    return render_template(
+        "staff/case.html", case=case, history=history, notes=notes, questions=questions,
+        assignees=assignees, can=can, error_action=error_action, error=error,
+        form=request.form if error_action else {}, identity_methods=list(IdentityMethod),
+        one_month=casework.one_month_deadline(case), today=today_in_paris(),
+    ), status
+
+
+@bp.get("/cases/<reference>")
+@require(Action.VIEW_CASES)
+def case(reference: str):
+    """Everything about one case. Reading it is an audited event."""
+    found = case_or_404(reference)
+    record_event("case.viewed", case=found, actor_type=ActorType.STAFF, actor_id=current_user.id)
+    db.session.commit()
+    return render_case(found)
+
+
+@bp.post("/cases/<reference>/<action>")
+@require(Action.VIEW_CASES)
+def case_action(reference: str, action: str):
+    """Run one action; a refusal shows the case again with the reason and what was typed."""
+    found = case_or_404(reference)
+    if action not in ACTIONS:
+        abort(404)
+    permission, run = ACTIONS[action]
+    if not allowed(current_user.role, permission):
+        deny(permission, found)
+    try:
+        run(found, current_user, request.form)
+    except casework.ActionRefused as refused:
+        db.session.rollback()
+        return render_case(found, error_action=action, error=refused.message, status=400)
+    return redirect(url_for("staff.case", reference=found.reference) + f"#{action}")
+
+
+@bp.get("/cases/<reference>/proofs/<int:proof_id>")
+@require(Action.VIEW_PROOF)
+def proof(reference: str, proof_id: int):
+    """A proof document, decrypted and shown inline; each view is audited."""
+    found = case_or_404(reference)
+    document = db.session.get(IdentityProof, proof_id)
+    if document is None or document.case_id != found.id or not document.blob_id:
+        abort(404)
+    try:
+        data = storage.get(document.blob_id)
+    except storage.BlobError:
+        abort(404)
+    record_event("proof.viewed", case=found, actor_type=ActorType.STAFF,
+                 actor_id=current_user.id, payload={"proof_id": document.id})
+    db.session.commit()
+    response = Response(data, mimetype=document.content_type)
+    response.headers["Content-Disposition"] = f"inline; filename=proof-{document.id}"
+    response.headers["Cache-Control"] = "no-store"
+    # A PDF viewer needs its own rendering; nothing else may run in this response.
+    response.headers["Content-Security-Policy"] = "default-src 'none'; img-src 'self'; " \
+        "object-src 'self'; plugin-types application/pdf; sandbox"
+    return response
+
+
