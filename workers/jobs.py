@@ -39,3 +39,19 @@ def sweep_lost_work() -> int:
 
     with app_context():
         return len(requeue_pending_mail())
+
+
+def send_deadline_reminders() -> int:
+    """Periodic: D-7 and D-2 reminders to assignees and DPOs."""
+    from dsar.reminders import send_deadline_reminders as send
+
+    with app_context():
+        return send()
+
+
+def send_overdue_digest() -> int:
+    """Periodic: the daily digest of overdue cases to the DPOs."""
+    from dsar.reminders import send_overdue_digest as send
+
+    with app_context():
+        return send()

@@ -17,4 +17,8 @@ class PeriodicJob:
 PERIODIC_JOBS: tuple[PeriodicJob, ...] = (
     PeriodicJob("expire-unconfirmed", "workers.jobs.expire_unconfirmed_cases", "maintenance", 3600),
     PeriodicJob("sweep-lost-work", "workers.jobs.sweep_lost_work", "maintenance", 300),
+    # Hourly, but each reminder and each day's digest is sent once (see dsar.reminders).
+    PeriodicJob("deadline-reminders", "workers.jobs.send_deadline_reminders", "maintenance",
+                3600),
+    PeriodicJob("overdue-digest", "workers.jobs.send_overdue_digest", "maintenance", 3600),
 )

@@ -1,0 +1,80 @@
+"""Deadline reminders (D-7 and D-2) to the assignee and the DPOs, and the daily overdue digest.
+Each is sent once: running the job again the same day sends nothing new."""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, timedelta
+
+from sqlalchemy import select
+
+from . import pipeline
+from .extensions import db
+from .mail import overdue_cases, queue_email
+from .models import (
+    CLOSED_STATUSES,
+    Case,
+    MailTemplate,
+    OutboundEmail,
+    StaffRole,
+    StaffUser,
+)
+from .workflow import today_in_paris
+
+logger = logging.getLogger(__name__)
+
+REMINDER_DAYS = (7, 2)
+
+
+def _active_dpos() -> list[StaffUser]:
+    return db.session.scalars(select(StaffUser).where(
+        StaffUser.role == StaffRole.DPO, StaffUser.is_active_account.is_(True))).all()
+
+
+def _already_sent(template: MailTemplate, staff_id: int, case_id: int | None, key: str) -> bool:
+    rows = db.session.scalars(select(OutboundEmail).where(
+        OutboundEmail.template == template, OutboundEmail.recipient_staff_id == staff_id,
+        OutboundEmail.case_id == case_id if case_id else OutboundEmail.case_id.is_(None),
+    )).all()
+    return any((row.payload or {}).get("key") == key for row in rows)
+
+
+def send_deadline_reminders(today: date | None = None) -> int:
+    """Queue a reminder for every open case due in exactly 7 or 2 days, to its assignee and to
+    every DPO. Returns the number of e-mails queued."""
+    today = today or today_in_paris()
+    targets = [today + timedelta(days=d) for d in REMINDER_DAYS]
+    cases = db.session.scalars(select(Case).where(
+        Case.status.not_in(CLOSED_STATUSES), Case.due_on.in_(targets))).all()
+    dpos = _active_dpos()
+    queued = []
+    for case in cases:
+        days_left = (case.due_on - today).days
+        recipients = {dpo.id: dpo for dpo in dpos}
+        if case.assignee is not None and case.assignee.is_active:
+            recipients[case.assignee.id] = case.assignee
+        key = f"D-{days_left}:{case.due_on.isoformat()}"
+        for staff in recipients.values():
+            if not _already_sent(MailTemplate.STAFF_REMINDER, staff.id, case.id, key):
+                queued.append(queue_email(case, MailTemplate.STAFF_REMINDER, staff=staff,
+                                          payload={"days_left": days_left, "key": key}))
+    db.session.commit()
+    for outbound in queued:
+        pipeline.enqueue_email(outbound.id)
+    logger.info("queued %d deadline reminders", len(queued))
+    return len(queued)
+
+
+def send_overdue_digest(today: date | None = None) -> int:
+    """Queue today's digest of overdue cases to every DPO, if any case is overdue."""
+    today = today or today_in_paris()
+    if not overdue_cases():
+        return 0
+    key = f"digest:{today.isoformat()}"
+    queued = [queue_email(None, MailTemplate.OVERDUE_DIGEST, staff=dpo, payload={"key": key})
+              for dpo in _active_dpos()
+              if not _already_sent(MailTemplate.OVERDUE_DIGEST, dpo.id, None, key)]
+    db.session.commit()
+    for outbound in queued:
+        pipeline.enqueue_email(outbound.id)
+    return len(queued)
