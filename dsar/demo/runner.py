@@ -17,7 +17,8 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-DEMO_STAFF_EMAIL = "dpo@demo.example"
+DEMO_STAFF = (("dpo@demo.example", "DPO (démo)", "dpo"),
+              ("agent@demo.example", "Agent (démo)", "agent"))
 DEMO_ORGANISATION = "Académie Horizon Formation (démo)"
 DEMO_REDIS_PORT = 6390
 
@@ -39,24 +40,28 @@ def _wait_for_port(host: str, port: int, seconds: float, process: subprocess.Pop
     raise click.ClickException(f"nothing answered on {host}:{port} after {seconds:.0f} s")
 
 
-def _reset_demo_staff() -> str:
-    """Create or reset the demo DPO account; returns its fresh password."""
+def _reset_demo_staff() -> dict[str, str]:
+    """Create or reset the demo DPO and agent accounts; returns their fresh passwords."""
     from sqlalchemy import select
 
     from ..audit import record_event
     from ..extensions import db
     from ..models import StaffRole, StaffUser
 
-    password = secrets.token_urlsafe(12)
-    user = db.session.scalar(select(StaffUser).where(StaffUser.email == DEMO_STAFF_EMAIL))
-    if user is None:
-        user = StaffUser(email=DEMO_STAFF_EMAIL, name="DPO (démo)", role=StaffRole.DPO)
-        db.session.add(user)
-    user.set_password(password)
-    db.session.flush()
-    record_event("staff.password_reset", payload={"staff_id": user.id, "by": "demo"})
+    passwords = {}
+    for email, name, role in DEMO_STAFF:
+        password = secrets.token_urlsafe(12)
+        user = db.session.scalar(select(StaffUser).where(StaffUser.email == email))
+        if user is None:
+            user = StaffUser(email=email, name=name, role=StaffRole(role))
+            db.session.add(user)
+        user.set_password(password)
+        user.locked_until = None
+        db.session.flush()
+        record_event("staff.password_reset", payload={"staff_id": user.id, "by": "demo"})
+        passwords[email] = password
     db.session.commit()
-    return password
+    return passwords
 
 
 @click.command("demo")
@@ -105,7 +110,10 @@ def demo_command(host: str, port: int, smtp_port: int) -> None:
         "DSAR_MAIL_FROM": env.get("DSAR_MAIL_FROM", "droits-rgpd@horizon-formation.example"),
         "PYTHONUNBUFFERED": "1",
     })
-    password = _reset_demo_staff()
+    passwords = _reset_demo_staff()
+    from .cases import seed_sample_cases
+
+    seed_sample_cases()
     dsar = [sys.executable, "-m", "dsar"]
     try:
         processes.append(subprocess.Popen([*dsar, "worker"], env=env))
@@ -116,8 +124,11 @@ def demo_command(host: str, port: int, smtp_port: int) -> None:
         click.echo("\n" + "=" * 70)
         click.echo(f"  dsar demo is running: {base_url}/")
         click.echo(f"  Demo mailbox (every e-mail sent): {base_url}/demo/mailbox")
-        click.echo(f"  Staff login: {DEMO_STAFF_EMAIL} / {password}")
-        click.echo("  (the back office itself arrives with the staff issue)")
+        click.echo(f"  Back office: {base_url}/staff/")
+        for email, _, role in DEMO_STAFF:
+            click.echo(f"    {role:5} {email} / {passwords[email]}")
+        click.echo("    (the DPO sets up two-step sign-in with an authenticator app at first"
+                   " sign-in; the agent needs none)")
         click.echo("  Stop everything with Ctrl-C.")
         click.echo("=" * 70 + "\n", nl=True)
         _supervise(processes)

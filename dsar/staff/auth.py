@@ -16,6 +16,7 @@ from werkzeug.security import check_password_hash
 from .. import totp
 from ..audit import record_event
 from ..extensions import db, limiter, login_manager
+from ..i18n import current_language
 from ..models import ActorType, StaffUser
 from ..models.types import utcnow
 from . import bp
@@ -90,6 +91,7 @@ def _complete_login(user: StaffUser):
     user.failed_logins = 0
     user.locked_until = None
     user.last_login_at = utcnow()
+    user.language = current_language()  # staff e-mails follow the language they work in
     login_user(user)
     record_event("staff.login", actor_type=ActorType.STAFF, actor_id=user.id)
     db.session.commit()
