@@ -41,4 +41,5 @@ def test_mailbox_links_escape_everything_else():
 
     html = str(linkify('<script>x</script> see http://localhost/status/A/b"c'))
     assert "<script>" not in html and "&lt;script&gt;" in html
-    assert '<a href="http://localhost/status/A/b">' in html
+    # The quote stays escaped inside the link: it cannot close the attribute.
+    assert '<a href="http://localhost/status/A/b&#34;c">' in html
