@@ -39,6 +39,21 @@ STATUS_LABELS = {
 }
 
 
+#: The same statuses in the back office's words (the requester's wording addresses them).
+STAFF_STATUS_LABELS = {
+    CaseStatus.SUBMITTED: _l("Submitted (e-mail not confirmed)"),
+    CaseStatus.CONFIRMED: _l("Confirmed"),
+    CaseStatus.NEEDS_INFO: _l("Waiting for the requester"),
+    CaseStatus.VERIFIED: _l("Identity verified"),
+    CaseStatus.IN_PROGRESS: _l("In progress"),
+    CaseStatus.REVIEW: _l("In review"),
+    CaseStatus.COMPLETED: _l("Completed"),
+    CaseStatus.REJECTED: _l("Refused"),
+    CaseStatus.WITHDRAWN: _l("Withdrawn"),
+    CaseStatus.EXPIRED: _l("Expired"),
+}
+
+
 def select_locale() -> str:
     """The language of this request (Flask-Babel's locale selector)."""
     supported = current_app.config["LANGUAGES"]
@@ -53,6 +68,22 @@ def select_locale() -> str:
 def current_language() -> str:
     """The two-letter code of the language in use."""
     return str(get_locale() or "fr")
+
+
+def language_return_path() -> str:
+    """Where the language switch leads back to: this page for a GET; after a POST (a form shown
+    again with an error) the page the form came from, since the POST URL cannot be reloaded."""
+    if request.method == "GET":
+        return request.full_path.rstrip("?")
+    referrer = urlsplit(request.referrer or "")
+    if referrer.netloc == request.host and referrer.path:
+        return _safe_next(referrer.path + (f"?{referrer.query}" if referrer.query else ""))
+    return "/"
+
+
+def safe_next(target: str | None) -> str:
+    """``target`` if it is a path on this site, else "/"."""
+    return _safe_next(target)
 
 
 def _safe_next(target: str | None) -> str:
@@ -83,7 +114,9 @@ def init_app(app: Flask) -> None:
         current_language=current_language,
         kind_label=lambda kind: KIND_LABELS[CaseKind(kind)],
         status_label=lambda status: STATUS_LABELS[CaseStatus(status)],
+        staff_status_label=lambda status: STAFF_STATUS_LABELS[CaseStatus(status)],
         LANGUAGE_NAMES={"fr": "Français", "en": "English"},
         format_date=format_date,
+        language_return_path=language_return_path,
         format_datetime=format_datetime,
     )

@@ -128,14 +128,14 @@ def _template_context(outbound: OutboundEmail) -> dict:
 
 
 def overdue_cases() -> list:
-    """Open cases whose due date has passed (Paris date), oldest due first."""
+    """Cases whose due date has passed (Paris date) and whose clock runs, oldest due first."""
     from sqlalchemy import select
 
-    from .models import CLOSED_STATUSES, Case
+    from .models import CLOCK_RUNNING_STATUSES, Case
     from .workflow import today_in_paris
 
     return db.session.scalars(
-        select(Case).where(Case.status.not_in(CLOSED_STATUSES),
+        select(Case).where(Case.status.in_(CLOCK_RUNNING_STATUSES),
                            Case.due_on < today_in_paris()).order_by(Case.due_on, Case.id)
     ).all()
 

@@ -12,7 +12,7 @@ from . import pipeline
 from .extensions import db
 from .mail import overdue_cases, queue_email
 from .models import (
-    CLOSED_STATUSES,
+    CLOCK_RUNNING_STATUSES,
     Case,
     MailTemplate,
     OutboundEmail,
@@ -40,12 +40,12 @@ def _already_sent(template: MailTemplate, staff_id: int, case_id: int | None, ke
 
 
 def send_deadline_reminders(today: date | None = None) -> int:
-    """Queue a reminder for every open case due in exactly 7 or 2 days, to its assignee and to
-    every DPO. Returns the number of e-mails queued."""
+    """Queue a reminder for every case due in exactly 7 or 2 days whose clock runs (not while
+    paused for the requester), to its assignee and to every DPO. Returns how many."""
     today = today or today_in_paris()
     targets = [today + timedelta(days=d) for d in REMINDER_DAYS]
     cases = db.session.scalars(select(Case).where(
-        Case.status.not_in(CLOSED_STATUSES), Case.due_on.in_(targets))).all()
+        Case.status.in_(CLOCK_RUNNING_STATUSES), Case.due_on.in_(targets))).all()
     dpos = _active_dpos()
     queued = []
     for case in cases:

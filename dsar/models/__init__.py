@@ -4,6 +4,7 @@ from .audit import AuditEvent, AuditHead
 from .case import Case, ClockPause
 from .casework import CaseNote, InfoRequest
 from .enums import (
+    CLOCK_RUNNING_STATUSES,
     CLOSED_STATUSES,
     STAFF_TEMPLATES,
     ActorType,
@@ -21,6 +22,7 @@ from .proof import IdentityProof
 from .staff import StaffUser
 
 __all__ = [
+    "CLOCK_RUNNING_STATUSES",
     "CLOSED_STATUSES",
     "STAFF_TEMPLATES",
     "CaseNote",

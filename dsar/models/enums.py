@@ -40,6 +40,11 @@ class CaseStatus(enum.StrEnum):
 CLOSED_STATUSES = frozenset(
     {CaseStatus.COMPLETED, CaseStatus.REJECTED, CaseStatus.WITHDRAWN, CaseStatus.EXPIRED}
 )
+#: Statuses in which the legal clock runs: open, and not suspended while waiting for the
+#: requester's answer (LEGAL.md D8). Only these can be overdue or need a reminder.
+CLOCK_RUNNING_STATUSES = frozenset(
+    s for s in CaseStatus if s not in CLOSED_STATUSES and s is not CaseStatus.NEEDS_INFO
+)
 
 
 class Channel(enum.StrEnum):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from datetime import timedelta
 
-from flask import current_app, flash, redirect, render_template, session, url_for
+from flask import current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import format_datetime
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required, login_user, logout_user
@@ -16,7 +16,7 @@ from werkzeug.security import check_password_hash
 from .. import totp
 from ..audit import record_event
 from ..extensions import db, limiter, login_manager
-from ..i18n import current_language
+from ..i18n import current_language, safe_next
 from ..models import ActorType, StaffUser
 from ..models.types import utcnow
 from . import bp
@@ -24,6 +24,7 @@ from .forms import CodeForm, LoginForm
 
 PENDING = "staff_pending"  # user id between the password and the code steps
 SEEN = "staff_seen"  # last activity, for the idle timeout
+NEXT = "staff_next"  # the back-office page asked for before signing in
 # Checked when the address is unknown, so that a wrong address costs the same time as a
 # wrong password (no account enumeration by timing).
 _DUMMY_HASH = "scrypt:32768:8:1$0000000000000000$" + "0" * 128
@@ -82,6 +83,7 @@ def _locked_message(user: StaffUser):
 
 
 def _complete_login(user: StaffUser):
+    next_url = session.get(NEXT)
     lang = session.get("lang")
     session.clear()  # a fresh session at sign-in: nothing carried over from before
     if lang:
@@ -95,7 +97,8 @@ def _complete_login(user: StaffUser):
     login_user(user)
     record_event("staff.login", actor_type=ActorType.STAFF, actor_id=user.id)
     db.session.commit()
-    return redirect(url_for("staff.dashboard"))
+    target = safe_next(next_url)
+    return redirect(target if target.startswith("/staff/") else url_for("staff.dashboard"))
 
 
 def _pending_user() -> StaffUser | None:
@@ -112,6 +115,8 @@ def login():
     """Step one: e-mail address and password."""
     if current_user.is_authenticated:
         return redirect(url_for("staff.dashboard"))
+    if request.method == "GET" and request.args.get("next"):
+        session[NEXT] = safe_next(request.args["next"])
     form = LoginForm()
     error = None
     if form.validate_on_submit():

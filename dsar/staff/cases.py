@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask import Response, abort, redirect, render_template, request, url_for
-from flask_login import current_user
+from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from .. import casework, storage
@@ -14,6 +14,7 @@ from ..models import (
     AuditEvent,
     Case,
     CaseNote,
+    CaseStatus,
     IdentityMethod,
     IdentityProof,
     InfoRequest,
@@ -21,7 +22,7 @@ from ..models import (
     StaffUser,
 )
 from ..permissions import Action, allowed
-from ..workflow import today_in_paris
+from ..workflow import TRANSITIONS, today_in_paris
 from . import bp
 from .access import case_or_404, deny, require
 
@@ -44,6 +45,23 @@ ACTIONS = {
 }
 
 
+def _possible(case: Case, action: str) -> bool:
+    """Whether the state of the case allows the action at all (so the page offers only what
+    would work; the services check again on submit)."""
+    status = CaseStatus(case.status)
+    if action in ("note", "assign"):
+        return True
+    if action == "verify":
+        return CaseStatus.VERIFIED in TRANSITIONS[status]
+    if action == "ask":
+        return CaseStatus.NEEDS_INFO in TRANSITIONS[status]
+    if action == "start":
+        return CaseStatus.IN_PROGRESS in TRANSITIONS[status]
+    if action == "extend":
+        return status.is_open and not case.extended
+    return status.is_open
+
+
 def render_case(case: Case, *, error_action: str | None = None, error=None, status: int = 200):
     """The case page (with an action's error and the values typed, if any)."""
     history = db.session.scalars(
@@ -56,7 +74,9 @@ def render_case(case: Case, *, error_action: str | None = None, error=None, stat
         select(StaffUser).where(StaffUser.role.in_([StaffRole.AGENT, StaffRole.DPO]),
                                 StaffUser.is_active_account.is_(True)).order_by(StaffUser.name)
     ).all()
-    can = {action: allowed(current_user.role, perm) for action, (perm, _) in ACTIONS.items()}
+    can = {action: allowed(current_user.role, perm)
+           and (_possible(case, action) or action == error_action)  # keep the refusal visible
+           for action, (perm, _) in ACTIONS.items()}
     can["view_proof"] = allowed(current_user.role, Action.VIEW_PROOF)
     return render_template(
         "staff/case.html", case=case, history=history, notes=notes, questions=questions,
@@ -77,9 +97,10 @@ def case(reference: str):
 
 
 @bp.post("/cases/<reference>/<action>")
-@require(Action.VIEW_CASES)
+@login_required
 def case_action(reference: str, action: str):
-    """Run one action; a refusal shows the case again with the reason and what was typed."""
+    """Run one action; a refusal shows the case again with the reason and what was typed. A
+    role without the right is refused (and audited) for the action it attempted."""
     found = case_or_404(reference)
     if action not in ACTIONS:
         abort(404)

@@ -11,7 +11,15 @@ from flask_login import current_user
 from sqlalchemy import and_, func, or_, select
 
 from ..extensions import db
-from ..models import CLOSED_STATUSES, Case, CaseKind, CaseStatus, StaffRole, StaffUser
+from ..models import (
+    CLOCK_RUNNING_STATUSES,
+    CLOSED_STATUSES,
+    Case,
+    CaseKind,
+    CaseStatus,
+    StaffRole,
+    StaffUser,
+)
 from ..permissions import Action
 from ..tokens import normalise_reference
 from ..workflow import today_in_paris
@@ -98,8 +106,9 @@ def status_counts() -> dict[CaseStatus, int]:
 
 
 def overdue_and_soon(today: date) -> tuple[int, int]:
-    """How many open cases are past due, and how many fall due within a week."""
-    open_cases = Case.status.in_(OPEN_STATUSES)
+    """How many cases are past due, and how many fall due within a week (not counting those
+    whose clock is paused, waiting for the requester)."""
+    open_cases = Case.status.in_(CLOCK_RUNNING_STATUSES)
     overdue = db.session.scalar(select(func.count(Case.id)).where(open_cases,
                                                                   Case.due_on < today))
     soon = db.session.scalar(select(func.count(Case.id)).where(
