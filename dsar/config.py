@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import timedelta
 from pathlib import Path
 
 from flask import Flask
@@ -44,7 +45,9 @@ DEFAULTS: dict[str, object] = {
     "DEMO_MAILBOX_DIR": None,
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
-    "SESSION_COOKIE_SECURE": False,
+    # None: Secure cookies whenever BASE_URL is https (always in production; the local demo
+    # runs on http://127.0.0.1, where a Secure cookie would never be sent back).
+    "SESSION_COOKIE_SECURE": None,
     "WTF_CSRF_TIME_LIMIT": 3600 * 4,
     # Staff sessions end after this many idle minutes (checked on the server).
     "STAFF_SESSION_MINUTES": 30,
@@ -56,11 +59,15 @@ DEFAULTS: dict[str, object] = {
 }
 
 _TRUTHY = {"1", "true", "yes", "on"}
+_BOOLEAN_WORDS = _TRUTHY | {"0", "false", "no", "off"}
 
 
 def _coerce(raw: str, current: object) -> object:
     """Turn an environment string into the type of the setting it overrides."""
-    if isinstance(current, bool):
+    # A setting whose default is None (decided later, like SESSION_COOKIE_SECURE) takes a
+    # yes/no word as a boolean too.
+    is_boolean_word = current is None and raw.strip().lower() in _BOOLEAN_WORDS
+    if isinstance(current, bool) or is_boolean_word:
         return raw.strip().lower() in _TRUTHY
     if isinstance(current, int):
         return int(raw)
@@ -90,6 +97,10 @@ def load_config(app: Flask, test_config: dict | None) -> None:
         app.config["MASTER_KEY_FILE"] = str(instance / "dsar.key")
     if not app.config["STORAGE_DIR"]:
         app.config["STORAGE_DIR"] = str(instance / "storage")
+    if app.config["SESSION_COOKIE_SECURE"] is None:
+        app.config["SESSION_COOKIE_SECURE"] = str(app.config["BASE_URL"]).startswith("https://")
+    app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(
+        minutes=int(app.config["STAFF_SESSION_MINUTES"]))
     app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["REDIS_URL"])
     app.config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", False)

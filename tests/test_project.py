@@ -91,3 +91,13 @@ def test_app_without_key_still_builds_for_init(tmp_path):
     app = create_app({"MASTER_KEY_FILE": str(tmp_path / "none.key"),
                       "DATABASE_URL": f"sqlite:///{tmp_path / 'x.sqlite3'}"})
     assert app.config.get("SECRET_KEY") is None
+
+
+def test_session_cookie_is_secure_behind_https(tmp_path):
+    https = create_app({"BASE_URL": "https://droits.example.fr",
+                        "MASTER_KEY_FILE": str(tmp_path / "k")})
+    local = create_app({"BASE_URL": "http://127.0.0.1:5000",
+                        "MASTER_KEY_FILE": str(tmp_path / "k")})
+    assert https.config["SESSION_COOKIE_SECURE"] is True
+    assert local.config["SESSION_COOKIE_SECURE"] is False
+    assert https.config["SESSION_COOKIE_HTTPONLY"] is True

@@ -133,9 +133,10 @@ def proof(reference: str, proof_id: int):
     response = Response(data, mimetype=document.content_type)
     response.headers["Content-Disposition"] = f"inline; filename=proof-{document.id}"
     response.headers["Cache-Control"] = "no-store"
-    # A PDF viewer needs its own rendering; nothing else may run in this response.
-    response.headers["Content-Security-Policy"] = "default-src 'none'; img-src 'self'; " \
-        "object-src 'self'; plugin-types application/pdf; sandbox"
+    # Only the document itself: no script, no external load (the browser's PDF viewer still
+    # renders; a CSP "sandbox" would stop it).
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'none'; img-src 'self'; object-src 'self'; frame-ancestors 'none'")
     return response
 
 
