@@ -45,10 +45,12 @@ class ActionRefused(Exception):
         self.message = message
 
 
-def _text(value: str | None, what) -> str:
+def _text(value: str | None, missing_message) -> str:
+    """The trimmed text, or a refusal with ``missing_message`` (a whole sentence, so that each
+    language can make it agree)."""
     cleaned = (value or "").strip()
     if not cleaned:
-        raise ActionRefused(_l("%(what)s is required.", what=what))
+        raise ActionRefused(missing_message)
     if len(cleaned) > TEXT_MAX:
         raise ActionRefused(_l("Please keep this under %(max)d characters.", max=TEXT_MAX))
     return cleaned
@@ -70,7 +72,8 @@ def _commit_and_send(*outbound) -> None:
 
 def add_note(case: Case, staff: StaffUser, body: str) -> CaseNote:
     """An internal note (never shown to the requester)."""
-    note = CaseNote(case_id=case.id, author_id=staff.id, body=_text(body, _l("The note")))
+    body = _text(body, _l("Please write the note."))
+    note = CaseNote(case_id=case.id, author_id=staff.id, body=body)
     db.session.add(note)
     db.session.flush()
     record_event("case.note_added", case=case, actor_type=ActorType.STAFF, actor_id=staff.id,
@@ -115,7 +118,7 @@ def _delete_proofs(case: Case, summary: str) -> list[int]:
 
 def ask_info(case: Case, staff: StaffUser, question: str) -> InfoRequest:
     """Ask the requester for information: the clock pauses from today (LEGAL.md D8)."""
-    question = _text(question, _l("The question"))
+    question = _text(question, _l("Please write the question."))
     resume = CaseStatus(case.status)
     _move(case, CaseStatus.NEEDS_INFO, staff)
     pause = ClockPause(case=case, started_on=today_in_paris(), reason="info_request")
@@ -147,7 +150,7 @@ def answer_info(case: Case, answer: str, proof: IdentityProof | None = None) -> 
     request = open_info_request(case)
     if request is None or case.status is not CaseStatus.NEEDS_INFO:
         raise ActionRefused(_l("There is no open question on this request."))
-    request.answer = _text(answer, _l("Your answer"))
+    request.answer = _text(answer, _l("Please write your answer."))
     request.answered_at = utcnow()
     if proof is not None:
         case.proofs.append(proof)
@@ -173,7 +176,7 @@ def one_month_deadline(case: Case):
 def extend(case: Case, staff: StaffUser, reason: str) -> None:
     """Extend by two months (Art. 12(3)): DPO only (checked by the caller), once, on or before
     the one-month date, with a reason that is sent to the requester."""
-    reason = _text(reason, _l("The reason"))
+    reason = _text(reason, _l("Please give the reason for the extension."))
     if not case.status.is_open:
         raise ActionRefused(_l("This case is closed."))
     if case.extended:
@@ -195,7 +198,7 @@ def extend(case: Case, staff: StaffUser, reason: str) -> None:
 def reject(case: Case, staff: StaffUser, scope: str, reasons: str) -> None:
     """Refuse fully (the case closes) or partly (it goes on). The notice gives the reasons and
     the rights to complain to the CNIL and to a judicial remedy (Art. 12(4))."""
-    reasons = _text(reasons, _l("The reasons"))
+    reasons = _text(reasons, _l("Please give the reasons for the refusal."))
     if scope == "full":
         _move(case, CaseStatus.REJECTED, staff, {"scope": "full"})
         case.refusal_reasons = reasons
@@ -215,7 +218,7 @@ def reject(case: Case, staff: StaffUser, scope: str, reasons: str) -> None:
 def mark_unfounded(case: Case, staff: StaffUser, justification: str) -> None:
     """Record that the request is manifestly unfounded or excessive (Art. 12(5)), with the
     DPO's written justification. It does not close the case: refusing is a separate step."""
-    justification = _text(justification, _l("The justification"))
+    justification = _text(justification, _l("Please write the justification."))
     if not case.status.is_open:
         raise ActionRefused(_l("This case is closed."))
     case.manifestly_unfounded = True

@@ -267,7 +267,7 @@ def test_question_without_text_is_refused(app):
     _, staff = staff_session(app, "agent")
     before = case_state(app, case.id)
     resp = post_action(staff, case.reference, "ask", {"question": "  "})
-    assert "required" in refused(resp, "ask")
+    assert "Please write the question." in refused(resp, "ask")
     assert case_state(app, case.id) == before
 
 
