@@ -33,6 +33,8 @@ def test_mailbox_page_shows_caught_mail_with_escaped_links(database_url, redis_u
     post_form(client, "/request/access", access_form())
     run_jobs()
     html = client.get("/demo/mailbox", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    with demo_app.app_context():
+        db.engine.dispose()  # its own pool: close it now, not at garbage collection
     assert '<a href="http://localhost/confirm/' in html
 
 
