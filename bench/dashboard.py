@@ -143,8 +143,14 @@ def make_staff() -> tuple[list[int], int]:
     users.append(StaffUser(email="dpo@staff.example", role=StaffRole.DPO, name="DPO",
                            password_hash=first.password_hash))
     db.session.add_all(users)
+    db.session.flush()
+    ids = [u.id for u in users]
+    # Read the ids before the commit: reading them after would reload the rows in a new
+    # transaction left open during the fill, and PostgreSQL's VACUUM could then mark no page
+    # all-visible (no index-only scans).
     db.session.commit()
-    return [u.id for u in users], first.id
+    db.session.close()
+    return ids, ids[0]
 
 
 def unique_references(rng: random.Random, count: int) -> list[str]:

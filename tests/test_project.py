@@ -101,3 +101,23 @@ def test_session_cookie_is_secure_behind_https(tmp_path):
     assert https.config["SESSION_COOKIE_SECURE"] is True
     assert local.config["SESSION_COOKIE_SECURE"] is False
     assert https.config["SESSION_COOKIE_HTTPONLY"] is True
+
+
+def test_dashboard_query_repeats_the_partial_index_predicate(app):
+    """SQLite uses a partial index only when the query writes its WHERE term literally: the
+    model, the migration and the dashboard's SQL must name the same open statuses."""
+    import importlib.util
+
+    from dsar.extensions import db
+    from dsar.models.case import OPEN_CASES_SQL
+    from dsar.staff.dashboard import Filters, dashboard_query
+
+    path = ROOT / "dsar/migrations/versions/0003_dashboard_indexes.py"
+    spec = importlib.util.spec_from_file_location("m0003", path)
+    migration = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(migration)
+    assert migration.OPEN_CASES_SQL == OPEN_CASES_SQL
+    with app.app_context():
+        sql = str(dashboard_query(Filters(), 1, 50).compile(
+            db.engine, compile_kwargs={"literal_binds": True}))
+    assert OPEN_CASES_SQL.removeprefix("status ") in sql

@@ -8,7 +8,7 @@ from datetime import date, timedelta
 
 from flask import current_app, render_template, request
 from flask_login import current_user
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import bindparam, func, or_, select, tuple_
 
 from ..extensions import db
 from ..models import (
@@ -28,6 +28,14 @@ from .access import require
 
 OPEN_STATUSES = [s for s in CaseStatus if s not in CLOSED_STATUSES]
 DUE_SOON_DAYS = 7
+
+
+def open_clause():
+    """``status IN (<open statuses>)`` with the values written into the SQL, as in the WHERE of
+    the partial indexes ``ix_cases_open_*`` (``dsar/models/case.py``): SQLite uses them only
+    then, and PostgreSQL then uses them in generic plans too."""
+    return Case.status.in_(bindparam("open_statuses", OPEN_STATUSES, expanding=True,
+                                     literal_execute=True))
 
 
 @dataclass(frozen=True)
@@ -76,7 +84,7 @@ def dashboard_query(filters: Filters, staff_id: int, page_size: int):
     if filters.status is not None:
         conditions.append(Case.status == filters.status)
     else:
-        conditions.append(Case.status.in_(OPEN_STATUSES))
+        conditions.append(open_clause())
     if filters.kind is not None:
         conditions.append(Case.kind == filters.kind)
     if filters.assignee == "me":
@@ -91,7 +99,9 @@ def dashboard_query(filters: Filters, staff_id: int, page_size: int):
                               Case.email_normalized == filters.query.lower()))
     if filters.after is not None:
         due, case_id = filters.after
-        conditions.append(or_(Case.due_on > due, and_(Case.due_on == due, Case.id > case_id)))
+        # A row-value comparison: an index range on (due_on, id), where the equivalent OR is a
+        # filter over every earlier row.
+        conditions.append(tuple_(Case.due_on, Case.id) > tuple_(due, case_id))
     return (select(Case).where(*conditions).order_by(Case.due_on, Case.id)
             .limit(page_size + 1))
 
@@ -99,7 +109,7 @@ def dashboard_query(filters: Filters, staff_id: int, page_size: int):
 def status_counts() -> dict[CaseStatus, int]:
     """Open cases per status."""
     rows = db.session.execute(
-        select(Case.status, func.count(Case.id)).where(Case.status.in_(OPEN_STATUSES))
+        select(Case.status, func.count()).where(open_clause())
         .group_by(Case.status)
     ).all()
     return {CaseStatus(status): count for status, count in rows}
@@ -109,9 +119,8 @@ def overdue_and_soon(today: date) -> tuple[int, int]:
     """How many cases are past due, and how many fall due within a week (not counting those
     whose clock is paused, waiting for the requester)."""
     open_cases = Case.status.in_(CLOCK_RUNNING_STATUSES)
-    overdue = db.session.scalar(select(func.count(Case.id)).where(open_cases,
-                                                                  Case.due_on < today))
-    soon = db.session.scalar(select(func.count(Case.id)).where(
+    overdue = db.session.scalar(select(func.count()).where(open_cases, Case.due_on < today))
+    soon = db.session.scalar(select(func.count()).where(
         open_cases, Case.due_on >= today, Case.due_on <= today + timedelta(days=DUE_SOON_DAYS)))
     return overdue, soon
 
