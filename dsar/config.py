@@ -49,6 +49,9 @@ DEFAULTS: dict[str, object] = {
     # runs on http://127.0.0.1, where a Secure cookie would never be sent back).
     "SESSION_COOKIE_SECURE": None,
     "WTF_CSRF_TIME_LIMIT": 3600 * 4,
+    # Database errors must not carry the bound values (names, e-mail addresses) into messages
+    # and logs.
+    "SQLALCHEMY_ENGINE_OPTIONS": {"hide_parameters": True},
     # Staff sessions end after this many idle minutes (checked on the server).
     "STAFF_SESSION_MINUTES": 30,
     "STAFF_LOCKOUT_ATTEMPTS": 5,

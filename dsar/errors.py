@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import traceback
 
 from flask import Flask, render_template
 from flask_babel import lazy_gettext as _l
@@ -64,7 +65,10 @@ def init_app(app: Flask) -> None:
     def unexpected_error(error: Exception):
         if isinstance(error, HTTPException):
             return http_error(error)
-        logger.exception("unhandled error")
+        # Type and frames only: an exception's message can carry personal data (PostgreSQL's
+        # DETAIL repeats a duplicate e-mail address, for instance).
+        logger.error("unhandled %s\n%s", type(error).__name__,
+                     "".join(traceback.format_tb(error.__traceback__)))
         from .extensions import db
 
         db.session.rollback()  # a half-done transaction must not leak into the error page

@@ -77,16 +77,12 @@ def language_return_path() -> str:
         return request.full_path.rstrip("?")
     referrer = urlsplit(request.referrer or "")
     if referrer.netloc == request.host and referrer.path:
-        return _safe_next(referrer.path + (f"?{referrer.query}" if referrer.query else ""))
+        return safe_next(referrer.path + (f"?{referrer.query}" if referrer.query else ""))
     return "/"
 
 
 def safe_next(target: str | None) -> str:
     """``target`` if it is a path on this site, else "/"."""
-    return _safe_next(target)
-
-
-def _safe_next(target: str | None) -> str:
     # Only a path on this site: an open redirect would make our domain a phishing relay.
     if target and target.startswith("/") and not target.startswith("//"):
         parts = urlsplit(target)
@@ -100,7 +96,7 @@ def switch_language(code: str):
     """Remember the chosen language and go back to the page the person was on."""
     if code in current_app.config["LANGUAGES"]:
         session["lang"] = code
-    return redirect(_safe_next(request.args.get("next")))
+    return redirect(safe_next(request.args.get("next")))
 
 
 def init_app(app: Flask) -> None:

@@ -31,12 +31,15 @@ def _active_dpos() -> list[StaffUser]:
         StaffUser.role == StaffRole.DPO, StaffUser.is_active_account.is_(True))).all()
 
 
-def _already_sent(template: MailTemplate, staff_id: int, case_id: int | None, key: str) -> bool:
-    rows = db.session.scalars(select(OutboundEmail).where(
-        OutboundEmail.template == template, OutboundEmail.recipient_staff_id == staff_id,
-        OutboundEmail.case_id == case_id if case_id else OutboundEmail.case_id.is_(None),
-    )).all()
-    return any((row.payload or {}).get("key") == key for row in rows)
+def _sent_keys(template: MailTemplate, case_ids: list[int] | None = None) -> set[tuple]:
+    """``(staff_id, case_id, key)`` of every ``template`` e-mail already queued (for the given
+    cases), read in one query: each reminder and each day's digest goes out once."""
+    query = select(OutboundEmail.recipient_staff_id, OutboundEmail.case_id,
+                   OutboundEmail.payload).where(OutboundEmail.template == template)
+    if case_ids is not None:
+        query = query.where(OutboundEmail.case_id.in_(case_ids))
+    return {(staff_id, case_id, (payload or {}).get("key"))
+            for staff_id, case_id, payload in db.session.execute(query)}
 
 
 def send_deadline_reminders(today: date | None = None) -> int:
@@ -47,6 +50,7 @@ def send_deadline_reminders(today: date | None = None) -> int:
     cases = db.session.scalars(select(Case).where(
         Case.status.in_(CLOCK_RUNNING_STATUSES), Case.due_on.in_(targets))).all()
     dpos = _active_dpos()
+    sent = _sent_keys(MailTemplate.STAFF_REMINDER, [case.id for case in cases])
     queued = []
     for case in cases:
         days_left = (case.due_on - today).days
@@ -55,7 +59,7 @@ def send_deadline_reminders(today: date | None = None) -> int:
             recipients[case.assignee.id] = case.assignee
         key = f"D-{days_left}:{case.due_on.isoformat()}"
         for staff in recipients.values():
-            if not _already_sent(MailTemplate.STAFF_REMINDER, staff.id, case.id, key):
+            if (staff.id, case.id, key) not in sent:
                 queued.append(queue_email(case, MailTemplate.STAFF_REMINDER, staff=staff,
                                           payload={"days_left": days_left, "key": key}))
     db.session.commit()
@@ -71,9 +75,10 @@ def send_overdue_digest(today: date | None = None) -> int:
     if not overdue_cases():
         return 0
     key = f"digest:{today.isoformat()}"
+    sent = _sent_keys(MailTemplate.OVERDUE_DIGEST)
     queued = [queue_email(None, MailTemplate.OVERDUE_DIGEST, staff=dpo, payload={"key": key})
               for dpo in _active_dpos()
-              if not _already_sent(MailTemplate.OVERDUE_DIGEST, dpo.id, None, key)]
+              if (dpo.id, None, key) not in sent]
     db.session.commit()
     for outbound in queued:
         pipeline.enqueue_email(outbound.id)

@@ -121,3 +121,20 @@ def test_dashboard_query_repeats_the_partial_index_predicate(app):
         sql = str(dashboard_query(Filters(), 1, 50).compile(
             db.engine, compile_kwargs={"literal_binds": True}))
     assert OPEN_CASES_SQL.removeprefix("status ") in sql
+
+
+def test_unhandled_errors_are_logged_without_personal_data(app, caplog):
+    """A 500 is logged with its type and location, never its message (which can hold an
+    address, as PostgreSQL's duplicate-key DETAIL does); the visitor sees no trace of it."""
+
+    from flask import request
+
+    @app.get("/boom")
+    def boom():  # the value comes at run time, as personal data does
+        raise RuntimeError("duplicate key: " + request.headers["X-Who"])
+
+    resp = app.test_client().get("/boom", headers={"X-Who": "camille.secret@example.fr"})
+    assert resp.status_code == 500
+    assert "camille.secret" not in resp.get_data(as_text=True)
+    assert "RuntimeError" in caplog.text and "in boom" in caplog.text
+    assert "camille.secret" not in caplog.text

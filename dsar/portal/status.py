@@ -139,11 +139,10 @@ def answer(reference: str):
                               sha256=blob.sha256, content_type=content_type)
     try:
         casework.answer_info(case, form.answer.data, proof)
-    except casework.ActionRefused:
+    except casework.ActionRefused:  # answered meanwhile (another tab): keep nothing new
         db.session.rollback()
         if proof is not None:
             storage.delete(proof.blob_id)
-        return redirect(url_for("portal.status", reference=case.reference))
     return redirect(url_for("portal.status", reference=case.reference))
 
 
