@@ -170,3 +170,28 @@ def test_user_create_cli(app, runner):
         assert user.password_hash.startswith("scrypt:")
     again = runner.invoke(main, ["user", "create", "new.agent@staff.example", "--role", "dpo"])
     assert again.exit_code != 0
+
+
+def test_dashboard_ignores_malformed_filters(app, client):
+    agent = make_staff(app, "agent")
+    login(client, agent)
+    for query in ("kind=telepathy", "status=teleported", "assignee=../../x", "after=notadate_1",
+                  "after=2025-13-45_x", "q=" + "x" * 5000, "after=2025-01-01_9999999999999"):
+        resp = client.get(f"/staff/?{query}")
+        assert resp.status_code == 200, query
+        assert "Traceback" not in resp.get_data(as_text=True)
+
+
+def test_admin_creating_an_account_with_bad_input_creates_nothing(app, client):
+    admin = make_staff(app, "admin")
+    login(client, admin)
+    token = csrf_from(client.get("/staff/users").get_data(as_text=True))
+    for data in ({"email": "not-an-address", "role": "agent"},
+                 {"email": "ok@staff.example", "role": "emperor"},
+                 {"email": admin.email, "role": "agent"}):
+        resp = client.post("/staff/users", data={"csrf_token": token, **data},
+                           follow_redirects=True, headers={"Accept-Language": "en"})
+        assert resp.status_code == 200
+        assert 'id="new-password"' not in resp.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalar(select(db.func.count(StaffUser.id))) == 1
