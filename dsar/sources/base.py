@@ -1,0 +1,246 @@
+"""What every connector shares: the person's identifiers, the records found, the errors.
+
+A connector searches one source for a person. It is given an :class:`Identity` (identifier
+type -> values, for instance ``email`` -> {"jeanne.martin@example.fr"}) and returns a
+:class:`Discovery`: the records that match, and the further identifiers those records carry
+(the platform's customer id, an analytics visitor id…), which the pipeline then uses to search
+the other sources. A connector only matches on the identifier types its configuration names,
+so a search never strays onto someone else's records through a loose field (a shared IP
+address, a name, free text mentioning somebody).
+
+Values are always compared as normalised strings (:func:`normalize_identifier`): an e-mail
+address is matched without regard to letter case, since every mail provider delivers
+``Jeanne.Martin@`` and ``jeanne.martin@`` to the same mailbox, the one whose control the
+requester proved.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+#: Identifier types whose values are compared case-insensitively.
+CASE_INSENSITIVE_TYPES = frozenset({"email"})
+
+
+def normalize_identifier(kind: str, value: Any) -> str | None:
+    """The comparable form of an identifier value, or None for an empty one."""
+    if value is None or isinstance(value, bool):
+        return None
+    text = str(value).strip()
+    if not text:
+        return None
+    return text.lower() if kind in CASE_INSENSITIVE_TYPES else text
+
+
+@dataclass(frozen=True)
+class Identity:
+    """The identifiers known for one person: type -> set of normalised values."""
+
+    values: Mapping[str, frozenset[str]] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, **kinds: Iterable[Any]) -> Identity:
+        """``Identity.of(email=["a@b.fr"], customer_id=[42])``, normalising every value."""
+        return cls.from_pairs((k, v) for k, values in kinds.items() for v in values)
+
+    @classmethod
+    def from_pairs(cls, pairs: Iterable[tuple[str, Any]]) -> Identity:
+        found: dict[str, set[str]] = {}
+        for kind, value in pairs:
+            normal = normalize_identifier(kind, value)
+            if normal is not None:
+                found.setdefault(kind, set()).add(normal)
+        return cls({k: frozenset(v) for k, v in found.items()})
+
+    def get(self, kind: str) -> frozenset[str]:
+        """The values of one identifier type (empty when none is known)."""
+        return self.values.get(kind, frozenset())
+
+    def union(self, other: Identity) -> Identity:
+        kinds = set(self.values) | set(other.values)
+        return Identity({k: self.get(k) | other.get(k) for k in kinds})
+
+    def restricted(self, kinds: Iterable[str]) -> Identity:
+        """Only the identifier types in ``kinds`` (what one source can be searched by)."""
+        return Identity({k: self.values[k] for k in kinds if self.values.get(k)})
+
+    def to_json(self) -> dict[str, list[str]]:
+        return {k: sorted(v) for k, v in sorted(self.values.items()) if v}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Iterable[str]]) -> Identity:
+        return cls.from_pairs((k, v) for k, values in data.items() for v in values)
+
+    def digest(self, key: bytes) -> str:
+        """A keyed hash of the identifiers: lets the database say what a source was searched
+        with, without storing the identifiers in clear."""
+        canonical = json.dumps(self.to_json(), sort_keys=True, separators=(",", ":"))
+        return hmac.new(key, canonical.encode(), hashlib.sha256).hexdigest()
+
+    def __bool__(self) -> bool:
+        return any(self.values.values())
+
+
+@dataclass
+class Record:
+    """One row, document or log line found about the person.
+
+    ``key`` is stable and unique within the collection (a primary key, an API id, a file
+    position), so the same search run twice gives the same records in the same order.
+    ``fields`` hold JSON values only (str, int, float, bool, None; dates as ISO strings)."""
+
+    collection: str
+    key: str
+    fields: dict[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"collection": self.collection, "key": self.key, "fields": self.fields}
+
+
+@dataclass
+class Discovery:
+    """What one search of one source found."""
+
+    records: list[Record] = field(default_factory=list)
+    #: Identifiers carried by the records found (the collections' ``yields``).
+    identifiers: Identity = field(default_factory=Identity)
+
+    def sorted(self) -> Discovery:
+        """The same discovery in a canonical order (idempotent results)."""
+        records = sorted(self.records, key=lambda r: (r.collection, _sort_key(r.key)))
+        return Discovery(records=records, identifiers=self.identifiers)
+
+
+def _sort_key(key: str) -> tuple[int, int | str]:
+    return (0, int(key)) if key.isdigit() else (1, key)
+
+
+class SourceError(Exception):
+    """A search failed in a way worth retrying (network, timeout, 5xx, database down).
+
+    The message is shown to staff on the case page and logged, so it must name no person:
+    say what failed (``HTTP 503 from /contacts``), never with which identifier."""
+
+
+class SourceConfigError(Exception):
+    """A configuration file is wrong: names the file, the key and the fault."""
+
+    def __init__(self, file: str | os.PathLike, key: str, fault: str):
+        self.file, self.key, self.fault = str(file), key, fault
+        super().__init__(f"{self.file}: {key}: {fault}")
+
+
+@dataclass(frozen=True)
+class ErasurePolicy:
+    """What the erasure issue does with a collection: ``delete``, ``anonymize`` (field ->
+    "null" | "hash" | "fixed:TEXT") or ``retain`` (legal basis and retention end)."""
+
+    strategy: str
+    anonymize: Mapping[str, str] = field(default_factory=dict)
+    retain_basis: str | None = None
+    retain_until: str | None = None
+
+
+@dataclass(frozen=True)
+class CollectionConfig:
+    """One table, API collection or file set of a source, as ``sources.toml`` declares it."""
+
+    name: str
+    #: Field -> data category (a key of ``register.toml``'s ``[categories]``).
+    fields: Mapping[str, str]
+    #: Identifier type -> the field holding it: a record matches when that field's value is
+    #: one of the person's identifiers of that type.
+    match: Mapping[str, str]
+    #: Identifier type -> field: identifiers a matched record carries, to search further by.
+    yields: Mapping[str, str]
+    #: Fields never handed over (credentials, internal secrets): read for nothing, shown nowhere.
+    exclude: tuple[str, ...]
+    erasure: ErasurePolicy
+    #: The connector kind's own keys (``table``, ``follow``, ``path``, ``format``…).
+    options: Mapping[str, Any]
+    #: Dotted position in the file, for error messages: ``sources.platform.collections.x``.
+    where: str
+
+    def category(self, field_name: str) -> str:
+        """The field's data category; ``unclassified`` for a field the file does not name."""
+        return self.fields.get(field_name, "unclassified")
+
+    def yielded(self, fields: Mapping[str, Any]) -> list[tuple[str, Any]]:
+        """The (identifier type, value) pairs a matched record's ``fields`` carry."""
+        return [(kind, fields.get(name)) for kind, name in self.yields.items()]
+
+    def visible(self, fields: Mapping[str, Any]) -> dict[str, Any]:
+        """The record's fields without the excluded ones."""
+        return {k: v for k, v in fields.items() if k not in self.exclude}
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    """One source of ``sources.toml``."""
+
+    name: str
+    kind: str
+    #: Names shown to staff and in the answer, by language ("fr", "en").
+    labels: Mapping[str, str]
+    #: The connector kind's own keys (``url``, ``base_url``, ``auth``, ``paths``…).
+    options: Mapping[str, Any]
+    collections: Mapping[str, CollectionConfig]
+    #: The file it was read from, for error messages.
+    file: str
+    #: Identifier types any collection matches on (what the source can be searched by).
+    match_types: frozenset[str] = frozenset()
+
+    def label(self, language: str = "fr") -> str:
+        return self.labels.get(language) or self.labels.get("fr") or self.name
+
+    def error(self, key: str, fault: str) -> SourceConfigError:
+        """A configuration error at ``sources.<name>.<key>``."""
+        return SourceConfigError(self.file, f"sources.{self.name}.{key}", fault)
+
+
+class Connector:
+    """Base of the connector kinds. A connector is built per job, used for one search, and
+    closed; it must not keep personal data beyond the call.
+
+    Subclasses set ``kind``, implement :meth:`discover`, and check their own configuration keys
+    in :meth:`check_config` (called at start-up, so a bad file stops the app before any job).
+    ``erase``, ``rectify`` and ``restrict`` belong to the erasure and rectification work and
+    use each collection's ``erasure`` policy.
+    """
+
+    kind: ClassVar[str] = ""
+    #: The kind's own keys allowed in ``[sources.NAME]`` and in its collections (besides the
+    #: shared ones); any other key is a configuration error (a typo must not pass silently).
+    SOURCE_KEYS: ClassVar[frozenset[str]] = frozenset()
+    COLLECTION_KEYS: ClassVar[frozenset[str]] = frozenset()
+
+    def __init__(self, source: SourceConfig, *, instance_path: str | os.PathLike,
+                 environ: Mapping[str, str] | None = None):
+        self.source = source
+        self.instance_path = Path(instance_path)
+        self.environ = os.environ if environ is None else environ
+
+    @classmethod
+    def check_config(cls, source: SourceConfig) -> None:
+        """Raise :class:`SourceConfigError` for a missing or malformed kind-specific key."""
+
+    def discover(self, identity: Identity) -> Discovery:
+        """Every record of this source that matches ``identity``, and the identifiers they
+        carry. Raises :class:`SourceError` on a failure worth retrying."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release connections and files."""
+
+    def __enter__(self) -> Connector:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
