@@ -28,6 +28,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     from . import errors, i18n, security
     from .extensions import csrf, db, limiter, login_manager, migrate
+    from .sources import catalog
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(PACKAGE_DIR / "migrations"))
@@ -37,6 +38,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     i18n.init_app(app)
     errors.init_app(app)
     security.init_app(app)
+    # Before anything can run: a bad sources.toml or register.toml stops the app here, with
+    # the file, the key and the fault (SourceConfigError).
+    catalog.init_app(app)
 
     from . import models  # noqa: F401  (register the tables)
     from .portal import bp as portal_bp

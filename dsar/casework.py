@@ -12,13 +12,14 @@ from flask_babel import format_date
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from . import deadlines, pipeline, storage
+from . import deadlines, gathering, pipeline, storage
 from .audit import record_event
 from .extensions import db
 from .mail import queue_email
 from .models import (
     ActorType,
     Case,
+    CaseKind,
     CaseNote,
     CaseStatus,
     ClockPause,
@@ -259,8 +260,35 @@ def link_duplicate(case: Case, staff: StaffUser, original_reference: str) -> Non
     db.session.commit()
 
 
+#: Kinds whose processing starts with a search of every source for the requester. The
+#: post-mortem kinds are about someone else (the deceased) and are handled by hand.
+GATHERED_KINDS = frozenset({
+    CaseKind.ACCESS, CaseKind.PORTABILITY, CaseKind.RECTIFICATION, CaseKind.ERASURE,
+    CaseKind.RESTRICTION, CaseKind.OBJECTION,
+})
+
+
 def start_processing(case: Case, staff: StaffUser) -> None:
-    """Hand a verified case to processing (the gathering pipeline comes with the sources
-    issue; until then the case simply moves to ``in_progress``)."""
+    """Hand a verified case to processing: the search of every source starts (the gather
+    jobs are queued after the commit); the case then waits in ``review``."""
     _move(case, CaseStatus.IN_PROGRESS, staff)
+    planned = gathering.prepare(case) if case.kind in GATHERED_KINDS else []
     db.session.commit()
+    pipeline.start(planned)
+    if case.kind in GATHERED_KINDS and gathering.all_finished(case.id):
+        # Nothing could be searched by the e-mail address: the fan-in decides at once.
+        pipeline.enqueue_collect(case.id, gathering.current_round(case.id))
+
+
+def rerun_source(case: Case, staff: StaffUser, source: str) -> None:
+    """Search one source again after it failed (or to refresh it)."""
+    if case.status not in gathering.GATHERING_STATUSES:
+        raise ActionRefused(_l("This action is not possible while the case is in this state."))
+    try:
+        planned = gathering.rerun(case, source)
+    except ValueError:
+        raise ActionRefused(_l("This source cannot be searched again now.")) from None
+    record_event("gather.rerun_requested", case=case, actor_type=ActorType.STAFF,
+                 actor_id=staff.id, payload={"source": source})
+    db.session.commit()
+    pipeline.start([planned])

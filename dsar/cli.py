@@ -13,7 +13,19 @@ from flask.cli import FlaskGroup, with_appcontext
 from . import create_app
 
 
-@click.group(cls=FlaskGroup, create_app=create_app)
+def _create_app():
+    """``create_app`` for the command line: a bad configuration file ends the command with
+    one line naming the file, the key and the fault, not a traceback."""
+    from .sources.base import SourceConfigError
+
+    try:
+        return create_app()
+    except SourceConfigError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(2)
+
+
+@click.group(cls=FlaskGroup, create_app=_create_app)
 def main() -> None:
     """dsar: data-subject-rights requests."""
 
@@ -82,6 +94,29 @@ def sweep_command() -> None:
 
     for name, count in sweep().items():
         click.echo(f"{name}: {count}")
+
+
+@main.group("sources")
+def sources_group() -> None:
+    """The data sources (instance/sources.toml) and records of processing."""
+
+
+@sources_group.command("check")
+@with_appcontext
+def sources_check_command() -> None:
+    """Show the sources and processing read at start-up (both files are valid if this runs)."""
+    from .sources.catalog import get_catalog
+
+    catalog = get_catalog()
+    if not catalog.sources:
+        click.echo("No source declared (instance/sources.toml is missing): nothing is gathered.")
+    for name, source in catalog.sources.items():
+        searched_by = ", ".join(sorted(source.match_types)) or "-"
+        click.echo(f"{name:16} {source.kind:6} {len(source.collections):3} collections, "
+                   f"searched by {searched_by}")
+    click.echo(f"{len(catalog.register.processing)} processing entries, "
+               f"{len(catalog.register.recipients)} recipients, "
+               f"{len(catalog.register.categories)} data categories.")
 
 
 @main.group("audit")

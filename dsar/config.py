@@ -57,6 +57,18 @@ DEFAULTS: dict[str, object] = {
     "STAFF_LOCKOUT_ATTEMPTS": 5,
     "STAFF_LOCKOUT_MINUTES": 15,
     "DASHBOARD_PAGE_SIZE": 50,
+    # Where the person's data lives and why it is held (docs/sources.md); None means the
+    # file of that name in instance/.
+    "SOURCES_FILE": None,
+    "REGISTER_FILE": None,
+    # A gather job's time limit; a worker that dies mid-search holds the source this much
+    # longer before the sweep hands it to another worker.
+    "GATHER_TIMEOUT": 300,
+    "GATHER_LEASE_MARGIN": 60,
+    # Waits between the retries of a failed search (seconds); then staff may run it again.
+    "GATHER_RETRY_INTERVALS": [10, 60, 300],
+    # Rounds of following the person from source to source (new identifiers found).
+    "GATHER_MAX_ROUNDS": 5,
     # An ISO date that replaces "today" for the legal clock: tests and demonstrations only.
     "CLOCK_TODAY": None,
 }

@@ -61,6 +61,55 @@ def enqueue_email(outbound_id: int) -> bool:
     return True
 
 
+GATHER_JOB = "workers.jobs.gather_source"
+COLLECT_JOB = "workers.jobs.collect_gathering"
+
+
+def gather_job_id(case_id: int, source: str, round_: int = 1) -> str:
+    """Deterministic id of a search job (DESIGN.md: ``case-<id>-gather-<source>``; later rounds
+    add ``-r<n>``)."""
+    base = f"case-{case_id}-gather-{source}"
+    return base if round_ == 1 else f"{base}-r{round_}"
+
+
+def collect_job_id(case_id: int, round_: int) -> str:
+    """Deterministic id of the fan-in job of a round."""
+    return f"case-{case_id}-collect-r{round_}"
+
+
+def enqueue_gather(case_id: int, source: str, round_: int = 1) -> bool:
+    """Queue the search of one source (after the commit that planned it). False if Redis is
+    unreachable: the row stays pending and the sweep queues it later."""
+    config = current_app.config
+    intervals = [int(i) for i in config["GATHER_RETRY_INTERVALS"]]
+    return _enqueue("default", GATHER_JOB, case_id, source,
+                    job_id=gather_job_id(case_id, source, round_),
+                    retry=Retry(max=len(intervals), interval=intervals) if intervals else None,
+                    job_timeout=int(config["GATHER_TIMEOUT"]))
+
+
+def enqueue_collect(case_id: int, round_: int) -> bool:
+    """Queue the fan-in of a case's search (when its last source finished)."""
+    return _enqueue("default", COLLECT_JOB, case_id, job_id=collect_job_id(case_id, round_),
+                    retry=Retry(max=3, interval=[5, 30, 120]))
+
+
+def _enqueue(queue: str, func: str, *args, job_id: str, **options) -> bool:
+    try:
+        get_queue(queue).enqueue(func, *args, job_id=job_id, result_ttl=RESULT_TTL,
+                                 failure_ttl=FAILURE_TTL, **options)
+    except RedisError as exc:
+        logger.warning("could not enqueue %s: %s", job_id, type(exc).__name__)
+        return False
+    return True
+
+
+def start(planned) -> int:
+    """Queue the searches a committed transaction planned (``dsar.gathering.Planned``), e.g.
+    when staff start processing a case. Returns how many were queued."""
+    return sum(enqueue_gather(p.case_id, p.source, p.round) for p in planned)
+
+
 def job_is_queued(job_id: str) -> bool:
     """Whether RQ still knows a job with this id (queued, running, scheduled or failed)."""
     from rq.exceptions import NoSuchJobError
@@ -71,3 +120,14 @@ def job_is_queued(job_id: str) -> bool:
     except NoSuchJobError:
         return False
     return True
+
+
+def job_status(job_id: str) -> str | None:
+    """RQ's status of a job ("queued", "started", "finished"…), None if Redis forgot it."""
+    from rq.exceptions import NoSuchJobError
+    from rq.job import Job
+
+    try:
+        return str(Job.fetch(job_id, connection=redis_connection()).get_status(refresh=False))
+    except NoSuchJobError:
+        return None

@@ -85,3 +85,20 @@ def delete(blob_id: str) -> bool:
 def exists(blob_id: str) -> bool:
     """Whether the blob's file is still on disk."""
     return _path(blob_id).exists()
+
+
+def seal(data: bytes, context: str) -> bytes:
+    """Encrypt a small value kept in a database column; ``context`` (say
+    ``"source_results:12:crm:input"``) binds it to its place, so a value copied to another row
+    fails to open."""
+    nonce = os.urandom(NONCE_BYTES)
+    return nonce + AESGCM(derived_key("storage")).encrypt(nonce, data, context.encode())
+
+
+def unseal(sealed: bytes, context: str) -> bytes:
+    """Open a value sealed by :func:`seal` with the same ``context``."""
+    try:
+        return AESGCM(derived_key("storage")).decrypt(
+            sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], context.encode())
+    except InvalidTag:
+        raise BlobError("sealed value failed authentication") from None

@@ -1,5 +1,6 @@
 """Housekeeping that keeps the database and the queues in step: expiring cases whose e-mail
-was never confirmed, and re-enqueueing work whose job vanished from Redis."""
+was never confirmed, and re-enqueueing work whose job vanished from Redis or whose worker
+died."""
 
 from __future__ import annotations
 
@@ -9,10 +10,20 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import select
 
-from . import pipeline
+from . import gathering, pipeline
 from .extensions import db
+from .gathering import GATHERING_STATUSES
 from .mail import queue_email
-from .models import ActorType, Case, CaseStatus, MailStatus, MailTemplate, OutboundEmail
+from .models import (
+    ActorType,
+    Case,
+    CaseStatus,
+    GatherStatus,
+    MailStatus,
+    MailTemplate,
+    OutboundEmail,
+    SourceResult,
+)
 from .models.types import utcnow
 from .workflow import transition
 
@@ -61,9 +72,57 @@ def requeue_pending_mail(now: datetime | None = None) -> list[int]:
     return requeued
 
 
+def requeue_lost_gathering(now: datetime | None = None) -> dict[str, int]:
+    """Queue again the searches of open cases that no worker will finish: pending ones whose
+    job Redis no longer knows (Redis emptied or restarted), and running ones whose worker died
+    (their lease ran out). Then queue the fan-in of cases whose sources are all finished but
+    which are still ``in_progress`` (the fan-in job was lost). Returns counts."""
+    now = now or utcnow()
+    rows = db.session.execute(
+        select(SourceResult.case_id, SourceResult.source, SourceResult.round,
+               SourceResult.status, SourceResult.lease_until, SourceResult.updated_at)
+        .join(Case, Case.id == SourceResult.case_id)
+        .where(Case.status.in_(GATHERING_STATUSES),
+               SourceResult.status.in_([GatherStatus.PENDING, GatherStatus.RUNNING]))
+    ).all()
+    searches = 0
+    for case_id, source, round_, status, lease_until, updated_at in rows:
+        if status is GatherStatus.RUNNING:
+            lost = lease_until is None or lease_until < now
+        else:
+            lost = (updated_at < now - REQUEUE_GRACE
+                    and not pipeline.job_is_queued(pipeline.gather_job_id(case_id, source,
+                                                                          round_)))
+        if lost and pipeline.enqueue_gather(case_id, source, round_):
+            searches += 1
+    stalled = db.session.scalars(
+        select(Case.id).where(Case.status == CaseStatus.IN_PROGRESS,
+                              Case.updated_at < now - REQUEUE_GRACE)
+    ).all()
+    fan_ins = 0
+    for case_id in stalled:
+        if not gathering.all_finished(case_id):
+            continue
+        round_ = gathering.current_round(case_id)
+        if not pipeline.job_is_queued(pipeline.collect_job_id(case_id, round_)) or \
+                _job_finished(pipeline.collect_job_id(case_id, round_)):
+            fan_ins += pipeline.enqueue_collect(case_id, round_)
+    db.session.rollback()
+    if searches or fan_ins:
+        logger.info("re-enqueued %d searches and %d fan-ins", searches, fan_ins)
+    return {"requeued_searches": searches, "requeued_fan_ins": fan_ins}
+
+
+def _job_finished(job_id: str) -> bool:
+    """A fan-in that ran while the case still is in progress did not finish its work (its
+    case moved on otherwise): run it again."""
+    return pipeline.job_status(job_id) in ("finished", "failed", "stopped", "canceled")
+
+
 def sweep(now: datetime | None = None) -> dict[str, int]:
     """Run every housekeeping step; returns counts for the CLI."""
     return {
         "expired": len(expire_unconfirmed(now)),
         "requeued_mail": len(requeue_pending_mail(now)),
+        **requeue_lost_gathering(now),
     }

@@ -138,6 +138,9 @@ def _config(database_url, redis_url, key_file, storage, smtp_port) -> dict:
         "ORGANISATION_NAME": "Organisation de test",
         "DPO_EMAIL": "dpo@test.example",
         "MAIL_FROM": "dsar@test.example",
+        # No sources unless a test declares some (instance/ may hold the demo's).
+        "SOURCES_FILE": str(Path(storage).parent / "sources.toml"),
+        "REGISTER_FILE": str(Path(storage).parent / "register.toml"),
     }
 
 

@@ -34,11 +34,12 @@ def expire_unconfirmed_cases() -> int:
 
 
 def sweep_lost_work() -> int:
-    """Periodic: re-enqueue work whose job vanished from Redis."""
-    from dsar.sweep import requeue_pending_mail
+    """Periodic: re-enqueue work whose job vanished from Redis or whose worker died."""
+    from dsar.sweep import requeue_lost_gathering, requeue_pending_mail
 
     with app_context():
-        return len(requeue_pending_mail())
+        mails = len(requeue_pending_mail())
+        return mails + sum(requeue_lost_gathering().values())
 
 
 def send_deadline_reminders() -> int:
@@ -55,3 +56,27 @@ def send_overdue_digest() -> int:
 
     with app_context():
         return send()
+
+
+def gather_source(case_id: int, source: str) -> str:
+    """Search one source for a case; the last source to finish queues the fan-in."""
+    from dsar import gathering, pipeline
+
+    job = get_current_job()
+    final_attempt = job is None or not job.should_retry
+    with app_context():
+        outcome = gathering.gather(case_id, source, final_attempt=final_attempt,
+                                   actor_id=_job_id())
+        if outcome in ("done", "failed", "already-done") and gathering.all_finished(case_id):
+            pipeline.enqueue_collect(case_id, gathering.current_round(case_id))
+        return outcome
+
+
+def collect_gathering(case_id: int) -> str:
+    """Fan-in: search again where new identifiers appeared, or move the case to review."""
+    from dsar import gathering, pipeline
+
+    with app_context():
+        outcome, planned = gathering.collect(case_id, actor_id=_job_id())
+        pipeline.start(planned)
+        return outcome

@@ -17,6 +17,7 @@ from .enums import (
     ProofKind,
     StaffRole,
 )
+from .gathering import FINISHED_GATHER_STATUSES, GatherStatus, SourceResult
 from .outbox import OutboundEmail
 from .proof import IdentityProof
 from .staff import StaffUser
@@ -24,6 +25,9 @@ from .staff import StaffUser
 __all__ = [
     "CLOCK_RUNNING_STATUSES",
     "CLOSED_STATUSES",
+    "FINISHED_GATHER_STATUSES",
+    "GatherStatus",
+    "SourceResult",
     "STAFF_TEMPLATES",
     "CaseNote",
     "IdentityMethod",
