@@ -296,3 +296,30 @@ def rerun(case: Case, source: str) -> Planned:
     row.error = None
     row.lease_until = None
     return Planned(case.id, source, round_)
+
+
+@dataclass(frozen=True)
+class SourceSearch:
+    """One line of the case page's "Sources" table: no personal data, only counts."""
+
+    name: str
+    label: str
+    row: SourceResult | None
+    #: (collection, count) in the order of sources.toml.
+    counts: list[tuple[str, int]]
+
+
+def source_searches(case: Case, language: str = "fr") -> list[SourceSearch]:
+    """The search of each configured source for ``case`` (and of any source since removed
+    from the configuration), for staff."""
+    sources = get_catalog().sources
+    rows = {r.source: r for r in _rows(case.id)}
+    searches = []
+    for name in [*sources, *(n for n in rows if n not in sources)]:
+        source, row = sources.get(name), rows.get(name)
+        order = list(source.collections) if source else []
+        counts = sorted((row.counts or {}).items() if row else [],
+                        key=lambda item: order.index(item[0]) if item[0] in order else 99)
+        searches.append(SourceSearch(name, source.label(language) if source else name, row,
+                                     counts))
+    return searches

@@ -20,6 +20,7 @@ class Action(enum.StrEnum):
     ASSIGN = "assign"
     LINK_DUPLICATE = "link_duplicate"
     START_PROCESSING = "start_processing"
+    RERUN_SOURCE = "rerun_source"
     EXTEND = "extend"
     REJECT = "reject"
     MARK_UNFOUNDED = "mark_unfounded"
@@ -38,6 +39,7 @@ ALLOWED: dict[Action, frozenset[StaffRole]] = {
     Action.ASSIGN: frozenset({A, D}),
     Action.LINK_DUPLICATE: frozenset({A, D}),
     Action.START_PROCESSING: frozenset({A, D}),
+    Action.RERUN_SOURCE: frozenset({A, D}),
     Action.EXTEND: frozenset({D}),
     Action.REJECT: frozenset({D}),
     Action.MARK_UNFOUNDED: frozenset({D}),

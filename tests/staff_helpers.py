@@ -76,6 +76,8 @@ def make_case(app, *, status: CaseStatus = CaseStatus.CONFIRMED, kind: CaseKind 
         CaseStatus.VERIFIED: [CaseStatus.CONFIRMED, CaseStatus.VERIFIED],
         CaseStatus.IN_PROGRESS: [CaseStatus.CONFIRMED, CaseStatus.VERIFIED,
                                  CaseStatus.IN_PROGRESS],
+        CaseStatus.REVIEW: [CaseStatus.CONFIRMED, CaseStatus.VERIFIED, CaseStatus.IN_PROGRESS,
+                            CaseStatus.REVIEW],
         CaseStatus.WITHDRAWN: [CaseStatus.CONFIRMED, CaseStatus.WITHDRAWN],
     }[status]
     with app.app_context():

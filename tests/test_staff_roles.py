@@ -22,9 +22,11 @@ from dsar.models import (
     Case,
     CaseNote,
     CaseStatus,
+    GatherStatus,
     IdentityProof,
     InfoRequest,
     ProofKind,
+    SourceResult,
     StaffRole,
     StaffUser,
 )
@@ -84,6 +86,16 @@ def case_with_proof(app) -> World:
         db.session.add(proof)
         db.session.commit()
         return World(case.reference, case.id, {"proof_id": proof.id, "blob_id": blob.blob_id})
+
+
+def case_with_failed_search(app) -> World:
+    case = make_case(app, status=CaseStatus.REVIEW)
+    with app.app_context():
+        row = SourceResult(case_id=case.id, source="crm", round=1, status=GatherStatus.FAILED,
+                           counts={}, error="SourceError: HTTP 503 from /contacts")
+        db.session.add(row)
+        db.session.commit()
+        return World(case.reference, case.id, {"row_id": row.id})
 
 
 def case_and_an_agent_to_assign(app) -> World:
@@ -191,6 +203,13 @@ def processing_started(app, world, staff, resp):
     assert load_case(world).status is CaseStatus.IN_PROGRESS
 
 
+def search_queued_again(app, world, staff, resp):
+    redirected_to_case(world, resp)
+    row = db.session.get(SourceResult, world.extra["row_id"])
+    assert row.status is GatherStatus.PENDING and row.round == 2 and row.error is None
+    assert [e.payload["source"] for e in events("gather.rerun_requested", staff.id)] == ["crm"]
+
+
 def dashboard_shown(app, world, staff, resp):
     assert resp.status_code == 200
     assert world.reference in resp.get_data(as_text=True)
@@ -260,6 +279,8 @@ CASE_ACTIONS = [
              duplicate_linked),
     Scenario("start", Action.START_PROCESSING, CASEWORKERS, case_in(CaseStatus.VERIFIED),
              post_case_action("start", lambda w: {}), processing_started),
+    Scenario("rerun", Action.RERUN_SOURCE, CASEWORKERS, case_with_failed_search,
+             post_case_action("rerun", lambda w: {"source": "crm"}), search_queued_again),
 ]
 
 PAGES = [

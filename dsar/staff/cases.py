@@ -9,6 +9,7 @@ from sqlalchemy import select
 from .. import casework, storage
 from ..audit import record_event
 from ..extensions import db
+from ..gathering import GATHERING_STATUSES, source_searches
 from ..models import (
     ActorType,
     AuditEvent,
@@ -42,6 +43,8 @@ ACTIONS = {
     "duplicate": (Action.LINK_DUPLICATE,
                   lambda c, u, f: casework.link_duplicate(c, u, f.get("original"))),
     "start": (Action.START_PROCESSING, lambda c, u, f: casework.start_processing(c, u)),
+    "rerun": (Action.RERUN_SOURCE,
+              lambda c, u, f: casework.rerun_source(c, u, f.get("source") or "")),
 }
 
 
@@ -57,6 +60,8 @@ def _possible(case: Case, action: str) -> bool:
         return CaseStatus.NEEDS_INFO in TRANSITIONS[status]
     if action == "start":
         return CaseStatus.IN_PROGRESS in TRANSITIONS[status]
+    if action == "rerun":
+        return status in GATHERING_STATUSES
     if action == "extend":
         return status.is_open and not case.extended
     return status.is_open
@@ -80,6 +85,7 @@ def render_case(case: Case, *, error_action: str | None = None, error=None, stat
     can["view_proof"] = allowed(current_user.role, Action.VIEW_PROOF)
     return render_template(
         "staff/case.html", case=case, history=history, notes=notes, questions=questions,
+        searches=source_searches(case),
         assignees=assignees, can=can, error_action=error_action, error=error,
         form=request.form if error_action else {}, identity_methods=list(IdentityMethod),
         one_month=casework.one_month_deadline(case), today=today_in_paris(),
