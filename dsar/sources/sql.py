@@ -1,0 +1,389 @@
+"""The ``sql`` connector kind: any database SQLAlchemy reaches (see docs/sources.md).
+
+The search, for one person:
+
+1. connect once, and reflect only the tables the file names (once per connector);
+2. for each collection, in an order where a collection comes after the ones it follows, run ONE
+   query: ``match`` columns ``IN`` the person's identifiers (e-mail columns as
+   ``lower(column) IN (…)``), ``OR`` ``follow`` columns ``IN`` the linked values of the rows
+   already found (lists cut at :data:`CHUNK` values);
+3. keep only the rows that really match, checked again in Python with
+   :func:`~dsar.sources.base.normalize_identifier` (belt and braces against a collation or a
+   type conversion the database applies);
+4. when the rows found yield identifiers this source matches on (an account's ``customer_id``
+   that invoices match), search again with the new values only, until nothing new appears.
+
+Speed: index every ``match`` and ``follow`` column. For e-mail columns the query compares
+``lower(column)``, which an ordinary index cannot serve: on PostgreSQL create
+``CREATE INDEX ON accounts (lower(email))``; SQLite (3.9+) takes the same expression index.
+
+Errors become :class:`SourceError` with the exception's type and the source's name only: a
+driver message may quote a value searched, and the engine hides SQL parameters anyway.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import math
+import re
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    Connection,
+    ForeignKeyConstraint,
+    MetaData,
+    Table,
+    create_engine,
+    func,
+    inspect,
+    or_,
+    select,
+)
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine.reflection import ObjectKind
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.pool import NullPool
+
+from .base import (
+    CASE_INSENSITIVE_TYPES,
+    Connector,
+    Discovery,
+    Identity,
+    Record,
+    SourceConfig,
+    SourceError,
+    normalize_identifier,
+)
+from .sql_paths import CollectionPlan, build_plans, check_paths, table_of
+
+logger = logging.getLogger(__name__)
+
+#: Values per ``IN`` list (and per query): well under every driver's parameter limit.
+CHUNK = 500
+#: Rounds of the internal fixpoint (identifiers yielded, then searched again).
+MAX_ROUNDS = 10
+ENV_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+INT_RE = re.compile(r"^[+-]?[0-9]+$")
+NUMBER_RE = re.compile(r"^[+-]?[0-9]+(\.[0-9]+)?$")
+
+
+class SqlConnector(Connector):
+    """Searches the tables of one SQL database for a person (``kind = "sql"``)."""
+
+    kind = "sql"
+    SOURCE_KEYS = frozenset({"url", "url_env"})
+    COLLECTION_KEYS = frozenset({"table", "key", "follow"})
+
+    def __init__(self, source: SourceConfig, **kwargs: Any):
+        super().__init__(source, **kwargs)
+        self._engine: Engine | None = None
+        self._plans: list[CollectionPlan] | None = None
+
+    @classmethod
+    def check_config(cls, source: SourceConfig) -> None:
+        """Exactly one of ``url`` / ``url_env``; ``table``, ``key`` and ``follow`` well formed,
+        naming collections of this source, without a cycle. Never connects (the database may
+        be down at start-up)."""
+        url, env = source.options.get("url"), source.options.get("url_env")
+        if url is not None and env is not None:
+            raise source.error("url_env", "give url or url_env, not both")
+        if url is None and env is None:
+            raise source.error("url", "missing: give url (a SQLAlchemy URL) or url_env (the "
+                                      "environment variable holding it)")
+        if url is not None:
+            if not isinstance(url, str) or not url.strip():
+                raise source.error("url", "must be non-empty text")
+            try:
+                make_url(url)
+            except ArgumentError:
+                # Never quote the URL: it may hold a password.
+                raise source.error("url", "not a SQLAlchemy URL "
+                                          "(dialect+driver://user:password@host/database)"
+                                   ) from None
+        elif not isinstance(env, str) or not ENV_RE.match(env):
+            raise source.error("url_env", "must be the name of an environment variable")
+        check_paths(source)
+
+    def discover(self, identity: Identity) -> Discovery:
+        """The rows of every collection that belong to the person, and what they yield."""
+        try:
+            with self._connect() as conn:
+                plans = self._plan(conn)
+                return _Search(conn, plans, self.source.match_types).run(identity)
+        except SQLAlchemyError as exc:
+            raise SourceError(self._failure(exc)) from None
+
+    def close(self) -> None:
+        """Dispose of the engine (NullPool: no connection is left open between searches)."""
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+
+    # -- connecting and reflecting ---------------------------------------------------------
+
+    def _url(self) -> str:
+        if "url" in self.source.options:
+            return self.source.options["url"]
+        variable = self.source.options["url_env"]
+        url = self.environ.get(variable, "").strip()
+        if not url:
+            raise SourceError(f"source {self.source.name!r}: the environment variable "
+                              f"{variable} (url_env) is not set")
+        return url
+
+    def _connect(self) -> Connection:
+        if self._engine is None:
+            url = self._url()
+            try:
+                self._engine = create_engine(url, poolclass=NullPool, hide_parameters=True)
+            except (ArgumentError, ImportError) as exc:
+                raise SourceError(f"source {self.source.name!r}: cannot use the database URL "
+                                  f"({type(exc).__name__}; check the dialect and its driver)"
+                                  ) from None
+        return self._engine.connect()
+
+    def _plan(self, conn: Connection) -> list[CollectionPlan]:
+        if self._plans is None:
+            tables = self._reflect(conn)
+            self._plans = build_plans(self.source, tables)
+        return self._plans
+
+    def _reflect(self, conn: Connection) -> dict[str, Table]:
+        """The collections' tables: columns, primary key and foreign keys only.
+
+        Read with the inspector's bulk calls rather than ``MetaData.reflect``: a few catalogue
+        queries for all tables at once, and no index reflection (which warns on the
+        ``lower(email)`` expression indexes this module recommends)."""
+        wanted = {name: table_of(c) for name, c in self.source.collections.items()}
+        inspector = inspect(conn)
+        metadata = MetaData()
+        tables = {}
+        for schema in sorted({s for s, _ in wanted.values()}, key=lambda s: s or ""):
+            only = sorted({t for s, t in wanted.values() if s == schema})
+            options = {"schema": schema, "filter_names": only, "kind": ObjectKind.ANY}
+            columns = inspector.get_multi_columns(**options)
+            primary = inspector.get_multi_pk_constraint(**options)
+            foreign = inspector.get_multi_foreign_keys(**options)
+            for name, (table_schema, table) in wanted.items():
+                if table_schema != schema:
+                    continue
+                key = (schema, table)
+                if key not in columns:
+                    fullname = f"{schema}.{table}" if schema else table
+                    raise SourceError(f"source {self.source.name!r}: table {fullname!r} not "
+                                      f"found ({self.source.collections[name].where})")
+                tables[name] = _table(metadata, schema, table, columns[key], primary.get(key),
+                                      foreign.get(key, ()))
+        logger.debug("source %s: reflected %d tables", self.source.name, len(tables))
+        return tables
+
+    def _failure(self, exc: SQLAlchemyError) -> str:
+        cause = getattr(exc, "orig", None)
+        detail = f" ({type(cause).__module__}.{type(cause).__name__})" if cause else ""
+        logger.warning("source %s: database error %s%s", self.source.name,
+                       type(exc).__name__, detail)
+        return f"{type(exc).__name__}{detail} from the database of source {self.source.name!r}"
+
+
+class _Search:
+    """One person's search of one database: rounds until no new identifier appears.
+
+    Only new values are queried in each round (new identifiers, new linked values), so a round
+    that finds nothing new costs nothing more."""
+
+    def __init__(self, conn: Connection, plans: list[CollectionPlan], match_types: Iterable[str]):
+        self.conn = conn
+        self.plans = plans
+        self.match_types = frozenset(match_types)
+        #: Identifier type -> values already searched.
+        self.searched: dict[str, set[str]] = {t: set() for t in self.match_types}
+        #: Collection -> key -> row (every selected column, excluded ones too).
+        self.rows: dict[str, dict[str, dict[str, Any]]] = {p.name: {} for p in plans}
+        #: (collection, column) -> the values of that column over the rows found.
+        self.linked: dict[tuple[str, str], set[str]] = {}
+        #: (collection, column) -> linked values already queried on that follow column.
+        self.followed: dict[tuple[str, str], set[str]] = {}
+        #: Collection -> its columns other collections follow.
+        self.link_columns = {p.name: {e.target_column for q in plans for e in q.follows
+                                      if e.target == p.name} for p in plans}
+        self.yielded: list[tuple[str, Any]] = []
+
+    def run(self, identity: Identity) -> Discovery:
+        new = {t: set(identity.get(t)) for t in self.match_types}
+        for _ in range(MAX_ROUNDS):
+            for kind, values in new.items():
+                self.searched[kind] |= values
+            found = [self._collection(plan, new) for plan in self.plans]
+            yielded = Identity.from_pairs(pair for pairs in found for pair in pairs)
+            new = {t: set(yielded.get(t)) - self.searched[t] for t in self.match_types}
+            if not any(new.values()):
+                break
+        else:
+            logger.warning("search stopped after %d rounds with new identifiers left",
+                           MAX_ROUNDS)
+        records = [Record(plan.name, key, _visible(plan, row))
+                   for plan in self.plans for key, row in self.rows[plan.name].items()]
+        logger.info("sql search: %s", ", ".join(f"{p.name}={len(self.rows[p.name])}"
+                                                for p in self.plans))
+        return Discovery(records=records,
+                         identifiers=Identity.from_pairs(self.yielded)).sorted()
+
+    def _collection(self, plan: CollectionPlan, new: Mapping[str, set[str]]
+                    ) -> list[tuple[str, Any]]:
+        """Query one collection with the new values; keep its new rows; their yields."""
+        table, config = plan.table, plan.config
+        conditions: list[tuple[Any, list[Any]]] = []
+        for kind, column in config.match.items():
+            values = new.get(kind)
+            if values:
+                conditions.append(_match_condition(table.c[column], kind, values))
+        for edge in plan.follows:
+            key = (plan.name, edge.column)
+            values = self.linked.get((edge.target, edge.target_column), set())
+            fresh = values - self.followed.get(key, set())
+            if fresh:
+                self.followed.setdefault(key, set()).update(fresh)
+                conditions.append(_match_condition(table.c[edge.column], "", fresh))
+        yields: list[tuple[str, Any]] = []
+        for chunk in _pack(conditions):
+            statement = select(*plan.columns).where(or_(*(e.in_(v) for e, v in chunk)))
+            for row in self.conn.execute(statement).mappings():
+                yields.extend(self._keep(plan, dict(row)))
+        return yields
+
+    def _keep(self, plan: CollectionPlan, row: dict[str, Any]) -> list[tuple[str, Any]]:
+        if not self._really_matches(plan, row):
+            return []
+        key = ":".join("" if row[c] is None else str(row[c]) for c in plan.key_columns)
+        rows = self.rows[plan.name]
+        if key in rows:
+            return []
+        rows[key] = row
+        for column in self.link_columns[plan.name]:
+            if row.get(column) is not None:
+                self.linked.setdefault((plan.name, column), set()).add(str(row[column]))
+        pairs = plan.config.yielded(row)
+        self.yielded.extend(pairs)
+        return pairs
+
+    def _really_matches(self, plan: CollectionPlan, row: Mapping[str, Any]) -> bool:
+        for kind, column in plan.config.match.items():
+            value = normalize_identifier(kind, row.get(column))
+            if value is not None and value in self.searched[kind]:
+                return True
+        for edge in plan.follows:
+            value = row.get(edge.column)
+            if value is not None and str(value) in self.linked.get(
+                    (edge.target, edge.target_column), ()):
+                return True
+        return False
+
+
+def _table(metadata: MetaData, schema: str | None, name: str, columns: list[dict[str, Any]],
+           primary: dict[str, Any] | None, foreign: Iterable[dict[str, Any]]) -> Table:
+    """A :class:`Table` from the inspector's description (the same table object serves
+    every collection on it)."""
+    fullname = f"{schema}.{name}" if schema else name
+    if fullname in metadata.tables:
+        return metadata.tables[fullname]
+    keys = set((primary or {}).get("constrained_columns") or ())
+    parts: list[Any] = [Column(c["name"], c["type"], primary_key=c["name"] in keys)
+                        for c in columns]
+    for fk in foreign:
+        prefix = f"{fk['referred_schema']}." if fk.get("referred_schema") else ""
+        targets = [f"{prefix}{fk['referred_table']}.{c}" for c in fk["referred_columns"]]
+        parts.append(ForeignKeyConstraint(fk["constrained_columns"], targets))
+    return Table(name, metadata, *parts, schema=schema)
+
+
+def _match_condition(column: Column, kind: str, values: Iterable[str]
+                     ) -> tuple[Any, list[Any]]:
+    """(expression, values) for ``expression IN values``: e-mails as ``lower(column)``,
+    other values converted to the column's Python type (those that do not convert dropped)."""
+    if kind in CASE_INSENSITIVE_TYPES:
+        return func.lower(column), sorted(values)
+    convert = _converter(column)
+    converted = []
+    for value in sorted(values):
+        try:
+            converted.append(convert(value))
+        except (ValueError, TypeError, InvalidOperation):
+            continue  # "abc" can be no Integer column's value
+    return column, converted
+
+
+def _converter(column: Column) -> Callable[[str], Any]:
+    try:
+        python_type = column.type.python_type
+    except NotImplementedError:
+        return str
+    if python_type is bool:
+        return _no_value  # an identifier is never a yes/no column
+    if python_type is int:
+        return _number(int, INT_RE)
+    if python_type in (float, Decimal):
+        return _number(python_type, NUMBER_RE)
+    if python_type is uuid.UUID:
+        return uuid.UUID
+    return str
+
+
+def _number(python_type: type, pattern: re.Pattern[str]) -> Callable[[str], Any]:
+    # Python's own parsers are laxer than an identifier should be ("4_2", " 42", "nan").
+    def convert(value: str) -> Any:
+        if not pattern.match(value):
+            raise ValueError("not a number")
+        return python_type(value)
+    return convert
+
+
+def _no_value(value: str) -> Any:
+    raise ValueError("no identifier converts to this column's type")
+
+
+def _pack(conditions: list[tuple[Any, list[Any]]]) -> list[list[tuple[Any, list[Any]]]]:
+    """Cut the ``IN`` lists at :data:`CHUNK` values, and group them into queries of at most
+    :data:`CHUNK` values in all (usually a single query)."""
+    queries: list[list[tuple[Any, list[Any]]]] = []
+    current: list[tuple[Any, list[Any]]] = []
+    size = 0
+    for expression, values in conditions:
+        for start in range(0, len(values), CHUNK):
+            part = values[start:start + CHUNK]
+            if size + len(part) > CHUNK and current:
+                queries.append(current)
+                current, size = [], 0
+            current.append((expression, part))
+            size += len(part)
+    if current:
+        queries.append(current)
+    return queries
+
+
+def _visible(plan: CollectionPlan, row: Mapping[str, Any]) -> dict[str, Any]:
+    fields = {}
+    for name, value in plan.config.visible(row).items():
+        if isinstance(value, bytes | bytearray | memoryview):
+            continue  # binary content (a file, a hash): not readable data
+        fields[name] = json_value(value)
+    return fields
+
+
+def json_value(value: Any) -> Any:
+    """A database value as a JSON value (dates as ISO 8601, decimals and UUIDs as text)."""
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(k): json_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_value(v) for v in value if not isinstance(v, bytes | memoryview)]
+    return str(value)  # Decimal, UUID, timedelta, IP addresses, enums…
