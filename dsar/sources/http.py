@@ -1,0 +1,387 @@
+"""The ``http`` connector kind: a JSON REST API (see docs/sources.md).
+
+```toml
+[sources.crm]
+kind = "http"
+base_url = "https://crm.example.fr"
+auth = { type = "bearer", token_env = "CRM_TOKEN" }   # or header / basic, see below
+timeout = 10            # seconds per request
+retries = 3             # attempts beyond the first (429, 5xx, time-outs, connection errors)
+backoff = 0.5           # base of the exponential back-off, seconds
+max_retry_after = 30    # a longer Retry-After fails the search (the job is retried later)
+rate_limit = 5          # at most 5 requests per second (optional)
+
+[sources.crm.collections.contacts]
+path = "/api/v1/contacts"
+params = { email = "{email}" }          # placeholders are identifier types of `match`
+items = "data"                          # dotted key of the list (default: body or "data")
+key = "id"                              # the item's stable id
+pagination = { type = "page", param = "page", size_param = "per_page", size = 100, start = 1 }
+match = { email = "email" }
+yields = { crm_contact_id = "id" }
+
+[sources.crm.collections.notes]
+path = "/api/v1/contacts/{crm_contact_id}/notes"   # searched once contacts gave the id
+key = "id"
+pagination = { type = "cursor", param = "cursor", next = "meta.next_cursor" }
+match = { crm_contact_id = "contact_id" }
+```
+
+``auth`` is ``{ type = "bearer", token_env = "VAR" }``, ``{ type = "header", header =
+"X-Api-Key", token_env = "VAR" }`` or ``{ type = "basic", username_env = "VAR1", password_env =
+"VAR2" }``: secrets only ever come from environment variables, read when searching.
+
+Each collection's path and parameters use placeholders of exactly one identifier type, one its
+``match`` names: one request series (all pages) per known value of that type. The API's own
+search may be fuzzy, so every item is checked again here: kept only when a ``match`` field
+equals one of the person's identifiers (e-mails without regard to case). A 404 on a path
+holding a placeholder means "nobody here". Collections searched by an identifier another
+collection yields (contacts -> notes) are searched again, round after round, until nothing new
+appears.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from .base import (
+    CollectionConfig,
+    Connector,
+    Discovery,
+    Identity,
+    Record,
+    SourceConfig,
+    SourceError,
+    normalize_identifier,
+)
+from .config import NAME_RE
+from .http_client import HttpClient, Listing, Pagination, parse_pagination
+
+logger = logging.getLogger(__name__)
+
+#: Rounds of the internal fixpoint (identifiers yielded, then searched again).
+MAX_ROUNDS = 10
+ENV_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+#: An HTTP header name (RFC 9110 token).
+HEADER_RE = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+PLACEHOLDER_RE = re.compile(r"\{([^{}]*)\}")
+AUTH_KEYS = {"bearer": ("token_env",), "header": ("header", "token_env"),
+             "basic": ("username_env", "password_env")}
+
+
+class HttpConnector(Connector):
+    """Searches the collections of one JSON REST API for a person (``kind = "http"``)."""
+
+    kind = "http"
+    SOURCE_KEYS = frozenset({"base_url", "auth", "timeout", "retries", "backoff",
+                             "max_retry_after", "rate_limit"})
+    COLLECTION_KEYS = frozenset({"path", "params", "items", "key", "pagination"})
+
+    def __init__(self, source: SourceConfig, **kwargs: Any):
+        super().__init__(source, **kwargs)
+        self.settings = parse_source(source)
+        self.collections = [parse_collection(source, c)
+                            for _, c in sorted(source.collections.items())]
+        #: Every wait goes through here (tests record the waits instead of sleeping).
+        self.sleep = time.sleep
+        self.client = HttpClient(
+            self.settings.base_url, timeout=self.settings.timeout,
+            retries=self.settings.retries, backoff=self.settings.backoff,
+            max_retry_after=self.settings.max_retry_after, rate_limit=self.settings.rate_limit,
+            sleep=lambda seconds: self.sleep(seconds))
+
+    @classmethod
+    def check_config(cls, source: SourceConfig) -> None:
+        """Every key of the source and its collections well typed; placeholders of exactly
+        one identifier type per collection, one its ``match`` names."""
+        parse_source(source)
+        for _, collection in sorted(source.collections.items()):
+            parse_collection(source, collection)
+
+    def discover(self, identity: Identity) -> Discovery:
+        """The items of every collection that belong to the person, and what they yield."""
+        self._authenticate()
+        sent_before = self.client.requests
+        fetched: dict[str, list[dict[str, Any]]] = {c.name: [] for c in self.collections}
+        searched: dict[str, set[str]] = {c.name: set() for c in self.collections}
+        known = identity
+        for _ in range(MAX_ROUNDS):
+            matched = self._matched(fetched, known)
+            grown = known.union(_yields(matched))
+            pending = [(c, value) for c in self.collections
+                       for value in sorted(grown.get(c.identifier_type) - searched[c.name])]
+            if grown.to_json() == known.to_json() and not pending:
+                break
+            known = grown
+            for collection, value in pending:
+                searched[collection.name].add(value)
+                fetched[collection.name].extend(self.client.fetch_all(_listing(collection,
+                                                                               value)))
+        else:
+            logger.warning("source %s: search stopped after %d rounds with new identifiers "
+                           "left", self.source.name, MAX_ROUNDS)
+        matched = self._matched(fetched, known)
+        records: dict[tuple[str, str], Record] = {}
+        for collection, item in matched:
+            key = _record_key(collection, item)
+            records.setdefault((collection.name, key),
+                               Record(collection.name, key, collection.config.visible(item)))
+        logger.info("source %s: %d request(s), %s", self.source.name,
+                    self.client.requests - sent_before,
+                    ", ".join(f"{c.name}={sum(1 for n, _ in records if n == c.name)}"
+                              for c in self.collections))
+        return Discovery(records=list(records.values()),
+                         identifiers=_yields(matched)).sorted()
+
+    def close(self) -> None:
+        """Close the HTTP connections."""
+        self.client.close()
+
+    def _authenticate(self) -> None:
+        """Read the credentials from the environment (never from the file)."""
+        auth: AuthSpec | None = self.settings.auth
+        if auth is None:
+            return
+        if auth.type == "basic":
+            self.client.authenticate({}, (self._secret(auth.username_env, "username_env"),
+                                          self._secret(auth.password_env, "password_env")))
+        elif auth.type == "bearer":
+            token = self._secret(auth.token_env, "token_env")
+            self.client.authenticate({"Authorization": f"Bearer {token}"}, None)
+        else:
+            self.client.authenticate({auth.header: self._secret(auth.token_env, "token_env")},
+                                     None)
+
+    def _secret(self, variable: str, key: str) -> str:
+        value = self.environ.get(variable, "").strip()
+        if not value:
+            # Name the variable, never a value (this message is shown and logged).
+            raise SourceError(f"source {self.source.name!r}: the environment variable "
+                              f"{variable} (auth.{key}) is not set")
+        return value
+
+    def _matched(self, fetched: dict[str, list[dict[str, Any]]], known: Identity
+                 ) -> list[tuple[HttpCollection, dict[str, Any]]]:
+        """The items fetched that really are the person's, checked here whatever the API's
+        own search did: a ``match`` field equal to one of the known identifiers."""
+        return [(c, item) for c in self.collections for item in fetched[c.name]
+                if _is_theirs(c.config, item, known)]
+
+
+def _listing(collection: HttpCollection, value: str) -> Listing:
+    """The request series for one identifier value: URL-encoded in the path, given as is to
+    the query parameters (httpx encodes those)."""
+    placeholder = "{" + collection.identifier_type + "}"
+    params = {name: v.replace(placeholder, value) if isinstance(v, str) else v
+              for name, v in collection.params.items()}
+    return Listing(template=collection.path,
+                   path=collection.path.replace(placeholder, quote(value, safe="")),
+                   params=params, items=collection.items, pagination=collection.pagination,
+                   missing_ok=placeholder in collection.path)
+
+
+def _is_theirs(config: CollectionConfig, item: dict[str, Any], known: Identity) -> bool:
+    for kind, field_name in config.match.items():
+        value = normalize_identifier(kind, item.get(field_name))
+        if value is not None and value in known.get(kind):
+            return True
+    return False
+
+
+def _yields(matched: Iterable[tuple[HttpCollection, dict[str, Any]]]) -> Identity:
+    return Identity.from_pairs(pair for c, item in matched for pair in c.config.yielded(item))
+
+
+def _record_key(collection: HttpCollection, item: dict[str, Any]) -> str:
+    value = item.get(collection.key)
+    if value is None or isinstance(value, dict | list | bool) or value == "":
+        raise SourceError(f"an item of {collection.path} has no usable {collection.key!r} "
+                          f"(the collection's key)")
+    return str(value)
+
+
+# -- configuration -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AuthSpec:
+    """Which environment variables hold the credentials (never the credentials)."""
+
+    type: str
+    header: str = ""
+    token_env: str = ""
+    username_env: str = ""
+    password_env: str = ""
+
+
+@dataclass(frozen=True)
+class HttpSettings:
+    """A source's own keys, checked, with their defaults."""
+
+    base_url: str
+    auth: AuthSpec | None = None
+    timeout: float = 10.0
+    retries: int = 3
+    backoff: float = 0.5
+    max_retry_after: float = 30.0
+    rate_limit: float | None = None
+
+
+@dataclass(frozen=True)
+class HttpCollection:
+    """A collection's own keys, checked, with the one identifier type it is searched by."""
+
+    config: CollectionConfig
+    path: str
+    identifier_type: str
+    key: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+    items: str | None = None
+    pagination: Pagination = field(default_factory=Pagination)
+
+    @property
+    def name(self) -> str:
+        """The collection's name."""
+        return self.config.name
+
+
+def parse_source(source: SourceConfig) -> HttpSettings:
+    """The source's keys, or :class:`SourceConfigError` naming the faulty one."""
+    options = source.options
+    base_url = options.get("base_url")
+    if base_url is None:
+        raise source.error("base_url", "missing: the API's address (https://…)")
+    if not isinstance(base_url, str):
+        raise source.error("base_url", "must be text (an http:// or https:// address)")
+    parts = urlsplit(base_url.strip())
+    try:
+        parts.port  # noqa: B018 -- raises ValueError for a malformed port
+    except ValueError:
+        raise source.error("base_url", "malformed port") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise source.error("base_url", "must be an http:// or https:// address")
+    if "@" in parts.netloc:
+        # Never quote the address: it holds a password.
+        raise source.error("base_url", "no credentials in the address: use auth (environment "
+                                       "variables)")
+    if parts.query or parts.fragment:
+        raise source.error("base_url", "no query or fragment (query parameters go in a "
+                                       "collection's params)")
+
+    def number(key: str, default: Any, ok: Any, fault: str) -> Any:
+        if key not in options:
+            return default
+        value = options[key]
+        if isinstance(value, bool) or not isinstance(value, int | float) or not ok(value):
+            raise source.error(key, fault)
+        return value
+
+    return HttpSettings(
+        base_url=base_url.strip(), auth=_auth(source),
+        timeout=float(number("timeout", 10.0, lambda v: 0 < v <= 600,
+                             "must be a number of seconds, above 0 (at most 600)")),
+        retries=number("retries", 3, lambda v: isinstance(v, int) and 0 <= v <= 10,
+                       "must be a whole number from 0 to 10"),
+        backoff=float(number("backoff", 0.5, lambda v: 0 <= v <= 60,
+                             "must be a number of seconds from 0 to 60")),
+        max_retry_after=float(number("max_retry_after", 30.0, lambda v: 0 <= v <= 600,
+                                     "must be a number of seconds from 0 to 600")),
+        rate_limit=number("rate_limit", None, lambda v: 0 < v <= 10_000,
+                          "must be a number of requests per second, above 0"))
+
+
+def _auth(source: SourceConfig) -> AuthSpec | None:
+    raw = source.options.get("auth")
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise source.error("auth", 'must be a table, e.g. { type = "bearer", token_env = "VAR" }')
+    kind = raw.get("type")
+    if kind not in AUTH_KEYS:
+        raise source.error("auth.type", f"must be one of {', '.join(AUTH_KEYS)} (got {kind!r})")
+    allowed = AUTH_KEYS[kind]
+    for key in raw:
+        if key != "type" and key not in allowed:
+            raise source.error(f"auth.{key}", f"unknown key for type {kind} (allowed: "
+                                              f"{', '.join(allowed)}; secrets come from "
+                                              "environment variables only)")
+    for key in allowed:
+        value = raw.get(key)
+        if value is None:
+            raise source.error(f"auth.{key}", "missing")
+        if key == "header":
+            if not isinstance(value, str) or not HEADER_RE.match(value):
+                raise source.error("auth.header", "must be an HTTP header name")
+        elif not isinstance(value, str) or not ENV_RE.match(value):
+            # Never quote it: someone may have pasted the secret itself here.
+            raise source.error(f"auth.{key}", "must be the name of an environment variable "
+                                              "(not the secret itself)")
+    return AuthSpec(type=kind, **{k: raw[k] for k in allowed})
+
+
+def parse_collection(source: SourceConfig, collection: CollectionConfig) -> HttpCollection:
+    """A collection's keys, or :class:`SourceConfigError` naming the faulty one."""
+    options = collection.options
+
+    def error(key: str, fault: str) -> Exception:
+        return source.error(f"collections.{collection.name}.{key}", fault)
+
+    path = options.get("path")
+    if path is None:
+        raise error("path", "missing: the API path, e.g. /api/v1/contacts")
+    if (not isinstance(path, str) or not path.startswith("/") or path.startswith("//")
+            or any(c in path for c in "?# \t\r\n")):
+        raise error("path", "must be a path on the API starting with / (query parameters go "
+                            "in params)")
+    types = _placeholders(path, collection, lambda fault: error("path", fault))
+    params = options.get("params", {})
+    if not isinstance(params, dict):
+        raise error("params", "must be a table of query parameters")
+    for name, value in params.items():
+        if isinstance(value, str):
+            types |= _placeholders(value, collection,
+                                   lambda fault, n=name: error(f"params.{n}", fault))
+        elif not isinstance(value, int | float):
+            raise error(f"params.{name}", "must be text, a number or true/false")
+    if not types:
+        raise error("path", "no placeholder: the path or params must hold one, e.g. {email}, "
+                            "so that the API is asked about this person only")
+    if len(types) > 1:
+        raise error("path", "placeholders of one identifier type only (got "
+                            f"{', '.join(sorted(types))})")
+    items = options.get("items")
+    if items is not None and (not isinstance(items, str)
+                              or not all(p.strip() for p in items.split("."))):
+        raise error("items", "must be the (dotted) key of the list in the answer")
+    key = options.get("key")
+    if key is None:
+        raise error("key", "missing: the item field holding its stable id")
+    if not isinstance(key, str) or not key.strip():
+        raise error("key", "must be non-empty text")
+    if key in collection.exclude:
+        raise error("key", f"field {key!r} is also excluded")
+    pagination = parse_pagination(options.get("pagination"), error)
+    for name in pagination.params():
+        if name in params:
+            raise error(f"params.{name}", "set by the pagination")
+    return HttpCollection(config=collection, path=path, identifier_type=types.pop(), key=key,
+                          params=dict(params), items=items, pagination=pagination)
+
+
+def _placeholders(text: str, collection: CollectionConfig, error: Any) -> set[str]:
+    found = set(PLACEHOLDER_RE.findall(text))
+    for name in sorted(found):
+        if not NAME_RE.match(name) or name not in collection.match:
+            have = ", ".join(sorted(collection.match)) or "none"
+            raise error(f"placeholder {{{name}}} is not an identifier type of match "
+                        f"(match has: {have})")
+    rest = PLACEHOLDER_RE.sub("", text)
+    if "{" in rest or "}" in rest:
+        raise error("unbalanced { or }")
+    return found
