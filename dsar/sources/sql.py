@@ -59,7 +59,7 @@ from .base import (
     SourceError,
     normalize_identifier,
 )
-from .sql_paths import CollectionPlan, build_plans, check_paths, table_of
+from .sql_paths import CollectionPlan, build_plans, check_paths, key_option, table_of
 
 logger = logging.getLogger(__name__)
 
@@ -114,7 +114,7 @@ class SqlConnector(Connector):
         try:
             with self._connect() as conn:
                 plans = self._plan(conn)
-                return _Search(conn, plans, self.source.match_types).run(identity)
+                return _Search(conn, plans, self.source).run(identity)
         except SQLAlchemyError as exc:
             raise SourceError(self._failure(exc)) from None
 
@@ -159,7 +159,11 @@ class SqlConnector(Connector):
         Read with the inspector's bulk calls rather than ``MetaData.reflect``: a few catalogue
         queries for all tables at once, and no index reflection (which warns on the
         ``lower(email)`` expression indexes this module recommends)."""
+        collections = self.source.collections.values()
         wanted = {name: table_of(c) for name, c in self.source.collections.items()}
+        # Each catalogue read costs milliseconds: skip those no collection needs.
+        need_primary = any(not key_option(c) for c in collections)
+        need_foreign = any(not (c.match or c.options.get("follow")) for c in collections)
         inspector = inspect(conn)
         metadata = MetaData()
         tables = {}
@@ -167,8 +171,8 @@ class SqlConnector(Connector):
             only = sorted({t for s, t in wanted.values() if s == schema})
             options = {"schema": schema, "filter_names": only, "kind": ObjectKind.ANY}
             columns = inspector.get_multi_columns(**options)
-            primary = inspector.get_multi_pk_constraint(**options)
-            foreign = inspector.get_multi_foreign_keys(**options)
+            primary = inspector.get_multi_pk_constraint(**options) if need_primary else {}
+            foreign = inspector.get_multi_foreign_keys(**options) if need_foreign else {}
             for name, (table_schema, table) in wanted.items():
                 if table_schema != schema:
                     continue
@@ -196,10 +200,11 @@ class _Search:
     Only new values are queried in each round (new identifiers, new linked values), so a round
     that finds nothing new costs nothing more."""
 
-    def __init__(self, conn: Connection, plans: list[CollectionPlan], match_types: Iterable[str]):
+    def __init__(self, conn: Connection, plans: list[CollectionPlan], source: SourceConfig):
         self.conn = conn
         self.plans = plans
-        self.match_types = frozenset(match_types)
+        self.source = source
+        self.match_types = source.match_types
         #: Identifier type -> values already searched.
         self.searched: dict[str, set[str]] = {t: set() for t in self.match_types}
         #: Collection -> key -> row (every selected column, excluded ones too).
@@ -215,7 +220,9 @@ class _Search:
 
     def run(self, identity: Identity) -> Discovery:
         new = {t: set(identity.get(t)) for t in self.match_types}
+        rounds = 0
         for _ in range(MAX_ROUNDS):
+            rounds += 1
             for kind, values in new.items():
                 self.searched[kind] |= values
             found = [self._collection(plan, new) for plan in self.plans]
@@ -224,12 +231,12 @@ class _Search:
             if not any(new.values()):
                 break
         else:
-            logger.warning("search stopped after %d rounds with new identifiers left",
-                           MAX_ROUNDS)
+            logger.warning("source %s: search stopped after %d rounds with new identifiers "
+                           "left", self.source.name, MAX_ROUNDS)
         records = [Record(plan.name, key, _visible(plan, row))
                    for plan in self.plans for key, row in self.rows[plan.name].items()]
-        logger.info("sql search: %s", ", ".join(f"{p.name}={len(self.rows[p.name])}"
-                                                for p in self.plans))
+        logger.info("source %s: %d rounds, rows found: %s", self.source.name, rounds,
+                    ", ".join(f"{p.name}={len(self.rows[p.name])}" for p in self.plans))
         return Discovery(records=records,
                          identifiers=Identity.from_pairs(self.yielded)).sorted()
 
@@ -262,6 +269,10 @@ class _Search:
         key = ":".join("" if row[c] is None else str(row[c]) for c in plan.key_columns)
         rows = self.rows[plan.name]
         if key in rows:
+            if rows[key] != row:  # two rows under one key: one would be lost
+                raise SourceError(
+                    f"source {self.source.name!r}: two rows of table {plan.table.fullname!r} "
+                    f"share a key ({plan.config.where}.key: name a unique column)")
             return []
         rows[key] = row
         for column in self.link_columns[plan.name]:
