@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 from flask import Flask
@@ -16,6 +17,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     and the environment layers."""
     app = Flask(
         __name__,
+        # DSAR_INSTANCE_PATH moves the whole instance folder (config, key, database, sources).
+        instance_path=(os.path.abspath(os.environ["DSAR_INSTANCE_PATH"])
+                       if os.environ.get("DSAR_INSTANCE_PATH") else None),
         instance_relative_config=True,
         template_folder=str(TEMPLATES_DIR),
         static_folder=str(PACKAGE_DIR / "static"),

@@ -53,17 +53,26 @@ def init_command() -> None:
 @main.command("worker")
 @click.option("--queues", default="mail,default,maintenance", show_default=True)
 @click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
+@click.option("--fork/--no-fork", default=None,
+              help="Run each job in a forked child (RQ's Worker) or in this process (RQ's "
+                   "SimpleWorker). Default: the WORKER_FORK setting.")
 @with_appcontext
-def worker_command(queues: str, burst: bool) -> None:
+def worker_command(queues: str, burst: bool, fork: bool | None) -> None:
     """Run an RQ worker (with RQ's scheduler for retries) in this app's configuration."""
-    from rq import Worker
+    from rq import SimpleWorker, Worker
 
     from workers.app import set_app
 
     from .pipeline import get_queue, redis_connection
 
     set_app(current_app._get_current_object())
-    worker = Worker([get_queue(q) for q in queues.split(",")], connection=redis_connection())
+    fork = current_app.config["WORKER_FORK"] if fork is None else fork
+    # Without a fork, database pools, source connections and reflected schemas stay warm
+    # from one job to the next (a search takes milliseconds instead of a fork and a
+    # reconnection); time limits still apply (SIGALRM in this process).
+    worker_class = Worker if fork else SimpleWorker
+    worker = worker_class([get_queue(q) for q in queues.split(",")],
+                          connection=redis_connection())
     worker.work(with_scheduler=True, burst=burst)
 
 
