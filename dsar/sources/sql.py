@@ -37,6 +37,7 @@ from sqlalchemy import (
     Connection,
     ForeignKeyConstraint,
     MetaData,
+    String,
     Table,
     create_engine,
     func,
@@ -48,6 +49,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.engine.reflection import ObjectKind
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.pool import NullPool
+from sqlalchemy.sql import sqltypes
 
 from .base import (
     CASE_INSENSITIVE_TYPES,
@@ -67,6 +69,8 @@ logger = logging.getLogger(__name__)
 CHUNK = 500
 #: Rounds of the internal fixpoint (identifiers yielded, then searched again).
 MAX_ROUNDS = 10
+#: Types SQLite stores as text that SQLAlchemy would parse (see :func:`_table`).
+SQLITE_TEXT = (sqltypes.Date, sqltypes.DateTime, sqltypes.Time, sqltypes.JSON)
 ENV_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 INT_RE = re.compile(r"^[+-]?[0-9]+$")
 NUMBER_RE = re.compile(r"^[+-]?[0-9]+(\.[0-9]+)?$")
@@ -113,6 +117,7 @@ class SqlConnector(Connector):
         """The rows of every collection that belong to the person, and what they yield."""
         try:
             with self._connect() as conn:
+                _snapshot(conn)
                 plans = self._plan(conn)
                 return _Search(conn, plans, self.source).run(identity)
         except SQLAlchemyError as exc:
@@ -182,7 +187,7 @@ class SqlConnector(Connector):
                     raise SourceError(f"source {self.source.name!r}: table {fullname!r} not "
                                       f"found ({self.source.collections[name].where})")
                 tables[name] = _table(metadata, schema, table, columns[key], primary.get(key),
-                                      foreign.get(key, ()))
+                                      foreign.get(key, ()), conn.dialect.name)
         logger.debug("source %s: reflected %d tables", self.source.name, len(tables))
         return tables
 
@@ -259,7 +264,14 @@ class _Search:
         yields: list[tuple[str, Any]] = []
         for chunk in _pack(conditions):
             statement = select(*plan.columns).where(or_(*(e.in_(v) for e, v in chunk)))
-            for row in self.conn.execute(statement).mappings():
+            try:
+                rows = self.conn.execute(statement).mappings().all()
+            except (ValueError, TypeError, ArithmeticError) as exc:
+                # A stored value the column type cannot read; the message would quote it.
+                raise SourceError(f"source {self.source.name!r}: a value of table "
+                                  f"{plan.table.fullname!r} cannot be read "
+                                  f"({type(exc).__name__})") from None
+            for row in rows:
                 yields.extend(self._keep(plan, dict(row)))
         return yields
 
@@ -269,7 +281,8 @@ class _Search:
         key = ":".join("" if row[c] is None else str(row[c]) for c in plan.key_columns)
         rows = self.rows[plan.name]
         if key in rows:
-            if rows[key] != row:  # two rows under one key: one would be lost
+            # A configured key that is not unique would lose rows (a primary key cannot).
+            if plan.config.options.get("key") and rows[key] != row:
                 raise SourceError(
                     f"source {self.source.name!r}: two rows of table {plan.table.fullname!r} "
                     f"share a key ({plan.config.where}.key: name a unique column)")
@@ -295,16 +308,33 @@ class _Search:
         return False
 
 
+def _snapshot(conn: Connection) -> None:
+    """On PostgreSQL, one read-only transaction that sees one snapshot: the rows of every
+    collection are read as they stood at the same moment, and a search can write nothing."""
+    if conn.dialect.name == "postgresql":
+        options: dict[str, Any] = {"isolation_level": "REPEATABLE READ"}
+        if conn.dialect.driver in ("psycopg", "psycopg2"):
+            options["postgresql_readonly"] = True
+        conn.execution_options(**options)
+
+
 def _table(metadata: MetaData, schema: str | None, name: str, columns: list[dict[str, Any]],
-           primary: dict[str, Any] | None, foreign: Iterable[dict[str, Any]]) -> Table:
+           primary: dict[str, Any] | None, foreign: Iterable[dict[str, Any]], dialect: str
+           ) -> Table:
     """A :class:`Table` from the inspector's description (the same table object serves
-    every collection on it)."""
+    every collection on it).
+
+    On SQLite, dates, times and JSON are text that SQLAlchemy parses on reading, and any value
+    stored another way (``15/01/2024``) would stop the search: they are read as the text
+    stored."""
     fullname = f"{schema}.{name}" if schema else name
     if fullname in metadata.tables:
         return metadata.tables[fullname]
     keys = set((primary or {}).get("constrained_columns") or ())
-    parts: list[Any] = [Column(c["name"], c["type"], primary_key=c["name"] in keys)
-                        for c in columns]
+    parts: list[Any] = [
+        Column(c["name"], String() if dialect == "sqlite" and isinstance(c["type"], SQLITE_TEXT)
+               else c["type"], primary_key=c["name"] in keys)
+        for c in columns]
     for fk in foreign:
         prefix = f"{fk['referred_schema']}." if fk.get("referred_schema") else ""
         targets = [f"{prefix}{fk['referred_table']}.{c}" for c in fk["referred_columns"]]
