@@ -17,8 +17,13 @@ Speed: index every ``match`` and ``follow`` column. For e-mail columns the query
 ``lower(column)``, which an ordinary index cannot serve: on PostgreSQL create
 ``CREATE INDEX ON accounts (lower(email))``; SQLite (3.9+) takes the same expression index.
 
+On PostgreSQL the whole search is one read-only REPEATABLE READ transaction: every collection
+is read as it stood at the same moment, and a search can write nothing. On SQLite, dates, times
+and JSON are handed over as the text stored (SQLAlchemy would stop on any other format).
+
 Errors become :class:`SourceError` with the exception's type and the source's name only: a
-driver message may quote a value searched, and the engine hides SQL parameters anyway.
+driver message may quote a value searched (PostgreSQL quotes bad parameters), and the engine
+hides SQL parameters anyway.
 """
 
 from __future__ import annotations
@@ -32,24 +37,10 @@ from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import (
-    Column,
-    Connection,
-    ForeignKeyConstraint,
-    MetaData,
-    String,
-    Table,
-    create_engine,
-    func,
-    inspect,
-    or_,
-    select,
-)
+from sqlalchemy import Column, Connection, create_engine, func, or_, select
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.engine.reflection import ObjectKind
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.pool import NullPool
-from sqlalchemy.sql import sqltypes
 
 from .base import (
     CASE_INSENSITIVE_TYPES,
@@ -61,7 +52,7 @@ from .base import (
     SourceError,
     normalize_identifier,
 )
-from .sql_paths import CollectionPlan, build_plans, check_paths, key_option, table_of
+from .sql_paths import CollectionPlan, build_plans, check_paths, reflect_tables
 
 logger = logging.getLogger(__name__)
 
@@ -69,8 +60,6 @@ logger = logging.getLogger(__name__)
 CHUNK = 500
 #: Rounds of the internal fixpoint (identifiers yielded, then searched again).
 MAX_ROUNDS = 10
-#: Types SQLite stores as text that SQLAlchemy would parse (see :func:`_table`).
-SQLITE_TEXT = (sqltypes.Date, sqltypes.DateTime, sqltypes.Time, sqltypes.JSON)
 ENV_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 INT_RE = re.compile(r"^[+-]?[0-9]+$")
 NUMBER_RE = re.compile(r"^[+-]?[0-9]+(\.[0-9]+)?$")
@@ -154,42 +143,9 @@ class SqlConnector(Connector):
 
     def _plan(self, conn: Connection) -> list[CollectionPlan]:
         if self._plans is None:
-            tables = self._reflect(conn)
+            tables = reflect_tables(conn, self.source)
             self._plans = build_plans(self.source, tables)
         return self._plans
-
-    def _reflect(self, conn: Connection) -> dict[str, Table]:
-        """The collections' tables: columns, primary key and foreign keys only.
-
-        Read with the inspector's bulk calls rather than ``MetaData.reflect``: a few catalogue
-        queries for all tables at once, and no index reflection (which warns on the
-        ``lower(email)`` expression indexes this module recommends)."""
-        collections = self.source.collections.values()
-        wanted = {name: table_of(c) for name, c in self.source.collections.items()}
-        # Each catalogue read costs milliseconds: skip those no collection needs.
-        need_primary = any(not key_option(c) for c in collections)
-        need_foreign = any(not (c.match or c.options.get("follow")) for c in collections)
-        inspector = inspect(conn)
-        metadata = MetaData()
-        tables = {}
-        for schema in sorted({s for s, _ in wanted.values()}, key=lambda s: s or ""):
-            only = sorted({t for s, t in wanted.values() if s == schema})
-            options = {"schema": schema, "filter_names": only, "kind": ObjectKind.ANY}
-            columns = inspector.get_multi_columns(**options)
-            primary = inspector.get_multi_pk_constraint(**options) if need_primary else {}
-            foreign = inspector.get_multi_foreign_keys(**options) if need_foreign else {}
-            for name, (table_schema, table) in wanted.items():
-                if table_schema != schema:
-                    continue
-                key = (schema, table)
-                if key not in columns:
-                    fullname = f"{schema}.{table}" if schema else table
-                    raise SourceError(f"source {self.source.name!r}: table {fullname!r} not "
-                                      f"found ({self.source.collections[name].where})")
-                tables[name] = _table(metadata, schema, table, columns[key], primary.get(key),
-                                      foreign.get(key, ()), conn.dialect.name)
-        logger.debug("source %s: reflected %d tables", self.source.name, len(tables))
-        return tables
 
     def _failure(self, exc: SQLAlchemyError) -> str:
         cause = getattr(exc, "orig", None)
@@ -316,30 +272,6 @@ def _snapshot(conn: Connection) -> None:
         if conn.dialect.driver in ("psycopg", "psycopg2"):
             options["postgresql_readonly"] = True
         conn.execution_options(**options)
-
-
-def _table(metadata: MetaData, schema: str | None, name: str, columns: list[dict[str, Any]],
-           primary: dict[str, Any] | None, foreign: Iterable[dict[str, Any]], dialect: str
-           ) -> Table:
-    """A :class:`Table` from the inspector's description (the same table object serves
-    every collection on it).
-
-    On SQLite, dates, times and JSON are text that SQLAlchemy parses on reading, and any value
-    stored another way (``15/01/2024``) would stop the search: they are read as the text
-    stored."""
-    fullname = f"{schema}.{name}" if schema else name
-    if fullname in metadata.tables:
-        return metadata.tables[fullname]
-    keys = set((primary or {}).get("constrained_columns") or ())
-    parts: list[Any] = [
-        Column(c["name"], String() if dialect == "sqlite" and isinstance(c["type"], SQLITE_TEXT)
-               else c["type"], primary_key=c["name"] in keys)
-        for c in columns]
-    for fk in foreign:
-        prefix = f"{fk['referred_schema']}." if fk.get("referred_schema") else ""
-        targets = [f"{prefix}{fk['referred_table']}.{c}" for c in fk["referred_columns"]]
-        parts.append(ForeignKeyConstraint(fk["constrained_columns"], targets))
-    return Table(name, metadata, *parts, schema=schema)
 
 
 def _match_condition(column: Column, kind: str, values: Iterable[str]
