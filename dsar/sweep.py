@@ -8,7 +8,7 @@ import logging
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from . import gathering, pipeline
 from .extensions import db
@@ -93,7 +93,17 @@ def requeue_lost_gathering(now: datetime | None = None) -> dict[str, int]:
             lost = (updated_at < now - REQUEUE_GRACE
                     and not pipeline.job_is_queued(pipeline.gather_job_id(case_id, source,
                                                                           round_)))
-        if lost and pipeline.enqueue_gather(case_id, source, round_):
+        if not lost:
+            continue
+        if status is GatherStatus.RUNNING:
+            # The worker died: its claim is void, the next job may start the search over.
+            db.session.execute(
+                update(SourceResult).where(SourceResult.case_id == case_id,
+                                           SourceResult.source == source,
+                                           SourceResult.status == GatherStatus.RUNNING)
+                .values(status=GatherStatus.PENDING, lease_until=None))
+            db.session.commit()
+        if pipeline.enqueue_gather(case_id, source, round_):
             searches += 1
     stalled = db.session.scalars(
         select(Case.id).where(Case.status == CaseStatus.IN_PROGRESS,

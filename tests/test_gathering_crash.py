@@ -1,0 +1,170 @@
+"""A worker killed with SIGKILL in the middle of a search does not lose the case: once its lease
+runs out the sweep hands the search to another worker, which finishes the case with the same
+result. Real worker processes (``dsar worker``), a real Redis, a real HTTP source."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+from sqlalchemy import select
+
+from dsar import gathering
+from dsar.extensions import db
+from dsar.models import Case, CaseStatus, GatherStatus, SourceResult
+from dsar.sources.base import Identity
+from dsar.sources.catalog import get_catalog
+from dsar.sweep import requeue_lost_gathering
+from tests.gather_helpers import (
+    SHOP_SOURCE,
+    app_with_sources,
+    build_databases,
+    dispose,
+    verified_case,
+    write_config,
+)
+from tests.test_gathering import EMAIL, case_status, rows_by_source, start
+
+CRM_SOURCE = """
+[sources.crm]
+kind = "http"
+label = "CRM"
+base_url = "{crm_url}"
+timeout = 60
+retries = 0
+
+[sources.crm.collections.contacts]
+path = "/contacts"
+params = {{ email = "{{email}}" }}
+key = "id"
+match = {{ email = "email" }}
+erasure = "delete"
+fields = {{ id = "identification", email = "contact", name = "identification" }}
+"""
+
+CONTACTS = [{"id": 7, "email": EMAIL, "name": "Camille Martin"},
+            {"id": 8, "email": "camille.martin@autre.example", "name": "Camille Martin"}]
+
+
+class BlockingCrm:
+    """A CRM whose first search hangs until released: the worker is then mid-search."""
+
+    def __init__(self):
+        self.arrived = threading.Event()
+        self.release = threading.Event()
+        self.hits = 0
+        crm = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802 (http.server's name)
+                crm.hits += 1
+                if crm.hits == 1:
+                    crm.arrived.set()
+                    crm.release.wait(60)
+                wanted = parse_qs(urlparse(self.path).query).get("email", [""])[0].lower()
+                body = json.dumps({"data": [c for c in CONTACTS
+                                            if wanted in c["email"].lower()]}).encode()
+                try:
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the killed worker's connection
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def close(self):
+        self.release.set()
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(10)
+
+
+@pytest.fixture
+def crash_app(tmp_path, app, database_url, redis_url, key_file, smtp_server):
+    crm = BlockingCrm()
+    build_databases(tmp_path)
+    write_config(tmp_path, {"shop": SHOP_SOURCE,
+                            "crm": CRM_SOURCE.replace("{crm_url}", crm.url)})
+    gapp = app_with_sources(database_url, redis_url, key_file, smtp_server, tmp_path)
+    env = {**os.environ, "DSAR_DATABASE_URL": database_url, "DSAR_REDIS_URL": redis_url,
+           "DSAR_MASTER_KEY_FILE": key_file, "DSAR_STORAGE_DIR": gapp.config["STORAGE_DIR"],
+           "DSAR_SOURCES_FILE": gapp.config["SOURCES_FILE"],
+           "DSAR_REGISTER_FILE": gapp.config["REGISTER_FILE"],
+           "DSAR_GATHER_RETRY_INTERVALS": "[]", "DSAR_LOG_LEVEL": "WARNING"}
+    yield gapp, crm, env
+    crm.close()
+    dispose(gapp)
+
+
+def worker(env, *extra) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "dsar", "worker", "--queues", "default",
+                             *extra], env=env, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def reference_sha(app) -> str:
+    """What the CRM search gives when nothing goes wrong."""
+    import hashlib
+
+    with app.app_context(), get_catalog().connector("crm") as connector:
+        found = connector.discover(Identity.of(email=[EMAIL])).sorted()
+    return hashlib.sha256(gathering.result_document(found)).hexdigest()
+
+
+def test_a_worker_killed_mid_search_loses_nothing(crash_app):
+    app, crm, env = crash_app
+    case = verified_case(app)
+    first = worker(env)
+    try:
+        start(app, case.id)
+        assert crm.arrived.wait(60), "the worker never reached the CRM"
+        with app.app_context():
+            row = db.session.scalar(select(SourceResult).where(
+                SourceResult.case_id == case.id, SourceResult.source == "crm"))
+            assert row.status is GatherStatus.RUNNING
+            lease_until = row.lease_until
+        os.killpg(first.pid, signal.SIGKILL)
+        assert first.wait(30) == -signal.SIGKILL
+    finally:
+        if first.poll() is None:
+            os.killpg(first.pid, signal.SIGKILL)
+            first.wait(30)
+    assert case_status(app, case.id) is CaseStatus.IN_PROGRESS
+
+    with app.app_context():
+        # While the dead worker's lease runs, nobody else takes the search…
+        assert requeue_lost_gathering()["requeued_searches"] == 0
+        # …and once it has run out, the sweep queues it for another worker.
+        after = lease_until + timedelta(seconds=1)
+        assert requeue_lost_gathering(after)["requeued_searches"] == 1
+    crm.release.set()
+    second = worker(env, "--burst")
+    assert second.wait(120) == 0
+
+    assert case_status(app, case.id) is CaseStatus.REVIEW
+    rows = rows_by_source(app, case.id)
+    assert rows["crm"].status is GatherStatus.DONE
+    assert rows["crm"].attempts == 2
+    assert rows["crm"].result_sha256 == reference_sha(app)
+    with app.app_context():
+        records = gathering.result_of(db.session.scalar(select(SourceResult).where(
+            SourceResult.case_id == case.id, SourceResult.source == "crm")))["records"]
+        assert [r["key"] for r in records] == ["7"]  # not the namesake
+        assert db.session.get(Case, case.id).status is CaseStatus.REVIEW
