@@ -1,0 +1,352 @@
+"""The demo organisation's ``sources.toml`` and ``register.toml`` (format: docs/sources.md).
+
+Written as commented TOML, since they are also the example a deployment starts from. Only the
+two API addresses change from run to run (the demo picks free ports).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .register_text import REGISTER_TOML
+
+#: The environment variables holding the demo APIs' secrets (the runner generates them).
+CRM_TOKEN_ENV = "HORIZON_CRM_TOKEN"  # noqa: S105 -- a variable name, not a secret
+NEWSLETTER_KEY_ENV = "HORIZON_NEWSLETTER_API_KEY"
+
+SOURCES_TOML = """\
+# The data sources of the demo organisation, Académie Horizon Formation (written by `dsar demo`).
+# Format: docs/sources.md. {instance} is replaced by the instance folder's path.
+
+# 1. The training platform's own database.
+[sources.platform]
+kind = "sql"
+label = "Plateforme de formation"
+label_en = "Training platform"
+url = "sqlite:///{instance}/demo-org/platform.sqlite"
+
+[sources.platform.collections.accounts]
+match = { email = "email" }
+yields = { customer_id = "id", visitor_id = "visitor_id" }
+exclude = ["password_hash"]
+erasure = "anonymize"
+anonymize = { email = "hash", first_name = "fixed:[supprimé]", last_name = "fixed:[supprimé]", \
+birth_date = "null", phone = "null", address = "null", postal_code = "null", city = "null", \
+profession = "null", employer = "null", bio = "null", visitor_id = "null", \
+password_hash = "fixed:!", last_login_at = "null" }
+[sources.platform.collections.accounts.fields]
+id = "identification"
+email = "contact"
+first_name = "identification"
+last_name = "identification"
+birth_date = "identification"
+phone = "contact"
+address = "contact"
+postal_code = "contact"
+city = "contact"
+profession = "professional"
+employer = "professional"
+bio = "free_text"
+visitor_id = "navigation"
+password_hash = "authentication"
+created_at = "identification"
+last_login_at = "connection"
+
+[sources.platform.collections.enrolments]
+follow = { account_id = "accounts.id" }
+erasure = "retain"
+retain_basis = "Preuve de la réalisation des formations financées (CPF, OPCO, employeur), \
+exigée lors des contrôles des financeurs"
+retain_until = "5 ans après la fin de la formation"
+[sources.platform.collections.enrolments.fields]
+id = "training"
+account_id = "identification"
+course_code = "training"
+course_title = "training"
+hours = "training"
+started_on = "training"
+status = "training"
+funding = "financial"
+
+# No `follow`: the connector follows the database's own foreign key to enrolments.
+[sources.platform.collections.attendance]
+erasure = "retain"
+retain_basis = "Feuilles d'émargement : preuve de l'assiduité exigée par les financeurs \
+(CPF, OPCO, employeur)"
+retain_until = "5 ans après la fin de la formation"
+[sources.platform.collections.attendance.fields]
+id = "training"
+enrolment_id = "training"
+session_date = "training"
+mode = "training"
+duration_minutes = "training"
+signed = "training"
+
+[sources.platform.collections.level_tests]
+follow = { account_id = "accounts.id" }
+erasure = "delete"
+[sources.platform.collections.level_tests.fields]
+id = "test_results"
+account_id = "identification"
+taken_on = "test_results"
+subject = "test_results"
+score = "test_results"
+level = "test_results"
+
+[sources.platform.collections.invoices]
+follow = { account_id = "accounts.id" }
+erasure = "retain"
+retain_basis = "Obligation légale de conservation des pièces comptables \
+(Code de commerce, art. L123-22)"
+retain_until = "10 ans après la clôture de l'exercice"
+[sources.platform.collections.invoices.fields]
+id = "financial"
+account_id = "identification"
+enrolment_id = "training"
+number = "financial"
+issued_on = "financial"
+billed_to = "financial"
+amount_eur = "financial"
+paid = "financial"
+payment_method = "financial"
+
+# 2. The CRM (Zoho-like API). Its e-mail search is fuzzy ("contains"): the connector keeps
+# only exact matches.
+[sources.crm]
+kind = "http"
+label = "Gestion de la relation client (CRM)"
+label_en = "Customer relationship management (CRM)"
+base_url = @CRM_URL@
+auth = { type = "bearer", token_env = "HORIZON_CRM_TOKEN" }
+timeout = 10
+retries = 2
+@CRM_COLLECTIONS@
+# 3. The newsletter provider (Sendinblue/Brevo-like API).
+[sources.newsletter]
+kind = "http"
+label = "Lettre d'information"
+label_en = "Newsletter"
+base_url = @NEWSLETTER_URL@
+auth = { type = "header", header = "api-key", token_env = "HORIZON_NEWSLETTER_API_KEY" }
+timeout = 10
+retries = 2
+@NEWSLETTER_COLLECTIONS@
+# 4. Audience measurement export (visitors who accepted the cookie).
+[sources.analytics]
+kind = "files"
+label = "Mesure d'audience"
+label_en = "Audience measurement"
+
+[sources.analytics.collections.events]
+paths = ["{instance}/demo-org/analytics/events-*.jsonl"]
+format = "jsonl"
+match = { visitor_id = "visitor_id" }
+erasure = "delete"
+[sources.analytics.collections.events.fields]
+ts = "navigation"
+visitor_id = "navigation"
+session_id = "navigation"
+event = "navigation"
+url = "navigation"
+page_title = "navigation"
+referrer = "navigation"
+device = "navigation"
+browser = "navigation"
+country = "navigation"
+
+# 5. The web server's access logs. The IP address is data, never an identifier: colleagues
+# share their employer's address.
+[sources.access_logs]
+kind = "files"
+label = "Journaux du serveur web"
+label_en = "Web server logs"
+
+[sources.access_logs.collections.requests]
+paths = ["{instance}/demo-org/logs/access.log*"]
+format = "access_log"
+log_format = "combined_visitor"
+match = { visitor_id = "visitor_id" }
+erasure = "delete"
+[sources.access_logs.collections.requests.fields]
+ip = "connection"
+ident = "connection"
+user = "connection"
+time = "connection"
+request = "navigation"
+status = "connection"
+size = "connection"
+referrer = "navigation"
+user_agent = "connection"
+visitor_id = "navigation"
+
+# 6. The helpdesk's CSV export.
+[sources.support]
+kind = "files"
+label = "Service client"
+label_en = "Customer support"
+
+[sources.support.collections.tickets]
+paths = ["{instance}/demo-org/support/tickets.csv"]
+format = "csv"
+match = { email = "requester_email", customer_id = "customer_id" }
+erasure = "anonymize"
+anonymize = { requester_email = "hash", customer_id = "null", body = "fixed:[supprimé]" }
+[sources.support.collections.tickets.fields]
+ticket_id = "correspondence"
+opened_at = "correspondence"
+requester_email = "contact"
+customer_id = "identification"
+subject = "correspondence"
+body = "free_text"
+status = "correspondence"
+agent = "correspondence"
+"""
+
+_CRM_CONTACT_FIELDS = """\
+id = "identification"
+first_name = "identification"
+last_name = "identification"
+email = "contact"
+phone = "contact"
+company = "professional"
+job_title = "professional"
+city = "contact"
+lead_source = "commercial"
+contact_type = "commercial"
+owner = "commercial"
+customer_id = "identification"
+created_time = "commercial"
+modified_time = "commercial"
+"""
+
+CRM_COLLECTIONS = f"""
+[sources.crm.collections.contacts]
+path = "/api/v1/contacts"
+params = {{ email = "{{email}}" }}
+items = "data"
+key = "id"
+pagination = {{ type = "page", param = "page", size_param = "per_page", size = 50 }}
+match = {{ email = "email" }}
+yields = {{ crm_contact_id = "id", customer_id = "customer_id" }}
+erasure = "delete"
+[sources.crm.collections.contacts.fields]
+{_CRM_CONTACT_FIELDS}
+# The same contacts searched by platform customer id: finds a contact filed under a work
+# address but linked to the person's account, in a later round.
+[sources.crm.collections.contacts_by_customer]
+path = "/api/v1/contacts"
+params = {{ customer_id = "{{customer_id}}" }}
+items = "data"
+key = "id"
+pagination = {{ type = "page", param = "page", size_param = "per_page", size = 50 }}
+match = {{ customer_id = "customer_id" }}
+yields = {{ crm_contact_id = "id", customer_id = "customer_id" }}
+erasure = "delete"
+[sources.crm.collections.contacts_by_customer.fields]
+{_CRM_CONTACT_FIELDS}
+[sources.crm.collections.notes]
+path = "/api/v1/contacts/{{crm_contact_id}}/notes"
+items = "data"
+key = "id"
+pagination = {{ type = "page", param = "page", size_param = "per_page", size = 50 }}
+match = {{ crm_contact_id = "contact_id" }}
+erasure = "delete"
+[sources.crm.collections.notes.fields]
+id = "commercial"
+contact_id = "identification"
+title = "correspondence"
+content = "free_text"
+created_by = "commercial"
+created_time = "correspondence"
+
+[sources.crm.collections.deals]
+path = "/api/v1/contacts/{{crm_contact_id}}/deals"
+items = "data"
+key = "id"
+pagination = {{ type = "page", param = "page", size_param = "per_page", size = 50 }}
+match = {{ crm_contact_id = "contact_id" }}
+erasure = "delete"
+[sources.crm.collections.deals.fields]
+id = "commercial"
+contact_id = "identification"
+deal_name = "commercial"
+stage = "commercial"
+amount = "financial"
+closing_date = "commercial"
+owner = "commercial"
+"""
+
+NEWSLETTER_COLLECTIONS = """
+[sources.newsletter.collections.contacts]
+path = "/v3/contacts"
+params = { email = "{email}" }
+items = "contacts"
+key = "id"
+pagination = { type = "cursor", param = "cursor", next = "next_cursor" }
+match = { email = "email" }
+yields = { newsletter_contact_id = "id" }
+erasure = "delete"
+[sources.newsletter.collections.contacts.fields]
+id = "identification"
+email = "contact"
+first_name = "identification"
+last_name = "identification"
+sms = "contact"
+email_blacklisted = "marketing"
+optin_source = "marketing"
+optin_ip = "connection"
+double_optin_at = "marketing"
+created_at = "marketing"
+modified_at = "marketing"
+
+[sources.newsletter.collections.list_memberships]
+path = "/v3/contacts/{newsletter_contact_id}/lists"
+items = "lists"
+key = "id"
+pagination = { type = "cursor", param = "cursor", next = "next_cursor" }
+match = { newsletter_contact_id = "contact_id" }
+erasure = "delete"
+[sources.newsletter.collections.list_memberships.fields]
+id = "marketing"
+contact_id = "identification"
+list_id = "marketing"
+list_name = "marketing"
+status = "marketing"
+subscribed_at = "marketing"
+
+[sources.newsletter.collections.email_events]
+path = "/v3/contacts/{newsletter_contact_id}/events"
+items = "events"
+key = "id"
+pagination = { type = "cursor", param = "cursor", next = "next_cursor" }
+match = { newsletter_contact_id = "contact_id" }
+erasure = "delete"
+[sources.newsletter.collections.email_events.fields]
+id = "marketing"
+contact_id = "identification"
+event = "marketing"
+campaign = "marketing"
+occurred_at = "marketing"
+link = "marketing"
+"""
+
+
+def sources_toml(crm_url: str, newsletter_url: str) -> str:
+    """The text of ``sources.toml`` for APIs at these addresses."""
+    return (SOURCES_TOML
+            .replace("@CRM_COLLECTIONS@", CRM_COLLECTIONS)
+            .replace("@NEWSLETTER_COLLECTIONS@", NEWSLETTER_COLLECTIONS)
+            # json.dumps quotes a URL the way TOML reads it back (basic string).
+            .replace("@CRM_URL@", json.dumps(crm_url))
+            .replace("@NEWSLETTER_URL@", json.dumps(newsletter_url)))
+
+
+def write_config(instance_dir: Path, *, crm_url: str, newsletter_url: str) -> None:
+    """Write ``instance_dir/sources.toml`` and ``instance_dir/register.toml`` for the demo
+    organisation whose data is in ``instance_dir/demo-org``."""
+    instance = Path(instance_dir)
+    instance.mkdir(parents=True, exist_ok=True)
+    (instance / "sources.toml").write_text(sources_toml(crm_url, newsletter_url),
+                                           encoding="utf-8")
+    (instance / "register.toml").write_text(REGISTER_TOML, encoding="utf-8")

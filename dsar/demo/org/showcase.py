@@ -1,0 +1,64 @@
+"""The showcase people: fixed, always generated (whatever the population size, from 50), so
+that tests, the benchmark and a person trying the demo know whom to ask about.
+
+- **A**, Léa Fontaine, has records in all six sources, including a CRM contact under her work
+  address linked to her platform customer id only, her address written with other capitals
+  in the newsletter and in one support ticket (the same mailbox: that IS her), and a support
+  ticket sent from her work address that carries her customer id.
+- **B**, another Léa Fontaine (a near-twin: same first and last name, another mailbox), with
+  data in every source. Nothing of hers belongs in A's answer.
+- **C**, Karim Benali, A's colleague: his visits come from the clinic's shared IP address, the
+  same as A's office visits. An IP address is never an identifier.
+- **D**, Julien Mercier, A's manager, wrote a support ticket whose text names A and quotes her
+  address. It is D's ticket, not A's.
+- **E**, Cléa Fontaine, whose address contains A's (``clea.fontaine@…`` contains
+  ``lea.fontaine@…``): a CRM's fuzzy "contains" search for A returns her too; the connector's
+  own exact check must drop her.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+#: The clinic's NAT address (A, C, D and the clinic's other employees come out of it).
+CLINIC_IP = "203.0.113.45"
+#: The Wi-Fi of Horizon's own training centre in Lyon (many learners share it).
+TRAINING_CENTRE_IP = "192.0.2.10"
+
+#: Index in the population (account id = index + 1) -> the person's fixed attributes.
+PEOPLE: dict[int, dict[str, Any]] = {
+    6: dict(key="A", first_name="Léa", last_name="Fontaine", gender="F",
+            email="lea.fontaine@example.fr", birth_date="1988-04-12",
+            phone="+33 6 12 48 90 37", address="14 rue des Lilas", postal_code="69003",
+            city="Lyon 3e", profession="Infirmière", employer=0,
+            work_email="l.fontaine@clinique-saint-roch.example",
+            created_at="2021-09-14 20:41:07", first_visit=1631644800,
+            bio="Infirmière en soins palliatifs, je me forme pour accompagner au mieux les "
+                "patients et leurs proches."),
+    18: dict(key="B", first_name="Léa", last_name="Fontaine", gender="F",
+             email="lea.fontaine33@example.fr", birth_date="1995-11-02",
+             phone="+33 5 56 21 74 09", address="8 rue Sainte-Catherine", postal_code="33000",
+             city="Bordeaux", profession="Comptable", employer=None, work_email=None,
+             created_at="2023-02-06 12:15:44", first_visit=1675680000,
+             bio="Comptable en cabinet, je prépare une évolution vers la gestion de la paie."),
+    27: dict(key="C", first_name="Karim", last_name="Benali", gender="M",
+             email="karim.benali@example.fr", birth_date="1983-07-21",
+             phone="+33 7 81 22 35 60", address="27 avenue Jean-Jaurès", postal_code="69007",
+             city="Lyon 7e", profession="Aide-soignant", employer=0,
+             work_email="k.benali@clinique-saint-roch.example",
+             created_at="2022-01-10 08:05:12", first_visit=1641800000, bio=""),
+    40: dict(key="D", first_name="Julien", last_name="Mercier", gender="M",
+             email="julien.mercier@example.fr", birth_date="1979-03-30",
+             phone="+33 4 72 18 45 90", address="5 rue Paul-Bert", postal_code="69008",
+             city="Lyon 8e", profession="Cadre de santé", employer=0,
+             work_email="j.mercier@clinique-saint-roch.example",
+             created_at="2020-06-03 10:22:51", first_visit=1591172571, bio=""),
+    44: dict(key="E", first_name="Cléa", last_name="Fontaine", gender="F",
+             email="clea.fontaine@example.fr", birth_date="2001-01-17",
+             phone="+33 6 70 33 12 84", address="11 rue de la Gare", postal_code="44000",
+             city="Nantes", profession="Étudiante", employer=None, work_email=None,
+             created_at="2024-09-01 19:03:26", first_visit=1725210000, bio=""),
+}
+
+#: A's address as she typed it once (newsletter sign-up form, one support ticket).
+A_EMAIL_OTHER_CASE = "Lea.Fontaine@Example.FR"
