@@ -335,9 +335,12 @@ def test_an_unreachable_api_is_a_source_error(connect):
               "max_retry_after (30 s)"),  # blocking a worker that long: no, RQ retries later
     (200, b"<html>login</html>", "the answer from /api/v1/contacts is not JSON (HTTP 200)"),
     (200, {"contacts": []}, "the answer from /api/v1/contacts holds no list at 'data'"),
+    (200, b"not gzip at all", "DecodingError on /api/v1/contacts"),
 ])
 def test_answers_that_no_retry_can_mend_fail_at_once(api, connect, status, body, message):
     headers = {"Location": "http://127.0.0.1:9/elsewhere", "Retry-After": "120"}
+    if body == b"not gzip at all":
+        headers["Content-Encoding"] = "gzip"
     api.route("/api/v1/contacts", lambda hit, n: (status, body, headers))
     connector, waits = connect()
     with pytest.raises(SourceError) as failure:

@@ -216,6 +216,10 @@ class HttpClient:
                 failure = f"timed out on {template}"
             except httpx.TransportError:
                 failure = f"connection to {self.host} failed on {template}"
+            except httpx.HTTPError as exc:
+                # A body that does not decode, say: retrying would not mend it. Never quote
+                # the exception, whose text may hold the URL (and so an identifier).
+                raise SourceError(f"{type(exc).__name__} on {template}") from None
             else:
                 status = response.status_code
                 if 200 <= status < 300:
