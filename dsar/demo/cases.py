@@ -1,5 +1,7 @@
-"""A few sample cases so the demo's back office has something to show (the full demo
-organisation, with its data sources, comes with the sources issue)."""
+"""A few sample cases so the demo's back office has something to show. The requesters are
+people of the demo organisation (:mod:`dsar.demo.org`), so gathering finds their data: the
+showcase people A-E first (A, Léa Fontaine, has data in all six sources), then a few of the
+generated population (the first account ids exist whatever the population size)."""
 
 from __future__ import annotations
 
@@ -10,19 +12,31 @@ from sqlalchemy import func, select
 from ..extensions import db
 from ..models import ActorType, Case, CaseKind, CaseStatus
 from ..workflow import create_case, today_in_paris, transition
+from .org import MIN_PEOPLE, SHOWCASE
+from .org.people import person
+
+
+def _showcase(key: str) -> tuple[str, str]:
+    info = SHOWCASE[key]
+    return f"{info['first_name']} {info['last_name']}", info["email"]
+
+
+def _generated(index: int) -> tuple[str, str]:
+    """A generated account holder (the demo's default seed; index < 50 exists at any size)."""
+    someone = person(index, 2026, MIN_PEOPLE)
+    return f"{someone.first_name} {someone.last_name}", someone.email
+
 
 #: (name, e-mail, kind, days since receipt, status path)
 SAMPLES = [
-    ("Camille Martin", "camille.martin@example.fr", CaseKind.ACCESS, 27, ["confirmed"]),
-    ("Léa Dubois", "lea.dubois@example.fr", CaseKind.ERASURE, 24, ["confirmed", "verified"]),
-    ("Hugo Bernard", "hugo.bernard@example.fr", CaseKind.RECTIFICATION, 12, ["confirmed"]),
-    ("Chloé Petit", "chloe.petit@example.fr", CaseKind.OBJECTION, 5, ["confirmed"]),
-    ("Lucas Robert", "lucas.robert@example.fr", CaseKind.PORTABILITY, 35,
-     ["confirmed", "verified", "in_progress"]),
-    ("Manon Richard", "manon.richard@example.fr", CaseKind.ACCESS, 2, []),
-    ("Nathan Durand", "nathan.durand@example.fr", CaseKind.RESTRICTION, 60,
-     ["confirmed", "withdrawn"]),
-    ("Inès Moreau", "ines.moreau@example.fr", CaseKind.POSTMORTEM_DIRECTIVE, 9, ["confirmed"]),
+    (*_showcase("A"), CaseKind.ACCESS, 27, ["confirmed"]),
+    (*_showcase("B"), CaseKind.ERASURE, 24, ["confirmed", "verified"]),
+    (*_showcase("C"), CaseKind.RECTIFICATION, 12, ["confirmed"]),
+    (*_showcase("D"), CaseKind.OBJECTION, 5, ["confirmed"]),
+    (*_generated(1), CaseKind.PORTABILITY, 35, ["confirmed", "verified", "in_progress"]),
+    (*_showcase("E"), CaseKind.ACCESS, 2, []),
+    (*_generated(2), CaseKind.RESTRICTION, 60, ["confirmed", "withdrawn"]),
+    (*_generated(3), CaseKind.POSTMORTEM_DIRECTIVE, 9, ["confirmed"]),
 ]
 
 

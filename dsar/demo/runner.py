@@ -1,5 +1,11 @@
-"""``dsar demo``: the whole system on one machine — Redis, the SMTP catcher, a worker, the
-scheduler and the web server — with a demo staff login, stopped together with Ctrl-C."""
+"""``dsar demo``: the whole system on one machine — Redis, the SMTP catcher, the demo
+organisation's two APIs (CRM, newsletter), a worker, the scheduler and the web server — with a
+demo staff login, stopped together with Ctrl-C.
+
+The demo organisation's data is generated into ``instance/demo-org/`` when it is missing or
+was made for another ``--people``; ``instance/sources.toml`` and ``instance/register.toml``
+are written at every start (the APIs get new ports and new secrets, passed to the worker and
+to the APIs through environment variables)."""
 
 from __future__ import annotations
 
@@ -21,6 +27,13 @@ DEMO_STAFF = (("dpo@demo.example", "DPO (démo)", "dpo"),
               ("agent@demo.example", "Agent (démo)", "agent"))
 DEMO_ORGANISATION = "Académie Horizon Formation (démo)"
 DEMO_REDIS_PORT = 6390
+DEMO_SEED = 2026
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def _port_open(host: str, port: int) -> bool:
@@ -38,6 +51,47 @@ def _wait_for_port(host: str, port: int, seconds: float, process: subprocess.Pop
             raise click.ClickException(f"{process.args[0]} stopped (exit {process.returncode})")
         time.sleep(0.1)
     raise click.ClickException(f"nothing answered on {host}:{port} after {seconds:.0f} s")
+
+
+def prepare_demo_org(instance: Path, people: int, seed: int = DEMO_SEED) -> bool:
+    """Generate the demo organisation into ``instance/demo-org`` unless it is already there
+    for this size, seed and generator version. Returns True when it (re)generated."""
+    from .org import VERSION, generate, read_manifest
+
+    target = instance / "demo-org"
+    manifest = read_manifest(target)
+    wanted = {"people": people, "seed": seed, "version": VERSION}
+    if manifest and all(manifest.get(k) == v for k, v in wanted.items()):
+        return False
+    click.echo(f"Generating the demo organisation ({people} people) into {target}…")
+    summary = generate(target, people, seed)
+    click.echo(f"  done in {summary.seconds:.1f} s.")
+    return True
+
+
+def _start_services(instance: Path, env: dict[str, str], processes: list[subprocess.Popen]
+                    ) -> None:
+    """Start the CRM and newsletter APIs on free ports with fresh secrets (put into ``env``
+    for the worker), added to ``processes`` as they start (stopped with the rest); write the
+    matching sources.toml and register.toml."""
+    from ..sources import catalog
+    from .org import write_config
+    from .org.config import CRM_TOKEN_ENV, NEWSLETTER_KEY_ENV
+
+    ports = {"crm": _free_port(), "newsletter": _free_port()}
+    env[CRM_TOKEN_ENV] = secrets.token_urlsafe(24)
+    env[NEWSLETTER_KEY_ENV] = secrets.token_urlsafe(24)
+    write_config(instance, crm_url=f"http://127.0.0.1:{ports['crm']}",
+                 newsletter_url=f"http://127.0.0.1:{ports['newsletter']}")
+    # This process plans the sample cases' searches too: read the new files here as well.
+    catalog.init_app(current_app._get_current_object())
+    for name, service_port in ports.items():
+        process = subprocess.Popen(
+            [sys.executable, "-m", "dsar.demo.services", name,
+             "--db", str(instance / "demo-org" / f"{name}.sqlite"), "--port", str(service_port)],
+            env=env)
+        processes.append(process)
+        _wait_for_port("127.0.0.1", service_port, 15, process)
 
 
 def _reset_demo_staff() -> dict[str, str]:
@@ -68,8 +122,11 @@ def _reset_demo_staff() -> dict[str, str]:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--smtp-port", default=8025, show_default=True, type=int)
+@click.option("--people", default=300, show_default=True, type=click.IntRange(min=50),
+              help="Population of the demo organisation (regenerated when it changes; "
+                   "1,000,000 takes a few minutes).")
 @with_appcontext
-def demo_command(host: str, port: int, smtp_port: int) -> None:
+def demo_command(host: str, port: int, smtp_port: int, people: int) -> None:
     """Run the whole demo in the foreground until Ctrl-C."""
     from ..extensions import db  # noqa: F401
     from .mailcatcher import start_catcher
@@ -77,6 +134,7 @@ def demo_command(host: str, port: int, smtp_port: int) -> None:
     app = current_app._get_current_object()
     instance = Path(app.instance_path)
     click.get_current_context().invoke(main_init())
+    prepare_demo_org(instance, people)
 
     processes: list[subprocess.Popen] = []
     env = dict(os.environ)
@@ -112,10 +170,12 @@ def demo_command(host: str, port: int, smtp_port: int) -> None:
     })
     passwords = _reset_demo_staff()
     from .cases import seed_sample_cases
+    from .org import SHOWCASE
 
-    seed_sample_cases()
     dsar = [sys.executable, "-m", "dsar"]
     try:
+        _start_services(instance, env, processes)
+        seed_sample_cases()
         processes.append(subprocess.Popen([*dsar, "worker"], env=env))
         processes.append(subprocess.Popen([*dsar, "scheduler"], env=env))
         web = subprocess.Popen([*dsar, "run", "--host", host, "--port", str(port)], env=env)
@@ -129,11 +189,14 @@ def demo_command(host: str, port: int, smtp_port: int) -> None:
             click.echo(f"    {role:5} {email} / {passwords[email]}")
         click.echo("    (the DPO sets up two-step sign-in with an authenticator app at first"
                    " sign-in; the agent needs none)")
+        click.echo(f"  Demo organisation: {people} people. Try an access request as "
+                   f"{SHOWCASE['A']['email']} (data in all six sources).")
         click.echo("  Stop everything with Ctrl-C.")
         click.echo("=" * 70 + "\n", nl=True)
         _supervise(processes)
     finally:
-        # Reverse start order: the web server, scheduler and worker finish before Redis goes.
+        # Reverse start order: the web server, scheduler and worker finish before the APIs
+        # and Redis go.
         for process in reversed(processes):
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
@@ -156,7 +219,7 @@ def _supervise(processes: list[subprocess.Popen]) -> None:
             for process in processes:
                 if process.poll() is not None:
                     raise click.ClickException(
-                        f"{' '.join(map(str, process.args[1:3]))} stopped "
+                        f"{' '.join(map(str, process.args[1:4]))} stopped "
                         f"(exit {process.returncode}); stopping the demo"
                     )
             time.sleep(0.5)

@@ -17,6 +17,7 @@ from datetime import date
 from functools import lru_cache
 from pathlib import Path
 
+from . import showcase
 from .names import COURSES, EMPLOYERS, FUNDINGS
 from .people import AS_OF, AS_OF_TS, Person, draws, person, stamp
 
@@ -102,8 +103,6 @@ _PAYMENT = {
     "France Travail": ("France Travail", "aide individuelle à la formation"),
 }
 _COURSE = {course[0]: course for course in COURSES}
-#: Showcase people get a fuller history, so every table has rows for them.
-_SHOWCASE_ENROLMENTS = {"A": 3, "B": 2, "C": 2, "D": 1, "E": 1}
 
 
 def open_for_build(path: Path) -> sqlite3.Connection:
@@ -179,10 +178,12 @@ class _Builder:
 
     def enrolments(self, p: Person) -> Iterator[tuple]:
         rand = self.rng.random
-        count = _SHOWCASE_ENROLMENTS.get(p.showcase or "", 0) or _pick(_ENROLMENT_COUNTS, rand())
+        chosen = showcase.PEOPLE[p.index]["courses"] if p.showcase else ()
+        count = len(chosen) or _pick(_ENROLMENT_COUNTS, rand())
         day = _ordinal(p.created_at[:10]) + 1 + int(rand() * 59)
-        for _ in range(count):
-            code, title, hours, _price, _subject = COURSES[int(rand() * len(COURSES))]
+        for n in range(count):
+            course = _COURSE[chosen[n]] if chosen else COURSES[int(rand() * len(COURSES))]
+            code, title, hours, _price, _subject = course
             funding = FUNDINGS[int(rand() * len(FUNDINGS))]
             if funding == "entreprise" and p.employer is None:
                 funding = "personnel"
