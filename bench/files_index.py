@@ -109,7 +109,9 @@ def child(step: str, instance: Path, visitors: int, searches: int) -> dict:
                 records.append(len(found.records))
         figures["ms"] = timings
         figures["records"] = records
-    figures["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    figures["peak_rss_mb"] = usage.ru_maxrss / 1024
+    figures["cpu_user"], figures["cpu_system"] = usage.ru_utime, usage.ru_stime
     return figures
 
 
@@ -152,7 +154,8 @@ def main() -> None:
 
         build = run_child("build", instance, args)
         index_dir = instance / "source-index"
-        print(f"index build: {build['seconds']:.1f} s, {size_mb / build['seconds']:.1f} MB/s, "
+        print(f"index build: {build['seconds']:.1f} s, {size_mb / build['seconds']:.1f} MB/s "
+              f"(CPU: {build['cpu_user']:.1f} s user, {build['cpu_system']:.1f} s system), "
               f"{build['stats']['entries']:,} entries; peak RSS {build['peak_rss_mb']:.0f} MB "
               f"(after imports {build['rss_after_imports_mb']:.0f} MB); "
               f"index on disk {_disk_mb(index_dir):.0f} MB")
@@ -170,7 +173,8 @@ def main() -> None:
         print(f"appended 10 MB in {time.perf_counter() - began:.1f} s")
         catchup = run_child("catchup", instance, args)
         stats = catchup["stats"]
-        print(f"catch-up: {catchup['seconds']:.2f} s, read {stats['bytes_read'] / 1e6:.1f}"
+        print(f"catch-up: {catchup['seconds']:.2f} s (CPU {catchup['cpu_user']:.2f} s user, "
+              f"{catchup['cpu_system']:.2f} s system), read {stats['bytes_read'] / 1e6:.1f}"
               f" MB, {stats['entries']:,} entries; "
               f"peak RSS {catchup['peak_rss_mb']:.0f} MB; "
               f"index on disk {_disk_mb(index_dir):.0f} MB")

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from dsar.sources.base import Identity, SourceConfigError
+from dsar.sources import file_index
+from dsar.sources.base import Identity, SourceConfigError, SourceError
 from dsar.sources.config import load_sources
 from dsar.sources.file_index import FileIndex
 from dsar.sources.files import FilesConnector, update_index
@@ -263,7 +264,7 @@ def _update_in_child(instance: str, start, results) -> None:
     connector = FilesConnector(source, instance_path=instance)
     start.wait(timeout=60)
     with FileIndex(connector.index_path, batch_lines=200) as index:
-        results.put(index.update(connector.specs(), Path(instance)).lines)
+        results.put(index.update(connector.specs()).lines)
 
 
 def test_two_processes_updating_one_index_index_each_line_once(shop):
@@ -355,3 +356,27 @@ fields = { user = "contact" }
     assert [r.to_json() for r in found.records] == [{
         "collection": "log", "key": "app.log:0",
         "fields": {"day": "2025-10-10", "user": "jeanne.martin@example.fr", "action": "login"}}]
+
+
+def test_lines_are_found_in_every_chunk_of_a_long_file(shop, monkeypatch):
+    # Entries are grouped by 64 MiB chunk of their file; 256-byte chunks here, so that the
+    # lookup has to probe many.
+    monkeypatch.setattr(file_index, "CHUNK_BITS", 8)
+    instance, source = shop
+    lines = [log_line(f"v{n % 7:04d}", f"/p{n}") for n in range(300)]
+    (instance / "logs" / "access.log").write_text("".join(lines))
+    found = discover(instance, source, visitor_id=["v0003"])
+    assert sorted(r.fields["request"] for r in found.records) == sorted(
+        f"GET /p{n} HTTP/1.1" for n in range(3, 300, 7))
+
+
+def test_an_unusable_index_is_a_source_error_naming_nobody(tmp_path):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "accounts.csv").write_text(ACCOUNTS)
+    (tmp_path / "blocked").write_text("a file where the index folder should be")
+    source = load(tmp_path, SOURCES.replace('kind = "files"',
+                                            'kind = "files"\nindex_dir = "{instance}/blocked"'))
+    with pytest.raises(SourceError) as raised:
+        discover(tmp_path, source["shop"], email=["jeanne.martin@example.fr"])
+    assert "source shop" in str(raised.value)
+    assert "jeanne" not in str(raised.value)

@@ -1,26 +1,25 @@
 """The on-disk index of the ``files`` connector: where each identifier's lines are.
 
-One SQLite database per source (``<index_dir>/<source>.sqlite``) remembers, per file, how far it
-has been read (``indexed_size``, always just after a newline) and, per line, a salted SHA-256 of
-each ``match`` value with the line's byte offset and length. It never holds an identifier in
-clear: a lookup hashes the values searched, finds the offsets, and reads only those lines.
+One SQLite database per source remembers, per file, how far it was read (``indexed_size``, just
+after a newline) and, per line, a salted SHA-256 of each ``match`` value with the line's offset
+and length: never an identifier in clear. A lookup hashes the values searched and reads only
+the lines found.
 
-Bringing the index up to date reads only what was appended since the last time (complete lines
-only); a file whose inode changed, that shrank, or whose first or last indexed 4 KB changed is
-indexed again from the start; a file renamed by log rotation keeps its entries (found by inode);
-vanished files are dropped. Files are read line by line in binary, entries written in batches of
-bounded size, so memory stays flat whatever the file size. Each batch is its own ``BEGIN
-IMMEDIATE`` transaction that re-reads the file's state first, so several processes can update
+An update reads only the complete lines appended since the last one. A file whose inode changed,
+that shrank, or whose first or last indexed 4 KB changed is indexed again from the start; a file
+renamed by log rotation keeps its entries (found by inode); vanished files are dropped. Files
+are read line by line, entries written in bounded batches: memory stays flat. Each batch is a
+``BEGIN IMMEDIATE`` transaction that re-reads the file's state first, so processes can update
 one index at once without indexing a line twice (WAL mode, busy timeout).
 
-The index assumes append-only files, or files replaced as a whole (a new inode, or a shorter
-file): a same-size edit in the middle of a file goes unseen until ``rebuild``.
+Files are assumed append-only or replaced whole: a same-size edit inside a file goes unseen
+until a ``rebuild``.
 """
 
 from __future__ import annotations
 
 import contextlib
-import glob
+import fcntl
 import hashlib
 import json
 import logging
@@ -44,7 +43,7 @@ MAX_FRAME = 1 << 20
 CHECK_BYTES = 4096
 #: SQLite page cache per connection, KiB (bounded; the OS cache does the rest).
 CACHE_KIB = 32 * 1024
-COMPRESSED_SUFFIXES = (".gz", ".bz2", ".xz", ".zst", ".zip")
+CHUNK_BITS = 26
 
 SCHEMA = (
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL)",
@@ -56,11 +55,12 @@ SCHEMA = (
         name TEXT NOT NULL, device INTEGER NOT NULL, inode INTEGER NOT NULL,
         indexed_size INTEGER NOT NULL, head_hash BLOB NOT NULL, edge_hash BLOB NOT NULL,
         header TEXT, UNIQUE (collection, path))""",
-    # file_id first: dropping a file's entries is a range delete; lookups probe per file.
+    # file_id first: dropping a file's entries is a range delete. chunk (offset // 64 MiB)
+    # next: a batch's random hashes land in one small subtree, not all over a large index.
     """CREATE TABLE IF NOT EXISTS entries (
-        file_id INTEGER NOT NULL, type_id INTEGER NOT NULL, value_hash BLOB NOT NULL,
-        offset INTEGER NOT NULL, length INTEGER NOT NULL,
-        PRIMARY KEY (file_id, type_id, value_hash, offset)) WITHOUT ROWID""",
+        file_id INTEGER NOT NULL, chunk INTEGER NOT NULL, type_id INTEGER NOT NULL,
+        value_hash BLOB NOT NULL, offset INTEGER NOT NULL, length INTEGER NOT NULL,
+        PRIMARY KEY (file_id, chunk, type_id, value_hash, offset)) WITHOUT ROWID""",
 )
 
 
@@ -70,27 +70,30 @@ class FileChangedError(SourceError):
 
 @dataclass(frozen=True)
 class IndexSpec:
-    """What the index needs to know of one collection (built by the connector)."""
+    """What the index needs of one collection: its ``files`` as (absolute path, name in the
+    record keys), how many compressed ones were ``skipped``, ``match`` (identifier type ->
+    field), a ``fingerprint`` of what the entries depend on, ``parse(line bytes, header)`` ->
+    fields or None, and for CSV (its first record names the columns, and a record may span
+    lines inside quotes) ``parse_header``."""
 
     collection: str
-    patterns: tuple[str, ...]
-    #: Identifier type -> the field holding it.
+    files: tuple[tuple[str, str], ...]
+    skipped: int
     match: Mapping[str, str]
     fingerprint: str
-    #: ``raw line bytes, header`` -> the line's fields, or None when it does not parse.
     parse: Callable[[bytes, tuple[str, ...] | None], dict[str, Any] | None]
-    #: CSV: the first record names the columns; its records may span lines (quoted newlines).
     parse_header: Callable[[bytes], tuple[str, ...]] | None = None
 
 
 @dataclass
 class IndexStats:
-    """What an update did (counts only: no path, no value)."""
+    """What an update did (counts only: no path, no value). ``lines`` counts the lines (CSV
+    records) read, ``unparsed`` those that were not records of the format."""
 
-    files: int = 0
-    files_reset: int = 0
-    files_dropped: int = 0
-    files_skipped: int = 0
+    files: int = 0  # files looked at
+    files_reset: int = 0  # indexed again from the start (replaced, truncated, rewritten)
+    files_dropped: int = 0  # gone (or their collection's format or match changed)
+    files_skipped: int = 0  # compressed
     bytes_read: int = 0
     lines: int = 0
     entries: int = 0
@@ -107,64 +110,28 @@ class Frame:
     header: tuple[str, ...] | None
 
 
-#: Compressed files already warned about (once per process, not at every search).
-_warned: set[str] = set()
-
-
-def expand(patterns: Iterable[str], base: Path) -> tuple[list[tuple[str, str]], int]:
-    """The files the glob ``patterns`` match, as sorted (absolute path, display name) pairs,
-    and the number of compressed files skipped (with a warning: they cannot be seeked into).
-
-    The display name is the path relative to the pattern's fixed directory (``access.log.1``
-    for ``…/logs/access.log*``), stable while the file keeps its name."""
-    found: dict[str, str] = {}
-    skipped = set()
-    for pattern in patterns:
-        full = pattern if os.path.isabs(pattern) else str(base / pattern)
-        fixed = _fixed_dir(full)
-        for path in sorted(glob.glob(full, recursive=True)):
-            path = os.path.abspath(path)
-            if path in found or not os.path.isfile(path):
-                continue
-            if path.endswith(COMPRESSED_SUFFIXES):
-                skipped.add(path)
-                if path not in _warned:
-                    _warned.add(path)
-                    logger.warning("compressed file skipped (not indexed): %s", path)
-                continue
-            found[path] = os.path.relpath(path, fixed)
-    return sorted(found.items()), len(skipped)
-
-
-def _fixed_dir(pattern: str) -> str:
-    """The directory part of ``pattern`` before its first wildcard."""
-    parts = Path(pattern).parts
-    first = next((i for i, p in enumerate(parts) if glob.has_magic(p)), len(parts) - 1)
-    return str(Path(*parts[:first]))
-
-
 class FileIndex:
     """One source's index database (use it in a ``with`` block)."""
 
     def __init__(self, path: Path, *, busy_timeout: float = 120.0,
                  batch_lines: int = BATCH_LINES):
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        # Created 0600 before SQLite opens it (it gives the -wal/-shm files the same mode):
-        # the entries are hashes of identifiers, not for other users of the machine.
-        os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
         self.batch_lines = batch_lines
-        self.db = sqlite3.connect(path, timeout=busy_timeout, isolation_level=None)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
-        with self._write():
-            for statement in SCHEMA:
-                self.db.execute(statement)
-            self.db.execute("INSERT OR IGNORE INTO meta VALUES ('salt', ?)",
-                            (secrets.token_bytes(16),))
+        # Opening is serialised: two processes turning a new file to WAL at once deadlock.
+        with open(path.with_name(path.name + ".lock"), "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not path.exists():  # 0600 (the -wal/-shm get it too): hashes of identifiers
+                os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
+            self.db = sqlite3.connect(path, timeout=busy_timeout, isolation_level=None)
+            self.db.executescript("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+                                  f"PRAGMA cache_size=-{CACHE_KIB};")
+            with self._write():
+                for statement in SCHEMA:
+                    self.db.execute(statement)
+                self.db.execute("INSERT OR IGNORE INTO meta VALUES ('salt', ?)",
+                                (secrets.token_bytes(16),))
         self.salt = self.db.execute("SELECT value FROM meta WHERE key = 'salt'").fetchone()[0]
-        #: file id -> (start, end) of the file's unindexed last line, seen by the last update
-        #: (a file not ending in a newline must not hide its last record).
+        #: file id -> (start, end) of its last line still without a newline, read by lookups.
         self._tails: dict[int, tuple[int, int]] = {}
 
     def close(self) -> None:
@@ -197,11 +164,8 @@ class FileIndex:
             return self.db.execute("INSERT INTO id_types (name) VALUES (?)", (name,)).lastrowid
         return row[0] if row else None
 
-    # -- updating ---------------------------------------------------------------------------
-
-    def update(self, specs: Iterable[IndexSpec], base: Path, *, rebuild: bool = False
-               ) -> IndexStats:
-        """Bring the index up to date with the files the ``specs`` match."""
+    def update(self, specs: Iterable[IndexSpec], *, rebuild: bool = False) -> IndexStats:
+        """Bring the index up to date with the ``specs``' files."""
         specs = list(specs)
         stats = IndexStats()
         self._tails.clear()
@@ -210,11 +174,9 @@ class FileIndex:
         for spec in specs:
             with self._write():
                 types = {t: self._type_id(t, create=True) for t in spec.match}
-            paths, skipped = expand(spec.patterns, base)
-            stats.files_skipped += skipped
-            with self._write():
-                self._reconcile(spec.collection, dict(paths), stats)
-            for path, name in paths:
+                self._reconcile(spec.collection, dict(spec.files), stats)
+            stats.files_skipped += spec.skipped
+            for path, name in spec.files:
                 self._index_file(spec, types, path, name, stats)
         return stats
 
@@ -237,7 +199,7 @@ class FileIndex:
         self.db.execute("DELETE FROM files WHERE id = ?", (file_id,))
 
     def _reconcile(self, collection: str, current: dict[str, str], stats: IndexStats) -> None:
-        """Follow renamed files by inode (log rotation) and drop vanished ones."""
+        """Follow files renamed by log rotation (same inode); drop vanished and replaced ones."""
         by_inode = {}
         for path in current:
             with contextlib.suppress(OSError):
@@ -245,12 +207,8 @@ class FileIndex:
                 by_inode[(st.st_dev, st.st_ino)] = path
         rows = self.db.execute("SELECT id, path, device, inode FROM files WHERE collection = ?",
                                (collection,)).fetchall()
-        stale, kept = [], set()
-        for file_id, path, device, inode in rows:
-            if by_inode.get((device, inode)) == path:
-                kept.add(path)
-            else:
-                stale.append((file_id, path, device, inode))
+        stale = [row for row in rows if by_inode.get(row[2:]) != row[1]]
+        kept = {row[1] for row in rows} - {row[1] for row in stale}
         # Park stale rows on a placeholder path first: a rotation moves a.log to a.log.1 and
         # a.log.1 to a.log.2 at once, and paths are unique.
         for file_id, *_ in stale:
@@ -289,13 +247,13 @@ class FileIndex:
                     stats.files_reset += 1
                     row = None
                 if row is None:
-                    empty = hashlib.sha256().digest()
+                    head, edge = _check_hashes(handle, 0)
                     file_id = self.db.execute(
                         "INSERT INTO files (collection, path, name, device, inode, indexed_size,"
                         " head_hash, edge_hash) VALUES (?, ?, ?, ?, ?, 0, ?, ?)",
-                        (spec.collection, path, name, st.st_dev, st.st_ino, empty, empty)
+                        (spec.collection, path, name, st.st_dev, st.st_ino, head, edge)
                     ).lastrowid
-                    row = (file_id, st.st_dev, st.st_ino, 0, empty, empty, None)
+                    row = (file_id, st.st_dev, st.st_ino, 0, head, edge, None)
                 stop = min(target, st.st_size)
                 if not self._index_batch(spec, types, handle, row, stop, stats):
                     self._tails[row[0]] = (row[3], stop)
@@ -313,23 +271,21 @@ class FileIndex:
                 stats.unparsed += 1
             elif offset == 0 and spec.parse_header is not None:
                 header = spec.parse_header(raw)
+            elif (fields := spec.parse(raw, header)) is None:
+                stats.unparsed += 1
             else:
-                fields = spec.parse(raw, header)
-                if fields is None:
-                    stats.unparsed += 1
-                else:
-                    for kind, field_name in spec.match.items():
-                        value = normalize_identifier(kind, fields.get(field_name))
-                        if value is not None:
-                            entries.append((file_id, types[kind], self.digest(value), offset,
-                                            after - offset))
+                for kind, field_name in spec.match.items():
+                    value = normalize_identifier(kind, fields.get(field_name))
+                    if value is not None:
+                        entries.append((file_id, offset >> CHUNK_BITS, types[kind],
+                                        self.digest(value), offset, after - offset))
             count += 1
             if count >= self.batch_lines:
                 break
         if end == start:
             return False
         entries.sort()  # inserting in key order keeps the B-tree writes local
-        self.db.executemany("INSERT INTO entries VALUES (?, ?, ?, ?, ?)", entries)
+        self.db.executemany("INSERT INTO entries VALUES (?, ?, ?, ?, ?, ?)", entries)
         head, edge = _check_hashes(handle, end)
         self.db.execute(
             "UPDATE files SET indexed_size = ?, head_hash = ?, edge_hash = ?, header = ? "
@@ -338,8 +294,6 @@ class FileIndex:
         stats.lines += count
         stats.entries += len(entries)
         return True
-
-    # -- looking up -------------------------------------------------------------------------
 
     def lookup(self, collection: str, kind: str, values: Iterable[str]) -> list[Frame]:
         """The indexed lines of ``collection`` whose ``kind`` field hashes like one of the
@@ -355,11 +309,14 @@ class FileIndex:
                 "SELECT id, path, name, device, inode, indexed_size, header FROM files "
                 "WHERE collection = ? ORDER BY id", (collection,))}
             hits: dict[int, set[tuple[int, int]]] = {}
+            last = max((f[4] for f in files.values()), default=0) >> CHUNK_BITS
+            chunks = json.dumps(list(range(last + 1)))
             for digest in hashes if type_id is not None else ():
                 for file_id, offset, length in self.db.execute(
                         "SELECT file_id, offset, length FROM entries WHERE file_id IN "
-                        "(SELECT id FROM files WHERE collection = ?) AND type_id = ? "
-                        "AND value_hash = ?", (collection, type_id, digest)):
+                        "(SELECT id FROM files WHERE collection = ?) AND chunk IN "
+                        "(SELECT value FROM json_each(?)) AND type_id = ? AND value_hash = ?",
+                        (collection, chunks, type_id, digest)):
                     hits.setdefault(file_id, set()).add((offset, length))
         finally:
             self.db.execute("COMMIT")
@@ -378,36 +335,28 @@ class FileIndex:
 def _read_spans(path: str, name: str, identity: tuple[int, int], size: int,
                 spans: list[tuple[int, int]], header: tuple[str, ...] | None) -> list[Frame]:
     try:
-        handle = open(path, "rb")  # noqa: SIM115 (closed just below)
+        with open(path, "rb") as handle:
+            st = os.fstat(handle.fileno())
+            if (st.st_dev, st.st_ino) != identity or st.st_size < size:
+                raise FileChangedError("an indexed file was replaced during the search")
+            return [Frame(name, offset, os.pread(handle.fileno(), length, offset), header)
+                    for offset, length in spans]
     except FileNotFoundError:
         raise FileChangedError("an indexed file vanished during the search") from None
-    with handle:
-        st = os.fstat(handle.fileno())
-        if (st.st_dev, st.st_ino) != identity or st.st_size < size:
-            raise FileChangedError("an indexed file was replaced during the search")
-        frames = []
-        for offset, length in spans:
-            handle.seek(offset)
-            frames.append(Frame(name, offset, handle.read(length), header))
-        return frames
 
 
 def _changed(row: tuple, st: os.stat_result, handle: Any) -> bool:
     """Whether the file is no longer the one indexed, plus appended lines."""
     _, device, inode, size, head, edge, _ = row
-    if (device, inode) != (st.st_dev, st.st_ino) or st.st_size < size:
-        return True
-    return _check_hashes(handle, size) != (head, edge)
+    return ((device, inode) != (st.st_dev, st.st_ino) or st.st_size < size
+            or _check_hashes(handle, size) != (head, edge))
 
 
 def _check_hashes(handle: Any, size: int) -> tuple[bytes, bytes]:
     """SHA-256 of the first and of the last indexed CHECK_BYTES (or fewer) bytes."""
-    width = min(CHECK_BYTES, size)
-    handle.seek(0)
-    head = hashlib.sha256(handle.read(width)).digest()
-    handle.seek(size - width)
-    edge = hashlib.sha256(handle.read(width)).digest()
-    return head, edge
+    width, fd = min(CHECK_BYTES, size), handle.fileno()
+    return (hashlib.sha256(os.pread(fd, width, 0)).digest(),
+            hashlib.sha256(os.pread(fd, width, size - width)).digest())
 
 
 def read_frames(handle: Any, start: int, stop: int, quoted: bool
@@ -424,7 +373,12 @@ def read_frames(handle: Any, start: int, stop: int, quoted: bool
         room = min(MAX_FRAME + 1, stop - pos)
         line = handle.readline(room)
         while quoted and line.count(b'"') % 2 and line.endswith(b"\n") and len(line) < room:
-            line += handle.readline(room - len(line))
+            more = handle.readline(room - len(line))
+            if not more:
+                break  # the file shrank under us: the next update starts again
+            line += more
+        if not line:
+            return
         if line.endswith(b"\n") and len(line) <= MAX_FRAME and not (
                 quoted and line.count(b'"') % 2):
             yield pos, line, pos + len(line)
@@ -432,22 +386,13 @@ def read_frames(handle: Any, start: int, stop: int, quoted: bool
             continue
         if len(line) <= MAX_FRAME and pos + len(line) >= stop:
             return  # the last line is not complete yet: left for the next update
+        # Over-long line, or a quote left open: skip to the end of its first line, in pieces.
         handle.seek(pos)
-        skipped = _skip_line(handle, stop)
-        if skipped is None:
-            return
+        skipped = 0
+        while not (piece := handle.readline(min(1 << 16, stop - pos - skipped))).endswith(b"\n"):
+            if not piece:
+                return  # no end before ``stop``: left for the next update
+            skipped += len(piece)
+        skipped += len(piece)
         yield pos, None, pos + skipped
         pos += skipped
-        handle.seek(pos)
-
-
-def _skip_line(handle: Any, stop: int) -> int | None:
-    """Length of the line at the current position, read in chunks; None if it has no end."""
-    length, pos = 0, handle.tell()
-    while pos + length < stop:
-        chunk = handle.read(min(1 << 16, stop - pos - length))
-        cut = chunk.find(b"\n")
-        if cut >= 0:
-            return length + cut + 1
-        length += len(chunk)
-    return None

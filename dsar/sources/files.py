@@ -32,13 +32,15 @@ import codecs
 import contextlib
 import csv
 import functools
+import glob
 import hashlib
 import io
 import json
 import logging
 import os
 import re
-from collections.abc import Mapping
+import sqlite3
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
@@ -51,6 +53,7 @@ from .base import (
     Identity,
     Record,
     SourceConfig,
+    SourceError,
     normalize_identifier,
 )
 from .file_index import FileChangedError, FileIndex, IndexSpec, IndexStats
@@ -71,7 +74,44 @@ LOG_FORMATS = {
     "combined": _COMBINED,
     "combined_visitor": _COMBINED + r" vid=(?P<visitor_id>\S+)$",
 }
+COMPRESSED_SUFFIXES = (".gz", ".bz2", ".xz", ".zst", ".zip")
 _FORMAT_KEYS = {"delimiter": "csv", "log_format": "access_log", "pattern": "access_log"}
+
+
+#: Compressed files already warned about (once per process, not at every search).
+_warned: set[str] = set()
+
+
+def expand(patterns: Iterable[str], base: Path) -> tuple[list[tuple[str, str]], int]:
+    """The files the glob ``patterns`` match, as sorted (absolute path, display name) pairs,
+    and the number of compressed files skipped (with a warning: they cannot be seeked into).
+
+    The display name is the path relative to the pattern's fixed directory (``access.log.1``
+    for ``…/logs/access.log*``), stable while the file keeps its name."""
+    found: dict[str, str] = {}
+    skipped = set()
+    for pattern in patterns:
+        full = pattern if os.path.isabs(pattern) else str(base / pattern)
+        fixed = _fixed_dir(full)
+        for path in sorted(glob.glob(full, recursive=True)):
+            path = os.path.abspath(path)
+            if path in found or not os.path.isfile(path):
+                continue
+            if path.endswith(COMPRESSED_SUFFIXES):
+                skipped.add(path)
+                if path not in _warned:
+                    _warned.add(path)
+                    logger.warning("compressed file skipped (not indexed): %s", path)
+                continue
+            found[path] = os.path.relpath(path, fixed)
+    return sorted(found.items()), len(skipped)
+
+
+def _fixed_dir(pattern: str) -> str:
+    """The directory part of ``pattern`` before its first wildcard."""
+    parts = Path(pattern).parts
+    first = next((i for i, p in enumerate(parts) if glob.has_magic(p)), len(parts) - 1)
+    return str(Path(*parts[:first]))
 
 
 def _no_constant(_: str) -> None:
@@ -190,8 +230,9 @@ class FilesConnector(Connector):
                                                  "log_format", "pattern")}
             shape.update(match=dict(collection.match), version=INDEX_VERSION)
             fingerprint = hashlib.sha256(json.dumps(shape, sort_keys=True).encode()).hexdigest()
+            files, skipped = expand(options["paths"], self.instance_path)
             specs.append(IndexSpec(
-                collection=name, patterns=tuple(options["paths"]), match=collection.match,
+                collection=name, files=tuple(files), skipped=skipped, match=collection.match,
                 fingerprint=fingerprint,
                 parse=functools.partial(parser.parse, only=tuple(collection.match.values())),
                 parse_header=parser.header if parser.format == "csv" else None))
@@ -200,7 +241,7 @@ class FilesConnector(Connector):
     def update_index(self, *, rebuild: bool = False) -> IndexStats:
         """Bring the index up to date (``rebuild``: index every file again from the start)."""
         with FileIndex(self.index_path) as index:
-            return index.update(self.specs(), self.instance_path, rebuild=rebuild)
+            return index.update(self.specs(), rebuild=rebuild)
 
     def discover(self, identity: Identity) -> Discovery:
         """Every matching line, after bringing the index up to date."""
@@ -213,10 +254,16 @@ class FilesConnector(Connector):
             return self._discover_once(identity)
 
     def _discover_once(self, identity: Identity) -> Discovery:
-        with FileIndex(self.index_path) as index:
-            stats = index.update(self.specs(), self.instance_path)
-            logger.info("source %s: index updated: %s", self.source.name, asdict(stats))
-            return self._search(index, identity)
+        try:
+            with FileIndex(self.index_path) as index:
+                stats = index.update(self.specs())
+                logger.info("source %s: index updated: %s", self.source.name, asdict(stats))
+                return self._search(index, identity)
+        except (sqlite3.Error, OSError) as exc:
+            # Worth retrying (a busy index, a file being rotated). SQLite's messages and file
+            # paths name nobody: the SQL only ever carries hashes.
+            raise SourceError(f"files of source {self.source.name}: {type(exc).__name__}: "
+                              f"{exc}") from None
 
     def _search(self, index: FileIndex, identity: Identity) -> Discovery:
         """The fixpoint: search, add the identifiers the lines found yield, search again."""
