@@ -40,8 +40,10 @@ _BIRTH_ORDINAL = date(1958, 1, 1).toordinal()
 _NUMBERS = (1, 2, 3, 4, 5, 7, 8, 9, 10, 12, 13, 17, 21, 22, 29, 31, 33, 35, 38, 44, 56, 59,
             62, 67, 69, 75, 76, 78, 83, 84, 85, 86, 87, 88, 89, 90, 91, 92, 93, 94, 95)
 # (separator, number or None): every variant gives a different spelling for the same names.
-_VARIANTS = ((".", None), ("", None), ("-", None), ("_", None),
-             *((sep, n) for n in _NUMBERS for sep in (".", "")))
+# No variant glues the names together ("jeanmartin"): two pairs of names could glue into
+# the same text, while a separator that no last name contains splits them one way only.
+_VARIANTS = ((".", None), ("-", None), ("_", None),
+             *((".", n) for n in _NUMBERS), *(("_", n) for n in _NUMBERS[:8]))
 _F, _L, _D, _V = len(FIRST_NAMES), len(LAST_NAMES), len(MAIL_DOMAINS), len(_VARIANTS)
 #: How many distinct addresses the construction can give (far above a million).
 CAPACITY = _F * _L * _D * _V
