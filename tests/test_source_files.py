@@ -380,3 +380,14 @@ def test_an_unusable_index_is_a_source_error_naming_nobody(tmp_path):
         discover(tmp_path, source["shop"], email=["jeanne.martin@example.fr"])
     assert "source shop" in str(raised.value)
     assert "jeanne" not in str(raised.value)
+
+
+def test_changing_a_collection_s_match_indexes_it_again(shop):
+    instance, source = shop
+    assert len(discover(instance, source, visitor_id=["v0001"]).records) == 2
+    changed = load(instance, SOURCES.replace('match = { visitor_id = "visitor_id" }',
+                                             'match = { ip = "ip" }'))["shop"]
+    stats = update_index(changed, instance)
+    assert stats["files_dropped"] == 1 and stats["lines"] == len(ACCESS)
+    found = discover(instance, changed, ip=["198.51.100.4"])
+    assert [r.fields["request"] for r in found.records] == ["GET /panier HTTP/1.1"]

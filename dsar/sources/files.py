@@ -231,6 +231,8 @@ class FilesConnector(Connector):
             shape.update(match=dict(collection.match), version=INDEX_VERSION)
             fingerprint = hashlib.sha256(json.dumps(shape, sort_keys=True).encode()).hexdigest()
             files, skipped = expand(options["paths"], self.instance_path)
+            # Never the index itself (a pattern like "{instance}/**").
+            files = [f for f in files if Path(f[0]).parent != self.index_path.parent]
             specs.append(IndexSpec(
                 collection=name, files=tuple(files), skipped=skipped, match=collection.match,
                 fingerprint=fingerprint,
@@ -339,9 +341,9 @@ def _check_collection(source: SourceConfig, collection: CollectionConfig) -> Non
     if not (isinstance(delimiter, str) and len(delimiter) == 1 and delimiter not in '"\r\n'):
         raise source.error(f"{where}.delimiter", "must be one character")
     encoding = options.get("encoding", "utf-8")
-    try:
-        ascii_compatible = '\n",-'.encode(codecs.lookup(encoding).name) == b'\n",-'
-    except (LookupError, TypeError):
+    try:  # lines are cut at b"\n" and CSV quotes counted as b'"': ASCII bytes must be ASCII
+        ascii_compatible = b'\n",;-'.decode(codecs.lookup(encoding).name) == '\n",;-'
+    except (LookupError, TypeError, UnicodeDecodeError):
         ascii_compatible = False
     if not ascii_compatible:
         raise source.error(f"{where}.encoding", f"must be an ASCII-compatible encoding such as "
