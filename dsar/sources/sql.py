@@ -60,6 +60,12 @@ logger = logging.getLogger(__name__)
 CHUNK = 500
 #: Rounds of the internal fixpoint (identifiers yielded, then searched again).
 MAX_ROUNDS = 10
+
+#: Plans built from each database's catalogue, kept for the life of the worker process:
+#: reading the catalogue costs more than the search itself (15-20 ms against 10 on
+#: PostgreSQL). A plan that no longer fits the database (a migration dropped a column) fails
+#: its query; the search then reads the catalogue again once.
+_PLAN_CACHE: dict[tuple[str, str, str], list[CollectionPlan]] = {}
 ENV_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 INT_RE = re.compile(r"^[+-]?[0-9]+$")
 NUMBER_RE = re.compile(r"^[+-]?[0-9]+(\.[0-9]+)?$")
@@ -105,12 +111,24 @@ class SqlConnector(Connector):
     def discover(self, identity: Identity) -> Discovery:
         """The rows of every collection that belong to the person, and what they yield."""
         try:
-            with self._connect() as conn:
-                _snapshot(conn)
-                plans = self._plan(conn)
-                return _Search(conn, plans, self.source).run(identity)
+            return self._discover(identity)
+        except SQLAlchemyError as exc:
+            if _PLAN_CACHE.pop(self._cache_key(), None) is None:
+                raise SourceError(self._failure(exc)) from None
+        self._plans = None  # the cached plan may be stale: read the catalogue again
+        try:
+            return self._discover(identity)
         except SQLAlchemyError as exc:
             raise SourceError(self._failure(exc)) from None
+
+    def _discover(self, identity: Identity) -> Discovery:
+        with self._connect() as conn:
+            _snapshot(conn)
+            plans = self._plan(conn)
+            return _Search(conn, plans, self.source).run(identity)
+
+    def _cache_key(self) -> tuple[str, str, str]:
+        return (self.source.name, self._url(), repr(self.source.collections))
 
     def close(self) -> None:
         """Dispose of the engine (NullPool: no connection is left open between searches)."""
@@ -143,8 +161,10 @@ class SqlConnector(Connector):
 
     def _plan(self, conn: Connection) -> list[CollectionPlan]:
         if self._plans is None:
-            tables = reflect_tables(conn, self.source)
-            self._plans = build_plans(self.source, tables)
+            key = self._cache_key()
+            if key not in _PLAN_CACHE:
+                _PLAN_CACHE[key] = build_plans(self.source, reflect_tables(conn, self.source))
+            self._plans = _PLAN_CACHE[key]
         return self._plans
 
     def _failure(self, exc: SQLAlchemyError) -> str:
