@@ -20,19 +20,16 @@ from __future__ import annotations
 import json
 import logging
 import os
+import subprocess
+import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from multiprocessing import get_context
 from pathlib import Path
 
 from .config import write_config
-from .crm import write_crm
-from .newsletter import write_newsletter
 from .people import build_showcase
-from .platform import write_platform
-from .support import write_support
-from .traffic import write_traffic
+from .writer import WRITERS, write
 
 logger = logging.getLogger(__name__)
 
@@ -65,42 +62,40 @@ class OrgSummary:
     seconds: float = 0.0
 
 
-def _jobs(target: Path, people: int, seed: int) -> list[tuple[str, object, tuple]]:
-    return [
-        ("platform", write_platform, (target / "platform.sqlite", people, seed)),
-        ("traffic", write_traffic, (target, people, seed)),
-        ("crm", write_crm, (target / "crm.sqlite", people, seed)),
-        ("newsletter", write_newsletter, (target / "newsletter.sqlite", people, seed)),
-        ("support", write_support, (target / "support" / "tickets.csv", people, seed)),
-    ]
-
-
-def _run(job: tuple) -> tuple[str, dict[str, int]]:
-    name, writer, args = job
-    return name, writer(*args)
+def _in_process(name: str, target: Path, people: int, seed: int) -> dict[str, int]:
+    """Write one source in a fresh interpreter (``python -m dsar.demo.org.writer``)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "dsar.demo.org.writer", name, str(target), str(people),
+         str(seed)], capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"writing the demo source {name} failed (exit {done.returncode}): "
+                           f"{done.stderr.strip()[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])["counts"]
 
 
 def generate(target_dir: Path, people: int, seed: int = 2026, *,
              workers: int | None = None) -> OrgSummary:
     """Write the demo organisation's data into ``target_dir`` for ``people`` account holders
     (at least 50; prospects add a tenth). Deterministic: the same ``(people, seed)`` gives
-    byte-identical files. Memory stays flat whatever the size; from 50,000 people the
-    sources are written in parallel (``workers`` processes, default: the CPU count)."""
+    byte-identical files, however many ``workers`` (processes writing sources side by side;
+    default: one per CPU from 50,000 people, else none). Memory stays flat whatever the
+    size."""
     if people < MIN_PEOPLE:
         raise ValueError(f"people must be at least {MIN_PEOPLE} (the showcase needs them)")
     started = time.monotonic()
     target = Path(target_dir)
     target.mkdir(parents=True, exist_ok=True)
     (target / MANIFEST).unlink(missing_ok=True)  # an interrupted run leaves no valid folder
-    jobs = _jobs(target, people, seed)
-    workers = workers or (os.cpu_count() or 1)
-    if people >= PARALLEL_FROM and workers > 1:
-        # spawn, not fork: the caller may run threads (a test's HTTP server, Flask).
-        with ProcessPoolExecutor(max_workers=min(workers, len(jobs)),
-                                 mp_context=get_context("spawn")) as pool:
-            results = list(pool.map(_run, jobs))
+    if workers is None:
+        workers = (os.cpu_count() or 1) if people >= PARALLEL_FROM else 1
+    if workers > 1:
+        # One process per source, longest first (threads only wait on the processes).
+        with ThreadPoolExecutor(max_workers=min(workers, len(WRITERS))) as pool:
+            futures = {name: pool.submit(_in_process, name, target, people, seed)
+                       for name in WRITERS}
+            results = [(name, future.result()) for name, future in futures.items()]
     else:
-        results = [_run(job) for job in jobs]
+        results = [(name, write(name, target, people, seed)) for name in WRITERS]
     counts = {f"{name}.{key}": value for name, part in results for key, value in part.items()}
     manifest = {"generator": "dsar.demo.org", "version": VERSION, "people": people,
                 "seed": seed, "counts": counts}
