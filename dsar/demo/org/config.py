@@ -31,10 +31,21 @@ match = { email = "email" }
 yields = { customer_id = "id", visitor_id = "visitor_id" }
 exclude = ["password_hash"]
 erasure = "anonymize"
-anonymize = { email = "hash", first_name = "fixed:[supprimé]", last_name = "fixed:[supprimé]", \
-birth_date = "null", phone = "null", address = "null", postal_code = "null", city = "null", \
-profession = "null", employer = "null", bio = "null", visitor_id = "null", \
-password_hash = "fixed:!", last_login_at = "null" }
+[sources.platform.collections.accounts.anonymize]
+email = "hash"
+first_name = "fixed:[supprimé]"
+last_name = "fixed:[supprimé]"
+birth_date = "null"
+phone = "null"
+address = "null"
+postal_code = "null"
+city = "null"
+profession = "null"
+employer = "null"
+bio = "null"
+visitor_id = "null"
+password_hash = "fixed:!"
+last_login_at = "null"
 [sources.platform.collections.accounts.fields]
 id = "identification"
 email = "contact"

@@ -11,6 +11,8 @@ import hashlib
 
 from .showcase import CLINIC_IP, TRAINING_CENTRE_IP
 
+__all__ = ["BOTS", "OFFICE_IPS", "TRAINING_CENTRE_IP", "USER_AGENTS", "home_ip", "mobile_ip"]
+
 # (first octet, second octets): blocks of French access providers' home lines.
 _HOME_BLOCKS = ((90, range(0, 128)), (86, range(192, 256)), (92, range(128, 192)),
                 (78, range(192, 256)), (82, range(64, 68)), (176, range(128, 192)),
@@ -20,7 +22,6 @@ _MOBILE_POOLS = ((92, 184), (37, 165), (80, 215), (176, 145))
 
 #: Employer index -> its office NAT address (employer 0 is the showcase clinic).
 OFFICE_IPS = tuple([CLINIC_IP] + [f"198.51.100.{20 + 7 * k}" for k in range(1, 16)])
-__all__ = ["OFFICE_IPS", "TRAINING_CENTRE_IP", "home_ip", "mobile_ip", "USER_AGENTS"]
 
 #: (user agent, device, browser)
 USER_AGENTS = (
