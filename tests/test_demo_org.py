@@ -356,6 +356,10 @@ def test_the_real_connectors_find_a_in_all_six_sources_and_nobody_else(instance,
                                                           for n, d in found.items()}
     assert identity.get("customer_id") == {str(A["customer_id"])}
     assert identity.get("visitor_id") == {A["visitor_id"]}
+    for name, discovery in found.items():  # every field handed over has its category
+        for record in discovery.records:
+            declared = sources[name].collections[record.collection].fields
+            assert set(record.fields) <= set(declared), (name, record.collection)
     fields = {name: [r.fields for r in d.records] for name, d in found.items()}
     crm_emails = {f.get("email") for f in fields["crm"] if "email" in f}
     assert crm_emails == {A["email"], A["work_email"]}  # not Cléa (E), whom the API returned
