@@ -1,0 +1,114 @@
+"""Issue 4's acceptance: an access case for a person of the demo organisation, run through the
+real pipeline (real workers on a real Redis, the demo's CRM and newsletter services over HTTP),
+finds their records in all six sources and nothing of anyone else's — not the namesake, not the
+person whose address contains theirs, not the colleague behind the same IP address, not the
+ticket another person wrote about them."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import select
+
+from dsar import create_app, gathering
+from dsar.demo.org import SHOWCASE, generate, write_config
+from dsar.demo.services import crm_app, newsletter_app, serve
+from dsar.extensions import db
+from dsar.models import CaseStatus, GatherStatus, SourceResult
+from tests.conftest import _config, run_queued_jobs
+from tests.gather_helpers import dispose, verified_case
+from tests.test_gathering import case_status, start
+
+SIX = {"platform", "crm", "newsletter", "analytics", "access_logs", "support"}
+
+
+@pytest.fixture(scope="module")
+def demo_data(tmp_path_factory):
+    target = tmp_path_factory.mktemp("org") / "demo-org"
+    generate(target, 120)
+    return target
+
+
+@pytest.fixture
+def demo_app(demo_data, tmp_path, monkeypatch, app, database_url, redis_url, key_file,
+             smtp_server):
+    (tmp_path / "demo-org").symlink_to(demo_data)
+    monkeypatch.setenv("HORIZON_CRM_TOKEN", "crm-secret")
+    monkeypatch.setenv("HORIZON_NEWSLETTER_API_KEY", "newsletter-secret")
+    monkeypatch.setenv("DSAR_INSTANCE_PATH", str(tmp_path))  # {instance} in sources.toml
+    servers = [serve(crm_app(demo_data / "crm.sqlite", "crm-secret")),
+               serve(newsletter_app(demo_data / "newsletter.sqlite", "newsletter-secret"))]
+    write_config(tmp_path, crm_url=f"http://127.0.0.1:{servers[0][2]}",
+                 newsletter_url=f"http://127.0.0.1:{servers[1][2]}")
+    config = _config(database_url, redis_url, key_file, tmp_path / "storage", smtp_server.port)
+    config.update(SOURCES_FILE=str(tmp_path / "sources.toml"),
+                  REGISTER_FILE=str(tmp_path / "register.toml"), GATHER_RETRY_INTERVALS=[])
+    gapp = create_app(config)
+    yield gapp
+    dispose(gapp)
+    for server, thread, _ in servers:
+        server.shutdown()
+        server.server_close()
+        thread.join(10)
+
+
+def gathered(app, case_id: int) -> dict[str, dict]:
+    with app.app_context():
+        rows = db.session.scalars(select(SourceResult).where(SourceResult.case_id == case_id))
+        return {r.source: {"status": r.status, "result": gathering.result_of(r)} for r in rows}
+
+
+def everything_found(results: dict[str, dict]) -> str:
+    return json.dumps([r["result"]["records"] for r in results.values()], ensure_ascii=False)
+
+
+def test_a_demo_person_is_found_in_all_six_sources_and_nobody_else_is(demo_app):
+    person = SHOWCASE["A"]
+    case = verified_case(demo_app, person["email"])
+    start(demo_app, case.id)
+    assert run_queued_jobs(demo_app) == 0
+    assert case_status(demo_app, case.id) is CaseStatus.REVIEW
+
+    results = gathered(demo_app, case.id)
+    assert set(results) == SIX
+    for name, outcome in results.items():
+        assert outcome["status"] is GatherStatus.DONE, name
+        assert outcome["result"]["records"], f"nothing found in {name}"
+
+    text = everything_found(results)
+    # Hers, including what was reached only through identifiers other sources yielded: the
+    # CRM contact under her work address (linked by customer id), her visitor id's analytics
+    # events and access-log lines, the address written in other letter case.
+    assert person["work_email"] in text
+    assert person["visitor_id"] in text
+    identifiers = {k: set(v) for r in results.values()
+                   for k, v in r["result"]["identifiers"].items()}
+    assert str(person["customer_id"]) in identifiers["customer_id"]
+    assert person["visitor_id"] in identifiers["visitor_id"]
+    assert person["email_other_case"] in text  # the same mailbox, written differently
+    support = results["support"]["result"]["records"]
+
+    # Nobody else's.
+    for other in ("B", "C", "D", "E"):
+        twin = SHOWCASE[other]
+        assert twin["email"] not in text, other
+        assert twin["visitor_id"] not in text, other
+        assert str(twin["customer_id"]) not in identifiers.get("customer_id", set()), other
+    logs = results["access_logs"]["result"]["records"]
+    assert logs and all(r["fields"]["visitor_id"] == person["visitor_id"] for r in logs)
+    # D's ticket names her; it is D's, and it is not handed to her.
+    assert all(r["fields"]["requester_email"].lower() == person["email"]
+               or r["fields"]["customer_id"] == str(person["customer_id"])
+               for r in support)
+
+
+def test_the_namesake_gets_only_his_own_records(demo_app):
+    twin, person = SHOWCASE["B"], SHOWCASE["A"]
+    case = verified_case(demo_app, twin["email"])
+    start(demo_app, case.id)
+    assert run_queued_jobs(demo_app) == 0
+    text = everything_found(gathered(demo_app, case.id))
+    assert twin["email"] in text
+    assert person["email"] not in text.lower()
+    assert person["visitor_id"] not in text
