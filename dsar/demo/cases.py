@@ -9,6 +9,7 @@ from datetime import UTC, datetime, time, timedelta
 
 from sqlalchemy import func, select
 
+from .. import gathering, pipeline
 from ..extensions import db
 from ..models import ActorType, Case, CaseKind, CaseStatus
 from ..workflow import create_case, today_in_paris, transition
@@ -29,12 +30,14 @@ def _generated(index: int) -> tuple[str, str]:
 
 #: (name, e-mail, kind, days since receipt, status path)
 SAMPLES = [
-    (*_showcase("A"), CaseKind.ACCESS, 27, ["confirmed"]),
+    # Searched as soon as the worker starts: waits in review with all six sources.
+    (*_showcase("A"), CaseKind.ACCESS, 27, ["confirmed", "verified", "in_progress"]),
     (*_showcase("B"), CaseKind.ERASURE, 24, ["confirmed", "verified"]),
     (*_showcase("C"), CaseKind.RECTIFICATION, 12, ["confirmed"]),
     (*_showcase("D"), CaseKind.OBJECTION, 5, ["confirmed"]),
     (*_generated(1), CaseKind.PORTABILITY, 35, ["confirmed", "verified", "in_progress"]),
     (*_showcase("E"), CaseKind.ACCESS, 2, []),
+    (*_showcase("A"), CaseKind.PORTABILITY, 3, ["confirmed", "verified"]),
     (*_generated(2), CaseKind.RESTRICTION, 60, ["confirmed", "withdrawn"]),
     (*_generated(3), CaseKind.POSTMORTEM_DIRECTIVE, 9, ["confirmed"]),
 ]
@@ -45,6 +48,7 @@ def seed_sample_cases() -> int:
     if db.session.scalar(select(func.count(Case.id))):
         return 0
     today = today_in_paris()
+    planned = []
     for name, email, kind, age, path in SAMPLES:
         received_at = datetime.combine(today - timedelta(days=age), time(9, 30), tzinfo=UTC)
         number = f"HZ-{sum(map(ord, email)) * 37 % 99999:05d}"  # stable across runs
@@ -53,5 +57,8 @@ def seed_sample_cases() -> int:
         for step in path:
             transition(case, CaseStatus(step), actor_type=ActorType.SYSTEM,
                        payload={"demo": True})
+        if case.status is CaseStatus.IN_PROGRESS:
+            planned.extend(gathering.prepare(case))
     db.session.commit()
+    pipeline.start(planned)  # the worker searches the sources once it is up
     return len(SAMPLES)
