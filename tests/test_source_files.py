@@ -391,3 +391,11 @@ def test_changing_a_collection_s_match_indexes_it_again(shop):
     assert stats["files_dropped"] == 1 and stats["lines"] == len(ACCESS)
     found = discover(instance, changed, ip=["198.51.100.4"])
     assert [r.fields["request"] for r in found.records] == ["GET /panier HTTP/1.1"]
+
+
+def test_a_hard_linked_copy_is_not_indexed_again_at_every_update(shop):
+    instance, source = shop
+    os.link(instance / "logs" / "access.log", instance / "logs" / "access.log.bak")
+    assert update_index(source, instance)["files"] == 4
+    again = update_index(source, instance)
+    assert again["bytes_read"] == 0 and again["files_reset"] == 0

@@ -200,22 +200,23 @@ class FileIndex:
 
     def _reconcile(self, collection: str, current: dict[str, str], stats: IndexStats) -> None:
         """Follow files renamed by log rotation (same inode); drop vanished and replaced ones."""
-        by_inode = {}
+        inode_of = {}
         for path in current:
             with contextlib.suppress(OSError):
                 st = os.stat(path)
-                by_inode[(st.st_dev, st.st_ino)] = path
+                inode_of[path] = (st.st_dev, st.st_ino)
         rows = self.db.execute("SELECT id, path, device, inode FROM files WHERE collection = ?",
                                (collection,)).fetchall()
-        stale = [row for row in rows if by_inode.get(row[2:]) != row[1]]
+        stale = [row for row in rows if inode_of.get(row[1]) != row[2:]]
         kept = {row[1] for row in rows} - {row[1] for row in stale}
         # Park stale rows on a placeholder path first: a rotation moves a.log to a.log.1 and
         # a.log.1 to a.log.2 at once, and paths are unique.
         for file_id, *_ in stale:
             self.db.execute("UPDATE files SET path = ? WHERE id = ?", (f"\0{file_id}", file_id))
         for file_id, path, device, inode in stale:
-            target = by_inode.get((device, inode))
-            if target is None or target in kept:
+            target = next((p for p, i in inode_of.items() if i == (device, inode)
+                           and p not in kept), None)
+            if target is None:
                 self._drop_file(file_id)  # vanished, or replaced by a new file (a reset)
                 if path in current:
                     stats.files_reset += 1
