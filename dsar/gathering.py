@@ -238,9 +238,15 @@ def collect(case_id: int, *, actor_id: str | None = None) -> tuple[str, list[Pla
         db.session.rollback()
         return "waiting", []
     identity = base_identity(case)
-    for row in rows.values():
+    #: What each source already covered: what it was searched with and what its own
+    #: records yielded (its connector followed those itself).
+    covered: dict[str, Identity] = {}
+    for name, row in rows.items():
+        covered[name] = row_input(row)
         if row.status is GatherStatus.DONE and row.result_blob_id:
-            identity = identity.union(yielded_identifiers(row))
+            own = yielded_identifiers(row)
+            identity = identity.union(own)
+            covered[name] = covered[name].union(own)
     next_round = max(r.round for r in rows.values()) + 1
     planned = []
     catalog = get_catalog()
@@ -250,7 +256,7 @@ def collect(case_id: int, *, actor_id: str | None = None) -> tuple[str, list[Pla
         if row is None:
             row = SourceResult(case_id=case_id, source=name, round=next_round, counts={})
             db.session.add(row)
-        elif not wanted or _digest(wanted) == row.input_digest:
+        elif not wanted or _within(wanted, covered[name]):
             continue  # nothing new to search this source by
         if next_round > int(current_app.config["GATHER_MAX_ROUNDS"]):
             logger.warning("case %s: round limit reached, %s not searched again", case_id, name)
@@ -270,6 +276,10 @@ def collect(case_id: int, *, actor_id: str | None = None) -> tuple[str, list[Pla
         outcome = "review"
     db.session.commit()
     return outcome, []
+
+
+def _within(wanted: Identity, covered: Identity) -> bool:
+    return all(values <= covered.get(kind) for kind, values in wanted.values.items())
 
 
 def result_of(row: SourceResult) -> dict:

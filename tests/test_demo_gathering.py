@@ -56,7 +56,8 @@ def demo_app(demo_data, tmp_path, monkeypatch, app, database_url, redis_url, key
 def gathered(app, case_id: int) -> dict[str, dict]:
     with app.app_context():
         rows = db.session.scalars(select(SourceResult).where(SourceResult.case_id == case_id))
-        return {r.source: {"status": r.status, "result": gathering.result_of(r)} for r in rows}
+        return {r.source: {"status": r.status, "round": r.round,
+                           "result": gathering.result_of(r)} for r in rows}
 
 
 def everything_found(results: dict[str, dict]) -> str:
@@ -75,6 +76,13 @@ def test_a_demo_person_is_found_in_all_six_sources_and_nobody_else_is(demo_app):
     for name, outcome in results.items():
         assert outcome["status"] is GatherStatus.DONE, name
         assert outcome["result"]["records"], f"nothing found in {name}"
+
+    # Round 2 searches only the sources that new identifiers reach (the analytics and logs
+    # by the visitor id, support by the customer id the platform yielded); the newsletter and
+    # the CRM had already followed their own contact and customer ids themselves.
+    assert {n: r["round"] for n, r in results.items()} == {
+        "platform": 1, "newsletter": 1, "crm": 1, "support": 2, "analytics": 2,
+        "access_logs": 2}
 
     text = everything_found(results)
     # Hers, including what was reached only through identifiers other sources yielded: the

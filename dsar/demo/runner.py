@@ -168,6 +168,8 @@ def demo_command(host: str, port: int, smtp_port: int, people: int) -> None:
         "DSAR_MAIL_FROM": env.get("DSAR_MAIL_FROM", "droits-rgpd@horizon-formation.example"),
         "PYTHONUNBUFFERED": "1",
     })
+    # This process queues the sample cases' searches: on the demo's Redis, like the others.
+    app.config["REDIS_URL"] = redis_url
     passwords = _reset_demo_staff()
     from .cases import seed_sample_cases
     from .org import SHOWCASE
