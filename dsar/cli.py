@@ -128,6 +128,23 @@ def sources_check_command() -> None:
                f"{len(catalog.register.categories)} data categories.")
 
 
+@sources_group.command("index")
+@click.argument("names", nargs=-1)
+@click.option("--rebuild", is_flag=True, help="Read every file again from the start.")
+@with_appcontext
+def sources_index_command(names: tuple[str, ...], rebuild: bool) -> None:
+    """Bring the line indexes of the ``files`` sources up to date (all, or NAMES)."""
+    from .sources.indexing import update_file_indexes
+
+    try:
+        done = update_file_indexes(names or None, rebuild=rebuild)
+    except KeyError as exc:
+        raise click.ClickException(f"no files source named {exc.args[0]!r}") from None
+    for name, stats in done.items():
+        click.echo(f"{name}: {stats['files']} files, {stats['bytes_read']:,} bytes read, "
+                   f"{stats['entries']:,} new entries")
+
+
 @main.group("audit")
 def audit_group() -> None:
     """The audit trail."""

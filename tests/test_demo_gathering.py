@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from dsar import create_app, gathering
+from dsar.cli import main
 from dsar.demo.org import SHOWCASE, generate, write_config
 from dsar.demo.services import crm_app, newsletter_app, serve
 from dsar.extensions import db
@@ -120,3 +121,18 @@ def test_the_namesake_gets_only_his_own_records(demo_app):
     assert twin["email"] in text
     assert person["email"] not in text.lower()
     assert person["visitor_id"] not in text
+
+
+def test_the_file_indexes_are_kept_up_to_date_from_the_command_line(demo_app):
+    runner = demo_app.test_cli_runner()
+    checked = runner.invoke(main, ["sources", "check"])
+    assert checked.exit_code == 0
+    assert "access_logs" in checked.output and "searched by visitor_id" in checked.output
+    first = runner.invoke(main, ["sources", "index"])
+    assert first.exit_code == 0, first.output
+    assert {line.split(":")[0] for line in first.output.splitlines()} == {
+        "analytics", "access_logs", "support"}
+    again = runner.invoke(main, ["sources", "index", "access_logs"])
+    assert again.output.startswith("access_logs: ") and " 0 bytes read" in again.output
+    unknown = runner.invoke(main, ["sources", "index", "crm"])
+    assert unknown.exit_code == 1 and "no files source named 'crm'" in unknown.output

@@ -80,3 +80,11 @@ def collect_gathering(case_id: int) -> str:
         outcome, planned = gathering.collect(case_id, actor_id=_job_id())
         pipeline.start(planned)
         return outcome
+
+
+def update_file_indexes() -> int:
+    """Periodic: index what was appended to the ``files`` sources since the last run."""
+    from dsar.sources.indexing import update_file_indexes as update
+
+    with app_context():
+        return sum(stats["bytes_read"] for stats in update().values())

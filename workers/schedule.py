@@ -21,4 +21,6 @@ PERIODIC_JOBS: tuple[PeriodicJob, ...] = (
     PeriodicJob("deadline-reminders", "workers.jobs.send_deadline_reminders", "maintenance",
                 3600),
     PeriodicJob("overdue-digest", "workers.jobs.send_overdue_digest", "maintenance", 3600),
+    # Searches index what is new themselves; this keeps that to minutes of logs, not days.
+    PeriodicJob("file-indexes", "workers.jobs.update_file_indexes", "maintenance", 600),
 )

@@ -118,8 +118,15 @@ class Discovery:
         return Discovery(records=records, identifiers=self.identifiers)
 
 
-def _sort_key(key: str) -> tuple[int, int | str]:
-    return (0, int(key)) if key.isdigit() else (1, key)
+def _sort_key(key: str) -> tuple[int, int | str, str | int]:
+    """Numbers in numeric order, "file:offset" keys by file then offset (log lines in time
+    order), anything else as text."""
+    if key.isdigit():
+        return (0, int(key), "")
+    head, _, tail = key.rpartition(":")
+    if head and tail.isdigit():
+        return (1, head, int(tail))
+    return (2, key, "")
 
 
 class SourceError(Exception):
