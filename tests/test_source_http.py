@@ -9,14 +9,9 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from email.utils import formatdate
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
@@ -24,78 +19,10 @@ from dsar.sources.base import Identity, SourceConfigError, SourceError
 from dsar.sources.config import load_sources
 from dsar.sources.http import HttpConnector
 from tests.conftest import free_port
+from tests.json_api import Api, Hit, json_api_server  # noqa: F401 (the "api" fixture)
 
 EMAIL = "jeanne.martin@x.fr"
 JEANNE = Identity.of(email=[EMAIL])
-
-
-@dataclass
-class Hit:
-    path: str
-    query: dict[str, str]
-    headers: dict[str, str]
-    at: float
-
-
-class Api:
-    """A scriptable JSON API: raw path -> handler(hit, n-th hit on that path) returning
-    (status, body, headers); a body that is bytes is sent as is, anything else as JSON."""
-
-    def __init__(self) -> None:
-        self.routes: dict[str, Callable[[Hit, int], tuple[int, Any, dict[str, str]]]] = {}
-        self.hits: list[Hit] = []
-        self.lock = threading.Lock()
-        self.release = threading.Event()  # what hanging handlers wait for; set at teardown
-        self.base_url = ""
-
-    def route(self, path: str, handler: Callable[[Hit, int], Any]) -> None:
-        self.routes[path] = handler
-
-
-class _Handler(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802 -- http.server's naming
-        api: Api = self.server.api  # type: ignore[attr-defined]
-        url = urlsplit(self.path)
-        hit = Hit(url.path, dict(parse_qsl(url.query)), dict(self.headers), time.monotonic())
-        with api.lock:
-            api.hits.append(hit)
-            count = sum(1 for h in api.hits if h.path == url.path)
-        handler = api.routes.get(url.path)
-        status, body, headers = (handler(hit, count) if handler
-                                 else (404, {"error": "not found"}, {}))
-        data = body if isinstance(body, bytes) else json.dumps(body).encode()
-        self.send_response(status)
-        headers = {"Content-Type": "application/json", "Content-Length": str(len(data)),
-                   **headers}
-        for name, value in headers.items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = False  # server_close() joins every request thread
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        pass  # a client that timed out and hung up before the answer
-
-
-@pytest.fixture
-def api():
-    api = Api()
-    server = _Server(("127.0.0.1", 0), _Handler)
-    server.api = api  # type: ignore[attr-defined]
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    api.base_url = f"http://127.0.0.1:{server.server_address[1]}"
-    yield api
-    api.release.set()
-    server.shutdown()
-    thread.join()
-    server.server_close()
 
 
 HEAD = """
