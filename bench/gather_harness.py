@@ -89,6 +89,8 @@ def workers(env: dict[str, str], count: int):
     try:
         yield processes
     finally:
+        peaks = [vm_hwm_mb(p.pid) for p in processes]
+        WORKER_PEAKS_MB.extend(x for x in peaks if x is not None)
         for process in processes:
             process.send_signal(signal.SIGTERM)
         for process in processes:
@@ -97,6 +99,21 @@ def workers(env: dict[str, str], count: int):
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+#: The peak resident memory (VmHWM) of each worker process of the last run, in MB.
+WORKER_PEAKS_MB: list[float] = []
+
+
+def vm_hwm_mb(pid: int) -> float | None:
+    """A running process's peak resident memory, from /proc (Linux)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
 
 
 def peak_child_rss_mb() -> float:
