@@ -1,0 +1,335 @@
+"""What an answer to an access request contains: a plain data model every renderer reads (the
+JSON and CSV writers here, the PDF report to come).
+
+:func:`build_content` gathers, for one case: the case's metadata, the controller, the Art. 15
+information (:mod:`.information`), what is kept or refused, and per source and collection the
+fields with their data category and a way to read the records. The records themselves are never
+held: :meth:`SourceContent.grouped` and :meth:`SourceContent.records` read them from the stored
+search result each time they are asked for, one by one, so a writer can stream them.
+Texts are in the case's language (French or English).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from itertools import groupby
+from operator import itemgetter
+from typing import Any
+
+from flask import current_app
+from flask_babel import force_locale, gettext
+from sqlalchemy import select
+
+from .. import gathering
+from ..extensions import db
+from ..i18n import KIND_LABELS
+from ..models import Case, GatherStatus, SourceResult
+from ..models.types import utcnow
+from ..register import Register
+from ..sources.base import SourceConfig
+from ..sources.catalog import Catalog, get_catalog
+from .information import UNCLASSIFIED, Coded, Information, build_information, category
+
+logger = logging.getLogger(__name__)
+
+#: The version of the export format (``export.schema.json``); bump on an incompatible change.
+FORMAT_VERSION = 1
+SCOPES = ("access", "portability")
+#: What a source's search can be: the gathering statuses, or never searched.
+NOT_SEARCHED = "not_searched"
+
+#: Reads a finished search's records: dicts ``{"collection", "key", "fields"}`` sorted by
+#: collection, then key.
+RecordReader = Callable[[SourceResult], Iterable[Mapping[str, Any]]]
+
+
+class ExportError(Exception):
+    """A stored result cannot be exported as it is (names no person)."""
+
+
+def stored_records(row: SourceResult) -> Iterable[Mapping[str, Any]]:
+    """The records of ``row``'s search, in their stored order.
+
+    This is the one place the exports read search results. ``gathering.result_of`` decrypts and
+    parses the whole result today; once it can stream, only this function changes (every caller
+    only iterates)."""
+    return gathering.result_of(row)["records"]
+
+
+@dataclass(frozen=True)
+class FieldInfo:
+    """A field of a collection and its data category."""
+
+    name: str
+    category: Coded
+
+
+@dataclass(frozen=True)
+class ExportRecord:
+    """One record: its stable key and its fields, in the collection's field order."""
+
+    key: str
+    fields: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class CollectionContent:
+    """A collection of a source where records were found."""
+
+    name: str
+    record_count: int
+    #: The fields handed over, in a stable order: as ``sources.toml`` declares them, then any
+    #: other field the records hold (sorted, ``unclassified``).
+    fields: tuple[FieldInfo, ...]
+    #: Fields held but never handed over (credentials): named, so the person knows they exist.
+    withheld: tuple[FieldInfo, ...]
+    #: The collection's erasure policy: delete | anonymize | retain (None: no longer declared).
+    erasure: str | None
+    retain_basis: str | None = None
+    retain_until: str | None = None
+
+    def project(self, raw: Mapping[str, Any]) -> ExportRecord:
+        """A stored record as exported: only the fields handed over, in order."""
+        values = raw.get("fields") or {}
+        return ExportRecord(str(raw["key"]),
+                            {f.name: values[f.name] for f in self.fields if f.name in values})
+
+
+@dataclass(frozen=True)
+class SourceContent:
+    """One source: how its search went and what it found."""
+
+    name: str
+    label: str
+    #: sql | http | files (None: the source is no longer configured).
+    kind: str | None
+    #: A GatherStatus value, or ``not_searched``.
+    status: str
+    #: What the person should know about this source's search (None when data was found).
+    notice: str | None
+    record_count: int
+    collections: tuple[CollectionContent, ...]
+    _read: Callable[[], Iterable[Mapping[str, Any]]] = field(
+        default=lambda: (), repr=False, compare=False)
+
+    def collection(self, name: str) -> CollectionContent:
+        """The collection called ``name`` (KeyError if nothing was found there)."""
+        for collection in self.collections:
+            if collection.name == name:
+                return collection
+        raise KeyError(name)
+
+    def grouped(self) -> Iterator[tuple[CollectionContent, Iterator[ExportRecord]]]:
+        """Each collection with an iterator of its records, in one pass over the stored
+        result. Consume each collection's records before moving to the next."""
+        by_name = {c.name: c for c in self.collections}
+        for name, raws in groupby(self._read(), key=itemgetter("collection")):
+            collection = by_name.get(name)
+            if collection is not None:
+                yield collection, (collection.project(r) for r in raws)
+
+    def records(self, collection: str) -> Iterator[ExportRecord]:
+        """The records of one collection (a pass over the stored result)."""
+        wanted = self.collection(collection)
+        return (wanted.project(r) for r in self._read() if r["collection"] == collection)
+
+
+@dataclass(frozen=True)
+class RetainedData:
+    """Data kept even if the person asks for erasure (Art. 17(3)), and why."""
+
+    source: str
+    source_label: str
+    collection: str
+    record_count: int
+    basis: str | None
+    until: str | None
+
+
+@dataclass(frozen=True)
+class Redaction:
+    """Another person's data removed from a record (reported as a partial refusal)."""
+
+    source: str
+    collection: str
+    key: str
+    field: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Limitations:
+    """What the answer does not give, or what could not be erased, and why."""
+
+    retained: tuple[RetainedData, ...] = ()
+    #: Staff's reasons for refusing part of the request, as sent to the person.
+    partial_refusal: str | None = None
+    #: Filled by the redaction of third parties' data (issue 5, item 5).
+    redactions: tuple[Redaction, ...] = ()
+
+
+@dataclass(frozen=True)
+class CaseInfo:
+    """The request the answer is for."""
+
+    reference: str
+    kind: Coded
+    received_on: date
+    due_on: date
+    extended: bool
+    requester_name: str
+    representative_name: str | None
+
+
+@dataclass(frozen=True)
+class Controller:
+    """Who answers: the controller and its data protection officer."""
+
+    name: str
+    address: str | None
+    dpo_email: str | None
+
+
+@dataclass(frozen=True)
+class ExportContent:
+    """Everything an answer contains (records read on demand from each source)."""
+
+    scope: str
+    language: str
+    generated_at: datetime
+    case: CaseInfo
+    controller: Controller
+    information: Information
+    limitations: Limitations
+    sources: tuple[SourceContent, ...]
+    version: int = FORMAT_VERSION
+
+    @property
+    def record_count(self) -> int:
+        """Records handed over, all sources together."""
+        return sum(s.record_count for s in self.sources)
+
+
+def _pre_pass(source: SourceConfig | None, records: Iterable[Mapping[str, Any]]
+              ) -> dict[str, tuple[int, set[str]]]:
+    """Collection -> (record count, field names seen), checking the stored order."""
+    seen: dict[str, tuple[int, set[str]]] = {}
+    current = None
+    for raw in records:
+        name = raw["collection"]
+        if name != current:
+            if name in seen:
+                raise ExportError(f"source {source.name if source else '?'}: records are not "
+                                  f"grouped by collection ({name!r} comes back)")
+            seen[name] = (0, set())
+            current = name
+        count, names = seen[name]
+        names.update(raw.get("fields") or ())
+        seen[name] = (count + 1, names)
+    return seen
+
+
+def _collection(register: Register, source: SourceConfig | None, name: str, count: int,
+                seen: set[str], language: str) -> CollectionContent:
+    config = source.collections.get(name) if source else None
+    declared = dict(config.fields) if config else {}
+    excluded = tuple(config.exclude) if config else ()
+    names = [f for f in declared if f not in excluded]
+    names += sorted(seen - set(names) - set(excluded))
+
+    def info(field_name: str) -> FieldInfo:
+        return FieldInfo(field_name, category(register, declared.get(field_name, UNCLASSIFIED),
+                                              language))
+
+    policy = config.erasure if config else None
+    return CollectionContent(
+        name=name, record_count=count, fields=tuple(info(f) for f in names),
+        withheld=tuple(info(f) for f in excluded), erasure=policy.strategy if policy else None,
+        retain_basis=policy.retain_basis if policy else None,
+        retain_until=policy.retain_until if policy else None)
+
+
+def _notice(status: str, count: int) -> str | None:
+    if status == GatherStatus.FAILED:
+        return gettext("This source could not be searched. We will complete this answer as "
+                       "soon as it has been searched again.")
+    if status == GatherStatus.SKIPPED:
+        return gettext("This source can only be searched by identifiers that were not found "
+                       "for you: nothing about you was found there.")
+    if status != GatherStatus.DONE:
+        return gettext("This source has not been searched yet.")
+    if not count:
+        return gettext("Nothing about you was found in this source.")
+    return None
+
+
+def _source(register: Register, name: str, source: SourceConfig | None,
+            row: SourceResult | None, read: RecordReader, language: str) -> SourceContent:
+    status = row.status.value if row is not None else NOT_SEARCHED
+    label = source.label(language) if source else name
+    kind = source.kind if source else None
+    if row is None or not row.result_blob_id:
+        return SourceContent(name, label, kind, status, _notice(status, 0), 0, ())
+
+    def records() -> Iterable[Mapping[str, Any]]:
+        return read(row)
+
+    # An earlier round's result stays exported while a later one failed or waits: it is data
+    # we hold about the person.
+    collections = tuple(_collection(register, source, c, count, seen, language)
+                        for c, (count, seen) in _pre_pass(source, records()).items())
+    total = sum(c.record_count for c in collections)
+    return SourceContent(name, label, kind, status, _notice(status, total), total, collections,
+                         records)
+
+
+def _rows(case: Case) -> list[SourceResult]:
+    return list(db.session.scalars(select(SourceResult).where(SourceResult.case_id == case.id)
+                                   .order_by(SourceResult.id)))
+
+
+def build_content(case: Case, rows: Iterable[SourceResult] | None = None, *,
+                  catalog: Catalog | None = None, read_records: RecordReader = stored_records,
+                  scope: str = "access", now: datetime | None = None) -> ExportContent:
+    """What the answer to ``case`` contains, from its search results (``rows``, default: all
+    the case's) and the configured sources and register (``catalog``). Needs an app context;
+    reads each stored result once here (to list fields and count), and again each time a
+    writer iterates the records."""
+    if scope not in SCOPES:
+        raise ValueError(f"unknown export scope {scope!r}")
+    catalog = catalog or get_catalog()
+    language = case.language if case.language in ("fr", "en") else "fr"
+    by_source = {r.source: r for r in (_rows(case) if rows is None else rows)}
+    names = [*catalog.sources, *sorted(n for n in by_source if n not in catalog.sources)]
+    register = catalog.register
+    config = current_app.config
+    with force_locale(language):
+        sources = tuple(_source(register, n, catalog.sources.get(n), by_source.get(n),
+                                read_records, language) for n in names)
+        found = {s.name: {f.category.code for c in s.collections for f in (*c.fields,
+                                                                           *c.withheld)}
+                 for s in sources if s.record_count}
+        controller = Controller(
+            name=register.controller.get("name") or config["ORGANISATION_NAME"],
+            address=register.controller.get("address"),
+            dpo_email=register.controller.get("dpo_email") or config["DPO_EMAIL"])
+        information = build_information(register, found, language, controller.dpo_email)
+        case_info = CaseInfo(
+            reference=case.reference, kind=Coded(case.kind.value, str(KIND_LABELS[case.kind])),
+            received_on=case.received_on, due_on=case.due_on, extended=bool(case.extended),
+            requester_name=case.requester_name, representative_name=case.representative_name)
+    retained = tuple(RetainedData(s.name, s.label, c.name, c.record_count, c.retain_basis,
+                                  c.retain_until)
+                     for s in sources for c in s.collections if c.erasure == "retain")
+    content = ExportContent(
+        scope=scope, language=language, generated_at=(now or utcnow()).replace(microsecond=0),
+        case=case_info, controller=controller, information=information,
+        limitations=Limitations(retained=retained,
+                                partial_refusal=case.partial_refusal_reasons or None),
+        sources=sources)
+    logger.info("case %s: export content built, %d sources, %d records", case.id,
+                len(sources), content.record_count)
+    return content
