@@ -16,7 +16,8 @@ from dsar import create_app
 from dsar.demo.org import generate, write_config
 from dsar.demo.services import crm_app, newsletter_app, serve
 from dsar.exports import load_schema
-from dsar.exports.content import build_content
+from dsar.exports.content import CollectionContent, FieldInfo, build_content
+from dsar.exports.information import Coded
 from dsar.exports.package import write_package
 from dsar.extensions import db
 from dsar.models import Case, CaseStatus
@@ -93,3 +94,10 @@ def validator() -> Draft202012Validator:
     """The shipped schema's validator, with format checking on."""
     return Draft202012Validator(load_schema(),
                                 format_checker=Draft202012Validator.FORMAT_CHECKER)
+
+
+def collection(*fields: str) -> CollectionContent:
+    """A collection "notes" of free-text ``fields`` (for the writers' own tests)."""
+    return CollectionContent(
+        name="notes", record_count=2, erasure="delete", withheld=(),
+        fields=tuple(FieldInfo(f, Coded("free_text", "Free text")) for f in fields))

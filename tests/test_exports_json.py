@@ -17,16 +17,15 @@ from dsar.demo.org import SHOWCASE
 from dsar.exports import load_schema
 from dsar.exports.content import (
     CaseInfo,
-    CollectionContent,
     Controller,
     ExportContent,
-    FieldInfo,
     Limitations,
     SourceContent,
 )
 from dsar.exports.information import Authority, Coded, Information
 from dsar.exports.json_export import write_json
 from tests.export_helpers import (
+    collection,
     demo_app,
     export_document,
     gathered_case,
@@ -111,8 +110,8 @@ def test_a_demo_persons_export_conforms_and_holds_her_data_from_all_six_sources(
     # Every field carries its category, labelled in French.
     categories = {c["code"] for c in document["information"]["categories"]}
     for source in found.values():
-        for collection in source["collections"]:
-            for field in collection["fields"]:
+        for found_collection in source["collections"]:
+            for field in found_collection["fields"]:
                 assert field["category"]["code"] in categories, field
     assert field_category(found["platform"], "accounts", "phone") == {
         "code": "contact", "label": "Coordonnées (adresse e-mail, téléphone, adresse postale)"}
@@ -217,12 +216,6 @@ def test_the_schema_is_strict():
     assert not check.is_valid(failed)
     assert check.is_valid(failed | {"notice": "Could not be searched."})
     assert not check.is_valid(failed | {"notice": "x", "stauts": "done"})
-
-
-def collection(*fields: str) -> CollectionContent:
-    return CollectionContent(
-        name="notes", record_count=2, erasure="delete", withheld=(),
-        fields=tuple(FieldInfo(f, Coded("free_text", "Free text")) for f in fields))
 
 
 def test_the_writer_writes_the_same_document_to_text_and_binary_streams(app):

@@ -22,10 +22,16 @@ from dsar.exports.csv_export import write_csv
 from dsar.exports.package import PackageMember, write_package
 from dsar.extensions import db
 from dsar.models import Case, CaseStatus, GatherStatus, SourceResult
-from tests.export_helpers import demo_app, gathered_case, make_demo_data, package_of, validator
+from tests.export_helpers import (
+    collection,
+    demo_app,
+    gathered_case,
+    make_demo_data,
+    package_of,
+    validator,
+)
 from tests.gather_helpers import SHOP_SOURCE, app_with_sources, dispose, write_config
 from tests.staff_helpers import make_case
-from tests.test_exports_json import collection
 
 
 @pytest.fixture(scope="module")
