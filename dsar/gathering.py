@@ -16,9 +16,10 @@ job run twice finds its work done and stops.
 
 from __future__ import annotations
 
-import hashlib
+import io
 import json
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -150,19 +151,30 @@ def gather(case_id: int, source: str, *, final_attempt: bool = True,
     return "done"
 
 
+def result_lines(found: Discovery) -> Iterator[str]:
+    """A search result as canonical JSON lines: a header (the identifiers the records carry,
+    the record count), then one record per line. The same records give the same bytes, and a
+    reader can go through 100,000 records without holding them."""
+    yield _canonical({"identifiers": found.identifiers.to_json(),
+                      "record_count": len(found.records)})
+    for record in found.records:
+        yield _canonical(record.to_json())
+
+
+def _canonical(value: dict) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":")) + "\n"
+
+
 def result_document(found: Discovery) -> bytes:
-    """The canonical JSON of a search result: the same records give the same bytes."""
-    document = {
-        "records": [r.to_json() for r in found.records],
-        "identifiers": found.identifiers.to_json(),
-    }
-    return json.dumps(document, sort_keys=True, ensure_ascii=False,
-                      separators=(",", ":")).encode()
+    """The bytes :func:`result_lines` stores (tests compare sums with it)."""
+    return "".join(result_lines(found)).encode()
 
 
 def _record_success(case_id: int, source: str, found: Discovery, actor_id: str | None) -> None:
-    data = result_document(found)
-    blob = storage.put(data)
+    with storage.text_writer() as out:
+        for line in result_lines(found):
+            out.write(line)
+    blob = out.blob
     row = db.session.scalar(select(SourceResult).where(
         SourceResult.case_id == case_id, SourceResult.source == source).with_for_update())
     old_blob = row.result_blob_id
@@ -170,7 +182,7 @@ def _record_success(case_id: int, source: str, found: Discovery, actor_id: str |
     for record in found.records:
         counts[record.collection] = counts.get(record.collection, 0) + 1
     row.result_blob_id = blob.blob_id
-    row.result_sha256 = hashlib.sha256(data).hexdigest()
+    row.result_sha256 = blob.sha256
     row.record_count = len(found.records)
     row.counts = counts
     row.status = GatherStatus.DONE
@@ -283,14 +295,46 @@ def _within(wanted: Identity, covered: Identity) -> bool:
 
 
 def result_of(row: SourceResult) -> dict:
-    """The decrypted result of a finished search: ``records`` and ``identifiers``."""
+    """The decrypted result of a finished search, whole: ``records`` and ``identifiers``
+    (use :func:`iter_records` for large results)."""
+    header, records, _ = _open_result(row)
+    return {"identifiers": header.get("identifiers", {}), "records": list(records)}
+
+
+def iter_records(row: SourceResult) -> Iterator[dict]:
+    """The records of a finished search, one at a time (``collection``, ``key``, ``fields``),
+    decrypted segment by segment: memory stays flat whatever their number."""
+    return _open_result(row)[1]
+
+
+def _open_result(row: SourceResult) -> tuple[dict, Iterator[dict], io.TextIOBase | None]:
     if not row.result_blob_id:
-        return {"records": [], "identifiers": {}}
-    return json.loads(storage.get(row.result_blob_id))
+        return {}, iter(()), None
+    text = io.TextIOWrapper(storage.reader(row.result_blob_id), encoding="utf-8")
+    try:
+        header = json.loads(text.readline() or "{}")
+    except (ValueError, storage.BlobError):
+        text.close()
+        raise
+    if isinstance(header.get("records"), list):  # a result stored whole (before JSON lines)
+        text.close()
+        return header, iter(header["records"]), None
+
+    def records() -> Iterator[dict]:
+        try:
+            for line in text:
+                yield json.loads(line)
+        finally:
+            text.close()
+
+    return header, records(), text
 
 
 def yielded_identifiers(row: SourceResult) -> Identity:
-    return Identity.from_json(result_of(row)["identifiers"])
+    header, _, text = _open_result(row)
+    if text is not None:
+        text.close()
+    return Identity.from_json(header.get("identifiers", {}))
 
 
 def rerun(case: Case, source: str) -> Planned:
