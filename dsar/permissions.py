@@ -21,6 +21,7 @@ class Action(enum.StrEnum):
     LINK_DUPLICATE = "link_duplicate"
     START_PROCESSING = "start_processing"
     RERUN_SOURCE = "rerun_source"
+    PREVIEW_PACKAGE = "preview_package"
     EXTEND = "extend"
     REJECT = "reject"
     MARK_UNFOUNDED = "mark_unfounded"
@@ -40,6 +41,8 @@ ALLOWED: dict[Action, frozenset[StaffRole]] = {
     Action.LINK_DUPLICATE: frozenset({A, D}),
     Action.START_PROCESSING: frozenset({A, D}),
     Action.RERUN_SOURCE: frozenset({A, D}),
+    # A complete copy of the person's data: those who prepare and release the answer only.
+    Action.PREVIEW_PACKAGE: frozenset({A, D}),
     Action.EXTEND: frozenset({D}),
     Action.REJECT: frozenset({D}),
     Action.MARK_UNFOUNDED: frozenset({D}),

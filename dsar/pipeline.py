@@ -63,6 +63,7 @@ def enqueue_email(outbound_id: int) -> bool:
 
 GATHER_JOB = "workers.jobs.gather_source"
 COLLECT_JOB = "workers.jobs.collect_gathering"
+PACKAGE_JOB = "workers.jobs.build_package"
 
 
 def gather_job_id(case_id: int, source: str, round_: int = 1) -> str:
@@ -92,6 +93,17 @@ def enqueue_collect(case_id: int, round_: int) -> bool:
     """Queue the fan-in of a case's search (when its last source finished)."""
     return _enqueue("default", COLLECT_JOB, case_id, job_id=collect_job_id(case_id, round_),
                     retry=Retry(max=3, interval=[5, 30, 120]))
+
+
+def package_job_id(case_id: int) -> str:
+    return f"case-{case_id}-package"
+
+
+def enqueue_package(case_id: int) -> bool:
+    """Queue the build of a case's answer package (when its search is over)."""
+    return _enqueue("default", PACKAGE_JOB, case_id, job_id=package_job_id(case_id),
+                    retry=Retry(max=3, interval=[10, 60, 300]),
+                    job_timeout=int(current_app.config["GATHER_TIMEOUT"]))
 
 
 def _enqueue(queue: str, func: str, *args, job_id: str, **options) -> bool:

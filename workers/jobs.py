@@ -79,7 +79,17 @@ def collect_gathering(case_id: int) -> str:
     with app_context():
         outcome, planned = gathering.collect(case_id, actor_id=_job_id())
         pipeline.start(planned)
+        if outcome in ("review", "unchanged"):
+            pipeline.enqueue_package(case_id)  # skipped if the results did not change
         return outcome
+
+
+def build_package(case_id: int) -> str:
+    """Build the answer package of a case whose search is over."""
+    from dsar.exports.build import build_package as build
+
+    with app_context():
+        return build(case_id, actor_id=_job_id())
 
 
 def update_file_indexes() -> int:

@@ -19,6 +19,7 @@ from .enums import (
 )
 from .gathering import FINISHED_GATHER_STATUSES, GatherStatus, SourceResult
 from .outbox import OutboundEmail
+from .package import ExportPackage, PackageStatus
 from .proof import IdentityProof
 from .staff import StaffUser
 
@@ -26,6 +27,8 @@ __all__ = [
     "CLOCK_RUNNING_STATUSES",
     "CLOSED_STATUSES",
     "FINISHED_GATHER_STATUSES",
+    "ExportPackage",
+    "PackageStatus",
     "GatherStatus",
     "SourceResult",
     "STAFF_TEMPLATES",

@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from .. import casework, storage
 from ..audit import record_event
+from ..exports.build import current_package
 from ..extensions import db
 from ..gathering import GATHERING_STATUSES, source_searches
 from ..models import (
@@ -16,6 +17,7 @@ from ..models import (
     Case,
     CaseNote,
     CaseStatus,
+    ExportPackage,
     IdentityMethod,
     IdentityProof,
     InfoRequest,
@@ -83,9 +85,10 @@ def render_case(case: Case, *, error_action: str | None = None, error=None, stat
            and (_possible(case, action) or action == error_action)  # keep the refusal visible
            for action, (perm, _) in ACTIONS.items()}
     can["view_proof"] = allowed(current_user.role, Action.VIEW_PROOF)
+    can["preview_package"] = allowed(current_user.role, Action.PREVIEW_PACKAGE)
     return render_template(
         "staff/case.html", case=case, history=history, notes=notes, questions=questions,
-        searches=source_searches(case),
+        searches=source_searches(case), package=current_package(case.id),
         assignees=assignees, can=can, error_action=error_action, error=error,
         form=request.form if error_action else {}, identity_methods=list(IdentityMethod),
         one_month=casework.one_month_deadline(case), today=today_in_paris(),
@@ -146,3 +149,31 @@ def proof(reference: str, proof_id: int):
     return response
 
 
+@bp.get("/cases/<reference>/package/<int:package_id>")
+@require(Action.PREVIEW_PACKAGE)
+def package_preview(reference: str, package_id: int):
+    """The answer package as the person will receive it (a ZIP), decrypted as it streams out;
+    each preview is audited."""
+    found = case_or_404(reference)
+    package = db.session.get(ExportPackage, package_id)
+    if package is None or package.case_id != found.id or not package.blob_id:
+        abort(404)
+    try:
+        reader = storage.reader(package.blob_id)
+    except storage.BlobError:
+        abort(404)
+    record_event("package.previewed", case=found, actor_type=ActorType.STAFF,
+                 actor_id=current_user.id, payload={"package_id": package.id})
+    db.session.commit()
+
+    def chunks():
+        with reader:
+            while block := reader.read(64 * 1024):
+                yield block
+
+    response = Response(chunks(), mimetype="application/zip")
+    response.headers["Content-Disposition"] = (
+        f"attachment; filename={found.reference}-preview.zip")
+    response.headers["Content-Length"] = str(package.size)
+    response.headers["Cache-Control"] = "no-store"
+    return response

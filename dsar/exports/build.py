@@ -1,0 +1,74 @@
+"""Building a case's answer package when its search is over (the job behind
+``workers.jobs.build_package``): content from the search results and the register, the ZIP
+written straight into an encrypted streamed blob, one ``ExportPackage`` row per build."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+
+from sqlalchemy import select
+
+from .. import storage
+from ..audit import record_event
+from ..extensions import db
+from ..keys import derived_key
+from ..models import ActorType, Case, CaseStatus, ExportPackage, PackageStatus, SourceResult
+from ..models.types import utcnow
+from .content import build_content
+from .package import write_package
+
+logger = logging.getLogger(__name__)
+
+
+def results_digest(case_id: int) -> str:
+    """A keyed digest of what the case's search found (each source's status and result sum):
+    the package of the same results need not be built twice."""
+    rows = db.session.execute(
+        select(SourceResult.source, SourceResult.status, SourceResult.result_sha256)
+        .where(SourceResult.case_id == case_id).order_by(SourceResult.source)).all()
+    text = "\n".join(f"{s}:{st}:{sha or '-'}" for s, st, sha in rows)
+    return hmac.new(derived_key("case-tokens"), text.encode(), hashlib.sha256).hexdigest()
+
+
+def current_package(case_id: int) -> ExportPackage | None:
+    """The latest package that is still stored."""
+    return db.session.scalar(
+        select(ExportPackage).where(ExportPackage.case_id == case_id,
+                                    ExportPackage.status == PackageStatus.READY)
+        .order_by(ExportPackage.id.desc()).limit(1))
+
+
+def build_package(case_id: int, *, actor_id: str | None = None) -> str:
+    """Build the package of a case in review. Returns ``built``, or why nothing was done
+    (``not-in-review``, ``already-built``)."""
+    case = db.session.get(Case, case_id)
+    if case is None or case.status is not CaseStatus.REVIEW:
+        return "not-in-review"
+    digest = results_digest(case_id)
+    latest = current_package(case_id)
+    if latest is not None and latest.results_digest == digest:
+        return "already-built"
+    content = build_content(case)
+    with storage.writer() as out:
+        manifest = write_package(content, out)
+    blob = out.blob
+    stale = list(db.session.scalars(select(ExportPackage).where(
+        ExportPackage.case_id == case_id, ExportPackage.status == PackageStatus.READY)))
+    package = ExportPackage(case_id=case_id, status=PackageStatus.READY, blob_id=blob.blob_id,
+                            size=blob.size, sha256=blob.sha256, results_digest=digest,
+                            record_count=manifest.records, file_count=len(manifest.files) + 1)
+    db.session.add(package)
+    for old in stale:
+        old.status, old.expired_at = PackageStatus.EXPIRED, utcnow()
+    db.session.flush()
+    record_event("package.built", case=case, actor_type=ActorType.WORKER, actor_id=actor_id,
+                 payload={"package_id": package.id, "records": manifest.records,
+                          "files": package.file_count, "size": blob.size})
+    db.session.commit()
+    for old in stale:
+        if old.blob_id:
+            storage.delete(old.blob_id)
+    logger.info("case %s: package %s built (%d records)", case_id, package.id, manifest.records)
+    return "built"
