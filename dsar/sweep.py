@@ -123,6 +123,29 @@ def requeue_lost_gathering(now: datetime | None = None) -> dict[str, int]:
     return {"requeued_searches": searches, "requeued_fan_ins": fan_ins}
 
 
+def requeue_lost_packages(now: datetime | None = None) -> int:
+    """Queue again the build of the answer package of cases in review that have none for
+    their current search results (the job was lost, or failed every retry)."""
+    from .exports.build import current_package, results_digest
+
+    now = now or utcnow()
+    waiting = db.session.scalars(select(Case.id).where(
+        Case.status == CaseStatus.REVIEW, Case.updated_at < now - REQUEUE_GRACE)).all()
+    queued = 0
+    for case_id in waiting:
+        package = current_package(case_id)
+        if package is not None and package.results_digest == results_digest(case_id):
+            continue
+        if pipeline.job_status(pipeline.package_job_id(case_id)) in ("queued", "started",
+                                                                     "scheduled", "deferred"):
+            continue
+        queued += pipeline.enqueue_package(case_id)
+    db.session.rollback()
+    if queued:
+        logger.info("re-enqueued %d package builds", queued)
+    return queued
+
+
 def _job_finished(job_id: str) -> bool:
     """A fan-in that ran while the case still is in progress did not finish its work (its
     case moved on otherwise): run it again."""
@@ -135,4 +158,5 @@ def sweep(now: datetime | None = None) -> dict[str, int]:
         "expired": len(expire_unconfirmed(now)),
         "requeued_mail": len(requeue_pending_mail(now)),
         **requeue_lost_gathering(now),
+        "requeued_packages": requeue_lost_packages(now),
     }

@@ -74,3 +74,38 @@ def test_auditors_do_not_download_the_persons_data(demo_app):  # noqa: F811
     assert client.get(f"/staff/cases/{case.reference}/package/{package.id}").status_code == 403
     page = client.get(f"/staff/cases/{case.reference}").get_data(as_text=True)
     assert "package_preview" not in page and f"/package/{package.id}" not in page
+
+
+def test_a_lost_package_build_is_queued_again(demo_app, redis_url):  # noqa: F811
+    from datetime import timedelta
+
+    from redis import Redis
+
+    from dsar.models.types import utcnow
+    from dsar.sweep import requeue_lost_packages
+
+    case = verified_case(demo_app, SHOWCASE["C"]["email"])
+    start(demo_app, case.id)
+    # Run the searches and the fan-in, but lose the package job with Redis.
+    from rq import SimpleWorker
+
+    from dsar.pipeline import get_queue, redis_connection
+    from workers.app import set_app
+
+    set_app(demo_app)
+    with demo_app.app_context():
+        queue = get_queue("default")
+        worker = SimpleWorker([queue], connection=redis_connection())
+        while not packages(demo_app, case.id) and queue.count:
+            job = queue.dequeue_any([queue], None, connection=redis_connection())
+            if job is None:
+                break
+            if job[0].id.endswith("-package"):
+                Redis.from_url(redis_url).flushdb()
+                break
+            worker.execute_job(job[0], queue)
+    assert packages(demo_app, case.id) == []
+    with demo_app.app_context():
+        assert requeue_lost_packages(utcnow() + timedelta(minutes=5)) == 1
+    run_queued_jobs(demo_app)
+    assert [p.status for p in packages(demo_app, case.id)] == [PackageStatus.READY]

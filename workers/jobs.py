@@ -35,11 +35,11 @@ def expire_unconfirmed_cases() -> int:
 
 def sweep_lost_work() -> int:
     """Periodic: re-enqueue work whose job vanished from Redis or whose worker died."""
-    from dsar.sweep import requeue_lost_gathering, requeue_pending_mail
+    from dsar.sweep import requeue_lost_gathering, requeue_lost_packages, requeue_pending_mail
 
     with app_context():
         mails = len(requeue_pending_mail())
-        return mails + sum(requeue_lost_gathering().values())
+        return mails + sum(requeue_lost_gathering().values()) + requeue_lost_packages()
 
 
 def send_deadline_reminders() -> int:
