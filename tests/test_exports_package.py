@@ -22,6 +22,7 @@ from dsar.exports.csv_export import write_csv
 from dsar.exports.package import PackageMember, write_package
 from dsar.extensions import db
 from dsar.models import Case, CaseStatus, GatherStatus, SourceResult
+from dsar.sources.base import Discovery, Record
 from tests.export_helpers import (
     collection,
     demo_app,
@@ -161,50 +162,55 @@ RECORDS = 100_000
 
 @pytest.fixture
 def big_case(app, tmp_path, database_url, redis_url, key_file, smtp_server):
-    """A case whose shop search found 100,000 records (stored through the real blob store)."""
+    """A case whose shop search found 100,000 records, stored encrypted as the search stores
+    them (a streamed blob of JSON lines)."""
     write_config(tmp_path, {"shop": SHOP_SOURCE})
     shop = app_with_sources(database_url, redis_url, key_file, smtp_server, tmp_path)
     case = make_case(shop, status=CaseStatus.REVIEW)
-    records = [{"collection": "customers", "key": str(i), "fields": {
+    found = Discovery(records=[Record("customers", str(i), {
         "id": i, "email": f"camille.martin+{i}@example.fr", "name": f"Camille Martin {i}",
-        "note": f"=commande n°{i} " + "x" * 80}} for i in range(RECORDS)]
-    data = json.dumps({"records": records, "identifiers": {}}, ensure_ascii=False,
-                      separators=(",", ":")).encode()
-    del records
+        "note": f"=commande n°{i} " + "x" * 80}) for i in range(RECORDS)])
     with shop.app_context():
-        blob = storage.put(data)
+        with storage.text_writer() as out:  # stored as a search stores its result
+            for line in gathering.result_lines(found):
+                out.write(line)
+        blob = out.blob
+        del found
         db.session.add(SourceResult(
             case_id=case.id, source="shop", status=GatherStatus.DONE, round=1,
             result_blob_id=blob.blob_id, record_count=RECORDS, counts={"customers": RECORDS}))
         db.session.commit()
-    yield shop, case.id, len(data)
+    yield shop, case.id, blob.size
     dispose(shop)
 
 
-def test_a_hundred_thousand_records_are_written_with_flat_memory(big_case, tmp_path):
+def package_peak(case: Case, target, **options) -> tuple[object, int]:
+    """Build and write the case's package to ``target``: the manifest and the peak of Python
+    allocations (tracemalloc) meanwhile."""
+    tracemalloc.start()
+    try:
+        content = build_content(case, **options)
+        with target.open("wb") as out:
+            manifest = write_package(content, out)
+        return manifest, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_a_hundred_thousand_records_are_packaged_with_flat_memory(big_case, tmp_path):
+    """From the encrypted search result to the ZIP: records decrypted, parsed and written one at
+    a time, in three passes (count, JSON, CSV); nothing holds the whole result or document."""
     shop, case_id, blob_size = big_case
     target = tmp_path / "package.zip"
     with shop.app_context():
-        case = db.session.get(Case, case_id)
-        row = db.session.scalar(select(SourceResult).where(SourceResult.case_id == case_id))
-        # Loading the stored result is not streamed yet (gathering.result_of): done before
-        # measuring, so that what is measured is the building and the writing.
-        loaded = gathering.result_of(row)["records"]
-        tracemalloc.start()
-        try:
-            content = build_content(case, read_records=lambda _row: loaded)
-            with target.open("wb") as out:
-                manifest = write_package(content, out)
-            _, peak = tracemalloc.get_traced_memory()
-        finally:
-            tracemalloc.stop()
+        manifest, peak = package_peak(db.session.get(Case, case_id), target)
     assert manifest.records == RECORDS
     json_size = manifest.file("export.json").size
     csv_size = manifest.file("csv/shop/customers.csv").size
     assert json_size > 15_000_000 and blob_size > 15_000_000
-    # The whole document is never held: the peak stays a small fraction of what is written.
+    # The peak stays a small fraction of what is read and written.
     assert peak < 8_000_000, peak
-    assert peak * 10 < json_size + csv_size
+    assert peak * 10 < json_size + csv_size and peak * 3 < blob_size
     with zipfile.ZipFile(target) as archive:
         with archive.open("csv/shop/customers.csv") as member:
             assert sum(1 for _ in io.TextIOWrapper(member, encoding="utf-8-sig",
@@ -215,5 +221,6 @@ def test_a_hundred_thousand_records_are_written_with_flat_memory(big_case, tmp_p
     assert customers["record_count"] == len(customers["records"]) == RECORDS
     assert [f["category"]["code"] for f in customers["fields"]] == [
         "identification", "contact", "identification", "unclassified"]
+    assert customers["records"][-1]["fields"]["note"].startswith("=commande")  # JSON: as is
     customers["records"] = customers["records"][:1000]  # each record is checked alike
     assert not list(validator().iter_errors(document))

@@ -53,10 +53,9 @@ class ExportError(Exception):
 def stored_records(row: SourceResult) -> Iterable[Mapping[str, Any]]:
     """The records of ``row``'s search, in their stored order.
 
-    This is the one place the exports read search results. ``gathering.result_of`` decrypts and
-    parses the whole result today; once it can stream, only this function changes (every caller
-    only iterates)."""
-    return gathering.result_of(row)["records"]
+    This is the one place the exports read search results: decrypted and parsed one record
+    at a time (``gathering.iter_records``), so memory stays flat whatever their number."""
+    return gathering.iter_records(row)
 
 
 @dataclass(frozen=True)
