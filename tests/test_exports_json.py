@@ -116,6 +116,13 @@ def test_a_demo_persons_export_conforms_and_holds_her_data_from_all_six_sources(
     assert field_category(found["platform"], "accounts", "phone") == {
         "code": "contact", "label": "Coordonnées (adresse e-mail, téléphone, adresse postale)"}
     assert field_category(found["analytics"], "events", "url")["code"] == "navigation"
+    # A summary per category: the records holding a value of it.
+    accounts_summary = {c["code"]: c["records"] for c in accounts["categories"]}
+    assert accounts_summary["contact"] == 1 and "authentication" not in accounts_summary
+    events = found["analytics"]["collections"][0]
+    assert events["categories"] == [{"code": "navigation", "label": (
+        "Données de navigation (pages consultées, identifiant de traceur)"),
+        "records": events["record_count"]}]
 
 
 def test_the_art_15_information_names_recipients_transfers_rights_and_the_cnil(demo):
@@ -125,7 +132,8 @@ def test_the_art_15_information_names_recipients_transfers_rights_and_the_cnil(d
     processing = {p["name"]: p for p in info["processing"]}
     assert set(processing) == {"training", "invoicing", "crm", "newsletter", "audience",
                                "security_logs", "support"}
-    assert processing["invoicing"]["legal_basis"]["code"] == "legal_obligation"
+    assert processing["invoicing"]["legal_basis"] == {
+        "code": "legal_obligation", "label": "Respect d’une obligation légale (RGPD, art. 6(1)(c))"}
     assert processing["newsletter"]["legal_basis"]["code"] == "consent"
     assert processing["audience"]["retention"] == "13 mois"
     assert processing["newsletter"]["origin"].startswith("Vous-même")
@@ -144,6 +152,7 @@ def test_the_art_15_information_names_recipients_transfers_rights_and_the_cnil(d
     rights = {r["code"]: r for r in info["rights"]}
     assert {"rectification", "erasure", "restriction", "objection",
             "portability"} <= set(rights)
+    assert rights["erasure"]["title"] == "Droit à l’effacement"
     assert rights["objection"]["processing"] == ["crm", "security_logs"]
     assert "invoicing" not in rights["portability"]["processing"]
     assert rights["withdraw_consent"]["processing"] == ["newsletter", "audience"]
@@ -193,7 +202,7 @@ def test_a_source_that_failed_is_reported_as_such(demo, monkeypatch):
     conforms(document)
     newsletter = sources(document)["newsletter"]
     assert newsletter["status"] == "failed" and newsletter["collections"] == []
-    assert newsletter["notice"] and "could not be searched" in newsletter["notice"]
+    assert newsletter["notice"].startswith("Cette source n’a pas pu être interrogée.")
     assert document["summary"]["sources_not_searched"] == ["newsletter"]
     # Nothing is claimed about processing whose data was not found.
     assert "newsletter" not in {p["name"] for p in document["information"]["processing"]}

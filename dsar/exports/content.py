@@ -89,6 +89,9 @@ class CollectionContent:
     erasure: str | None
     retain_basis: str | None = None
     retain_until: str | None = None
+    #: Each category with the number of records holding a value (not null, not "") in one of
+    #: its fields, in the order of :attr:`fields`: the summary per category.
+    categories: tuple[tuple[Coded, int], ...] = ()
 
     def project(self, raw: Mapping[str, Any]) -> ExportRecord:
         """A stored record as exported: only the fields handed over, in order."""
@@ -212,43 +215,63 @@ class ExportContent:
         return sum(s.record_count for s in self.sources)
 
 
+@dataclass
+class _Tally:
+    """What the first pass learns of one collection."""
+
+    count: int = 0
+    names: set[str] = field(default_factory=set)
+    #: Category code -> records holding a value in one of its fields.
+    categories: dict[str, int] = field(default_factory=dict)
+
+
 def _pre_pass(source: SourceConfig | None, records: Iterable[Mapping[str, Any]]
-              ) -> dict[str, tuple[int, set[str]]]:
-    """Collection -> (record count, field names seen), checking the stored order."""
-    seen: dict[str, tuple[int, set[str]]] = {}
-    current = None
+              ) -> dict[str, _Tally]:
+    """Collection -> what its records hold, checking the stored order."""
+    tallies: dict[str, _Tally] = {}
+    current, tally, config = None, _Tally(), None
     for raw in records:
         name = raw["collection"]
         if name != current:
-            if name in seen:
+            if name in tallies:
                 raise ExportError(f"source {source.name if source else '?'}: records are not "
                                   f"grouped by collection ({name!r} comes back)")
-            seen[name] = (0, set())
+            tally = tallies[name] = _Tally()
             current = name
-        count, names = seen[name]
-        names.update(raw.get("fields") or ())
-        seen[name] = (count + 1, names)
-    return seen
+            config = source.collections.get(name) if source else None
+        fields = raw.get("fields") or {}
+        tally.count += 1
+        tally.names.update(fields)
+        excluded = config.exclude if config else ()
+        held = {config.category(k) if config else UNCLASSIFIED for k, v in fields.items()
+                if v is not None and v != "" and k not in excluded}
+        for code in held:
+            tally.categories[code] = tally.categories.get(code, 0) + 1
+    return tallies
 
 
-def _collection(register: Register, source: SourceConfig | None, name: str, count: int,
-                seen: set[str], language: str) -> CollectionContent:
+def _collection(register: Register, source: SourceConfig | None, name: str, tally: _Tally,
+                language: str) -> CollectionContent:
     config = source.collections.get(name) if source else None
     declared = dict(config.fields) if config else {}
     excluded = tuple(config.exclude) if config else ()
     names = [f for f in declared if f not in excluded]
-    names += sorted(seen - set(names) - set(excluded))
+    names += sorted(tally.names - set(names) - set(excluded))
 
     def info(field_name: str) -> FieldInfo:
         return FieldInfo(field_name, category(register, declared.get(field_name, UNCLASSIFIED),
                                               language))
 
+    fields = tuple(info(f) for f in names)
+    order = list(dict.fromkeys(f.category.code for f in fields))
+    categories = tuple((category(register, code, language), tally.categories[code])
+                       for code in order if tally.categories.get(code))
     policy = config.erasure if config else None
     return CollectionContent(
-        name=name, record_count=count, fields=tuple(info(f) for f in names),
+        name=name, record_count=tally.count, fields=fields,
         withheld=tuple(info(f) for f in excluded), erasure=policy.strategy if policy else None,
         retain_basis=policy.retain_basis if policy else None,
-        retain_until=policy.retain_until if policy else None)
+        retain_until=policy.retain_until if policy else None, categories=categories)
 
 
 def _notice(status: str, count: int) -> str | None:
@@ -278,8 +301,8 @@ def _source(register: Register, name: str, source: SourceConfig | None,
 
     # An earlier round's result stays exported while a later one failed or waits: it is data
     # we hold about the person.
-    collections = tuple(_collection(register, source, c, count, seen, language)
-                        for c, (count, seen) in _pre_pass(source, records()).items())
+    collections = tuple(_collection(register, source, c, tally, language)
+                        for c, tally in _pre_pass(source, records()).items())
     total = sum(c.record_count for c in collections)
     return SourceContent(name, label, kind, status, _notice(status, total), total, collections,
                          records)
@@ -308,8 +331,10 @@ def build_content(case: Case, rows: Iterable[SourceResult] | None = None, *,
     with force_locale(language):
         sources = tuple(_source(register, n, catalog.sources.get(n), by_source.get(n),
                                 read_records, language) for n in names)
-        found = {s.name: {f.category.code for c in s.collections for f in (*c.fields,
-                                                                           *c.withheld)}
+        # The categories of the values found, and of the fields held but withheld.
+        found = {s.name: {code.code for c in s.collections
+                          for code in (*(k for k, _ in c.categories),
+                                       *(f.category for f in c.withheld))}
                  for s in sources if s.record_count}
         controller = Controller(
             name=register.controller.get("name") or config["ORGANISATION_NAME"],

@@ -130,6 +130,7 @@ def collection_header(collection: CollectionContent) -> dict[str, Any]:
         return [{"name": f.name, "category": _coded(f.category)} for f in items]
     return {"name": collection.name, "record_count": collection.record_count,
             "fields": fields(collection.fields), "withheld_fields": fields(collection.withheld),
+            "categories": [_coded(c) | {"records": n} for c, n in collection.categories],
             "erasure": collection.erasure, "retain_basis": collection.retain_basis,
             "retain_until": collection.retain_until}
 
