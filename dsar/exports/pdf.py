@@ -1,0 +1,327 @@
+"""``report.pdf``: the answer a person reads, rendered with WeasyPrint from the export content.
+
+It holds a cover letter with the Art. 15(1)(a)-(h) and 15(2) information (written from the
+register, for the sources and categories actually found), a summary per source and category,
+and the data in tables (at most :data:`ROW_CAP` records per collection, with a pointer to the
+complete JSON and CSV), all in the case's language (French, or English). ``export.json`` is
+attached inside the PDF. The PDF is tagged (PDF/UA-1: structure tags, language, title).
+
+Usage, inside an app context::
+
+    content = build_content(case)
+    render_report(content, "report.pdf")             # a path, or any binary stream
+    write_package(content, out, extra=[report_member(content)])
+
+Nothing is fetched while rendering: the template and the stylesheet are read from the package,
+fonts are system fonts named by family, and every URL WeasyPrint might ask for goes to
+:class:`RefusingFetcher`, which serves nothing and stops the rendering. Record values are
+escaped text (Jinja autoescaping), so a value holding markup cannot add an image or a link.
+
+Memory: the records shown are held (at most ``row_cap`` per collection) and the rest are read
+past, one by one; WeasyPrint holds the laid-out document, and reads the JSON attachment whole
+(it is compressed into the PDF in memory).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from functools import cache
+from itertools import islice
+from pathlib import Path
+from typing import IO, Any
+
+from babel import Locale
+from flask import render_template
+from flask_babel import force_locale, format_date, gettext
+from flask_babel import lazy_gettext as _l
+from weasyprint import CSS, HTML, Attachment
+from weasyprint.text.fonts import FontConfiguration
+from weasyprint.urls import FatalURLFetchingError, URLFetcher
+
+from .. import PACKAGE_DIR
+from .content import CollectionContent, ExportContent, ExportRecord
+from .csv_export import csv_name
+from .json_export import write_json
+from .package import EXPORT_JSON, PackageMember
+
+logger = logging.getLogger(__name__)
+
+REPORT_PDF = "report.pdf"
+TEMPLATE = "exports/report.html"
+STYLESHEET = PACKAGE_DIR / "static" / "report.css"
+#: Records shown per collection; the rest is in the JSON and the CSV.
+ROW_CAP = 200
+#: A collection with more fields than this is shown one record at a time (field | value):
+#: a table that wide is unreadable even on a landscape page.
+WIDE = 10
+#: Characters of a value shown in a cell; a longer value is cut, and said to be.
+VALUE_CAP = 1000
+#: The data pages' width (A4 landscape less the margins of report.css), and what a character
+#: of a 7pt cell takes in DejaVu Sans Condensed (bold for a header): for the column widths.
+DATA_WIDTH_MM = 269
+CHAR_MM, HEADER_MM, CELL_PADDING_MM = 1.35, 1.5, 3.5
+#: PDF/UA-1: tagged structure, document language and title, fonts embedded.
+PDF_VARIANT = "pdf/ua-1"
+
+#: The headings of the Art. 15 information, in the order of the letter.
+HEADINGS = {
+    "purposes": _l("Purposes of the processing and their legal basis (GDPR Art. 15(1)(a))"),
+    "categories": _l("Categories of personal data concerned (GDPR Art. 15(1)(b))"),
+    "recipients": _l("Recipients of your data (GDPR Art. 15(1)(c))"),
+    "retention": _l("How long we keep your data (GDPR Art. 15(1)(d))"),
+    "rights": _l("Your rights (GDPR Art. 15(1)(e))"),
+    "complaint": _l("Your right to lodge a complaint with the CNIL (GDPR Art. 15(1)(f))"),
+    "origin": _l("Where your data comes from (GDPR Art. 15(1)(g))"),
+    "automated": _l("Automated decision-making, including profiling (GDPR Art. 15(1)(h))"),
+    "transfers": _l("Transfers outside the European Union (GDPR Art. 15(2))"),
+}
+
+
+class ReportError(Exception):
+    """The report could not be rendered (names no person)."""
+
+
+class FetchRefused(FatalURLFetchingError):
+    """WeasyPrint asked for a URL while rendering a report: refused, and the rendering
+    stops (a report needs nothing from outside; a request means markup got in)."""
+
+
+class RefusingFetcher(URLFetcher):
+    """A WeasyPrint URL fetcher that serves nothing: ``file:``, ``http(s):``, ``data:``, any
+    scheme is refused. The URLs asked for are kept in :attr:`refused` (never logged: a URL
+    could carry a record's value)."""
+
+    def __init__(self) -> None:
+        super().__init__(allowed_protocols=(), fail_on_errors=True)
+        self.refused: list[str] = []
+
+    def fetch(self, url: str, headers: Mapping[str, str] | None = None):
+        """Refuse ``url``: raises :class:`FetchRefused`."""
+        self.refused.append(url)
+        # Only a known scheme is named: the URL, or even an odd scheme, could be a value.
+        scheme = url.split(":", 1)[0].lower()
+        scheme = scheme if scheme in ("file", "http", "https", "data", "ftp") else "other"
+        logger.warning("report rendering asked for a %s: URL; refused", scheme)
+        raise FetchRefused(f"the report fetches nothing ({scheme}: URL refused)")
+
+
+@dataclass(frozen=True)
+class Report:
+    """What :func:`render_report` wrote."""
+
+    pages: int
+    #: Records shown in the tables (at most ``row_cap`` per collection).
+    rows: int
+    #: (source, collection) of each collection shown in part.
+    capped: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class Table:
+    """One collection as the template shows it: the header, at most ``row_cap`` rows of
+    display strings, and what was left out."""
+
+    source: str
+    collection: CollectionContent
+    columns: tuple[str, ...]
+    #: Column widths in percent (the table has a fixed layout: fast, and long values wrap).
+    widths: tuple[float, ...]
+    rows: tuple[tuple[str, tuple[str, ...]], ...]
+    cards: bool
+    truncated: bool
+    csv: str
+
+    @property
+    def capped(self) -> bool:
+        """Whether some records are only in the JSON and the CSV."""
+        return len(self.rows) < self.collection.record_count
+
+
+@cache
+def stylesheet_text() -> str:
+    """The report's stylesheet (``dsar/static/report.css``), read once."""
+    return STYLESHEET.read_text(encoding="utf-8")
+
+
+def cell(value: Any) -> tuple[str, bool]:
+    """A JSON value as display text, and whether it was cut at :data:`VALUE_CAP`."""
+    if value is None:
+        text = ""
+    elif isinstance(value, bool):
+        text = gettext("yes") if value else gettext("no")
+    elif isinstance(value, str):
+        text = value
+    else:
+        text = json.dumps(value, ensure_ascii=False)
+    if len(text) > VALUE_CAP:
+        return text[:VALUE_CAP] + "…", True
+    return text, False
+
+
+def _widths(columns: tuple[str, ...], rows: list[tuple[str, ...]]) -> tuple[float, ...]:
+    """Column widths in percent of a landscape page: each header on one line if the page
+    allows, then the room left shared by the length of most values (bounded, so that one
+    long column does not starve the others)."""
+    least, wanted = [], []
+    for index, name in enumerate(columns):
+        lengths = sorted(len(r[index]) for r in rows)
+        typical = lengths[int(len(lengths) * 0.9)] if lengths else 0
+        least.append(len(name) * HEADER_MM + CELL_PADDING_MM)
+        wanted.append(max(least[-1], min(typical, 40) * CHAR_MM + CELL_PADDING_MM))
+    if sum(wanted) <= DATA_WIDTH_MM or sum(least) >= DATA_WIDTH_MM:
+        widths = wanted if sum(least) < DATA_WIDTH_MM else least
+    else:
+        share = (DATA_WIDTH_MM - sum(least)) / (sum(wanted) - sum(least))
+        widths = [lo + (w - lo) * share for lo, w in zip(least, wanted, strict=True)]
+    total = sum(widths)
+    return tuple(round(100 * w / total, 2) for w in widths)
+
+
+def _table(source: str, collection: CollectionContent, records: Iterator[ExportRecord],
+           row_cap: int) -> Table:
+    names = tuple(f.name for f in collection.fields)
+    rows, truncated = [], False
+    for record in islice(records, row_cap):
+        values = []
+        for name in names:
+            text, cut = cell(record.fields.get(name))
+            values.append(text)
+            truncated |= cut
+        rows.append((record.key, tuple(values)))
+    cards = len(names) > WIDE
+    columns = ("_key", *names)
+    widths = () if cards else _widths(columns, [(k, *v) for k, v in rows])
+    return Table(source, collection, names, widths, tuple(rows), cards, truncated,
+                 csv_name(source, collection.name))
+
+
+def _tables(content: ExportContent, row_cap: int) -> dict[str, list[Table]]:
+    """Source name -> its tables; one pass over each stored result, records past the cap
+    read and dropped one by one."""
+    return {source.name: [_table(source.name, c, records, row_cap)
+                          for c, records in source.grouped()]
+            for source in content.sources if source.record_count}
+
+
+def _country(code: str | None, language: str) -> str:
+    if not code:
+        return ""
+    name = Locale.parse(language).territories.get(code.upper())
+    return f"{name} ({code})" if name else code
+
+
+def _context(content: ExportContent, row_cap: int) -> dict[str, Any]:
+    """What the template needs, in the case's language (call inside ``force_locale``)."""
+    language = content.language
+    labels = {s.name: s.label for s in content.sources}
+    info = content.information
+    purposes = {p.name: p.purpose for p in info.processing}
+    # A right that applies to every processing concerned needs no list of them.
+    rights = [(r, [purposes.get(n, n) for n in r.processing]
+               if set(r.processing) != set(purposes) else [])
+              for r in info.rights]
+    transfers: dict[tuple[str, str, str], list[str]] = {}
+    for p in info.processing:
+        for t in p.transfers:
+            transfers.setdefault((t.recipient_name, t.country, t.safeguard), []).append(
+                p.purpose)
+    recipients = [(r, [p.purpose for p in info.processing
+                       if any(x.code == r.code for x in p.recipients)])
+                  for r in info.recipients]
+    return {
+        "content": content,
+        "case": content.case,
+        "info": info,
+        "headings": {k: str(v) for k, v in HEADINGS.items()},
+        "language": language,
+        "date": format_date(content.generated_at.date(), "long"),
+        "received_on": format_date(content.case.received_on, "long"),
+        "source_labels": labels,
+        "purposes": purposes,
+        "rights": rights,
+        "recipients": recipients,
+        "transfers": [(*key, purposes_) for key, purposes_ in transfers.items()],
+        "country": lambda code: _country(code, language),
+        "incomplete": [s.label for s in content.sources if s.status not in ("done", "skipped")],
+        "tables": _tables(content, row_cap),
+        "row_cap": row_cap,
+        "value_cap": VALUE_CAP,
+        "export_json": EXPORT_JSON,
+    }
+
+
+def _attachment(content: ExportContent, json_attachment: bytes | str | os.PathLike | None,
+                fetcher: RefusingFetcher) -> Attachment:
+    """``export.json`` as a PDF attachment: the bytes or file given, else written here."""
+    options = dict(name=EXPORT_JSON, url_fetcher=fetcher, relationship="Data",
+                   description=gettext("Your complete data, machine-readable (JSON)"),
+                   created=content.generated_at, modified=content.generated_at)
+    if isinstance(json_attachment, str | os.PathLike):
+        return Attachment(filename=Path(json_attachment), **options)
+    if json_attachment is None:
+        # WeasyPrint reads an attachment whole: written to memory, not to a plaintext file.
+        buffer = io.BytesIO()
+        write_json(content, buffer)
+        json_attachment = buffer.getvalue()
+    return Attachment(string=bytes(json_attachment), **options)
+
+
+def render_html(content: ExportContent, *, row_cap: int = ROW_CAP) -> str:
+    """The report's HTML (needs an app context), in the case's language."""
+    with force_locale(content.language):
+        return render_template(TEMPLATE, **_context(content, row_cap))
+
+
+def render_report(content: ExportContent, target: IO[bytes] | str | os.PathLike, *,
+                  json_attachment: bytes | str | os.PathLike | None = None,
+                  row_cap: int = ROW_CAP, fetcher: RefusingFetcher | None = None) -> Report:
+    """Write ``report.pdf`` for ``content`` to ``target`` (a path, or a binary stream that
+    need not seek; not closed), in the content's language. Needs an app context.
+
+    ``json_attachment`` is ``export.json`` as bytes or a file path, attached inside the PDF;
+    when None it is written from ``content`` (the same bytes :func:`write_json` writes).
+    ``row_cap`` bounds the records shown per collection. ``fetcher`` (default: a new
+    :class:`RefusingFetcher`) is where WeasyPrint's URL requests go; any request stops the
+    rendering with :class:`ReportError`."""
+    fetcher = fetcher or RefusingFetcher()
+    fonts = FontConfiguration()
+    with force_locale(content.language):
+        context = _context(content, row_cap)
+        html = render_template(TEMPLATE, **context)
+        attachment = _attachment(content, json_attachment, fetcher)
+    try:
+        document = HTML(string=html, url_fetcher=fetcher).render(
+            stylesheets=[CSS(string=stylesheet_text(), url_fetcher=fetcher,
+                             font_config=fonts)],
+            font_config=fonts, pdf_variant=PDF_VARIANT)
+        if isinstance(target, str | os.PathLike):
+            # Personal data: readable by its owner only.
+            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with open(fd, "wb") as out:
+                document.write_pdf(out, pdf_variant=PDF_VARIANT, attachments=[attachment])
+        else:
+            # pydyf counts the bytes it writes itself: the stream need not seek or tell.
+            document.write_pdf(target, pdf_variant=PDF_VARIANT, attachments=[attachment])
+    except FetchRefused as error:
+        # A BaseException for WeasyPrint's sake (its own handlers would swallow an Exception);
+        # an ordinary error for the job that called us.
+        raise ReportError(str(error)) from error
+    tables = [t for ts in context["tables"].values() for t in ts]
+    report = Report(len(document.pages), sum(len(t.rows) for t in tables),
+                    tuple((t.source, t.collection.name) for t in tables if t.capped))
+    logger.info("report.pdf written: %d pages, %d rows shown, %d collections capped",
+                report.pages, report.rows, len(report.capped))
+    return report
+
+
+def report_member(content: ExportContent, **options: Any) -> PackageMember:
+    """``report.pdf`` as an extra member of :func:`~.package.write_package` (``options`` go to
+    :func:`render_report`)."""
+    return PackageMember(REPORT_PDF, "application/pdf",
+                         lambda stream: render_report(content, stream, **options))
+
