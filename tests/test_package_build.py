@@ -57,6 +57,8 @@ def test_the_package_is_built_at_review_and_previewed_by_staff(demo_app):  # noq
         for entry in manifest["files"]:
             assert hashlib.sha256(archive.read(entry["name"])).hexdigest() == entry["sha256"]
         assert person["email"] in archive.read("export.json").decode()
+        assert archive.read("report.pdf").startswith(b"%PDF-")
+        assert "report.pdf" in {entry["name"] for entry in manifest["files"]}
     with demo_app.app_context():
         audited = db.session.scalars(select(AuditEvent).where(
             AuditEvent.action == "package.previewed")).all()

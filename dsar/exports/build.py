@@ -1,6 +1,7 @@
 """Building a case's answer package when its search is over (the job behind
 ``workers.jobs.build_package``): content from the search results and the register, the ZIP
-written straight into an encrypted streamed blob, one ``ExportPackage`` row per build."""
+(export.json, CSVs, schema, report.pdf, manifest) written straight into an encrypted streamed
+blob, one ``ExportPackage`` row per build."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from ..models import ActorType, Case, CaseStatus, ExportPackage, PackageStatus, 
 from ..models.types import utcnow
 from .content import build_content
 from .package import write_package
+from .pdf import report_member
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +54,7 @@ def build_package(case_id: int, *, actor_id: str | None = None) -> str:
         return "already-built"
     content = build_content(case)
     with storage.writer() as out:
-        manifest = write_package(content, out)
+        manifest = write_package(content, out, extra=[report_member(content)])
     blob = out.blob
     stale = list(db.session.scalars(select(ExportPackage).where(
         ExportPackage.case_id == case_id, ExportPackage.status == PackageStatus.READY)))
