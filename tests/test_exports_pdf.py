@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+from dataclasses import replace
 from datetime import date
 
 import pytest
@@ -26,16 +27,18 @@ from dsar.exports.json_export import write_json
 from dsar.exports.package import write_package
 from dsar.exports.pdf import (
     HEADINGS,
+    MIN_ROWS,
     REPORT_PDF,
     FetchRefused,
     RefusingFetcher,
     render_report,
     report_member,
+    rows_shown,
 )
 from dsar.extensions import db
 from dsar.models import Case, CaseStatus, GatherStatus, SourceResult
 from dsar.sources.base import Discovery, Record
-from tests.export_helpers import demo_app, gathered_case, make_demo_data
+from tests.export_helpers import collection, demo_app, gathered_case, make_demo_data
 from tests.gather_helpers import SHOP_SOURCE, app_with_sources, dispose, write_config
 from tests.staff_helpers import make_case
 
@@ -251,6 +254,20 @@ def test_a_long_collection_is_capped_and_markup_in_values_is_text_never_fetched(
     assert fetcher.refused == [] and hits == []
     assert all(not page.images for page in reader.pages)
     assert "lineone" in text and "linetwo" in text
+
+
+def test_many_long_collections_share_the_cell_budget_evenly():
+    """WeasyPrint's time and memory grow with the cells laid out: the rows shown per
+    collection shrink, alike for all, so that the tables together stay within the budget."""
+    wide = replace(collection(*(f"f{i}" for i in range(9))), record_count=10_000)
+    assert rows_shown([wide], 200, 4000) == 200
+    assert rows_shown([wide] * 10, 200, 4000) == 40  # 10 collections x 40 rows x 10 cells
+    assert rows_shown([wide] * 100, 200, 4000) == MIN_ROWS  # never fewer
+    # A short collection leaves the rest of its share to the long ones.
+    assert rows_shown([wide, replace(wide, record_count=5)], 200, 1000) == 95
+    # A record shown field by field (more than WIDE fields) counts a row per field.
+    cards = replace(collection(*(f"f{i}" for i in range(15))), record_count=10_000)
+    assert rows_shown([cards], 200, 3200) == 100
 
 
 def test_the_report_goes_into_the_package_listed_in_the_manifest(shop_case, web_server):

@@ -17,9 +17,10 @@ fonts are system fonts named by family, and every URL WeasyPrint might ask for g
 :class:`RefusingFetcher`, which serves nothing and stops the rendering. Record values are
 escaped text (Jinja autoescaping), so a value holding markup cannot add an image or a link.
 
-Memory: the records shown are held (at most ``row_cap`` per collection) and the rest are read
-past, one by one; WeasyPrint holds the laid-out document, and reads the JSON attachment whole
-(it is compressed into the PDF in memory).
+Time and memory: the records shown are held (at most ``row_cap`` per collection, fewer when
+many collections share :data:`CELL_BUDGET`) and the rest are read past, one by one.
+WeasyPrint holds the laid-out document (bounded by the budget) and reads the JSON attachment
+whole: it is compressed into the PDF in memory.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import io
 import json
 import logging
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
 from itertools import islice
@@ -54,8 +55,14 @@ logger = logging.getLogger(__name__)
 REPORT_PDF = "report.pdf"
 TEMPLATE = "exports/report.html"
 STYLESHEET = PACKAGE_DIR / "static" / "report.css"
-#: Records shown per collection; the rest is in the JSON and the CSV.
+#: Records shown per collection at most; the rest is in the JSON and the CSV.
 ROW_CAP = 200
+#: Table cells laid out for the data, all collections together: WeasyPrint spends about a
+#: millisecond and tens of kilobytes on each, so many long collections share this evenly
+#: (each showing fewer rows) and the report's time and memory stay bounded.
+CELL_BUDGET = 4000
+#: Records shown per collection however many collections share the budget.
+MIN_ROWS = 20
 #: A collection with more fields than this is shown one record at a time (field | value):
 #: a table that wide is unreadable even on a landscape page.
 WIDE = 10
@@ -119,6 +126,8 @@ class Report:
     rows: int
     #: (source, collection) of each collection shown in part.
     capped: tuple[tuple[str, str], ...]
+    #: The records shown per collection at most (:func:`rows_shown`).
+    row_cap: int
 
 
 @dataclass(frozen=True)
@@ -200,6 +209,28 @@ def _table(source: str, collection: CollectionContent, records: Iterator[ExportR
                  csv_name(source, collection.name))
 
 
+def _cells_per_row(collection: CollectionContent) -> int:
+    fields = len(collection.fields)
+    return 2 * fields + 2 if fields > WIDE else fields + 1
+
+
+def rows_shown(collections: Iterable[CollectionContent], row_cap: int = ROW_CAP,
+               cell_budget: int = CELL_BUDGET) -> int:
+    """The records shown per collection: ``row_cap``, or less when the collections together
+    would lay out more than ``cell_budget`` cells (the same cap for all, at least
+    :data:`MIN_ROWS`)."""
+    collections = list(collections)
+
+    def cells(cap: int) -> int:
+        return sum(min(c.record_count, cap) * _cells_per_row(c) for c in collections)
+
+    low, high = 0, row_cap
+    while low < high:  # the largest cap within the budget
+        middle = (low + high + 1) // 2
+        low, high = (middle, high) if cells(middle) <= cell_budget else (low, middle - 1)
+    return max(low, min(MIN_ROWS, row_cap))
+
+
 def _tables(content: ExportContent, row_cap: int) -> dict[str, list[Table]]:
     """Source name -> its tables; one pass over each stored result, records past the cap
     read and dropped one by one."""
@@ -215,8 +246,10 @@ def _country(code: str | None, language: str) -> str:
     return f"{name} ({code})" if name else code
 
 
-def _context(content: ExportContent, row_cap: int) -> dict[str, Any]:
+def _context(content: ExportContent, row_cap: int, cell_budget: int) -> dict[str, Any]:
     """What the template needs, in the case's language (call inside ``force_locale``)."""
+    row_cap = rows_shown((c for s in content.sources for c in s.collections), row_cap,
+                         cell_budget)
     language = content.language
     labels = {s.name: s.label for s in content.sources}
     info = content.information
@@ -271,27 +304,31 @@ def _attachment(content: ExportContent, json_attachment: bytes | str | os.PathLi
     return Attachment(string=bytes(json_attachment), **options)
 
 
-def render_html(content: ExportContent, *, row_cap: int = ROW_CAP) -> str:
+def render_html(content: ExportContent, *, row_cap: int = ROW_CAP,
+                cell_budget: int = CELL_BUDGET) -> str:
     """The report's HTML (needs an app context), in the case's language."""
     with force_locale(content.language):
-        return render_template(TEMPLATE, **_context(content, row_cap))
+        return render_template(TEMPLATE, **_context(content, row_cap, cell_budget))
 
 
 def render_report(content: ExportContent, target: IO[bytes] | str | os.PathLike, *,
                   json_attachment: bytes | str | os.PathLike | None = None,
-                  row_cap: int = ROW_CAP, fetcher: RefusingFetcher | None = None) -> Report:
+                  row_cap: int = ROW_CAP, cell_budget: int = CELL_BUDGET,
+                  fetcher: RefusingFetcher | None = None) -> Report:
     """Write ``report.pdf`` for ``content`` to ``target`` (a path, or a binary stream that
     need not seek; not closed), in the content's language. Needs an app context.
 
     ``json_attachment`` is ``export.json`` as bytes or a file path, attached inside the PDF;
     when None it is written from ``content`` (the same bytes :func:`write_json` writes).
-    ``row_cap`` bounds the records shown per collection. ``fetcher`` (default: a new
+    ``row_cap`` bounds the records shown per collection, lowered evenly (to no less than
+    :data:`MIN_ROWS`) when all the tables together would exceed ``cell_budget`` cells
+    (:func:`rows_shown`). ``fetcher`` (default: a new
     :class:`RefusingFetcher`) is where WeasyPrint's URL requests go; any request stops the
     rendering with :class:`ReportError`."""
     fetcher = fetcher or RefusingFetcher()
     fonts = FontConfiguration()
     with force_locale(content.language):
-        context = _context(content, row_cap)
+        context = _context(content, row_cap, cell_budget)
         html = render_template(TEMPLATE, **context)
         attachment = _attachment(content, json_attachment, fetcher)
     try:
@@ -313,7 +350,8 @@ def render_report(content: ExportContent, target: IO[bytes] | str | os.PathLike,
         raise ReportError(str(error)) from error
     tables = [t for ts in context["tables"].values() for t in ts]
     report = Report(len(document.pages), sum(len(t.rows) for t in tables),
-                    tuple((t.source, t.collection.name) for t in tables if t.capped))
+                    tuple((t.source, t.collection.name) for t in tables if t.capped),
+                    context["row_cap"])
     logger.info("report.pdf written: %d pages, %d rows shown, %d collections capped",
                 report.pages, report.rows, len(report.capped))
     return report
