@@ -19,7 +19,13 @@ from .enums import (
 )
 from .gathering import FINISHED_GATHER_STATUSES, GatherStatus, SourceResult
 from .outbox import OutboundEmail
-from .package import ExportPackage, PackageStatus
+from .package import (
+    DownloadCode,
+    ExportPackage,
+    PackageStatus,
+    Transmission,
+    TransmissionStatus,
+)
 from .proof import IdentityProof
 from .staff import StaffUser
 
@@ -27,7 +33,10 @@ __all__ = [
     "CLOCK_RUNNING_STATUSES",
     "CLOSED_STATUSES",
     "FINISHED_GATHER_STATUSES",
+    "DownloadCode",
     "ExportPackage",
+    "Transmission",
+    "TransmissionStatus",
     "PackageStatus",
     "GatherStatus",
     "SourceResult",

@@ -96,6 +96,8 @@ class MailTemplate(enum.StrEnum):
     EXTENDED = "extended"
     REJECTED = "rejected"
     PARTIALLY_REFUSED = "partially_refused"
+    PACKAGE_READY = "package_ready"
+    DOWNLOAD_CODE = "download_code"
     # To staff (``OutboundEmail.recipient_staff_id``):
     STAFF_REMINDER = "staff_reminder"
     OVERDUE_DIGEST = "overdue_digest"

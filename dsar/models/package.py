@@ -6,7 +6,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, String
+from sqlalchemy import ForeignKey, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -17,6 +17,7 @@ class PackageStatus(enum.StrEnum):
     """Where a package stands."""
 
     READY = "ready"  # built, waiting for review and release
+    RELEASED = "released"  # released by the DPO: the person may download it until expires_at
     EXPIRED = "expired"  # its blob was deleted (too old, or replaced by a newer build)
 
 
@@ -40,7 +41,70 @@ class ExportPackage(db.Model):
     results_digest: Mapped[str] = mapped_column(String(64))
     record_count: Mapped[int] = mapped_column(Integer, default=0)
     file_count: Mapped[int] = mapped_column(Integer, default=0)
+    #: access (everything found) | portability (what the person provided, Art. 20).
+    scope: Mapped[str] = mapped_column(String(20), default="access")
+    #: Pieces of other people's data masked in it (reported to the person).
+    redaction_count: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    released_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    released_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+    #: The end of the download period (``EXPORT_DAYS`` after release); the purge job deletes
+    #: the blob after it.
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    download_count: Mapped[int] = mapped_column(Integer, default=0)
     expired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     case = relationship("Case")
+    released_by = relationship("StaffUser")
+
+
+class DownloadCode(db.Model):
+    """A one-time code e-mailed to the requester to download a released package. Only a keyed
+    hash is compared; the code itself is sealed for the e-mail, which the worker renders, and
+    wiped once sent is no longer needed (when used, locked or expired)."""
+
+    __tablename__ = "download_codes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    package_id: Mapped[int] = mapped_column(
+        ForeignKey("export_packages.id", ondelete="CASCADE"), index=True)
+    #: HMAC-SHA256 of the code (compared in constant time).
+    code_hash: Mapped[str] = mapped_column(String(64))
+    #: The code sealed (AES-GCM, bound to this row) for the e-mail; None once spent.
+    sealed_code: Mapped[bytes | None] = mapped_column(LargeBinary)
+    #: A random value kept in the browser session that asked: the code works there only.
+    session_nonce: Mapped[str] = mapped_column(String(64))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    locked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class TransmissionStatus(enum.StrEnum):
+    """How a direct transmission to another controller (Art. 20(2)) went."""
+
+    SENT = "sent"  # the receiver answered 2xx
+    REFUSED = "refused"  # the address is not allowed (not https, private, loopback…)
+    FAILED = "failed"  # network error or a non-2xx answer
+
+
+class Transmission(db.Model):
+    """One attempt to send a portability package straight to the receiving controller."""
+
+    __tablename__ = "transmissions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    package_id: Mapped[int] = mapped_column(
+        ForeignKey("export_packages.id", ondelete="CASCADE"), index=True)
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+    #: The receiving host (an organisation's, not the person's); the full URL stays in the case.
+    host: Mapped[str] = mapped_column(String(255))
+    status: Mapped[TransmissionStatus] = mapped_column(
+        enum_column_type(TransmissionStatus, "transmission_status"))
+    http_status: Mapped[int | None] = mapped_column(Integer)
+    #: Why it was refused or failed: a short code, never a response body.
+    detail: Mapped[str | None] = mapped_column(String(120))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
