@@ -72,6 +72,19 @@ DEFAULTS: dict[str, object] = {
     # ``dsar worker`` runs jobs in its own process (warm connections) unless this is true
     # (a forked child per job: more isolation, about 30-60 ms more per job).
     "WORKER_FORK": False,
+    # Days a released answer package stays downloadable; then the purge job deletes it.
+    "EXPORT_DAYS": 30,
+    # The one-time code that opens a download: minutes valid, wrong tries before it locks,
+    # and how many codes a case may ask for per hour.
+    "DOWNLOAD_CODE_MINUTES": 10,
+    "DOWNLOAD_CODE_ATTEMPTS": 5,
+    "DOWNLOAD_CODES_PER_HOUR": 3,
+    # Direct transmission to another controller (Art. 20(2)): https only, and never to a
+    # private, loopback or link-local address unless this is true (tests only).
+    "TRANSMIT_ALLOW_PRIVATE": False,
+    # A CA bundle to trust for transmissions besides the system's (tests: a local CA).
+    "TRANSMIT_CA_FILE": None,
+    "TRANSMIT_TIMEOUT": 60,
     # An ISO date that replaces "today" for the legal clock: tests and demonstrations only.
     "CLOCK_TODAY": None,
 }
