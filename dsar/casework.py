@@ -57,7 +57,9 @@ def _text(value: str | None, missing_message) -> str:
     return cleaned
 
 
-def _move(case: Case, target: CaseStatus, staff: StaffUser, payload: dict | None = None) -> None:
+def move_case(case: Case, target: CaseStatus, staff: StaffUser,
+              payload: dict | None = None) -> None:
+    """Change the status by a staff action; a move the state machine forbids is refused."""
     try:
         transition(case, target, actor_type=ActorType.STAFF, actor_id=staff.id, payload=payload)
     except InvalidTransition:
@@ -65,7 +67,8 @@ def _move(case: Case, target: CaseStatus, staff: StaffUser, payload: dict | None
             _l("This action is not possible while the case is in this state.")) from None
 
 
-def _commit_and_send(*outbound) -> None:
+def commit_and_send(*outbound) -> None:
+    """Commit, then queue the outbox e-mails (after the commit: the worker must find them)."""
     db.session.commit()
     for item in outbound:
         pipeline.enqueue_email(item.id)
@@ -92,7 +95,7 @@ def verify_identity(case: Case, staff: StaffUser, method: str, note: str | None)
         raise ActionRefused(_l("Please choose how the identity was checked.")) from None
     if method in (IdentityMethod.OTHER, IdentityMethod.DOCUMENT) and not (note or "").strip():
         raise ActionRefused(_l("Please say in the note what was checked."))
-    _move(case, CaseStatus.VERIFIED, staff, {"method": str(method)})
+    move_case(case, CaseStatus.VERIFIED, staff, {"method": str(method)})
     today = today_in_paris()
     summary = f"checked on {today.isoformat()} by staff {staff.id}, method {method}"
     if note and note.strip():
@@ -121,7 +124,7 @@ def ask_info(case: Case, staff: StaffUser, question: str) -> InfoRequest:
     """Ask the requester for information: the clock pauses from today (LEGAL.md D8)."""
     question = _text(question, _l("Please write the question."))
     resume = CaseStatus(case.status)
-    _move(case, CaseStatus.NEEDS_INFO, staff)
+    move_case(case, CaseStatus.NEEDS_INFO, staff)
     pause = ClockPause(case=case, started_on=today_in_paris(), reason="info_request")
     db.session.add(pause)
     db.session.flush()
@@ -132,7 +135,7 @@ def ask_info(case: Case, staff: StaffUser, question: str) -> InfoRequest:
     refresh_due_date(case)
     record_event("case.info_requested", case=case, actor_type=ActorType.STAFF,
                  actor_id=staff.id, payload={"info_request_id": request.id})
-    _commit_and_send(queue_email(case, MailTemplate.INFO_REQUEST))
+    commit_and_send(queue_email(case, MailTemplate.INFO_REQUEST))
     return request
 
 
@@ -193,7 +196,7 @@ def extend(case: Case, staff: StaffUser, reason: str) -> None:
     refresh_due_date(case)
     record_event("case.extended", case=case, actor_type=ActorType.STAFF, actor_id=staff.id,
                  payload={"due_on": case.due_on.isoformat()})
-    _commit_and_send(queue_email(case, MailTemplate.EXTENDED))
+    commit_and_send(queue_email(case, MailTemplate.EXTENDED))
 
 
 def reject(case: Case, staff: StaffUser, scope: str, reasons: str) -> None:
@@ -201,7 +204,7 @@ def reject(case: Case, staff: StaffUser, scope: str, reasons: str) -> None:
     the rights to complain to the CNIL and to a judicial remedy (Art. 12(4))."""
     reasons = _text(reasons, _l("Please give the reasons for the refusal."))
     if scope == "full":
-        _move(case, CaseStatus.REJECTED, staff, {"scope": "full"})
+        move_case(case, CaseStatus.REJECTED, staff, {"scope": "full"})
         case.refusal_reasons = reasons
         template = MailTemplate.REJECTED
     elif scope == "partial":
@@ -213,7 +216,7 @@ def reject(case: Case, staff: StaffUser, scope: str, reasons: str) -> None:
         template = MailTemplate.PARTIALLY_REFUSED
     else:
         raise ActionRefused(_l("Please choose a full or a partial refusal."))
-    _commit_and_send(queue_email(case, template))
+    commit_and_send(queue_email(case, template))
 
 
 def mark_unfounded(case: Case, staff: StaffUser, justification: str) -> None:
@@ -271,7 +274,7 @@ GATHERED_KINDS = frozenset({
 def start_processing(case: Case, staff: StaffUser) -> None:
     """Hand a verified case to processing: the search of every source starts (the gather
     jobs are queued after the commit); the case then waits in ``review``."""
-    _move(case, CaseStatus.IN_PROGRESS, staff)
+    move_case(case, CaseStatus.IN_PROGRESS, staff)
     planned = gathering.prepare(case) if case.kind in GATHERED_KINDS else []
     db.session.commit()
     pipeline.start(planned)

@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import current_app
 
-PURPOSES = ("flask-secret", "storage", "audit-chain", "case-tokens", "staff-totp")
+PURPOSES = ("flask-secret", "storage", "audit-chain", "case-tokens", "staff-totp", "download-codes")
 
 
 class MissingKeyError(RuntimeError):

@@ -33,6 +33,10 @@ SUBJECTS = {
     MailTemplate.EXTENDED: lazy_gettext("The deadline of your request %(reference)s is extended"),
     MailTemplate.REJECTED: lazy_gettext("Our answer to your request %(reference)s"),
     MailTemplate.PARTIALLY_REFUSED: lazy_gettext("Part of your request %(reference)s is refused"),
+    MailTemplate.PACKAGE_READY: lazy_gettext("The answer to your request %(reference)s is "
+                                             "ready"),
+    MailTemplate.DOWNLOAD_CODE: lazy_gettext("Your download code for the request "
+                                             "%(reference)s"),
     MailTemplate.STAFF_REMINDER: lazy_gettext("Reminder: case %(reference)s is due on %(due)s"),
     MailTemplate.OVERDUE_DIGEST: lazy_gettext("Overdue cases: %(count)d"),
 }
@@ -124,6 +128,17 @@ def _template_context(outbound: OutboundEmail) -> dict:
 
         request = open_info_request(outbound.case)
         return {"question": request.question if request else ""}
+    if outbound.template is MailTemplate.PACKAGE_READY:
+        from .models import ExportPackage
+
+        package = db.session.get(ExportPackage, (outbound.payload or {}).get("package_id"))
+        return {"package": package,
+                "available_until": format_date(package.expires_at, "long") if package else ""}
+    if outbound.template is MailTemplate.DOWNLOAD_CODE:
+        from .download_codes import code_for_email
+
+        return {"code": code_for_email(outbound),
+                "minutes": current_app.config["DOWNLOAD_CODE_MINUTES"]}
     return {}
 
 

@@ -22,6 +22,7 @@ class Action(enum.StrEnum):
     START_PROCESSING = "start_processing"
     RERUN_SOURCE = "rerun_source"
     PREVIEW_PACKAGE = "preview_package"
+    RELEASE = "release"
     EXTEND = "extend"
     REJECT = "reject"
     MARK_UNFOUNDED = "mark_unfounded"
@@ -43,6 +44,8 @@ ALLOWED: dict[Action, frozenset[StaffRole]] = {
     Action.RERUN_SOURCE: frozenset({A, D}),
     # A complete copy of the person's data: those who prepare and release the answer only.
     Action.PREVIEW_PACKAGE: frozenset({A, D}),
+    # Sending a complete copy of the data out of the organisation is the DPO's decision.
+    Action.RELEASE: frozenset({D}),
     Action.EXTEND: frozenset({D}),
     Action.REJECT: frozenset({D}),
     Action.MARK_UNFOUNDED: frozenset({D}),

@@ -22,9 +22,11 @@ from dsar.models import (
     Case,
     CaseNote,
     CaseStatus,
+    ExportPackage,
     GatherStatus,
     IdentityProof,
     InfoRequest,
+    PackageStatus,
     ProofKind,
     SourceResult,
     StaffRole,
@@ -96,6 +98,21 @@ def case_with_failed_search(app) -> World:
         db.session.add(row)
         db.session.commit()
         return World(case.reference, case.id, {"row_id": row.id})
+
+
+def case_with_a_package(app) -> World:
+    """A case in review whose answer package is built and waits for release."""
+    from dsar.exports.build import results_digest
+
+    case = make_case(app, status=CaseStatus.REVIEW)
+    with app.app_context():
+        with storage.writer() as out:
+            out.write(b"PK\x05\x06" + bytes(18))  # an empty ZIP
+        package = ExportPackage(case_id=case.id, blob_id=out.blob.blob_id, size=out.blob.size,
+                                sha256=out.blob.sha256, results_digest=results_digest(case.id))
+        db.session.add(package)
+        db.session.commit()
+        return World(case.reference, case.id, {"package_id": package.id})
 
 
 def case_and_an_agent_to_assign(app) -> World:
@@ -210,6 +227,13 @@ def search_queued_again(app, world, staff, resp):
     assert [e.payload["source"] for e in events("gather.rerun_requested", staff.id)] == ["crm"]
 
 
+def package_released(app, world, staff, resp):
+    redirected_to_case(world, resp)
+    assert load_case(world).status is CaseStatus.COMPLETED
+    package = db.session.get(ExportPackage, world.extra["package_id"])
+    assert package.status is PackageStatus.RELEASED and package.released_by_id == staff.id
+
+
 def dashboard_shown(app, world, staff, resp):
     assert resp.status_code == 200
     assert world.reference in resp.get_data(as_text=True)
@@ -281,6 +305,8 @@ CASE_ACTIONS = [
              post_case_action("start", lambda w: {}), processing_started),
     Scenario("rerun", Action.RERUN_SOURCE, CASEWORKERS, case_with_failed_search,
              post_case_action("rerun", lambda w: {"source": "crm"}), search_queued_again),
+    Scenario("release", Action.RELEASE, DPO_ONLY, case_with_a_package,
+             post_case_action("release", lambda w: {}), package_released),
 ]
 
 PAGES = [

@@ -98,3 +98,12 @@ def update_file_indexes() -> int:
 
     with app_context():
         return sum(stats["bytes_read"] for stats in update().values())
+
+
+def purge_expired_exports() -> int:
+    """Periodic: delete the answer packages whose download period is over (and those of
+    cases closed without an answer), and spent download codes."""
+    from dsar.delivery import purge_expired
+
+    with app_context():
+        return purge_expired(actor_id=_job_id())["packages"]

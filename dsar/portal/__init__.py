@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("portal", __name__)
 
-from . import intake, status  # noqa: E402,F401  (routes register on bp)
+from . import download, intake, status  # noqa: E402,F401  (routes register on bp)

@@ -13,7 +13,7 @@ from datetime import timedelta
 from flask import abort, current_app, redirect, render_template, request, session, url_for
 from sqlalchemy import select
 
-from .. import casework, deadlines, pipeline, storage
+from .. import casework, deadlines, delivery, pipeline, storage
 from ..extensions import db
 from ..mail import queue_email
 from ..models import ActorType, AuditEvent, Case, CaseStatus, IdentityProof, MailTemplate, ProofKind
@@ -29,8 +29,9 @@ logger = logging.getLogger(__name__)
 SESSION_KEY = "cases"
 SESSION_MAX_CASES = 20
 
-#: Audit actions shown to the requester in the public history.
-PUBLIC_ACTIONS = ("case.created", "case.status_changed", "case.extended")
+#: Audit actions shown to the requester in the public history (downloads too: a download the
+#: person did not make is a warning sign they can report).
+PUBLIC_ACTIONS = ("case.created", "case.status_changed", "case.extended", "package.downloaded")
 
 
 def _case_by_token(reference: str, token: str, purpose: str) -> Case:
@@ -49,7 +50,7 @@ def _grant(case: Case) -> None:
     session[SESSION_KEY] = [case.reference, *granted][:SESSION_MAX_CASES]
 
 
-def _granted_case(reference: str) -> Case:
+def granted_case(reference: str) -> Case:
     if reference not in session.get(SESSION_KEY, []):
         abort(404)
     case = db.session.scalar(select(Case).where(Case.reference == reference))
@@ -98,7 +99,7 @@ def status_link(reference: str, token: str):
 @bp.get("/status/<reference>")
 def status(reference: str):
     """The requester's view of the case: status in plain words, dates, public history."""
-    return _render_status(_granted_case(reference))
+    return _render_status(granted_case(reference))
 
 
 def _render_status(case: Case, answer_form: AnswerForm | None = None, code: int = 200):
@@ -115,15 +116,17 @@ def _render_status(case: Case, answer_form: AnswerForm | None = None, code: int 
         .order_by(AuditEvent.id)
     ).all()
     question = casework.open_info_request(case)
+    package = delivery.released_package(case)
     return render_template("portal/status.html", case=case, clock=clock, history=history,
                            can_withdraw=case.status.is_open, question=question,
+                           package=package, downloadable=delivery.is_downloadable(package),
                            answer_form=answer_form or AnswerForm()), code
 
 
 @bp.post("/status/<reference>/answer")
 def answer(reference: str):
     """The requester answers the open question (text, optional document); the clock resumes."""
-    case = _granted_case(reference)
+    case = granted_case(reference)
     form = AnswerForm()
     if not form.validate():
         return _render_status(case, form, 400)
@@ -149,7 +152,7 @@ def answer(reference: str):
 @bp.post("/status/<reference>/withdraw")
 def withdraw(reference: str):
     """The requester withdraws the case (needs the confirmation box ticked)."""
-    case = _granted_case(reference)
+    case = granted_case(reference)
     if request.form.get("confirm_withdraw") != "yes":
         return redirect(url_for("portal.status", reference=case.reference, withdraw="confirm"))
     try:

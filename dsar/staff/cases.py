@@ -6,7 +6,7 @@ from flask import Response, abort, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from .. import casework, storage
+from .. import casework, delivery, storage
 from ..audit import record_event
 from ..exports.build import current_package
 from ..extensions import db
@@ -47,6 +47,8 @@ ACTIONS = {
     "start": (Action.START_PROCESSING, lambda c, u, f: casework.start_processing(c, u)),
     "rerun": (Action.RERUN_SOURCE,
               lambda c, u, f: casework.rerun_source(c, u, f.get("source") or "")),
+    "release": (Action.RELEASE, lambda c, u, f: delivery.release(
+        c, u, acknowledge_failures=f.get("acknowledge_failures") == "yes")),
 }
 
 
@@ -64,6 +66,9 @@ def _possible(case: Case, action: str) -> bool:
         return CaseStatus.IN_PROGRESS in TRANSITIONS[status]
     if action == "rerun":
         return status in GATHERING_STATUSES
+    if action == "release":
+        return (status is CaseStatus.REVIEW and case.kind in delivery.RELEASED_KINDS
+                and current_package(case.id) is not None)
     if action == "extend":
         return status.is_open and not case.extended
     return status.is_open
@@ -88,7 +93,9 @@ def render_case(case: Case, *, error_action: str | None = None, error=None, stat
     can["preview_package"] = allowed(current_user.role, Action.PREVIEW_PACKAGE)
     return render_template(
         "staff/case.html", case=case, history=history, notes=notes, questions=questions,
-        searches=source_searches(case), package=current_package(case.id),
+        searches=source_searches(case),
+        package=current_package(case.id) or delivery.released_package(case),
+        failed_sources=delivery.failed_sources(case),
         assignees=assignees, can=can, error_action=error_action, error=error,
         form=request.form if error_action else {}, identity_methods=list(IdentityMethod),
         one_month=casework.one_month_deadline(case), today=today_in_paris(),

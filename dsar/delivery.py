@@ -1,0 +1,142 @@
+"""Releasing the answer to the requester, and taking it back when its time is up (issue 5).
+
+The DPO releases the package staff have previewed: the case is completed, the requester is
+e-mailed that the answer waits on their status page, and the package stays downloadable for
+``EXPORT_DAYS`` days. :func:`purge_expired` (a periodic job) then deletes it from storage; only
+its row (what was sent, when, its sum) and the audit trail remain (LEGAL.md §6).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import or_, select
+
+from . import storage
+from .audit import record_event
+from .casework import ActionRefused, commit_and_send, move_case
+from .exports.build import current_package, results_digest
+from .extensions import db
+from .mail import queue_email
+from .models import (
+    ActorType,
+    Case,
+    CaseKind,
+    CaseStatus,
+    DownloadCode,
+    ExportPackage,
+    GatherStatus,
+    MailTemplate,
+    PackageStatus,
+    SourceResult,
+    StaffUser,
+)
+from .models.types import utcnow
+
+logger = logging.getLogger(__name__)
+
+#: The kinds whose answer is the package itself (the others complete with their own action).
+RELEASED_KINDS = frozenset({CaseKind.ACCESS, CaseKind.PORTABILITY})
+
+
+def failed_sources(case: Case) -> list[str]:
+    """The sources whose last search failed: the answer would be incomplete without them."""
+    return list(db.session.scalars(
+        select(SourceResult.source).where(SourceResult.case_id == case.id,
+                                          SourceResult.status == GatherStatus.FAILED)
+        .order_by(SourceResult.source)))
+
+
+def release(case: Case, staff: StaffUser, *, acknowledge_failures: bool = False) -> ExportPackage:
+    """Release the case's current package to the requester (DPO only, checked by the caller).
+
+    Refused while the case is not in review, while no package matches the latest search
+    results (a newer build is on its way), and while a source failed unless the DPO
+    acknowledges sending an incomplete answer (the letter tells the person which source is
+    missing)."""
+    if case.kind not in RELEASED_KINDS:
+        raise ActionRefused(_l("This kind of request is completed by its own action, not by "
+                               "sending a copy of the data."))
+    if case.status is not CaseStatus.REVIEW:
+        raise ActionRefused(_l("This action is not possible while the case is in this state."))
+    package = current_package(case.id)
+    if package is None or package.results_digest != results_digest(case.id):
+        raise ActionRefused(_l("The answer is still being prepared from the latest search. "
+                               "Please try again in a moment."))
+    failed = failed_sources(case)
+    if failed and not acknowledge_failures:
+        raise ActionRefused(_l("A source could not be searched. Search it again, or confirm "
+                               "that the answer is sent without it."))
+    now = utcnow()
+    package.status = PackageStatus.RELEASED
+    package.released_at = now
+    package.released_by_id = staff.id
+    package.expires_at = now + timedelta(days=int(current_app.config["EXPORT_DAYS"]))
+    move_case(case, CaseStatus.COMPLETED, staff, {"package_id": package.id})
+    record_event("package.released", case=case, actor_type=ActorType.STAFF, actor_id=staff.id,
+                 payload={"package_id": package.id, "sources_missing": failed,
+                          "expires_at": package.expires_at.isoformat()})
+    commit_and_send(queue_email(case, MailTemplate.PACKAGE_READY,
+                                 payload={"package_id": package.id}))
+    logger.info("case %s: package %s released", case.id, package.id)
+    return package
+
+
+def released_package(case: Case) -> ExportPackage | None:
+    """The package released to the requester, whether still downloadable or expired."""
+    return db.session.scalar(
+        select(ExportPackage).where(ExportPackage.case_id == case.id,
+                                    ExportPackage.released_at.is_not(None))
+        .order_by(ExportPackage.id.desc()).limit(1))
+
+
+def is_downloadable(package: ExportPackage | None, now: datetime | None = None) -> bool:
+    """Whether the requester may still download ``package`` (released, stored, not expired)."""
+    return (package is not None and package.status is PackageStatus.RELEASED
+            and package.blob_id is not None and package.expires_at is not None
+            and package.expires_at > (now or utcnow()))
+
+
+def expire(package: ExportPackage, *, actor_type: ActorType = ActorType.SYSTEM,
+           actor_id: str | None = None) -> None:
+    """Delete the package from storage and mark it expired (caller commits). Its codes are
+    spent with it."""
+    blob_id = package.blob_id
+    package.status = PackageStatus.EXPIRED
+    package.expired_at = utcnow()
+    package.blob_id = None
+    for code in db.session.scalars(select(DownloadCode).where(
+            DownloadCode.package_id == package.id, DownloadCode.sealed_code.is_not(None))):
+        code.sealed_code = None
+    record_event("package.expired", case=package.case, actor_type=actor_type,
+                 actor_id=actor_id, payload={"package_id": package.id})
+    if blob_id:
+        storage.delete(blob_id)
+
+
+def purge_expired(now: datetime | None = None, *, actor_id: str | None = None) -> dict[str, int]:
+    """Delete what has served its time: released packages past their download period,
+    packages of cases closed without release (withdrawn, refused), and the sealed codes of
+    download codes no longer usable. Idempotent; returns what was done."""
+    now = now or utcnow()
+    closed = select(Case.id).where(Case.status.in_(
+        [CaseStatus.WITHDRAWN, CaseStatus.REJECTED, CaseStatus.EXPIRED]))
+    due = list(db.session.scalars(select(ExportPackage).where(
+        ExportPackage.blob_id.is_not(None),
+        or_(ExportPackage.expires_at <= now,
+            (ExportPackage.status == PackageStatus.READY) & ExportPackage.case_id.in_(closed)),
+    ).order_by(ExportPackage.id)))
+    for package in due:
+        expire(package, actor_id=actor_id)
+        db.session.commit()  # one by one: a crash leaves nothing half done
+    spent = list(db.session.scalars(select(DownloadCode).where(
+        DownloadCode.sealed_code.is_not(None), DownloadCode.expires_at <= now)))
+    for code in spent:
+        code.sealed_code = None
+    db.session.commit()
+    if due or spent:
+        logger.info("purged %d packages and %d download codes", len(due), len(spent))
+    return {"packages": len(due), "codes": len(spent)}

@@ -1,0 +1,120 @@
+"""The requester downloads the released answer from the status page, with a one-time code
+(``dsar.download_codes``). Every download is audited; a wrong or missing code hands nothing
+over and changes nothing but the code's own try counter."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Response, redirect, render_template, request, session, url_for
+from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
+
+from .. import delivery, pipeline, storage
+from ..audit import record_event
+from ..download_codes import CodeProblem, CodeRefused, check_code, issue_code, new_session_nonce
+from ..extensions import db, limiter
+from ..models import ActorType
+from . import bp
+from .status import granted_case
+
+logger = logging.getLogger(__name__)
+
+#: The session key of the random value that binds codes to this browser.
+NONCE_KEY = "download_nonce"
+
+MESSAGES = {
+    CodeProblem.NONE_ASKED: _l("Please ask for a code first: we will send it to you by e-mail."),
+    CodeProblem.LOCKED: _l("This code is locked after too many wrong tries. Please ask for a "
+                           "new code."),
+    CodeProblem.EXPIRED: _l("This code has expired. Please ask for a new code."),
+    CodeProblem.USED: _l("This code has already been used. Please ask for a new code."),
+    CodeProblem.TOO_MANY_REQUESTS: _l("You have asked for several codes in the last hour. "
+                                      "Please wait before asking for another one."),
+}
+
+
+def _message(refused: CodeRefused) -> str:
+    if refused.problem is CodeProblem.WRONG:
+        return ngettext("This code is not right. You have %(num)d try left.",
+                        "This code is not right. You have %(num)d tries left.",
+                        refused.attempts_left)
+    return str(MESSAGES[refused.problem])
+
+
+def _page(case, package, *, error: str | None = None, status: int = 200):
+    if not delivery.is_downloadable(package):
+        return render_template("portal/download_expired.html", case=case, package=package), 410
+    return render_template("portal/download.html", case=case, package=package, error=error,
+                           code_sent=request.args.get("sent") == "1",
+                           code_asked=bool(session.get(NONCE_KEY))), status
+
+
+def _released(reference: str):
+    case = granted_case(reference)
+    package = delivery.released_package(case)
+    return case, package
+
+
+@bp.get("/status/<reference>/download")
+def download_page(reference: str):
+    """Where the requester asks for a code and enters it; a clear page once expired."""
+    case, package = _released(reference)
+    if package is None:
+        return redirect(url_for("portal.status", reference=case.reference))
+    return _page(case, package)
+
+
+@bp.post("/status/<reference>/download/code")
+@limiter.limit("10 per hour")
+def download_code(reference: str):
+    """E-mail a fresh code to the requester's address (never shown on the page)."""
+    case, package = _released(reference)
+    if not delivery.is_downloadable(package):
+        return _page(case, package)
+    nonce = session.get(NONCE_KEY) or new_session_nonce()
+    try:
+        issued = issue_code(case, package, nonce)
+    except CodeRefused as refused:
+        db.session.rollback()
+        return _page(case, package, error=_message(refused), status=429)
+    session[NONCE_KEY] = nonce
+    db.session.commit()
+    pipeline.enqueue_email(issued.email_id)
+    return redirect(url_for("portal.download_page", reference=case.reference, sent="1"))
+
+
+@bp.post("/status/<reference>/download")
+@limiter.limit("30 per hour")
+def download(reference: str):
+    """Check the code and send the ZIP; each download is an audited event."""
+    case, package = _released(reference)
+    if not delivery.is_downloadable(package):
+        return _page(case, package)
+    try:
+        check_code(case, package, session.get(NONCE_KEY), request.form.get("code", ""))
+    except CodeRefused as refused:
+        db.session.commit()  # the try counter (and the audit of the failure) must stick
+        return _page(case, package, error=_message(refused), status=400)
+    try:
+        reader = storage.reader(package.blob_id)
+    except storage.BlobError:
+        db.session.rollback()
+        logger.error("case %s: package %s cannot be read", case.id, package.id)
+        return _page(case, package, error=str(_l("The file cannot be read. Please contact us.")),
+                     status=503)
+    package.download_count += 1
+    record_event("package.downloaded", case=case, actor_type=ActorType.REQUESTER,
+                 payload={"package_id": package.id})
+    db.session.commit()
+
+    def chunks():
+        with reader:
+            while block := reader.read(64 * 1024):
+                yield block
+
+    response = Response(chunks(), mimetype="application/zip")
+    response.headers["Content-Disposition"] = f"attachment; filename={case.reference}.zip"
+    response.headers["Content-Length"] = str(package.size)
+    response.headers["Cache-Control"] = "no-store"
+    return response
