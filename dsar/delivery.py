@@ -15,7 +15,7 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import or_, select
 
-from . import storage
+from . import pipeline, storage
 from .audit import record_event
 from .casework import ActionRefused, commit_and_send, move_case
 from .exports.build import current_package, results_digest
@@ -33,6 +33,7 @@ from .models import (
     PackageStatus,
     SourceResult,
     StaffUser,
+    Transmission,
 )
 from .models.types import utcnow
 
@@ -80,9 +81,47 @@ def release(case: Case, staff: StaffUser, *, acknowledge_failures: bool = False)
                  payload={"package_id": package.id, "sources_missing": failed,
                           "expires_at": package.expires_at.isoformat()})
     commit_and_send(queue_email(case, MailTemplate.PACKAGE_READY,
-                                 payload={"package_id": package.id}))
+                                payload={"package_id": package.id}))
     logger.info("case %s: package %s released", case.id, package.id)
+    if receiving_endpoint(case):
+        # The person asked for the data to go straight to another controller (Art. 20(2)).
+        pipeline.enqueue_transmission(package.id, staff.id)
     return package
+
+
+def receiving_endpoint(case: Case) -> str | None:
+    """The receiving controller's address a portability requester gave, if any."""
+    if case.kind is not CaseKind.PORTABILITY:
+        return None
+    return (case.details or {}).get("receiving_endpoint") or None
+
+
+def request_transmission(case: Case, staff: StaffUser) -> None:
+    """Send the released portability package to the receiving controller again (after a
+    failure, or once the receiver is fixed). The job checks the address and records how it
+    went."""
+    package = released_package(case)
+    if not receiving_endpoint(case):
+        raise ActionRefused(_l("The requester gave no address to send the data to."))
+    if not is_downloadable(package):
+        raise ActionRefused(_l("Only a released answer that has not expired can be sent."))
+    record_event("package.transmission_requested", case=case, actor_type=ActorType.STAFF,
+                 actor_id=staff.id, payload={"package_id": package.id})
+    db.session.commit()
+    pipeline.enqueue_transmission(package.id, staff.id)
+
+
+def transmit_released(package_id: int, *, staff_id: int | None = None,
+                      actor_id: str | None = None) -> str:
+    """The transmission job: send ``package_id`` to the address its case names. Returns the
+    outcome (``sent``, ``refused``, ``failed``) or ``no-endpoint``."""
+    from .exports.transmit import transmit
+
+    package = db.session.get(ExportPackage, package_id)
+    url = receiving_endpoint(package.case) if package is not None else None
+    if url is None:
+        return "no-endpoint"
+    return str(transmit(package_id, url, staff_id=staff_id, actor_id=actor_id).status)
 
 
 def released_package(case: Case) -> ExportPackage | None:
@@ -140,3 +179,9 @@ def purge_expired(now: datetime | None = None, *, actor_id: str | None = None) -
     if due or spent:
         logger.info("purged %d packages and %d download codes", len(due), len(spent))
     return {"packages": len(due), "codes": len(spent)}
+
+
+def transmissions(case: Case) -> list[Transmission]:
+    """The direct transmissions of the case's answers, oldest first."""
+    return list(db.session.scalars(select(Transmission).where(Transmission.case_id == case.id)
+                                   .order_by(Transmission.id)))

@@ -23,6 +23,7 @@ class Action(enum.StrEnum):
     RERUN_SOURCE = "rerun_source"
     PREVIEW_PACKAGE = "preview_package"
     RELEASE = "release"
+    TRANSMIT = "transmit"
     EXTEND = "extend"
     REJECT = "reject"
     MARK_UNFOUNDED = "mark_unfounded"
@@ -46,6 +47,7 @@ ALLOWED: dict[Action, frozenset[StaffRole]] = {
     Action.PREVIEW_PACKAGE: frozenset({A, D}),
     # Sending a complete copy of the data out of the organisation is the DPO's decision.
     Action.RELEASE: frozenset({D}),
+    Action.TRANSMIT: frozenset({D}),
     Action.EXTEND: frozenset({D}),
     Action.REJECT: frozenset({D}),
     Action.MARK_UNFOUNDED: frozenset({D}),

@@ -64,6 +64,7 @@ def enqueue_email(outbound_id: int) -> bool:
 GATHER_JOB = "workers.jobs.gather_source"
 COLLECT_JOB = "workers.jobs.collect_gathering"
 PACKAGE_JOB = "workers.jobs.build_package"
+TRANSMIT_JOB = "workers.jobs.transmit_package"
 
 
 def gather_job_id(case_id: int, source: str, round_: int = 1) -> str:
@@ -104,6 +105,15 @@ def enqueue_package(case_id: int) -> bool:
     return _enqueue("default", PACKAGE_JOB, case_id, job_id=package_job_id(case_id),
                     retry=Retry(max=3, interval=[10, 60, 300]),
                     job_timeout=int(current_app.config["GATHER_TIMEOUT"]))
+
+
+def enqueue_transmission(package_id: int, staff_id: int | None = None) -> bool:
+    """Queue the direct transmission of a released portability package (Art. 20(2)). The
+    receiving address is read by the job from the case, never carried in Redis. No automatic
+    retry: a receiver that failed once is retried by staff, who see why it failed."""
+    return _enqueue("default", TRANSMIT_JOB, package_id, staff_id,
+                    job_id=f"package-{package_id}-transmit",
+                    job_timeout=int(current_app.config["TRANSMIT_TIMEOUT"]) * 4)
 
 
 def _enqueue(queue: str, func: str, *args, job_id: str, **options) -> bool:

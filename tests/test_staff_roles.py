@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,7 @@ from dsar.extensions import db
 from dsar.models import (
     AuditEvent,
     Case,
+    CaseKind,
     CaseNote,
     CaseStatus,
     ExportPackage,
@@ -32,7 +34,9 @@ from dsar.models import (
     StaffRole,
     StaffUser,
 )
+from dsar.models.types import utcnow
 from dsar.permissions import Action
+from dsar.pipeline import job_is_queued
 from dsar.staff.cases import ACTIONS
 from tests.helpers import csrf_from
 from tests.staff_helpers import login, make_case, make_staff
@@ -113,6 +117,22 @@ def case_with_a_package(app) -> World:
         db.session.add(package)
         db.session.commit()
         return World(case.reference, case.id, {"package_id": package.id})
+
+
+def released_portability_case(app) -> World:
+    """A completed portability case whose answer was released, with a receiving address."""
+    world = case_with_a_package(app)
+    with app.app_context():
+        case = db.session.get(Case, world.case_id)
+        case.kind = CaseKind.PORTABILITY
+        case.details = {"receiving_endpoint": "https://receiver.example/import"}
+        case.status = CaseStatus.COMPLETED
+        package = db.session.get(ExportPackage, world.extra["package_id"])
+        package.scope, package.status = "portability", PackageStatus.RELEASED
+        package.released_at = utcnow()
+        package.expires_at = utcnow() + timedelta(days=30)
+        db.session.commit()
+    return world
 
 
 def case_and_an_agent_to_assign(app) -> World:
@@ -234,6 +254,13 @@ def package_released(app, world, staff, resp):
     assert package.status is PackageStatus.RELEASED and package.released_by_id == staff.id
 
 
+def transmission_queued(app, world, staff, resp):
+    redirected_to_case(world, resp)
+    [event] = events("package.transmission_requested", staff.id)
+    assert event.payload == {"package_id": world.extra["package_id"]}
+    assert job_is_queued(f"package-{world.extra['package_id']}-transmit")
+
+
 def dashboard_shown(app, world, staff, resp):
     assert resp.status_code == 200
     assert world.reference in resp.get_data(as_text=True)
@@ -307,6 +334,9 @@ CASE_ACTIONS = [
              post_case_action("rerun", lambda w: {"source": "crm"}), search_queued_again),
     Scenario("release", Action.RELEASE, DPO_ONLY, case_with_a_package,
              post_case_action("release", lambda w: {}), package_released),
+    Scenario("transmit", Action.TRANSMIT, DPO_ONLY, released_portability_case,
+             post_case_action("transmit", lambda w: {}), transmission_queued,
+             writes=False),  # it queues a job; the job writes the outcome
 ]
 
 PAGES = [

@@ -107,3 +107,11 @@ def purge_expired_exports() -> int:
 
     with app_context():
         return purge_expired(actor_id=_job_id())["packages"]
+
+
+def transmit_package(package_id: int, staff_id: int | None = None) -> str:
+    """Send a released portability package to the receiving controller the person named."""
+    from dsar.delivery import transmit_released
+
+    with app_context():
+        return transmit_released(package_id, staff_id=staff_id, actor_id=_job_id())

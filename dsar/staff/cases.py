@@ -49,6 +49,7 @@ ACTIONS = {
               lambda c, u, f: casework.rerun_source(c, u, f.get("source") or "")),
     "release": (Action.RELEASE, lambda c, u, f: delivery.release(
         c, u, acknowledge_failures=f.get("acknowledge_failures") == "yes")),
+    "transmit": (Action.TRANSMIT, lambda c, u, f: delivery.request_transmission(c, u)),
 }
 
 
@@ -66,6 +67,9 @@ def _possible(case: Case, action: str) -> bool:
         return CaseStatus.IN_PROGRESS in TRANSITIONS[status]
     if action == "rerun":
         return status in GATHERING_STATUSES
+    if action == "transmit":
+        return (delivery.receiving_endpoint(case) is not None
+                and delivery.is_downloadable(delivery.released_package(case)))
     if action == "release":
         return (status is CaseStatus.REVIEW and case.kind in delivery.RELEASED_KINDS
                 and current_package(case.id) is not None)
@@ -96,6 +100,7 @@ def render_case(case: Case, *, error_action: str | None = None, error=None, stat
         searches=source_searches(case),
         package=current_package(case.id) or delivery.released_package(case),
         failed_sources=delivery.failed_sources(case),
+        transmissions=delivery.transmissions(case),
         assignees=assignees, can=can, error_action=error_action, error=error,
         form=request.form if error_action else {}, identity_methods=list(IdentityMethod),
         one_month=casework.one_month_deadline(case), today=today_in_paris(),
