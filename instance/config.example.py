@@ -25,3 +25,14 @@ LEGAL_CALENDAR = "FR"
 
 # Behind HTTPS (always in production):
 SESSION_COOKIE_SECURE = True
+
+# The answer package: days it stays downloadable after the DPO releases it (then deleted),
+# and the one-time download codes (minutes valid, wrong tries, codes a case may ask per hour).
+EXPORT_DAYS = 30
+DOWNLOAD_CODE_MINUTES = 10
+DOWNLOAD_CODE_ATTEMPTS = 5
+DOWNLOAD_CODES_PER_HOUR = 3
+# Direct transmission to another controller (portability): https only; private, loopback and
+# link-local addresses are always refused in production (TRANSMIT_ALLOW_PRIVATE is for tests).
+TRANSMIT_TIMEOUT = 60
+# TRANSMIT_CA_FILE = "/etc/ssl/certs/extra-ca.pem"   # an extra CA to trust, if needed

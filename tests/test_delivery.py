@@ -269,3 +269,17 @@ def test_a_failed_source_needs_the_dpos_acknowledgement(gather_app, monkeypatch,
     assert package_of(gather_app, case.id).status is PackageStatus.RELEASED
     [event] = events(gather_app, "package.released")
     assert event.payload["sources_missing"] == ["billing"]
+
+
+def test_the_package_of_a_withdrawn_case_is_deleted(gather_app):  # noqa: F811
+    case = in_review(gather_app)
+    package = package_of(gather_app, case.id)
+    with gather_app.app_context():
+        from dsar.workflow import transition
+
+        transition(db.session.get(Case, case.id), CaseStatus.WITHDRAWN,
+                   actor_type=ActorType.REQUESTER)
+        db.session.commit()
+        assert purge_expired()["packages"] == 1
+        assert not storage.exists(package.blob_id)
+    assert package_of(gather_app, case.id).status is PackageStatus.EXPIRED
