@@ -98,7 +98,8 @@ def scheduler_command() -> None:
 @main.command("sweep")
 @with_appcontext
 def sweep_command() -> None:
-    """Expire unconfirmed cases and re-enqueue work lost from Redis, once."""
+    """Expire unconfirmed cases, re-enqueue work lost from Redis and delete expired answer
+    packages, once."""
     from .sweep import sweep
 
     for name, count in sweep().items():

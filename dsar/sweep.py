@@ -154,9 +154,14 @@ def _job_finished(job_id: str) -> bool:
 
 def sweep(now: datetime | None = None) -> dict[str, int]:
     """Run every housekeeping step; returns counts for the CLI."""
+    from .delivery import purge_expired
+
+    purged = purge_expired(now)
     return {
         "expired": len(expire_unconfirmed(now)),
         "requeued_mail": len(requeue_pending_mail(now)),
         **requeue_lost_gathering(now),
         "requeued_packages": requeue_lost_packages(now),
+        "purged_packages": purged["packages"],
+        "purged_codes": purged["codes"],
     }

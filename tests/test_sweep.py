@@ -122,3 +122,4 @@ def test_sweep_cli(app, runner):
     result = runner.invoke(main, ["sweep"])
     assert result.exit_code == 0
     assert "expired: 0" in result.output
+    assert "purged_packages: 0" in result.output
