@@ -68,6 +68,8 @@ def run_child(step: str, instance: Path, args: argparse.Namespace, *extra: str) 
     command = [sys.executable, str(Path(__file__).resolve()), "--child", step, "--instance",
                str(instance), "--records-small", str(args.records_small), "--records-large",
                str(args.records_large), "--runs", str(args.runs), *extra]
+    if args.no_breakdown:
+        command.append("--no-breakdown")
     done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT,
                           env={**os.environ, "DSAR_INSTANCE_PATH": str(instance)})
     if done.returncode != 0:
@@ -151,12 +153,12 @@ def print_steps(figures: dict, builds: int) -> None:
     if not figures["phases"]:
         return
     per = " per build" if builds > 1 else ""
-    print(f"   {'step':<42} {'wall s':>7} {'CPU s':>6} {'RSS in':>7} {'RSS max':>8}  "
-          f"process peak{per}")
+    print(f"   {'step':<42} {'wall s':>7} {'CPU s':>6} {'RSS in':>7}  {'peak after':>10}"
+          f"{per}")
     for phase in figures["phases"]:
         print(f"   {phase['name']:<42} {phase['seconds'] / builds:7.2f} "
-              f"{phase['cpu'] / builds:6.2f} {phase['rss_start_mb']:6.0f}M "
-              f"{phase['rss_max_mb']:7.0f}M  {'raised here' if phase['set_peak'] else ''}")
+              f"{phase['cpu'] / builds:6.2f} {phase['rss_start_mb']:6.0f}M  "
+              f"{phase['hwm_end_mb']:9.0f}M  {'(raised here)' if phase['set_peak'] else ''}")
     warnings = [line for line in figures["stderr"] if "WARNING" in line or "ERROR" in line]
     if warnings:
         print(f"   the worker logged {len(warnings)} warnings, first: {warnings[0][:150]}")
@@ -203,7 +205,9 @@ def _phase(figures: dict, prefix: str) -> dict | None:
 
 
 def _gained(phase: dict) -> float:
-    return max(0.0, phase["rss_max_mb"] - phase["rss_start_mb"])
+    """At most what the process gained during the phase (the peak after it, less the memory
+    before it)."""
+    return max(0.0, phase["hwm_end_mb"] - phase["rss_start_mb"])
 
 
 def large_scenario(instance: Path, args: argparse.Namespace, prepared: dict,
@@ -245,7 +249,7 @@ def large_scenario(instance: Path, args: argparse.Namespace, prepared: dict,
             continue
         size = sizes[size_key] / 2**20
         limit = max(STREAMED_SHARE * size, STREAMED_FLOOR_MB)
-        table.add(f"{label}: {what} streamed (RSS gained / size)",
+        table.add(f"{label}: {what} streamed (RSS gained at most / size)",
                   f"{_gained(phase):.0f} / {size:.0f} MB", f"< {limit:.0f} MB",
                   _gained(phase) < limit)
     attachment = _phase(figures, "PDF: export.json attachment")
@@ -270,7 +274,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=5, help="builds of the small case")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     parser.add_argument("--no-breakdown", action="store_true",
-                        help="build without timing the steps (no wrappers, no RSS sampling)")
+                        help="build without timing the steps apart (no wrappers)")
     parser.add_argument("--child", choices=["prepare", "build", "check"], help=argparse.SUPPRESS)
     parser.add_argument("--instance", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--cases", help=argparse.SUPPRESS)

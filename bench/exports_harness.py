@@ -13,7 +13,6 @@ import json
 import random
 import resource
 import sqlite3
-import threading
 import time
 import zipfile
 from collections.abc import Iterator
@@ -426,56 +425,32 @@ def maxrss_mb() -> float:
 
 
 class Phases:
-    """Wall time, CPU time and resident memory of named phases of one build. A thread samples
-    the RSS every few milliseconds and credits it to every phase in progress; VmHWM read at a
-    phase's end says whether the process's peak was set during it (exact, unlike sampling)."""
+    """Wall time, CPU time and resident memory of named phases of one build. No sampling
+    thread (it would compete for the GIL): the process's peak so far (VmHWM) is read at each
+    phase's end. It bounds the memory the phase reached, exactly when the phase raised it."""
 
-    def __init__(self, interval: float = 0.003) -> None:
-        self.stack: list[str] = []
+    def __init__(self) -> None:
         self.figures: dict[str, dict] = {}
         self.order: list[str] = []
-        self.interval = interval
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-
-    def _sample(self) -> None:
-        while not self._stop.wait(self.interval):
-            now = rss_mb()
-            for name in list(self.stack):
-                figure = self.figures[name]
-                figure["rss_max_mb"] = max(figure["rss_max_mb"], now)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join()
 
     @contextmanager
     def phase(self, name: str) -> Iterator[None]:
         figure = self.figures.get(name)
         if figure is None:
             figure = self.figures[name] = {"seconds": 0.0, "cpu": 0.0, "calls": 0,
-                                           "rss_start_mb": rss_mb(), "rss_max_mb": 0.0,
+                                           "rss_start_mb": rss_mb(), "hwm_end_mb": 0.0,
                                            "set_peak": False}
             self.order.append(name)
         hwm_before = hwm_mb()
-        figure["rss_max_mb"] = max(figure["rss_max_mb"], rss_mb())
         began, cpu = time.perf_counter(), time.process_time()
-        self.stack.append(name)
         try:
             yield
         finally:
-            self.stack.remove(name)
             figure["seconds"] += time.perf_counter() - began
             figure["cpu"] += time.process_time() - cpu
             figure["calls"] += 1
-            hwm = hwm_mb()
-            figure["rss_max_mb"] = max(figure["rss_max_mb"], rss_mb())
-            if hwm > hwm_before + 0.5:
-                figure["set_peak"] = True
-                figure["rss_max_mb"] = max(figure["rss_max_mb"], hwm)
+            figure["hwm_end_mb"] = hwm = hwm_mb()
+            figure["set_peak"] |= hwm > hwm_before + 0.5
 
     def wrap(self, owner, attribute: str, name: str) -> bool:
         """Time every call of ``owner.attribute`` as phase ``name`` (False if it does not
@@ -539,18 +514,11 @@ def build_in_this_process(instance: Path, case_ids: list[int], instrumented: boo
     figures["baseline_rss_mb"] = rss_mb()
     figures["baseline_maxrss_mb"] = maxrss_mb()
     runs = []
-    if phases:
-        phases.start()
-    try:
-        for case_id in case_ids:
-            began, cpu = time.perf_counter(), time.process_time()
-            outcome = jobs.build_package(case_id)
-            runs.append({"case_id": case_id, "outcome": outcome,
-                         "seconds": time.perf_counter() - began,
-                         "cpu": time.process_time() - cpu})
-    finally:
-        if phases:
-            phases.stop()
+    for case_id in case_ids:
+        began, cpu = time.perf_counter(), time.process_time()
+        outcome = jobs.build_package(case_id)
+        runs.append({"case_id": case_id, "outcome": outcome,
+                     "seconds": time.perf_counter() - began, "cpu": time.process_time() - cpu})
     figures["runs"] = runs
     figures["phases"] = phases.report() if phases else []
     figures["missing_steps"] = missing
