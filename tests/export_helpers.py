@@ -12,7 +12,7 @@ from pathlib import Path
 from jsonschema import Draft202012Validator
 from sqlalchemy import select
 
-from dsar import create_app
+from dsar import create_app, storage
 from dsar.demo.org import generate, write_config
 from dsar.demo.services import crm_app, newsletter_app, serve
 from dsar.exports import load_schema
@@ -20,7 +20,7 @@ from dsar.exports.content import CollectionContent, FieldInfo, build_content
 from dsar.exports.information import Coded
 from dsar.exports.package import write_package
 from dsar.extensions import db
-from dsar.models import Case, CaseStatus
+from dsar.models import Case, CaseKind, CaseStatus, ExportPackage, PackageStatus
 from tests.conftest import _config, run_queued_jobs
 from tests.gather_helpers import dispose, verified_case
 from tests.test_gathering import case_status, start
@@ -62,10 +62,12 @@ def make_demo_data(tmp_path_factory) -> Path:
     return target
 
 
-def gathered_case(app, email: str, *, language: str = "fr", failures: int = 0) -> int:
-    """The id of an access case of ``email``, searched through real workers (``failures``:
-    how many sources are expected to fail)."""
-    case = verified_case(app, email)
+def gathered_case(app, email: str, *, language: str = "fr", failures: int = 0,
+                  kind: CaseKind = CaseKind.ACCESS) -> int:
+    """The id of a case of ``email`` (an access case unless ``kind`` says otherwise), searched
+    through real workers (``failures``: how many sources are expected to fail); its package is
+    built by then."""
+    case = verified_case(app, email, kind=kind)
     with app.app_context():
         db.session.get(Case, case.id).language = language
         db.session.commit()
@@ -101,3 +103,22 @@ def collection(*fields: str) -> CollectionContent:
     return CollectionContent(
         name="notes", record_count=2, erasure="delete", withheld=(),
         fields=tuple(FieldInfo(f, Coded("free_text", "Free text")) for f in fields))
+
+
+def built_package(app, case_id: int) -> tuple[bytes, ExportPackage]:
+    """The ZIP of the case's current package, as the build job stored it (decrypted), and its
+    row (detached)."""
+    with app.app_context():
+        package = db.session.scalar(select(ExportPackage).where(
+            ExportPackage.case_id == case_id, ExportPackage.status == PackageStatus.READY))
+        assert package is not None, "no package built"
+        with storage.reader(package.blob_id) as stream:
+            data = stream.read()
+        db.session.expunge(package)
+    return data, package
+
+
+def zip_members(zip_bytes: bytes) -> dict[str, bytes]:
+    """Every file of a package, decompressed."""
+    with zipfile.ZipFile(io.BytesIO(zip_bytes)) as archive:
+        return {name: archive.read(name) for name in archive.namelist()}

@@ -1,7 +1,12 @@
 """Building a case's answer package when its search is over (the job behind
 ``workers.jobs.build_package``): content from the search results and the register, the ZIP
-(export.json, CSVs, schema, report.pdf, manifest) written straight into an encrypted streamed
-blob, one ``ExportPackage`` row per build."""
+written straight into an encrypted streamed blob, one ``ExportPackage`` row per build.
+
+A portability case (Art. 20) gets the data the person provided (scope ``portability``):
+export.json, the CSVs, the schema and the manifest, without report.pdf. Art. 20 asks for a
+structured, machine-readable copy, which the package may also be sent to another controller
+as; the report is the Art. 15 letter, which answers another request (an access request gives
+it). Every other case gets the whole answer (scope ``access``) with report.pdf."""
 
 from __future__ import annotations
 
@@ -15,7 +20,15 @@ from .. import storage
 from ..audit import record_event
 from ..extensions import db
 from ..keys import derived_key
-from ..models import ActorType, Case, CaseStatus, ExportPackage, PackageStatus, SourceResult
+from ..models import (
+    ActorType,
+    Case,
+    CaseKind,
+    CaseStatus,
+    ExportPackage,
+    PackageStatus,
+    SourceResult,
+)
 from ..models.types import utcnow
 from .content import build_content
 from .package import write_package
@@ -42,6 +55,12 @@ def current_package(case_id: int) -> ExportPackage | None:
         .order_by(ExportPackage.id.desc()).limit(1))
 
 
+def package_scope(case: Case) -> str:
+    """What the case's package holds: ``portability`` for a portability request, else
+    ``access``."""
+    return "portability" if case.kind is CaseKind.PORTABILITY else "access"
+
+
 def build_package(case_id: int, *, actor_id: str | None = None) -> str:
     """Build the package of a case in review. Returns ``built``, or why nothing was done
     (``not-in-review``, ``already-built``)."""
@@ -52,25 +71,30 @@ def build_package(case_id: int, *, actor_id: str | None = None) -> str:
     latest = current_package(case_id)
     if latest is not None and latest.results_digest == digest:
         return "already-built"
-    content = build_content(case)
+    scope = package_scope(case)
+    content = build_content(case, scope=scope)
+    extra = [report_member(content)] if scope == "access" else []
     with storage.writer() as out:
-        manifest = write_package(content, out, extra=[report_member(content)])
+        manifest = write_package(content, out, extra=extra)
     blob = out.blob
     stale = list(db.session.scalars(select(ExportPackage).where(
         ExportPackage.case_id == case_id, ExportPackage.status == PackageStatus.READY)))
     package = ExportPackage(case_id=case_id, status=PackageStatus.READY, blob_id=blob.blob_id,
                             size=blob.size, sha256=blob.sha256, results_digest=digest,
-                            record_count=manifest.records, file_count=len(manifest.files) + 1)
+                            record_count=manifest.records, file_count=len(manifest.files) + 1,
+                            scope=scope, redaction_count=len(content.limitations.redactions))
     db.session.add(package)
     for old in stale:
         old.status, old.expired_at = PackageStatus.EXPIRED, utcnow()
     db.session.flush()
     record_event("package.built", case=case, actor_type=ActorType.WORKER, actor_id=actor_id,
-                 payload={"package_id": package.id, "records": manifest.records,
-                          "files": package.file_count, "size": blob.size})
+                 payload={"package_id": package.id, "scope": scope,
+                          "records": manifest.records, "files": package.file_count,
+                          "size": blob.size, "redactions": package.redaction_count})
     db.session.commit()
     for old in stale:
         if old.blob_id:
             storage.delete(old.blob_id)
-    logger.info("case %s: package %s built (%d records)", case_id, package.id, manifest.records)
+    logger.info("case %s: %s package %s built (%d records, %d redactions)", case_id, scope,
+                package.id, manifest.records, package.redaction_count)
     return "built"

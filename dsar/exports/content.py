@@ -1,12 +1,24 @@
-"""What an answer to an access request contains: a plain data model every renderer reads (the
-JSON and CSV writers here, the PDF report to come).
+"""What an answer to an access or portability request contains: a plain data model every
+renderer reads (the JSON and CSV writers, the PDF report).
 
 :func:`build_content` gathers, for one case: the case's metadata, the controller, the Art. 15
-information (:mod:`.information`), what is kept or refused, and per source and collection the
-fields with their data category and a way to read the records. The records themselves are never
-held: :meth:`SourceContent.grouped` and :meth:`SourceContent.records` read them from the stored
-search result each time they are asked for, one by one, so a writer can stream them.
-Texts are in the case's language (French or English).
+information (:mod:`.information`), what is kept, refused or redacted, and per source and
+collection the fields with their data category and a way to read the records. The records
+themselves are never held: :meth:`SourceContent.grouped` and :meth:`SourceContent.records` read
+them from the stored search result each time they are asked for, one by one, so a writer can
+stream them. Texts are in the case's language (French or English).
+
+Scopes: ``access`` (Art. 15) hands over every field but the excluded ones; ``portability``
+(Art. 20) only the fields ``sources.toml`` marks as ``provided``, in sources used by a
+processing on consent or contract (docs/sources.md).
+
+Other people's data (:mod:`.redaction`) is masked in :meth:`CollectionContent.project`, the
+one way a writer gets a record, so no writer ever sees it. The maskings are counted before any
+writer starts (the letter reports them): the first pass over each result also collects the
+e-mail addresses and phone numbers written in scanned text that are not among the person's
+identifiers; only if some are left does a second pass look for them in the structured fields
+of the person's records, and a third apply the masking to the records concerned to list each
+piece masked. Each pass reads records one by one, as the writers do.
 """
 
 from __future__ import annotations
@@ -29,25 +41,31 @@ from ..i18n import KIND_LABELS
 from ..models import Case, GatherStatus, SourceResult
 from ..models.types import utcnow
 from ..register import Register
-from ..sources.base import SourceConfig
+from ..sources.base import CollectionConfig, SourceConfig
 from ..sources.catalog import Catalog, get_catalog
 from .information import UNCLASSIFIED, Coded, Information, build_information, category
+from .redaction import (
+    FieldRoles,
+    Redaction,
+    Redactor,
+    person_values,
+    redaction_notice,
+    redactions_of,
+    resolve,
+)
+from .scope import SCOPES, Tally, handed_over, in_scope, pre_pass
+from .scope import ExportError as ExportError  # raised by build_content
 
 logger = logging.getLogger(__name__)
 
 #: The version of the export format (``export.schema.json``); bump on an incompatible change.
 FORMAT_VERSION = 1
-SCOPES = ("access", "portability")
 #: What a source's search can be: the gathering statuses, or never searched.
 NOT_SEARCHED = "not_searched"
 
 #: Reads a finished search's records: dicts ``{"collection", "key", "fields"}`` sorted by
 #: collection, then key.
 RecordReader = Callable[[SourceResult], Iterable[Mapping[str, Any]]]
-
-
-class ExportError(Exception):
-    """A stored result cannot be exported as it is (names no person)."""
 
 
 def stored_records(row: SourceResult) -> Iterable[Mapping[str, Any]]:
@@ -92,12 +110,21 @@ class CollectionContent:
     #: Each category with the number of records holding a value (not null, not "") in one of
     #: its fields, in the order of :attr:`fields`: the summary per category.
     categories: tuple[tuple[Coded, int], ...] = ()
+    #: Masks other people's data in the records (None: nothing to mask here).
+    redactor: Redactor | None = field(default=None, repr=False, compare=False)
+
+    def selected(self, raw: Mapping[str, Any]) -> dict[str, Any]:
+        """A stored record's fields handed over, in order, as stored."""
+        values = raw.get("fields") or {}
+        return {f.name: values[f.name] for f in self.fields if f.name in values}
 
     def project(self, raw: Mapping[str, Any]) -> ExportRecord:
-        """A stored record as exported: only the fields handed over, in order."""
-        values = raw.get("fields") or {}
-        return ExportRecord(str(raw["key"]),
-                            {f.name: values[f.name] for f in self.fields if f.name in values})
+        """A stored record as exported: only the fields handed over, in order, with other
+        people's data masked."""
+        values = self.selected(raw)
+        if self.redactor is not None:
+            values = self.redactor.apply(values)[0]
+        return ExportRecord(str(raw["key"]), values)
 
 
 @dataclass(frozen=True)
@@ -128,10 +155,17 @@ class SourceContent:
         """Each collection with an iterator of its records, in one pass over the stored
         result. Consume each collection's records before moving to the next."""
         by_name = {c.name: c for c in self.collections}
+        if not by_name:
+            return  # nothing of this source in the answer: no need to read it
         for name, raws in groupby(self._read(), key=itemgetter("collection")):
             collection = by_name.get(name)
             if collection is not None:
                 yield collection, (collection.project(r) for r in raws)
+
+    def stored(self) -> Iterable[Mapping[str, Any]]:
+        """The stored records of this source, as stored (all collections, unmasked): for
+        the passes that prepare the content, never for a writer."""
+        return self._read()
 
     def records(self, collection: str) -> Iterator[ExportRecord]:
         """The records of one collection (a pass over the stored result)."""
@@ -152,25 +186,18 @@ class RetainedData:
 
 
 @dataclass(frozen=True)
-class Redaction:
-    """Another person's data removed from a record (reported as a partial refusal)."""
-
-    source: str
-    collection: str
-    key: str
-    field: str
-    reason: str
-
-
-@dataclass(frozen=True)
 class Limitations:
     """What the answer does not give, or what could not be erased, and why."""
 
     retained: tuple[RetainedData, ...] = ()
     #: Staff's reasons for refusing part of the request, as sent to the person.
     partial_refusal: str | None = None
-    #: Filled by the redaction of third parties' data (issue 5, item 5).
+    #: Each piece of other people's data masked, in the order of the records.
     redactions: tuple[Redaction, ...] = ()
+    #: What replaces each piece masked, in the case's language.
+    redaction_marker: str = ""
+    #: The partial refusal the redactions are, with its reasons and remedies (None: none).
+    redaction_notice: str | None = None
 
 
 @dataclass(frozen=True)
@@ -215,48 +242,13 @@ class ExportContent:
         return sum(s.record_count for s in self.sources)
 
 
-@dataclass
-class _Tally:
-    """What the first pass learns of one collection."""
-
-    count: int = 0
-    names: set[str] = field(default_factory=set)
-    #: Category code -> records holding a value in one of its fields.
-    categories: dict[str, int] = field(default_factory=dict)
-
-
-def _pre_pass(source: SourceConfig | None, records: Iterable[Mapping[str, Any]]
-              ) -> dict[str, _Tally]:
-    """Collection -> what its records hold, checking the stored order."""
-    tallies: dict[str, _Tally] = {}
-    current, tally, config = None, _Tally(), None
-    for raw in records:
-        name = raw["collection"]
-        if name != current:
-            if name in tallies:
-                raise ExportError(f"source {source.name if source else '?'}: records are not "
-                                  f"grouped by collection ({name!r} comes back)")
-            tally = tallies[name] = _Tally()
-            current = name
-            config = source.collections.get(name) if source else None
-        fields = raw.get("fields") or {}
-        tally.count += 1
-        tally.names.update(fields)
-        excluded = config.exclude if config else ()
-        held = {config.category(k) if config else UNCLASSIFIED for k, v in fields.items()
-                if v is not None and v != "" and k not in excluded}
-        for code in held:
-            tally.categories[code] = tally.categories.get(code, 0) + 1
-    return tallies
-
-
-def _collection(register: Register, source: SourceConfig | None, name: str, tally: _Tally,
-                language: str) -> CollectionContent:
-    config = source.collections.get(name) if source else None
+def _collection(register: Register, config: CollectionConfig | None, name: str, tally: Tally,
+                language: str, scope: str, redactor: Redactor | None) -> CollectionContent:
     declared = dict(config.fields) if config else {}
     excluded = tuple(config.exclude) if config else ()
-    names = [f for f in declared if f not in excluded]
-    names += sorted(tally.names - set(names) - set(excluded))
+    handed = handed_over(config, scope)
+    names = [f for f in declared if handed(f)]
+    names += sorted(tally.names - set(names))
 
     def info(field_name: str) -> FieldInfo:
         return FieldInfo(field_name, category(register, declared.get(field_name, UNCLASSIFIED),
@@ -271,10 +263,11 @@ def _collection(register: Register, source: SourceConfig | None, name: str, tall
         name=name, record_count=tally.count, fields=fields,
         withheld=tuple(info(f) for f in excluded), erasure=policy.strategy if policy else None,
         retain_basis=policy.retain_basis if policy else None,
-        retain_until=policy.retain_until if policy else None, categories=categories)
+        retain_until=policy.retain_until if policy else None, categories=categories,
+        redactor=redactor)
 
 
-def _notice(status: str, count: int) -> str | None:
+def _notice(status: str, count: int, held: int, scope: str) -> str | None:
     if status == GatherStatus.FAILED:
         return gettext("This source could not be searched. We will complete this answer as "
                        "soon as it has been searched again.")
@@ -283,29 +276,41 @@ def _notice(status: str, count: int) -> str | None:
                        "for you: nothing about you was found there.")
     if status != GatherStatus.DONE:
         return gettext("This source has not been searched yet.")
+    if not count and held and scope == "portability":
+        return gettext("The data about you in this source is not data you provided to us, or "
+                       "is not processed on the basis of your consent or of a contract: it is "
+                       "not part of the data you can port. A request for access gives you "
+                       "all of it.")
     if not count:
         return gettext("Nothing about you was found in this source.")
     return None
 
 
 def _source(register: Register, name: str, source: SourceConfig | None,
-            row: SourceResult | None, read: RecordReader, language: str) -> SourceContent:
+            row: SourceResult | None, read: RecordReader, language: str, scope: str,
+            tallies: Mapping[str, Tally], masked: frozenset[str], marker: str
+            ) -> SourceContent:
     status = row.status.value if row is not None else NOT_SEARCHED
     label = source.label(language) if source else name
     kind = source.kind if source else None
+    held = (row.record_count or 0) if row is not None else 0
     if row is None or not row.result_blob_id:
-        return SourceContent(name, label, kind, status, _notice(status, 0), 0, ())
+        return SourceContent(name, label, kind, status, _notice(status, 0, 0, scope), 0, ())
 
     def records() -> Iterable[Mapping[str, Any]]:
         return read(row)
 
     # An earlier round's result stays exported while a later one failed or waits: it is data
     # we hold about the person.
-    collections = tuple(_collection(register, source, c, tally, language)
-                        for c, tally in _pre_pass(source, records()).items())
+    collections = []
+    for c, tally in tallies.items():
+        config = source.collections.get(c) if source else None
+        redactor = (Redactor(FieldRoles(config), masked, marker)
+                    if tally.contacts & masked else None)
+        collections.append(_collection(register, config, c, tally, language, scope, redactor))
     total = sum(c.record_count for c in collections)
-    return SourceContent(name, label, kind, status, _notice(status, total), total, collections,
-                         records)
+    return SourceContent(name, label, kind, status, _notice(status, total, held, scope), total,
+                         tuple(collections), records)
 
 
 def _rows(case: Case) -> list[SourceResult]:
@@ -317,9 +322,11 @@ def build_content(case: Case, rows: Iterable[SourceResult] | None = None, *,
                   catalog: Catalog | None = None, read_records: RecordReader = stored_records,
                   scope: str = "access", now: datetime | None = None) -> ExportContent:
     """What the answer to ``case`` contains, from its search results (``rows``, default: all
-    the case's) and the configured sources and register (``catalog``). Needs an app context;
-    reads each stored result once here (to list fields and count), and again each time a
-    writer iterates the records."""
+    the case's) and the configured sources and register (``catalog``), for ``scope``
+    (``access``: all the data; ``portability``: what the person provided). Needs an app
+    context; reads each stored result here (to list fields, count, and find other people's
+    data: once, or up to three times when some is found), and again each time a writer
+    iterates the records."""
     if scope not in SCOPES:
         raise ValueError(f"unknown export scope {scope!r}")
     catalog = catalog or get_catalog()
@@ -328,9 +335,23 @@ def build_content(case: Case, rows: Iterable[SourceResult] | None = None, *,
     names = [*catalog.sources, *sorted(n for n in by_source if n not in catalog.sources)]
     register = catalog.register
     config = current_app.config
+    own = person_values(case, by_source.values())
+    tallies: dict[str, dict[str, Tally]] = {}
+    for name in names:
+        row, source = by_source.get(name), catalog.sources.get(name)
+        if row is not None and row.result_blob_id and in_scope(register, name, source, scope):
+            tallies[name] = pre_pass(source, read_records(row), scope, own)
+    candidates = {v for ts in tallies.values() for t in ts.values() for v in t.contacts}
+    # Any structured field of the person's records (in scope or not) can show a value is theirs.
+    masked = resolve(candidates, (
+        ({c: FieldRoles(cc) for c, cc in catalog.sources[n].collections.items()}
+         if n in catalog.sources else {}, read_records(r))
+        for n, r in by_source.items() if r.result_blob_id)) if candidates else frozenset()
     with force_locale(language):
+        marker = gettext("[third party's data redacted]")
         sources = tuple(_source(register, n, catalog.sources.get(n), by_source.get(n),
-                                read_records, language) for n in names)
+                                read_records, language, scope, tallies.get(n, {}), masked,
+                                marker) for n in names)
         # The categories of the values found, and of the fields held but withheld.
         found = {s.name: {code.code for c in s.collections
                           for code in (*(k for k, _ in c.categories),
@@ -345,6 +366,10 @@ def build_content(case: Case, rows: Iterable[SourceResult] | None = None, *,
             reference=case.reference, kind=Coded(case.kind.value, str(KIND_LABELS[case.kind])),
             received_on=case.received_on, due_on=case.due_on, extended=bool(case.extended),
             requester_name=case.requester_name, representative_name=case.representative_name)
+        redactions = redactions_of(sources)
+        notice = (redaction_notice(len(redactions), scope, marker,
+                                   information.complaint.complaint_url)
+                  if redactions else None)
     retained = tuple(RetainedData(s.name, s.label, c.name, c.record_count, c.retain_basis,
                                   c.retain_until)
                      for s in sources for c in s.collections if c.erasure == "retain")
@@ -352,8 +377,10 @@ def build_content(case: Case, rows: Iterable[SourceResult] | None = None, *,
         scope=scope, language=language, generated_at=(now or utcnow()).replace(microsecond=0),
         case=case_info, controller=controller, information=information,
         limitations=Limitations(retained=retained,
-                                partial_refusal=case.partial_refusal_reasons or None),
+                                partial_refusal=case.partial_refusal_reasons or None,
+                                redactions=redactions, redaction_marker=marker,
+                                redaction_notice=notice),
         sources=sources)
-    logger.info("case %s: export content built, %d sources, %d records", case.id,
-                len(sources), content.record_count)
+    logger.info("case %s: %s content built, %d sources, %d records, %d redactions", case.id,
+                scope, len(sources), content.record_count, len(redactions))
     return content

@@ -113,6 +113,9 @@ def header(content: ExportContent) -> dict[str, Any]:
             "retained": [asdict(r) for r in content.limitations.retained],
             "partial_refusal": content.limitations.partial_refusal,
             "redactions": [asdict(r) for r in content.limitations.redactions],
+            "redaction_marker": (content.limitations.redaction_marker
+                                 if content.limitations.redactions else None),
+            "redaction_notice": content.limitations.redaction_notice,
         },
     }
 

@@ -239,6 +239,30 @@ def _tables(content: ExportContent, row_cap: int) -> dict[str, list[Table]]:
             for source in content.sources if source.record_count}
 
 
+@dataclass(frozen=True)
+class RedactedPlaces:
+    """The pieces of other people's data masked in one collection, as the letter lists them."""
+
+    source_label: str
+    collection: str
+    fields: tuple[str, ...]
+    count: int
+
+
+def redacted_places(content: ExportContent) -> list[RedactedPlaces]:
+    """The redactions grouped by source and collection, in the order of the records (the
+    complete list, piece by piece, is in export.json)."""
+    labels = {s.name: s.label for s in content.sources}
+    groups: dict[tuple[str, str], list] = {}
+    for r in content.limitations.redactions:
+        group = groups.setdefault((r.source, r.collection), [[], 0])
+        if r.field not in group[0]:
+            group[0].append(r.field)
+        group[1] += 1
+    return [RedactedPlaces(labels.get(source, source), collection, tuple(fields), count)
+            for (source, collection), (fields, count) in groups.items()]
+
+
 def _country(code: str | None, language: str) -> str:
     if not code:
         return ""
@@ -285,6 +309,9 @@ def _context(content: ExportContent, row_cap: int, cell_budget: int) -> dict[str
         "row_cap": row_cap,
         "value_cap": VALUE_CAP,
         "export_json": EXPORT_JSON,
+        "redacted": redacted_places(content),
+        "redaction_article": ("GDPR Art. 15(4)" if content.scope == "access"
+                              else "GDPR Art. 20(4)"),
     }
 
 

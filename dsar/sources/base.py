@@ -174,6 +174,12 @@ class CollectionConfig:
     options: Mapping[str, Any]
     #: Dotted position in the file, for error messages: ``sources.platform.collections.x``.
     where: str
+    #: What the person provided (GDPR Art. 20 portability): every field handed over (True),
+    #: only these fields (a tuple), or nothing (False, the default).
+    provided: bool | tuple[str, ...] = False
+    #: Fields that may hold other people's data: scanned for their e-mail addresses and phone
+    #: numbers like free text, and never read as the person's own values (docs/sources.md).
+    third_party: tuple[str, ...] = ()
 
     def category(self, field_name: str) -> str:
         """The field's data category; ``unclassified`` for a field the file does not name."""
@@ -186,6 +192,15 @@ class CollectionConfig:
     def visible(self, fields: Mapping[str, Any]) -> dict[str, Any]:
         """The record's fields without the excluded ones."""
         return {k: v for k, v in fields.items() if k not in self.exclude}
+
+    def is_provided(self, field_name: str) -> bool:
+        """Whether the person provided this field (it goes into a portability answer);
+        an excluded field never does."""
+        if field_name in self.exclude:
+            return False
+        if isinstance(self.provided, bool):
+            return self.provided
+        return field_name in self.provided
 
 
 @dataclass(frozen=True)

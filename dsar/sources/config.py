@@ -22,7 +22,7 @@ ERASURE_STRATEGIES = ("delete", "anonymize", "retain")
 SOURCE_COMMON_KEYS = frozenset({"kind", "label", "label_en", "collections"})
 COLLECTION_COMMON_KEYS = frozenset({
     "fields", "match", "yields", "exclude", "erasure", "anonymize", "retain_basis",
-    "retain_until",
+    "retain_until", "provided", "third_party",
 })
 
 
@@ -110,11 +110,32 @@ def _parse_collection(path: Path, where: str, name: str, raw: Any, kind_keys: fr
                 raise SourceConfigError(path, f"{where}.{key}.{kind}",
                                         f"field {field_name!r} is also excluded")
     erasure = _parse_erasure(path, where, raw)
+    provided = raw.get("provided", False)
+    if not isinstance(provided, bool):
+        provided = tuple(_declared_fields(path, f"{where}.provided", provided, fields, exclude))
+    third_party = tuple(_declared_fields(path, f"{where}.third_party",
+                                         raw.get("third_party", []), fields, exclude))
     options = {k: _expand(v, instance) for k, v in raw.items()
                if k not in COLLECTION_COMMON_KEYS}
     return CollectionConfig(name=name, fields=fields, match=match, yields=yields,
                             exclude=tuple(exclude), erasure=erasure, options=options,
-                            where=where)
+                            where=where, provided=provided, third_party=third_party)
+
+
+def _declared_fields(path: Path, where: str, value: Any, fields: Mapping[str, str],
+                     exclude: list[str]) -> list[str]:
+    """A list of field names declared in ``fields`` and not excluded (``provided``,
+    ``third_party``): a misspelt name must not silently select nothing."""
+    if not isinstance(value, list) or not all(isinstance(x, str) for x in value):
+        raise SourceConfigError(path, where, "must be a list of field names"
+                                + (" (or true / false)" if where.endswith(".provided") else ""))
+    for field_name in value:
+        if field_name not in fields:
+            raise SourceConfigError(path, where, f"field {field_name!r} is not declared in "
+                                                 "fields")
+        if field_name in exclude:
+            raise SourceConfigError(path, where, f"field {field_name!r} is also excluded")
+    return value
 
 
 def _parse_erasure(path: Path, where: str, raw: Mapping[str, Any]) -> ErasurePolicy:

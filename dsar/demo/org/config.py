@@ -18,6 +18,16 @@ NEWSLETTER_KEY_ENV = "HORIZON_NEWSLETTER_API_KEY"
 SOURCES_TOML = """\
 # The data sources of the demo organisation, Académie Horizon Formation (written by `dsar demo`).
 # Format: docs/sources.md. {instance} is replaced by the instance folder's path.
+#
+# `provided` marks what a portability answer (GDPR Art. 20) hands over: the data the person
+# gave us (forms, messages, choices) and the data their own use of our services records
+# (logins, attendance, pages seen, newsletter opens): "observed" data, provided too in the
+# EDPB's reading (WP242 rev.01). Not provided: identifiers and statuses we assign, what we
+# write about the person (notes, invoices), what we compute or infer (test scores, a country
+# from an IP address). And only in sources used on consent or contract (Art. 20(1)(a)): the
+# CRM and the web server logs rest on our legitimate interests, so nothing there is marked.
+# `third_party` lists fields that may hold other people's data: their text is scanned for
+# e-mail addresses and phone numbers that are not the person's, as free text always is.
 
 # 1. The training platform's own database.
 [sources.platform]
@@ -31,6 +41,8 @@ match = { email = "email" }
 yields = { customer_id = "id", visitor_id = "visitor_id" }
 exclude = ["password_hash"]
 erasure = "anonymize"
+provided = ["email", "first_name", "last_name", "birth_date", "phone", "address", "postal_code",
+            "city", "profession", "employer", "bio", "created_at", "last_login_at"]
 [sources.platform.collections.accounts.anonymize]
 email = "hash"
 first_name = "fixed:[supprimé]"
@@ -66,6 +78,7 @@ last_login_at = "connection"
 
 [sources.platform.collections.enrolments]
 follow = { account_id = "accounts.id" }
+provided = ["course_code", "course_title", "funding"]  # the person's choices; status is ours
 erasure = "retain"
 retain_basis = "Preuve de la réalisation des formations financées (CPF, OPCO, employeur), \
 exigée lors des contrôles des financeurs"
@@ -82,6 +95,7 @@ funding = "financial"
 
 # No `follow`: the connector follows the database's own foreign key to enrolments.
 [sources.platform.collections.attendance]
+provided = ["session_date", "mode", "duration_minutes", "signed"]  # observed
 erasure = "retain"
 retain_basis = "Feuilles d'émargement : preuve de l'assiduité exigée par les financeurs \
 (CPF, OPCO, employeur)"
@@ -94,6 +108,7 @@ mode = "training"
 duration_minutes = "training"
 signed = "training"
 
+# Not provided: scores and levels are the results of our assessment.
 [sources.platform.collections.level_tests]
 follow = { account_id = "accounts.id" }
 erasure = "delete"
@@ -154,6 +169,8 @@ paths = ["{instance}/demo-org/analytics/events-*.jsonl"]
 format = "jsonl"
 match = { visitor_id = "visitor_id" }
 erasure = "delete"
+# Observed; not the ids we assign, nor the country inferred from the IP address.
+provided = ["ts", "event", "url", "page_title", "referrer", "device", "browser"]
 [sources.analytics.collections.events.fields]
 ts = "navigation"
 visitor_id = "navigation"
@@ -203,6 +220,9 @@ format = "csv"
 match = { email = "requester_email", customer_id = "customer_id" }
 erasure = "anonymize"
 anonymize = { requester_email = "hash", customer_id = "null", body = "fixed:[supprimé]" }
+provided = ["opened_at", "requester_email", "subject", "body"]
+# People write anything in a subject line (the body is free text, scanned anyway).
+third_party = ["subject"]
 [sources.support.collections.tickets.fields]
 ticket_id = "correspondence"
 opened_at = "correspondence"
@@ -298,6 +318,7 @@ pagination = { type = "cursor", param = "cursor", next = "next_cursor" }
 match = { email = "email" }
 yields = { newsletter_contact_id = "id" }
 erasure = "delete"
+provided = ["email", "first_name", "last_name", "sms", "double_optin_at"]
 [sources.newsletter.collections.contacts.fields]
 id = "identification"
 email = "contact"
@@ -318,6 +339,7 @@ key = "id"
 pagination = { type = "cursor", param = "cursor", next = "next_cursor" }
 match = { newsletter_contact_id = "contact_id" }
 erasure = "delete"
+provided = ["list_name", "status", "subscribed_at"]
 [sources.newsletter.collections.list_memberships.fields]
 id = "marketing"
 contact_id = "identification"
@@ -333,6 +355,7 @@ key = "id"
 pagination = { type = "cursor", param = "cursor", next = "next_cursor" }
 match = { newsletter_contact_id = "contact_id" }
 erasure = "delete"
+provided = ["event", "campaign", "occurred_at", "link"]  # observed (opens, clicks)
 [sources.newsletter.collections.email_events.fields]
 id = "marketing"
 contact_id = "identification"
