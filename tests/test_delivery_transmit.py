@@ -1,0 +1,84 @@
+"""A portability answer goes, on release, straight to the receiving controller the person named
+(Art. 20(2)): through the real queue to a real HTTPS receiver, or refused when the address is a
+local one outside the test configuration."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from dsar.extensions import db
+from dsar.models import Case, CaseKind, Transmission, TransmissionStatus
+from tests.conftest import run_queued_jobs
+from tests.gather_helpers import verified_case
+from tests.https_helpers import https_receiver, make_pki
+from tests.staff_helpers import login, make_staff, post_action
+from tests.test_delivery import package_of, release
+from tests.test_gathering import gather_app, org, start  # noqa: F401 (fixtures)
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory):
+    return make_pki(tmp_path_factory.mktemp("pki"))
+
+
+@pytest.fixture
+def receiver(pki):
+    with https_receiver(pki) as running:
+        yield running
+
+
+def portability_case_in_review(app, endpoint: str) -> Case:
+    case = verified_case(app, kind=CaseKind.PORTABILITY)
+    with app.app_context():
+        row = db.session.get(Case, case.id)
+        row.details = {"receiving_controller": "Autre Organisme",
+                       "receiving_endpoint": endpoint}
+        db.session.commit()
+    start(app, case.id)
+    assert run_queued_jobs(app) == 0
+    return case
+
+
+def transmissions(app, case_id: int) -> list[Transmission]:
+    with app.app_context():
+        rows = db.session.scalars(select(Transmission).where(Transmission.case_id == case_id)
+                                  .order_by(Transmission.id)).all()
+        db.session.expunge_all()
+        return rows
+
+
+def test_on_release_the_package_is_sent_to_the_receiving_controller(
+        gather_app, pki, receiver):  # noqa: F811
+    gather_app.config.update(TRANSMIT_ALLOW_PRIVATE=True, TRANSMIT_CA_FILE=str(pki.ca_file))
+    case = portability_case_in_review(gather_app, receiver.url("/import?account=42"))
+    package = package_of(gather_app, case.id)
+    assert package.scope == "portability"
+    assert release(gather_app, case).status_code == 302
+    assert run_queued_jobs(gather_app) == 0
+
+    [received] = receiver.requests
+    assert received.sha256 == package.sha256 and received.size == package.size
+    [sent] = transmissions(gather_app, case.id)
+    assert (sent.status, sent.http_status, sent.host) == (TransmissionStatus.SENT, 200,
+                                                          "localhost")
+
+    # The DPO sees the outcome; sending again does not send twice.
+    dpo = make_staff(gather_app, "dpo", email="dpo-transmit@staff.example")
+    client = gather_app.test_client()
+    login(client, dpo)
+    page = client.get(f"/staff/cases/{case.reference}").get_data(as_text=True)
+    assert f'id="transmission-{sent.id}" data-status="sent"' in page
+    assert post_action(client, case.reference, "transmit").status_code == 302
+    assert run_queued_jobs(gather_app) == 0
+    assert len(receiver.requests) == 1 and len(transmissions(gather_app, case.id)) == 1
+
+
+def test_a_local_receiving_address_is_refused_outside_test_configuration(
+        gather_app, receiver):  # noqa: F811
+    case = portability_case_in_review(gather_app, receiver.url("/import"))
+    assert release(gather_app, case).status_code == 302
+    assert run_queued_jobs(gather_app) == 0
+    assert receiver.connections == 0
+    [refused] = transmissions(gather_app, case.id)
+    assert (refused.status, refused.detail) == (TransmissionStatus.REFUSED, "private-address")
