@@ -46,13 +46,13 @@ from ..sources.catalog import Catalog, get_catalog
 from .information import UNCLASSIFIED, Coded, Information, build_information, category
 from .redaction import (
     FieldRoles,
-    Redaction,
+    Redactions,
     Redactor,
     person_values,
     redaction_notice,
-    redactions_of,
     resolve,
 )
+from .redaction import Redaction as Redaction  # part of the data model
 from .scope import SCOPES, Tally, handed_over, in_scope, pre_pass
 from .scope import ExportError as ExportError  # raised by build_content
 
@@ -192,8 +192,9 @@ class Limitations:
     retained: tuple[RetainedData, ...] = ()
     #: Staff's reasons for refusing part of the request, as sent to the person.
     partial_refusal: str | None = None
-    #: Each piece of other people's data masked, in the order of the records.
-    redactions: tuple[Redaction, ...] = ()
+    #: The pieces of other people's data masked (:class:`Redaction`): counted, and listed
+    #: on demand by reading the records again.
+    redactions: Redactions = field(default_factory=Redactions)
     #: What replaces each piece masked, in the case's language.
     redaction_marker: str = ""
     #: The partial refusal the redactions are, with its reasons and remedies (None: none).
@@ -366,7 +367,7 @@ def build_content(case: Case, rows: Iterable[SourceResult] | None = None, *,
             reference=case.reference, kind=Coded(case.kind.value, str(KIND_LABELS[case.kind])),
             received_on=case.received_on, due_on=case.due_on, extended=bool(case.extended),
             requester_name=case.requester_name, representative_name=case.representative_name)
-        redactions = redactions_of(sources)
+        redactions = Redactions.count(sources)
         notice = (redaction_notice(len(redactions), scope, marker,
                                    information.complaint.complaint_url)
                   if redactions else None)

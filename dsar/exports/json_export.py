@@ -72,8 +72,9 @@ def _coded(item) -> dict[str, str]:
     return {"code": item.code, "label": item.label}
 
 
-def header(content: ExportContent) -> dict[str, Any]:
-    """Everything before the sources: format, case, controller, information, limitations."""
+def header(content: ExportContent, *, redactions: bool = True) -> dict[str, Any]:
+    """Everything before the sources: format, case, controller, information, limitations
+    (with the list of redactions last; without it if ``redactions`` is false)."""
     case = content.case
     info = content.information
     return {
@@ -112,11 +113,11 @@ def header(content: ExportContent) -> dict[str, Any]:
         "limitations": {
             "retained": [asdict(r) for r in content.limitations.retained],
             "partial_refusal": content.limitations.partial_refusal,
-            "redactions": [asdict(r) for r in content.limitations.redactions],
             "redaction_marker": (content.limitations.redaction_marker
                                  if content.limitations.redactions else None),
             "redaction_notice": content.limitations.redaction_notice,
-        },
+        } | ({"redactions": [asdict(r) for r in content.limitations.redactions]}
+             if redactions else {}),
     }
 
 
@@ -143,19 +144,36 @@ def record_json(record: ExportRecord) -> dict[str, Any]:
     return {"key": record.key, "fields": record.fields}
 
 
-def _open(obj: dict[str, Any], key: str, depth: int) -> str:
-    """``obj`` dumped with indentation at ``depth``, left open on its last member ``key``, an
-    array to be filled."""
+def _open(obj: dict[str, Any], key: str, depth: int, opener: str = "[") -> str:
+    """``obj`` dumped with indentation at ``depth``, left open on a last member ``key``, an
+    array to be filled (or whatever ``opener`` starts)."""
     pad = "  " * depth
     text = dumps(obj, indent=2)[:-1].rstrip().replace("\n", "\n" + pad)
-    return f"{text}{',' if obj else ''}\n{pad}  {dumps(key)}: ["
+    return f"{text}{',' if obj else ''}\n{pad}  {dumps(key)}: {opener}"
+
+
+def _write_head(content: ExportContent, out: TextSink) -> None:
+    """Everything before the sources, the redactions listed one by one (the records are read
+    again to find them: they are never held)."""
+    head = header(content, redactions=False)
+    limitations = head.pop("limitations")
+    out.write(_open(head, "limitations", 0, opener=""))
+    out.write(_open(limitations, "redactions", 1))
+    count = 0
+    for redaction in content.limitations.redactions:
+        out.write(("," if count else "") + "\n      " + dumps(asdict(redaction)))
+        count += 1
+    if count != len(content.limitations.redactions):
+        raise ValueError(f"{count} redactions listed, {len(content.limitations.redactions)} "
+                         "counted")
+    out.write("\n    ]\n  },\n  \"sources\": [" if count else "]\n  },\n  \"sources\": [")
 
 
 def write_json(content: ExportContent, stream: IO) -> int:
     """Write ``export.json`` for ``content`` to ``stream`` (binary: UTF-8; or text), reading
     the records one by one. Returns the number of records written. Does not close the stream."""
     out = TextSink(stream)
-    out.write(_open(header(content), "sources", 0))
+    _write_head(content, out)
     written = 0
     for s_index, source in enumerate(content.sources):
         out.write(("," if s_index else "") + "\n    " + _open(source_header(source),

@@ -49,6 +49,7 @@ from .content import CollectionContent, ExportContent, ExportRecord
 from .csv_export import csv_name
 from .json_export import write_json
 from .package import EXPORT_JSON, PackageMember
+from .redaction import ARTICLES
 
 logger = logging.getLogger(__name__)
 
@@ -250,16 +251,16 @@ class RedactedPlaces:
 
 
 def redacted_places(content: ExportContent) -> list[RedactedPlaces]:
-    """The redactions grouped by source and collection, in the order of the records (the
+    """The redactions counted by source and collection, in the order of the records (the
     complete list, piece by piece, is in export.json)."""
     labels = {s.name: s.label for s in content.sources}
-    groups: dict[tuple[str, str], list] = {}
-    for r in content.limitations.redactions:
-        group = groups.setdefault((r.source, r.collection), [[], 0])
-        if r.field not in group[0]:
-            group[0].append(r.field)
-        group[1] += 1
-    return [RedactedPlaces(labels.get(source, source), collection, tuple(fields), count)
+    groups: dict[tuple[str, str], tuple[list[str], list[int]]] = {}
+    for c in content.limitations.redactions.counts:
+        fields, count = groups.setdefault((c.source, c.collection), ([], [0]))
+        if c.field not in fields:
+            fields.append(c.field)
+        count[0] += c.count
+    return [RedactedPlaces(labels.get(source, source), collection, tuple(fields), count[0])
             for (source, collection), (fields, count) in groups.items()]
 
 
@@ -310,8 +311,7 @@ def _context(content: ExportContent, row_cap: int, cell_budget: int) -> dict[str
         "value_cap": VALUE_CAP,
         "export_json": EXPORT_JSON,
         "redacted": redacted_places(content),
-        "redaction_article": ("GDPR Art. 15(4)" if content.scope == "access"
-                              else "GDPR Art. 20(4)"),
+        "redaction_article": str(ARTICLES[content.scope]),
     }
 
 

@@ -34,7 +34,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from flask_babel import ngettext
+from flask_babel import lazy_gettext, ngettext
 
 from .. import gathering
 from ..models import Case, SourceResult
@@ -51,6 +51,9 @@ OWN_CATEGORIES = frozenset({"contact", "identification"})
 EMAIL_REASON = "third_party_email"
 PHONE_REASON = "third_party_phone"
 REASONS = (EMAIL_REASON, PHONE_REASON)
+#: What allows the masking, by scope: the rights and freedoms of others.
+ARTICLES = {"access": lazy_gettext("GDPR Art. 15(4)"),
+            "portability": lazy_gettext("GDPR Art. 20(4)")}
 
 EMAIL = re.compile(
     r"(?<![\w.%+-])[\w.%+-]+@[^\W_](?:[\w-]*[^\W_])?(?:\.[^\W_](?:[\w-]*[^\W_])?)*"
@@ -323,10 +326,20 @@ class Redaction:
     reason: str
 
 
-def redactions_of(sources: Iterable[Any]) -> tuple[Redaction, ...]:
+@dataclass(frozen=True)
+class RedactedCount:
+    """How many pieces were masked in one field of one collection, and why."""
+
+    source: str
+    collection: str
+    field: str
+    reason: str
+    count: int
+
+
+def _pieces(sources: Iterable[Any]) -> Iterator[Redaction]:
     """Every piece masked in ``sources`` (``content.SourceContent``), in the order of the
-    records: what the writers' masking will do, counted by the very same calls."""
-    found = []
+    records, found by the very calls the writers' masking makes."""
     for source in sources:
         masking = {c.name: c for c in source.collections if c.redactor is not None}
         if not masking:
@@ -335,15 +348,49 @@ def redactions_of(sources: Iterable[Any]) -> tuple[Redaction, ...]:
             collection = masking.get(raw["collection"])
             if collection is not None:
                 _, pieces = collection.redactor.apply(collection.selected(raw))
-                found += [Redaction(source.name, collection.name, str(raw["key"]), name, why)
-                          for name, why in pieces]
-    return tuple(found)
+                for name, why in pieces:
+                    yield Redaction(source.name, collection.name, str(raw["key"]), name, why)
+
+
+class Redactions:
+    """The pieces of other people's data masked in an answer: counted when the content is
+    built (:meth:`count`: what the letter and the package row say), listed one by one on
+    demand by reading the records again (``export.json`` lists them): a person's records may
+    quote others on every line, and the list is never held."""
+
+    def __init__(self, sources: Iterable[Any] = (), counts: tuple[RedactedCount, ...] = ()):
+        self._sources = tuple(sources)
+        #: Per source, collection, field and reason, in the order of the records.
+        self.counts = counts
+
+    @classmethod
+    def count(cls, sources: Iterable[Any]) -> Redactions:
+        """Read the records of ``sources`` where something is masked, and count."""
+        sources = tuple(s for s in sources
+                        if any(c.redactor is not None for c in s.collections))
+        counts: dict[tuple[str, str, str, str], int] = {}
+        for piece in _pieces(sources):
+            where = (piece.source, piece.collection, piece.field, piece.reason)
+            counts[where] = counts.get(where, 0) + 1
+        return cls(sources, tuple(RedactedCount(*where, n) for where, n in counts.items()))
+
+    def __iter__(self) -> Iterator[Redaction]:
+        if self.counts:
+            yield from _pieces(self._sources)
+
+    def __len__(self) -> int:
+        return sum(c.count for c in self.counts)
+
+    def __bool__(self) -> bool:
+        return bool(self.counts)
+
+    def __repr__(self) -> str:
+        return f"Redactions({len(self)} pieces)"
 
 
 def redaction_notice(count: int, scope: str, marker: str, complaint_url: str) -> str:
     """The partial refusal the redactions are, for the person: why, how they show, and the
     remedies (call inside the case's locale)."""
-    article = "GDPR Art. 15(4)" if scope == "access" else "GDPR Art. 20(4)"
     return ngettext(
         "To protect the rights and freedoms of other people (%(article)s), we masked their "
         "data written in your records (an e-mail address or a phone number, with the name "
@@ -355,4 +402,4 @@ def redaction_notice(count: int, scope: str, marker: str, complaint_url: str) ->
         "written with them) in %(num)d places. Each is replaced by “%(marker)s” and listed "
         "here. This is a partial refusal of your request: you may lodge a complaint with the "
         "CNIL (%(url)s) and bring an action before the courts (GDPR Art. 79).",
-        count, article=article, marker=marker, url=complaint_url)
+        count, article=str(ARTICLES[scope]), marker=marker, url=complaint_url)
