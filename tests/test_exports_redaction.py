@@ -20,9 +20,9 @@ from sqlalchemy import select
 from dsar import gathering, storage
 from dsar.demo.org import SHOWCASE
 from dsar.demo.org.showcase import PEOPLE
+from dsar.exports.contacts import contacts_in, mask_text, normal_phone
 from dsar.exports.content import build_content
 from dsar.exports.package import write_package
-from dsar.exports.redaction import contacts_in, mask_text, normal_phone
 from dsar.extensions import db
 from dsar.models import AuditEvent, Case, CaseStatus, GatherStatus, SourceResult
 from dsar.sources.base import Discovery, Identity, Record

@@ -21,8 +21,9 @@ from typing import Any
 
 from ..register import Register
 from ..sources.base import CollectionConfig, SourceConfig
+from .contacts import text_values
 from .information import UNCLASSIFIED
-from .redaction import FieldRoles, text_values
+from .redaction import FieldRoles
 
 logger = logging.getLogger(__name__)
 
