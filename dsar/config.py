@@ -72,6 +72,9 @@ DEFAULTS: dict[str, object] = {
     # ``dsar worker`` runs jobs in its own process (warm connections) unless this is true
     # (a forked child per job: more isolation, about 30-60 ms more per job).
     "WORKER_FORK": False,
+    # export.json is attached inside report.pdf up to this size; WeasyPrint holds an
+    # attachment whole in memory, so a larger one stays next to the report in the package.
+    "PDF_ATTACHMENT_MAX_BYTES": 32 * 1024 * 1024,
     # Days a released answer package stays downloadable; then the purge job deletes it.
     "EXPORT_DAYS": 30,
     # The one-time code that opens a download: minutes valid, wrong tries before it locks,

@@ -283,3 +283,17 @@ def test_the_package_of_a_withdrawn_case_is_deleted(gather_app):  # noqa: F811
         assert purge_expired()["packages"] == 1
         assert not storage.exists(package.blob_id)
     assert package_of(gather_app, case.id).status is PackageStatus.EXPIRED
+
+
+def test_the_ready_e_mail_gives_the_partial_refusal_notice_when_data_was_masked(
+        gather_app, smtp_server):  # noqa: F811
+    case = in_review(gather_app)
+    with gather_app.app_context():
+        package = db.session.get(ExportPackage, package_of(gather_app, case.id).id)
+        package.redaction_count = 2  # as built from records naming someone else
+        db.session.commit()
+    assert release(gather_app, case).status_code == 302
+    assert run_queued_jobs(gather_app) == 0
+    body = smtp_server.last_to(EMAIL).get_body(preferencelist=("plain",)).get_content()
+    assert "article 15(4) du RGPD" in body and "report.pdf" in body
+    assert "CNIL" in body and "recours" in body

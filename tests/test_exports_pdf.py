@@ -331,3 +331,16 @@ def test_when_nothing_is_found_the_letter_says_so_and_still_states_the_rights(
     assert squeeze(expected[1]) in text and squeeze(expected[2]) in text
     assert squeeze(expected[3]) not in text and squeeze(expected[4]) not in text
     assert reader.attachments["export.json"] == [document]
+
+
+def test_an_export_json_over_the_limit_stays_next_to_the_report(shop_case):
+    """WeasyPrint holds an attachment whole in memory: past the limit the report points to the
+    file in the package instead, so memory stays bounded whatever the size."""
+    shop, case_id = shop_case
+    shop.config["PDF_ATTACHMENT_MAX_BYTES"] = 2048  # the shop's export.json is ~10 KB
+    pdf, document, content, _ = rendered(shop, case_id, row_cap=10)
+    reader, pages = read_pdf(pdf)
+    assert len(document) > 2048
+    assert "export.json" not in reader.attachments
+    text = squeeze(" ".join(pages))
+    assert "ZIP" in text and "export.json" in text and content.case.reference in text

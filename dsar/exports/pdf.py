@@ -20,7 +20,10 @@ escaped text (Jinja autoescaping), so a value holding markup cannot add an image
 Time and memory: the records shown are held (at most ``row_cap`` per collection, fewer when
 many collections share :data:`CELL_BUDGET`) and the rest are read past, one by one.
 WeasyPrint holds the laid-out document (bounded by the budget) and reads the JSON attachment
-whole: it is compressed into the PDF in memory.
+whole: it is compressed into the PDF in memory. So export.json is attached only up to
+``PDF_ATTACHMENT_MAX_BYTES`` (it is written into a buffer that gives up past that size); a
+larger one stays next to the report in the package, and the letter says so. Memory is then
+bounded whatever the number of records.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from babel import Locale
-from flask import render_template
+from flask import current_app, render_template
 from flask_babel import force_locale, format_date, gettext
 from flask_babel import lazy_gettext as _l
 from weasyprint import CSS, HTML, Attachment
@@ -315,18 +318,41 @@ def _context(content: ExportContent, row_cap: int, cell_budget: int) -> dict[str
     }
 
 
+class _TooLarge(Exception):
+    """export.json is larger than the attachment limit."""
+
+
+class _CappedBuffer(io.BytesIO):
+    """An in-memory file that refuses to grow past ``limit`` bytes."""
+
+    def __init__(self, limit: int):
+        super().__init__()
+        self.limit = limit
+
+    def write(self, data) -> int:
+        if self.tell() + len(data) > self.limit:
+            raise _TooLarge()
+        return super().write(data)
+
+
 def _attachment(content: ExportContent, json_attachment: bytes | str | os.PathLike | None,
-                fetcher: RefusingFetcher) -> Attachment:
-    """``export.json`` as a PDF attachment: the bytes or file given, else written here."""
+                fetcher: RefusingFetcher) -> Attachment | None:
+    """``export.json`` as a PDF attachment: the bytes or file given, else written here; None
+    when it is larger than ``PDF_ATTACHMENT_MAX_BYTES`` (it stays next to the report)."""
     options = dict(name=EXPORT_JSON, url_fetcher=fetcher, relationship="Data",
                    description=gettext("Your complete data, machine-readable (JSON)"),
                    created=content.generated_at, modified=content.generated_at)
     if isinstance(json_attachment, str | os.PathLike):
         return Attachment(filename=Path(json_attachment), **options)
     if json_attachment is None:
-        # WeasyPrint reads an attachment whole: written to memory, not to a plaintext file.
-        buffer = io.BytesIO()
-        write_json(content, buffer)
+        # WeasyPrint reads an attachment whole: written to memory, not to a plaintext file,
+        # and only up to the limit, so memory stays bounded.
+        buffer = _CappedBuffer(int(current_app.config["PDF_ATTACHMENT_MAX_BYTES"]))
+        try:
+            write_json(content, buffer)
+        except _TooLarge:
+            logger.info("export.json larger than the attachment limit: not attached")
+            return None
         json_attachment = buffer.getvalue()
     return Attachment(string=bytes(json_attachment), **options)
 
@@ -335,7 +361,8 @@ def render_html(content: ExportContent, *, row_cap: int = ROW_CAP,
                 cell_budget: int = CELL_BUDGET) -> str:
     """The report's HTML (needs an app context), in the case's language."""
     with force_locale(content.language):
-        return render_template(TEMPLATE, **_context(content, row_cap, cell_budget))
+        return render_template(TEMPLATE, json_attached=True,
+                               **_context(content, row_cap, cell_budget))
 
 
 def render_report(content: ExportContent, target: IO[bytes] | str | os.PathLike, *,
@@ -355,9 +382,11 @@ def render_report(content: ExportContent, target: IO[bytes] | str | os.PathLike,
     fetcher = fetcher or RefusingFetcher()
     fonts = FontConfiguration()
     with force_locale(content.language):
-        context = _context(content, row_cap, cell_budget)
-        html = render_template(TEMPLATE, **context)
         attachment = _attachment(content, json_attachment, fetcher)
+        context = _context(content, row_cap, cell_budget)
+        context["json_attached"] = attachment is not None
+        html = render_template(TEMPLATE, **context)
+    attachments = [attachment] if attachment is not None else []
     try:
         document = HTML(string=html, url_fetcher=fetcher).render(
             stylesheets=[CSS(string=stylesheet_text(), url_fetcher=fetcher,
@@ -367,10 +396,10 @@ def render_report(content: ExportContent, target: IO[bytes] | str | os.PathLike,
             # Personal data: readable by its owner only.
             fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with open(fd, "wb") as out:
-                document.write_pdf(out, pdf_variant=PDF_VARIANT, attachments=[attachment])
+                document.write_pdf(out, pdf_variant=PDF_VARIANT, attachments=attachments)
         else:
             # pydyf counts the bytes it writes itself: the stream need not seek or tell.
-            document.write_pdf(target, pdf_variant=PDF_VARIANT, attachments=[attachment])
+            document.write_pdf(target, pdf_variant=PDF_VARIANT, attachments=attachments)
     except FetchRefused as error:
         # A BaseException for WeasyPrint's sake (its own handlers would swallow an Exception);
         # an ordinary error for the job that called us.
