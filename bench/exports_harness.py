@@ -592,7 +592,7 @@ def check_package(app, case_id: int, person: Person, workdir: Path,
                 assert lines == count + 1, (source, collection, lines, count)
             if deep:
                 _check_json(archive, person)
-                _check_pdf(archive, reference, listed["export.json"]["sha256"])
+                _check_pdf(archive, reference, listed["export.json"])
     finally:
         target.unlink()
     return sizes
@@ -610,8 +610,12 @@ def _check_json(archive: zipfile.ZipFile, person: Person) -> None:
     assert emails == {person.email}, "another person's address is in the export"
 
 
-def _check_pdf(archive: zipfile.ZipFile, reference: str, json_sha256: str) -> None:
+def _check_pdf(archive: zipfile.ZipFile, reference: str, json_entry: dict) -> None:
+    """The PDF opens, shows the reference, and carries export.json byte for byte, unless
+    export.json is over the attachment limit (then it must not be attached at all)."""
     from pypdf import PdfReader
+
+    from dsar.config import DEFAULTS
 
     data = archive.read("report.pdf")
     assert data.startswith(b"%PDF-"), "report.pdf is not a PDF"
@@ -621,6 +625,9 @@ def _check_pdf(archive: zipfile.ZipFile, reference: str, json_sha256: str) -> No
                                              if len(reader.pages) > 1 else "")
     assert reference in text, "the case's reference is not on the report's first pages"
     attached = reader.attachments.get("export.json")
+    if json_entry["size"] > DEFAULTS["PDF_ATTACHMENT_MAX_BYTES"]:
+        assert not attached, "an export.json over the limit is attached to the PDF"
+        return
     assert attached, "export.json is not attached to the PDF"
-    assert hashlib.sha256(attached[0]).hexdigest() == json_sha256, (
+    assert hashlib.sha256(attached[0]).hexdigest() == json_entry["sha256"], (
         "the PDF's export.json differs from the package's")

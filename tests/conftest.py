@@ -194,3 +194,21 @@ def runner(app):
 def run_jobs(app):
     """``run_jobs()`` runs the queued jobs of ``app`` (see ``run_queued_jobs``)."""
     return lambda: run_queued_jobs(app)
+
+
+@pytest.fixture(scope="module")
+def demo_data(tmp_path_factory):
+    """The demo organisation's files, generated once per test module."""
+    from tests.export_helpers import make_demo_data
+
+    return make_demo_data(tmp_path_factory)
+
+
+@pytest.fixture
+def demo(demo_data, tmp_path, monkeypatch, app, database_url, redis_url, key_file, smtp_server):
+    """The demo organisation's app (``app`` is requested for its clean-up)."""
+    from tests.export_helpers import demo_app
+
+    with demo_app(demo_data, tmp_path, monkeypatch, database_url, redis_url, key_file,
+                  smtp_server) as gapp:
+        yield gapp

@@ -4,28 +4,16 @@ local one outside the test configuration."""
 
 from __future__ import annotations
 
-import pytest
 from sqlalchemy import select
 
 from dsar.extensions import db
 from dsar.models import Case, CaseKind, Transmission, TransmissionStatus
 from tests.conftest import run_queued_jobs
 from tests.gather_helpers import verified_case
-from tests.https_helpers import https_receiver, make_pki
 from tests.staff_helpers import login, make_staff, post_action
 from tests.test_delivery import package_of, release
 from tests.test_gathering import gather_app, org, start  # noqa: F401 (fixtures)
-
-
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory):
-    return make_pki(tmp_path_factory.mktemp("pki"))
-
-
-@pytest.fixture
-def receiver(pki):
-    with https_receiver(pki) as running:
-        yield running
+from tests.test_transmit import pki, receiver  # noqa: F401 (fixtures)
 
 
 def portability_case_in_review(app, endpoint: str) -> Case:

@@ -10,7 +10,6 @@ import io
 import json
 from datetime import UTC, date, datetime
 
-import pytest
 from jsonschema import Draft202012Validator
 
 from dsar.demo.org import SHOWCASE
@@ -26,29 +25,14 @@ from dsar.exports.information import Authority, Coded, Information
 from dsar.exports.json_export import write_json
 from tests.export_helpers import (
     collection,
-    demo_app,
     export_document,
     gathered_case,
-    make_demo_data,
     package_of,
     validator,
 )
 
 LEA = SHOWCASE["A"]
 SIX = ["platform", "crm", "newsletter", "analytics", "access_logs", "support"]
-
-
-@pytest.fixture(scope="module")
-def demo_data(tmp_path_factory):
-    return make_demo_data(tmp_path_factory)
-
-
-@pytest.fixture
-def demo(demo_data, tmp_path, monkeypatch, app, database_url, redis_url, key_file, smtp_server):
-    """The demo organisation's app (``app`` is requested for its clean-up)."""
-    with demo_app(demo_data, tmp_path, monkeypatch, database_url, redis_url, key_file,
-                  smtp_server) as gapp:
-        yield gapp
 
 
 def conforms(document: dict) -> None:

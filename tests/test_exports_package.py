@@ -25,26 +25,12 @@ from dsar.models import Case, CaseStatus, GatherStatus, SourceResult
 from dsar.sources.base import Discovery, Record
 from tests.export_helpers import (
     collection,
-    demo_app,
     gathered_case,
-    make_demo_data,
     package_of,
     validator,
 )
 from tests.gather_helpers import SHOP_SOURCE, app_with_sources, dispose, write_config
 from tests.staff_helpers import make_case
-
-
-@pytest.fixture(scope="module")
-def demo_data(tmp_path_factory):
-    return make_demo_data(tmp_path_factory)
-
-
-@pytest.fixture
-def demo(demo_data, tmp_path, monkeypatch, app, database_url, redis_url, key_file, smtp_server):
-    with demo_app(demo_data, tmp_path, monkeypatch, database_url, redis_url, key_file,
-                  smtp_server) as gapp:
-        yield gapp
 
 
 class NonSeekable(io.RawIOBase):

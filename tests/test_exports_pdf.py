@@ -38,24 +38,11 @@ from dsar.exports.pdf import (
 from dsar.extensions import db
 from dsar.models import Case, CaseStatus, GatherStatus, SourceResult
 from dsar.sources.base import Discovery, Record
-from tests.export_helpers import collection, demo_app, gathered_case, make_demo_data
+from tests.export_helpers import collection, gathered_case
 from tests.gather_helpers import SHOP_SOURCE, app_with_sources, dispose, write_config
 from tests.staff_helpers import make_case
 
 LEA = SHOWCASE["A"]
-
-
-@pytest.fixture(scope="module")
-def demo_data(tmp_path_factory):
-    return make_demo_data(tmp_path_factory)
-
-
-@pytest.fixture
-def demo(demo_data, tmp_path, monkeypatch, app, database_url, redis_url, key_file, smtp_server):
-    """The demo organisation's app (``app`` is requested for its clean-up)."""
-    with demo_app(demo_data, tmp_path, monkeypatch, database_url, redis_url, key_file,
-                  smtp_server) as gapp:
-        yield gapp
 
 
 @pytest.fixture

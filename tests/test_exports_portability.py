@@ -21,26 +21,13 @@ from dsar.models import CaseKind
 from dsar.sources.base import SourceConfigError
 from dsar.sources.catalog import connector_classes
 from dsar.sources.config import load_sources
-from tests.export_helpers import built_package, demo_app, gathered_case, make_demo_data, zip_members
+from tests.export_helpers import built_package, gathered_case, zip_members
 from tests.gather_helpers import SHOP_SOURCE
 
 LEA = SHOWCASE["A"]
 ACCOUNT_FIELDS = ["email", "first_name", "last_name", "birth_date", "phone", "address",
                   "postal_code", "city", "profession", "employer", "bio", "created_at",
                   "last_login_at"]
-
-
-@pytest.fixture(scope="module")
-def demo_data(tmp_path_factory):
-    return make_demo_data(tmp_path_factory)
-
-
-@pytest.fixture
-def demo(demo_data, tmp_path, monkeypatch, app, database_url, redis_url, key_file, smtp_server):
-    """The demo organisation's app (``app`` is requested for its clean-up)."""
-    with demo_app(demo_data, tmp_path, monkeypatch, database_url, redis_url, key_file,
-                  smtp_server) as gapp:
-        yield gapp
 
 
 def collections(document: dict) -> dict[tuple[str, str], dict]:

@@ -28,9 +28,7 @@ from dsar.models import AuditEvent, Case, CaseStatus, GatherStatus, SourceResult
 from dsar.sources.base import Discovery, Identity, Record
 from tests.export_helpers import (
     built_package,
-    demo_app,
     gathered_case,
-    make_demo_data,
     validator,
     zip_members,
 )
@@ -41,19 +39,6 @@ LEA, JULIEN = SHOWCASE["A"], SHOWCASE["D"]
 LEA_PHONE = next(p["phone"] for p in PEOPLE.values() if p["key"] == "A")
 TICKET_SUBJECT = "Convocations non reçues pour une collègue"
 MARKER = _l("[third party's data redacted]")
-
-
-@pytest.fixture(scope="module")
-def demo_data(tmp_path_factory):
-    return make_demo_data(tmp_path_factory)
-
-
-@pytest.fixture
-def demo(demo_data, tmp_path, monkeypatch, app, database_url, redis_url, key_file, smtp_server):
-    """The demo organisation's app (``app`` is requested for its clean-up)."""
-    with demo_app(demo_data, tmp_path, monkeypatch, database_url, redis_url, key_file,
-                  smtp_server) as gapp:
-        yield gapp
 
 
 def squeeze(text: str) -> str:

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import logging
 
-from flask import Response, redirect, render_template, request, session, url_for
+from flask import redirect, render_template, request, session, url_for
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 
 from .. import delivery, pipeline, storage
 from ..audit import record_event
+from ..blob_download import streamed_zip
 from ..download_codes import CodeProblem, CodeRefused, check_code, issue_code, new_session_nonce
 from ..extensions import db, limiter
 from ..models import ActorType
@@ -107,14 +108,4 @@ def download(reference: str):
     record_event("package.downloaded", case=case, actor_type=ActorType.REQUESTER,
                  payload={"package_id": package.id})
     db.session.commit()
-
-    def chunks():
-        with reader:
-            while block := reader.read(64 * 1024):
-                yield block
-
-    response = Response(chunks(), mimetype="application/zip")
-    response.headers["Content-Disposition"] = f"attachment; filename={case.reference}.zip"
-    response.headers["Content-Length"] = str(package.size)
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return streamed_zip(reader, package.size, f"{case.reference}.zip")

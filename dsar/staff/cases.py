@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from .. import casework, delivery, storage
 from ..audit import record_event
+from ..blob_download import streamed_zip
 from ..exports.build import current_package
 from ..extensions import db
 from ..gathering import GATHERING_STATUSES, source_searches
@@ -177,15 +178,4 @@ def package_preview(reference: str, package_id: int):
     record_event("package.previewed", case=found, actor_type=ActorType.STAFF,
                  actor_id=current_user.id, payload={"package_id": package.id})
     db.session.commit()
-
-    def chunks():
-        with reader:
-            while block := reader.read(64 * 1024):
-                yield block
-
-    response = Response(chunks(), mimetype="application/zip")
-    response.headers["Content-Disposition"] = (
-        f"attachment; filename={found.reference}-preview.zip")
-    response.headers["Content-Length"] = str(package.size)
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return streamed_zip(reader, package.size, f"{found.reference}-preview.zip")
