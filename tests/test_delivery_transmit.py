@@ -11,7 +11,7 @@ from dsar.models import Case, CaseKind, Transmission, TransmissionStatus
 from tests.conftest import run_queued_jobs
 from tests.gather_helpers import verified_case
 from tests.staff_helpers import login, make_staff, post_action
-from tests.test_delivery import package_of, release
+from tests.test_delivery import package_of, release, requester
 from tests.test_gathering import gather_app, org, start  # noqa: F401 (fixtures)
 from tests.test_transmit import pki, receiver  # noqa: F401 (fixtures)
 
@@ -63,10 +63,14 @@ def test_on_release_the_package_is_sent_to_the_receiving_controller(
 
 
 def test_a_local_receiving_address_is_refused_outside_test_configuration(
-        gather_app, receiver):  # noqa: F811
+        gather_app, receiver, smtp_server):  # noqa: F811
     case = portability_case_in_review(gather_app, receiver.url("/import"))
     assert release(gather_app, case).status_code == 302
     assert run_queued_jobs(gather_app) == 0
     assert receiver.connections == 0
     [refused] = transmissions(gather_app, case.id)
     assert (refused.status, refused.detail) == (TransmissionStatus.REFUSED, "private-address")
+    # The person learns it on their status page, and can still download the answer.
+    browser = requester(gather_app, smtp_server)
+    page = browser.get(f"/status/{case.reference}").get_data(as_text=True)
+    assert "n’ont pas pu être transmises" in page and 'id="download-link"' in page

@@ -31,7 +31,8 @@ SESSION_MAX_CASES = 20
 
 #: Audit actions shown to the requester in the public history (downloads too: a download the
 #: person did not make is a warning sign they can report).
-PUBLIC_ACTIONS = ("case.created", "case.status_changed", "case.extended", "package.downloaded")
+PUBLIC_ACTIONS = ("case.created", "case.status_changed", "case.extended", "package.downloaded",
+                  "package.transmitted")
 
 
 def _case_by_token(reference: str, token: str, purpose: str) -> Case:
