@@ -29,6 +29,12 @@ def create_app(test_config: dict | None = None) -> Flask:
     load_config(app, test_config)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     _set_secret_key(app)
+    if int(app.config["PROXY_FIX_X_FOR"]):
+        # Behind reverse proxies: the client's address (rate limits) from X-Forwarded-For.
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = int(app.config["PROXY_FIX_X_FOR"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
 
     from . import errors, i18n, security
     from .extensions import csrf, db, limiter, login_manager, migrate

@@ -38,6 +38,12 @@ DEFAULTS: dict[str, object] = {
     "MAX_CONTENT_LENGTH": 25 * 1024 * 1024,
     "RATELIMIT_INTAKE_PER_ADDRESS": "20 per hour",
     "RATELIMIT_INTAKE_PER_EMAIL_PER_DAY": 5,
+    # Per client address, on the download pages (the per-case code limits are separate).
+    "RATELIMIT_DOWNLOAD_CODE_PER_ADDRESS": "10 per hour",
+    "RATELIMIT_DOWNLOAD_PER_ADDRESS": "30 per hour",
+    # How many reverse proxies in front of the app set X-Forwarded-For (0: none). Without
+    # it behind a proxy, every visitor shares the proxy's address and its rate limits.
+    "PROXY_FIX_X_FOR": 0,
     "LANGUAGES": ["fr", "en"],
     "BABEL_DEFAULT_LOCALE": "fr",
     "BABEL_DEFAULT_TIMEZONE": "Europe/Paris",

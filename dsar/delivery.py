@@ -9,15 +9,18 @@ its row (what was sent, when, its sum) and the audit trail remain (LEGAL.md §6)
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from collections.abc import Iterable
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 
 from . import pipeline, storage
 from .audit import record_event
 from .casework import ActionRefused, commit_and_send, move_case
+from .deadlines import paris_date
 from .exports.build import current_package, results_digest
 from .extensions import db
 from .mail import queue_email
@@ -40,6 +43,7 @@ from .models.types import utcnow
 logger = logging.getLogger(__name__)
 
 #: The kinds whose answer is the package itself (the others complete with their own action).
+PARIS = ZoneInfo("Europe/Paris")
 RELEASED_KINDS = frozenset({CaseKind.ACCESS, CaseKind.PORTABILITY})
 
 
@@ -51,12 +55,15 @@ def failed_sources(case: Case) -> list[str]:
         .order_by(SourceResult.source)))
 
 
-def release(case: Case, staff: StaffUser, *, acknowledge_failures: bool = False) -> ExportPackage:
-    """Release the case's current package to the requester (DPO only, checked by the caller).
+def release(case: Case, staff: StaffUser, *, package_id: int | str | None,
+            acknowledged: Iterable[str] = ()) -> ExportPackage:
+    """Release the package ``package_id`` (the one the DPO saw) to the requester (DPO only,
+    checked by the caller).
 
-    Refused while the case is not in review, while no package matches the latest search
-    results (a newer build is on its way), and while a source failed unless the DPO
-    acknowledges sending an incomplete answer (the letter tells the person which source is
+    Refused while the case is not in review; when the package is not the current one, or no
+    package matches the latest search results (a newer one is on its way: the DPO would send
+    an answer they have not seen); and while a source failed that the DPO did not
+    ``acknowledged`` sending the answer without (the letter tells the person which source is
     missing)."""
     if case.kind not in RELEASED_KINDS:
         raise ActionRefused(_l("This kind of request is completed by its own action, not by "
@@ -67,15 +74,18 @@ def release(case: Case, staff: StaffUser, *, acknowledge_failures: bool = False)
     if package is None or package.results_digest != results_digest(case.id):
         raise ActionRefused(_l("The answer is still being prepared from the latest search. "
                                "Please try again in a moment."))
+    if str(package.id) != str(package_id):
+        raise ActionRefused(_l("A newer answer was prepared since this page was shown. Please "
+                               "look at it before releasing it."))
     failed = failed_sources(case)
-    if failed and not acknowledge_failures:
+    if set(failed) - set(acknowledged):
         raise ActionRefused(_l("A source could not be searched. Search it again, or confirm "
                                "that the answer is sent without it."))
     now = utcnow()
     package.status = PackageStatus.RELEASED
     package.released_at = now
     package.released_by_id = staff.id
-    package.expires_at = now + timedelta(days=int(current_app.config["EXPORT_DAYS"]))
+    package.expires_at = download_deadline(now, int(current_app.config["EXPORT_DAYS"]))
     move_case(case, CaseStatus.COMPLETED, staff, {"package_id": package.id})
     record_event("package.released", case=case, actor_type=ActorType.STAFF, actor_id=staff.id,
                  payload={"package_id": package.id, "sources_missing": failed,
@@ -124,6 +134,13 @@ def transmit_released(package_id: int, *, staff_id: int | None = None,
     return str(transmit(package_id, url, staff_id=staff_id, actor_id=actor_id).status)
 
 
+def download_deadline(released_at: datetime, days: int) -> datetime:
+    """The end of the download period: the last second of the day ``days`` days after
+    release, Paris time, so the date the person is told is a whole day."""
+    last_day = paris_date(released_at) + timedelta(days=days)
+    return datetime.combine(last_day, time(23, 59, 59), tzinfo=PARIS).astimezone(UTC)
+
+
 def released_package(case: Case) -> ExportPackage | None:
     """The package released to the requester, whether still downloadable or expired."""
     return db.session.scalar(
@@ -140,20 +157,29 @@ def is_downloadable(package: ExportPackage | None, now: datetime | None = None) 
 
 
 def expire(package: ExportPackage, *, actor_type: ActorType = ActorType.SYSTEM,
-           actor_id: str | None = None) -> None:
-    """Delete the package from storage and mark it expired (caller commits). Its codes are
-    spent with it."""
+           actor_id: str | None = None) -> bool:
+    """Mark the package expired, commit, then delete it from storage; its codes are spent
+    with it. A conditional UPDATE claims it, so two purges at once expire it once. Returns
+    whether this call expired it."""
     blob_id = package.blob_id
-    package.status = PackageStatus.EXPIRED
-    package.expired_at = utcnow()
-    package.blob_id = None
-    for code in db.session.scalars(select(DownloadCode).where(
-            DownloadCode.package_id == package.id, DownloadCode.sealed_code.is_not(None))):
-        code.sealed_code = None
+    claimed = db.session.execute(
+        update(ExportPackage).where(ExportPackage.id == package.id,
+                                    ExportPackage.blob_id.is_not(None))
+        .values(status=PackageStatus.EXPIRED, expired_at=utcnow(), blob_id=None))
+    if claimed.rowcount != 1:
+        db.session.rollback()
+        return False
+    db.session.execute(update(DownloadCode).where(DownloadCode.package_id == package.id)
+                       .values(sealed_code=None))
     record_event("package.expired", case=package.case, actor_type=actor_type,
                  actor_id=actor_id, payload={"package_id": package.id})
+    # Deleted before the commit: if the commit fails the row stays as it was (and is past its
+    # date, so nobody can download it) and the next purge finishes; personal data is never
+    # left behind by a crash.
     if blob_id:
         storage.delete(blob_id)
+    db.session.commit()
+    return True
 
 
 def purge_expired(now: datetime | None = None, *, actor_id: str | None = None) -> dict[str, int]:
@@ -168,9 +194,7 @@ def purge_expired(now: datetime | None = None, *, actor_id: str | None = None) -
         or_(ExportPackage.expires_at <= now,
             (ExportPackage.status == PackageStatus.READY) & ExportPackage.case_id.in_(closed)),
     ).order_by(ExportPackage.id)))
-    for package in due:
-        expire(package, actor_id=actor_id)
-        db.session.commit()  # one by one: a crash leaves nothing half done
+    due = [package for package in due if expire(package, actor_id=actor_id)]
     spent = list(db.session.scalars(select(DownloadCode).where(
         DownloadCode.sealed_code.is_not(None), DownloadCode.expires_at <= now)))
     for code in spent:

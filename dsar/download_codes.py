@@ -18,11 +18,12 @@ import hashlib
 import hmac
 import logging
 import secrets
+import unicodedata
 from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from . import storage
 from .audit import record_event
@@ -41,6 +42,7 @@ class CodeProblem(enum.StrEnum):
     """Why a code did not open the download."""
 
     NONE_ASKED = "none_asked"  # no code was asked for in this browser session
+    MALFORMED = "malformed"  # not 6 digits (a typo: no try counted)
     WRONG = "wrong"
     LOCKED = "locked"  # too many wrong tries
     EXPIRED = "expired"
@@ -80,20 +82,31 @@ def new_session_nonce() -> str:
     return secrets.token_hex(16)
 
 
+def _lock_case(case: Case) -> None:
+    """Serialise the code work of one case: a no-op UPDATE takes the case row's lock on
+    PostgreSQL and the database's write lock on SQLite, until the transaction ends. Without
+    it, concurrent requests would each count the codes before any was added, and issue more
+    than the hourly limit."""
+    db.session.execute(update(Case).where(Case.id == case.id).values(id=Case.id))
+
+
 def issue_code(case: Case, package: ExportPackage, session_nonce: str) -> IssuedCode:
     """Make a fresh code for ``package`` and queue its e-mail (caller commits, then enqueues
-    ``email_id``). Earlier codes of the case stop working. Refused past the hourly limit."""
+    ``email_id``). The session's earlier codes stop working. Refused past the hourly limit,
+    counted for the case whatever the browser (so guessing stays bounded)."""
     config = current_app.config
+    _lock_case(case)
     now = utcnow()
     recent = db.session.scalar(select(func.count(DownloadCode.id)).where(
         DownloadCode.case_id == case.id, DownloadCode.created_at > now - timedelta(hours=1)))
     if recent >= int(config["DOWNLOAD_CODES_PER_HOUR"]):
         raise CodeRefused(CodeProblem.TOO_MANY_REQUESTS)
-    for older in db.session.scalars(select(DownloadCode).where(
-            DownloadCode.case_id == case.id, DownloadCode.used_at.is_(None),
-            DownloadCode.locked_at.is_(None), DownloadCode.expires_at > now)):
-        older.expires_at = now  # only the newest code works
-        older.sealed_code = None
+    # Only this browser's older codes: someone else holding the status link must not be able
+    # to void the person's code by asking for one.
+    db.session.execute(update(DownloadCode).where(
+        DownloadCode.case_id == case.id, DownloadCode.session_nonce == session_nonce,
+        DownloadCode.used_at.is_(None), DownloadCode.locked_at.is_(None),
+        DownloadCode.expires_at > now).values(expires_at=now, sealed_code=None))
     code = f"{secrets.randbelow(10 ** CODE_DIGITS):0{CODE_DIGITS}d}"
     minutes = int(config["DOWNLOAD_CODE_MINUTES"])
     row = DownloadCode(case_id=case.id, package_id=package.id, session_nonce=session_nonce,
@@ -111,45 +124,68 @@ def issue_code(case: Case, package: ExportPackage, session_nonce: str) -> Issued
 def code_for_email(outbound: OutboundEmail) -> str | None:
     """The code an outbox e-mail carries, opened for rendering; None once it is spent."""
     row = db.session.get(DownloadCode, (outbound.payload or {}).get("download_code_id"))
-    if row is None or row.sealed_code is None or row.case_id != outbound.case_id:
+    if (row is None or row.sealed_code is None or row.case_id != outbound.case_id
+            or row.expires_at <= utcnow()):  # a mail delayed past the code's life says so
         return None
     return storage.unseal(row.sealed_code, _context(row.id)).decode()
+
+
+def well_formed(entered: str | None) -> str | None:
+    """The code typed, as 6 ASCII digits (spaces and full-width digits forgiven), or None."""
+    cleaned = unicodedata.normalize("NFKC", entered or "").replace(" ", "").strip()
+    if len(cleaned) == CODE_DIGITS and cleaned.isascii() and cleaned.isdigit():
+        return cleaned
+    return None
 
 
 def check_code(case: Case, package: ExportPackage, session_nonce: str | None,
                entered: str) -> DownloadCode:
     """Spend the session's latest code if ``entered`` is right; count a wrong try otherwise
-    (the caller commits in both cases). Raises ``CodeRefused``; never opens anything else."""
-    config = current_app.config
+    (the caller commits in both cases). Raises ``CodeRefused``; never opens anything else.
+
+    The try counter and the spending are single conditional UPDATEs, so concurrent requests
+    cannot try more than ``DOWNLOAD_CODE_ATTEMPTS`` times nor spend a code twice."""
+    limit = int(current_app.config["DOWNLOAD_CODE_ATTEMPTS"])
+    cleaned = well_formed(entered)
+    if cleaned is None:
+        raise CodeRefused(CodeProblem.MALFORMED)  # a typo, not a guess: no try counted
     row = None
     if session_nonce:
         row = db.session.scalar(
             select(DownloadCode).where(DownloadCode.case_id == case.id,
                                        DownloadCode.package_id == package.id,
                                        DownloadCode.session_nonce == session_nonce)
-            .order_by(DownloadCode.id.desc()).limit(1).with_for_update())
+            .order_by(DownloadCode.id.desc()).limit(1))
     if row is None:
         raise CodeRefused(CodeProblem.NONE_ASKED)
-    if row.locked_at is not None:
-        raise CodeRefused(CodeProblem.LOCKED)
-    if row.used_at is not None:
-        raise CodeRefused(CodeProblem.USED)
     now = utcnow()
-    if row.expires_at <= now:
-        raise CodeRefused(CodeProblem.EXPIRED)
-    cleaned = "".join(ch for ch in (entered or "") if ch.isdigit())[:CODE_DIGITS + 1]
-    if not hmac.compare_digest(row.code_hash, _hash(cleaned, session_nonce)):
-        row.attempts += 1
-        limit = int(config["DOWNLOAD_CODE_ATTEMPTS"])
-        locked = row.attempts >= limit
-        if locked:
-            row.locked_at = now
-            row.sealed_code = None
-        record_event("download.code_failed", case=case, actor_type=ActorType.REQUESTER,
-                     payload={"download_code_id": row.id, "attempts": row.attempts,
-                              "locked": locked})
-        raise CodeRefused(CodeProblem.LOCKED if locked else CodeProblem.WRONG,
-                          attempts_left=max(limit - row.attempts, 0))
-    row.used_at = now
-    row.sealed_code = None
-    return row
+    usable = (DownloadCode.id == row.id, DownloadCode.used_at.is_(None),
+              DownloadCode.locked_at.is_(None), DownloadCode.attempts < limit,
+              DownloadCode.expires_at > now)
+    if hmac.compare_digest(row.code_hash, _hash(cleaned, session_nonce)):
+        spent = db.session.execute(update(DownloadCode).where(*usable).values(
+            used_at=now, sealed_code=None))
+        if spent.rowcount == 1:
+            db.session.refresh(row)
+            return row
+    else:
+        counted = db.session.execute(update(DownloadCode).where(*usable).values(
+            attempts=DownloadCode.attempts + 1))
+        if counted.rowcount == 1:
+            db.session.refresh(row)
+            locked = row.attempts >= limit
+            if locked:
+                db.session.execute(update(DownloadCode).where(DownloadCode.id == row.id)
+                                   .values(locked_at=now, sealed_code=None))
+            record_event("download.code_failed", case=case, actor_type=ActorType.REQUESTER,
+                         payload={"download_code_id": row.id, "attempts": row.attempts,
+                                  "locked": locked})
+            raise CodeRefused(CodeProblem.LOCKED if locked else CodeProblem.WRONG,
+                              attempts_left=max(limit - row.attempts, 0))
+    # Not usable (any more): say why, from the row as it is now.
+    db.session.refresh(row)
+    problem = (CodeProblem.LOCKED if row.locked_at is not None or row.attempts >= limit
+               else CodeProblem.USED if row.used_at is not None else CodeProblem.EXPIRED)
+    record_event("download.code_refused", case=case, actor_type=ActorType.REQUESTER,
+                 payload={"download_code_id": row.id, "problem": str(problem)})
+    raise CodeRefused(problem)

@@ -129,10 +129,15 @@ def _template_context(outbound: OutboundEmail) -> dict:
         request = open_info_request(outbound.case)
         return {"question": request.question if request else ""}
     if outbound.template is MailTemplate.PACKAGE_READY:
+        from .delivery import failed_sources
         from .models import ExportPackage
+        from .sources.catalog import get_catalog
 
         package = db.session.get(ExportPackage, (outbound.payload or {}).get("package_id"))
-        return {"package": package,
+        sources = get_catalog().sources
+        missing = [sources[n].label(outbound.case.language) if n in sources else n
+                   for n in failed_sources(outbound.case)]
+        return {"package": package, "missing_sources": missing,
                 "available_until": format_date(package.expires_at, "long") if package else ""}
     if outbound.template is MailTemplate.DOWNLOAD_CODE:
         from .download_codes import code_for_email

@@ -36,3 +36,6 @@ DOWNLOAD_CODES_PER_HOUR = 3
 # link-local addresses are always refused in production (TRANSMIT_ALLOW_PRIVATE is for tests).
 TRANSMIT_TIMEOUT = 60
 # TRANSMIT_CA_FILE = "/etc/ssl/certs/extra-ca.pem"   # an extra CA to trust, if needed
+# Behind a reverse proxy (nginx, a load balancer): how many of them set X-Forwarded-For, so
+# that rate limits count each visitor, not the proxy.
+# PROXY_FIX_X_FOR = 1

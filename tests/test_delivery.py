@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import hashlib
 import re
+import threading
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
@@ -58,9 +60,11 @@ def events(app, action: str) -> list[AuditEvent]:
 
 
 def release(app, case: Case, **form):
+    """The DPO releases the package the case page shows (its id posted with the form)."""
     dpo = make_staff(app, "dpo")
     staff_client = app.test_client()
     login(staff_client, dpo)
+    form.setdefault("package_id", str(package_of(app, case.id).id))
     return post_action(staff_client, case.reference, "release", form)
 
 
@@ -90,7 +94,9 @@ def emailed_code(app, smtp_server) -> str:
 
 def enter_code(browser, reference: str, code: str):
     page = browser.get(f"/status/{reference}/download")
-    token = csrf_from(page.get_data(as_text=True)) if page.status_code == 200 else ""
+    if page.status_code != 200:  # the expired page has no form: a token from another page
+        page = browser.get("/request/access")
+    token = csrf_from(page.get_data(as_text=True))
     return browser.post(f"/status/{reference}/download", data={"csrf_token": token,
                                                                "code": code})
 
@@ -111,7 +117,10 @@ def test_the_dpo_releases_and_the_requester_downloads_with_a_code(gather_app, re
     with gather_app.app_context():
         assert db.session.get(Case, case.id).status is CaseStatus.COMPLETED
     assert package.status is PackageStatus.RELEASED
-    assert timedelta(days=29) < package.expires_at - utcnow() <= timedelta(days=30)
+    # Until the end of the 30th day after release, Paris time: the date the person is told.
+    until = package.expires_at.astimezone(ZoneInfo("Europe/Paris"))
+    assert (until.hour, until.minute, until.second) == (23, 59, 59)
+    assert timedelta(days=30) <= package.expires_at - utcnow() < timedelta(days=31)
 
     status_page = browser.get(f"/status/{case.reference}").get_data(as_text=True)
     assert 'id="download-link"' in status_page
@@ -125,7 +134,7 @@ def test_the_dpo_releases_and_the_requester_downloads_with_a_code(gather_app, re
     assert hashlib.sha256(resp.get_data()).hexdigest() == package.sha256
     [downloaded] = events(gather_app, "package.downloaded")
     assert downloaded.actor_type is ActorType.REQUESTER
-    assert (downloaded.case_id, downloaded.payload) == (case.id, {"package_id": package.id})
+    assert downloaded.case_id == case.id and downloaded.payload["package_id"] == package.id
     assert package_of(gather_app, case.id).download_count == 1
 
     # The code is spent: a second download needs a new one.
@@ -138,6 +147,7 @@ def test_the_dpo_releases_and_the_requester_downloads_with_a_code(gather_app, re
 
 def assert_nothing_handed_over(app, case, resp, package):
     assert resp.status_code in (400, 429) and resp.mimetype == "text/html"
+    assert 'id="download-error"' in resp.get_data(as_text=True)  # our refusal, not a CSRF page
     assert events(app, "package.downloaded") == []
     now = package_of(app, case.id)
     assert (now.status, now.download_count, now.blob_id) == (
@@ -177,11 +187,15 @@ def test_no_code_a_wrong_code_or_five_wrong_codes_hand_nothing_over(gather_app, 
 def test_a_code_works_only_in_the_browser_that_asked_for_it(gather_app, released, smtp_server):  # noqa: F811
     case, browser = released
     package = package_of(gather_app, case.id)
-    # Someone else holding the status link (a forwarded e-mail) asks for no code...
+    # Someone else holding the status link (a forwarded e-mail) asks for a code of their
+    # own (e-mailed to the person, not to them)...
     other = requester(gather_app, smtp_server)
+    ask_code(other, case.reference)
+    emailed_code(gather_app, smtp_server)
     ask_code(browser, case.reference)
     code = emailed_code(gather_app, smtp_server)
-    # ...and cannot use the code the person received.
+    # ...and cannot use the code the person received in their browser, which theirs did not
+    # void.
     resp = enter_code(other, case.reference, code)
     assert_nothing_handed_over(gather_app, case, resp, package)
     assert enter_code(browser, case.reference, code).status_code == 200
@@ -262,13 +276,19 @@ def test_a_failed_source_needs_the_dpos_acknowledgement(gather_app, monkeypatch,
     resp = release(gather_app, case)
     assert resp.status_code == 400 and 'id="release-error"' in resp.get_data(as_text=True)
     assert package_of(gather_app, case.id).status is PackageStatus.READY
-    assert smtp_server.messages() == [] or all(
-        "prête" not in m["Subject"] for m in smtp_server.messages())
+    assert run_queued_jobs(gather_app) == 0
+    assert all("prête" not in m["Subject"] for m in smtp_server.messages())
 
-    assert release(gather_app, case, acknowledge_failures="yes").status_code == 302
+    resp = release(gather_app, case, acknowledge_failures="yes",
+                   acknowledged_source="billing")
+    assert resp.status_code == 302
     assert package_of(gather_app, case.id).status is PackageStatus.RELEASED
     [event] = events(gather_app, "package.released")
     assert event.payload["sources_missing"] == ["billing"]
+    # The person is told what is missing and how to get it.
+    assert run_queued_jobs(gather_app) == 0
+    body = smtp_server.last_to(EMAIL).get_body(preferencelist=("plain",)).get_content()
+    assert "n’ont pas pu être interrogés" in body and "Facturation" in body
 
 
 def test_the_package_of_a_withdrawn_case_is_deleted(gather_app):  # noqa: F811
@@ -297,3 +317,75 @@ def test_the_ready_e_mail_gives_the_partial_refusal_notice_when_data_was_masked(
     body = smtp_server.last_to(EMAIL).get_body(preferencelist=("plain",)).get_content()
     assert "article 15(4) du RGPD" in body and "report.pdf" in body
     assert "CNIL" in body and "recours" in body
+
+
+def test_the_dpo_releases_only_the_package_they_saw(gather_app):  # noqa: F811
+    case = in_review(gather_app)
+    seen = package_of(gather_app, case.id)
+    resp = release(gather_app, case, package_id=str(seen.id + 1))  # a newer build since
+    assert resp.status_code == 400 and 'id="release-error"' in resp.get_data(as_text=True)
+    assert package_of(gather_app, case.id).status is PackageStatus.READY
+
+
+def test_the_download_stops_at_the_end_of_the_period_even_before_the_purge(
+        gather_app, released, smtp_server):  # noqa: F811
+    case, browser = released
+    ask_code(browser, case.reference)
+    code = emailed_code(gather_app, smtp_server)
+    with gather_app.app_context():
+        package = db.session.get(ExportPackage, package_of(gather_app, case.id).id)
+        package.expires_at = utcnow() - timedelta(seconds=1)
+        db.session.commit()
+    resp = enter_code(browser, case.reference, code)
+    assert resp.status_code == 410 and resp.mimetype == "text/html"
+    assert events(gather_app, "package.downloaded") == []
+
+
+def test_a_mistyped_code_costs_no_try(gather_app, released, smtp_server):  # noqa: F811
+    case, browser = released
+    package = package_of(gather_app, case.id)
+    ask_code(browser, case.reference)
+    code = emailed_code(gather_app, smtp_server)
+    for typo in ("12345", "abcdef", "", "1234567"):
+        assert_nothing_handed_over(gather_app, case, enter_code(browser, case.reference, typo),
+                                   package)
+    with gather_app.app_context():
+        assert db.session.scalars(select(DownloadCode)).one().attempts == 0
+    # Spaces and full-width digits (some phone keyboards) are the same code.
+    wide = "".join(chr(ord(d) + 0xFEE0) for d in code)
+    assert enter_code(browser, case.reference, f"{wide[:3]} {wide[3:]}").status_code == 200
+
+
+def test_concurrent_wrong_codes_lock_after_five_and_one_right_code_downloads_once(
+        gather_app, released, smtp_server):  # noqa: F811
+    """Tries sent at the same moment are counted one by one: the limit holds under load."""
+    case, browser = released
+    ask_code(browser, case.reference)
+    code = emailed_code(gather_app, smtp_server)
+    wrong = f"{(int(code) + 1) % 10 ** 6:06d}"
+    page = browser.get(f"/status/{case.reference}/download").get_data(as_text=True)
+    token = csrf_from(page)
+    start_together = threading.Barrier(12)
+    statuses = []
+
+    def attempt(value: str) -> None:
+        with gather_app.test_client() as client:
+            # The same browser session (cookie) as the person's.
+            name = gather_app.config["SESSION_COOKIE_NAME"]
+            client.set_cookie(name, browser.get_cookie(name).value)
+            start_together.wait()
+            statuses.append(client.post(f"/status/{case.reference}/download",
+                                        data={"csrf_token": token, "code": value}).status_code)
+
+    threads = [threading.Thread(target=attempt, args=(wrong,)) for _ in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(set(statuses)) == [400]
+    with gather_app.app_context():
+        row = db.session.scalars(select(DownloadCode)).one()
+        assert row.attempts == 5 and row.locked_at is not None
+    assert len(events(gather_app, "download.code_failed")) == 5
+    assert enter_code(browser, case.reference, code).status_code == 400  # locked
+    assert events(gather_app, "package.downloaded") == []

@@ -333,7 +333,8 @@ CASE_ACTIONS = [
     Scenario("rerun", Action.RERUN_SOURCE, CASEWORKERS, case_with_failed_search,
              post_case_action("rerun", lambda w: {"source": "crm"}), search_queued_again),
     Scenario("release", Action.RELEASE, DPO_ONLY, case_with_a_package,
-             post_case_action("release", lambda w: {}), package_released),
+             post_case_action("release", lambda w: {"package_id": str(w.extra["package_id"])}),
+             package_released),
     Scenario("transmit", Action.TRANSMIT, DPO_ONLY, released_portability_case,
              post_case_action("transmit", lambda w: {}), transmission_queued,
              writes=False),  # it queues a job; the job writes the outcome

@@ -270,8 +270,11 @@ def _collection(register: Register, config: CollectionConfig | None, name: str, 
 
 def _notice(status: str, count: int, held: int, scope: str) -> str | None:
     if status == GatherStatus.FAILED:
-        return gettext("This source could not be searched. We will complete this answer as "
-                       "soon as it has been searched again.")
+        # Released only when the DPO accepts sending the answer without it: promise nothing
+        # the closed case cannot keep, say what is missing and how to get it.
+        return gettext("This source could not be searched when this answer was prepared: what "
+                       "it may hold about you is not in this answer. Our data protection "
+                       "officer can search it again for you on request, free of charge.")
     if status == GatherStatus.SKIPPED:
         return gettext("This source can only be searched by identifiers that were not found "
                        "for you: nothing about you was found there.")

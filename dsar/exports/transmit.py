@@ -184,8 +184,8 @@ def _attempt(package: ExportPackage,
         status = post_package(destination, package, package.case.reference)
     except TransmissionRefused as refusal:
         return TransmissionStatus.REFUSED, None, refusal.code
-    except (httpx.HTTPError, storage.BlobError, OSError) as exc:
-        # The class name only: httpx's messages may quote the URL.
+    except Exception as exc:  # noqa: BLE001 - any failure (network, storage, the job's time
+        # limit) must still be recorded; the class name only: httpx's messages quote the URL.
         return TransmissionStatus.FAILED, None, type(exc).__name__
     if 200 <= status < 300:
         return TransmissionStatus.SENT, status, None

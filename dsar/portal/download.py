@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import redirect, render_template, request, session, url_for
+from flask import abort, current_app, redirect, render_template, request, session, url_for
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 
@@ -25,7 +25,9 @@ logger = logging.getLogger(__name__)
 NONCE_KEY = "download_nonce"
 
 MESSAGES = {
-    CodeProblem.NONE_ASKED: _l("Please ask for a code first: we will send it to you by e-mail."),
+    CodeProblem.NONE_ASKED: _l("Please ask for a code first: we will send it to you by e-mail. "
+                               "A code works only in the browser where it was asked for."),
+    CodeProblem.MALFORMED: _l("Please enter the 6 digits of the code you received by e-mail."),
     CodeProblem.LOCKED: _l("This code is locked after too many wrong tries. Please ask for a "
                            "new code."),
     CodeProblem.EXPIRED: _l("This code has expired. Please ask for a new code."),
@@ -54,6 +56,8 @@ def _page(case, package, *, error: str | None = None, status: int = 200):
 def _released(reference: str):
     case = granted_case(reference)
     package = delivery.released_package(case)
+    if package is None:  # nothing released yet: the status page says where the case stands
+        abort(redirect(url_for("portal.status", reference=case.reference)))
     return case, package
 
 
@@ -61,13 +65,11 @@ def _released(reference: str):
 def download_page(reference: str):
     """Where the requester asks for a code and enters it; a clear page once expired."""
     case, package = _released(reference)
-    if package is None:
-        return redirect(url_for("portal.status", reference=case.reference))
     return _page(case, package)
 
 
 @bp.post("/status/<reference>/download/code")
-@limiter.limit("10 per hour")
+@limiter.limit(lambda: current_app.config["RATELIMIT_DOWNLOAD_CODE_PER_ADDRESS"])
 def download_code(reference: str):
     """E-mail a fresh code to the requester's address (never shown on the page)."""
     case, package = _released(reference)
@@ -86,26 +88,29 @@ def download_code(reference: str):
 
 
 @bp.post("/status/<reference>/download")
-@limiter.limit("30 per hour")
+@limiter.limit(lambda: current_app.config["RATELIMIT_DOWNLOAD_PER_ADDRESS"])
 def download(reference: str):
     """Check the code and send the ZIP; each download is an audited event."""
     case, package = _released(reference)
     if not delivery.is_downloadable(package):
         return _page(case, package)
     try:
-        check_code(case, package, session.get(NONCE_KEY), request.form.get("code", ""))
+        spent = check_code(case, package, session.get(NONCE_KEY), request.form.get("code", ""))
     except CodeRefused as refused:
         db.session.commit()  # the try counter (and the audit of the failure) must stick
         return _page(case, package, error=_message(refused), status=400)
     try:
         reader = storage.reader(package.blob_id)
     except storage.BlobError:
-        db.session.rollback()
+        db.session.rollback()  # the code stays unspent
+        db.session.refresh(package)
+        if not delivery.is_downloadable(package):  # expired and purged meanwhile
+            return _page(case, package)
         logger.error("case %s: package %s cannot be read", case.id, package.id)
         return _page(case, package, error=str(_l("The file cannot be read. Please contact us.")),
                      status=503)
     package.download_count += 1
     record_event("package.downloaded", case=case, actor_type=ActorType.REQUESTER,
-                 payload={"package_id": package.id})
+                 payload={"package_id": package.id, "download_code_id": spent.id})
     db.session.commit()
     return streamed_zip(reader, package.size, f"{case.reference}.zip")

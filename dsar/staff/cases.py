@@ -49,7 +49,9 @@ ACTIONS = {
     "rerun": (Action.RERUN_SOURCE,
               lambda c, u, f: casework.rerun_source(c, u, f.get("source") or "")),
     "release": (Action.RELEASE, lambda c, u, f: delivery.release(
-        c, u, acknowledge_failures=f.get("acknowledge_failures") == "yes")),
+        c, u, package_id=f.get("package_id"),
+        acknowledged=f.getlist("acknowledged_source")
+        if f.get("acknowledge_failures") == "yes" else ())),
     "transmit": (Action.TRANSMIT, lambda c, u, f: delivery.request_transmission(c, u)),
 }
 
