@@ -186,7 +186,8 @@ def test_a_source_that_failed_is_reported_as_such(demo, monkeypatch):
     conforms(document)
     newsletter = sources(document)["newsletter"]
     assert newsletter["status"] == "failed" and newsletter["collections"] == []
-    assert newsletter["notice"].startswith("Cette source n’a pas pu être interrogée.")
+    assert newsletter["notice"].startswith("Cette source n’a pas pu être interrogée lors de")
+    assert "ne figure pas dans cette réponse" in newsletter["notice"]
     assert document["summary"]["sources_not_searched"] == ["newsletter"]
     # Nothing is claimed about processing whose data was not found.
     assert "newsletter" not in {p["name"] for p in document["information"]["processing"]}
