@@ -486,7 +486,7 @@ def instrument(phases: Phases) -> list[str]:
         (package, "write_csv", "CSV members"),
         (pdf, "render_report", "report.pdf member"),
         (pdf, "_context", "  PDF: tables (records read, capped)"),
-        (pdf, "_attachment", "  PDF: export.json attachment (in memory)"),
+        (pdf, "json_attachment_of", "  PDF: export.json attachment (in memory)"),
         (weasyprint.HTML, "render", "  PDF: WeasyPrint layout"),
         (weasyprint.document.Document, "write_pdf", "  PDF: WeasyPrint write (+ attachment)"),
     ]

@@ -28,7 +28,6 @@ bounded whatever the number of records.
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import os
@@ -36,22 +35,21 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
 from itertools import islice
-from pathlib import Path
 from typing import IO, Any
 
 from babel import Locale
-from flask import current_app, render_template
+from flask import render_template
 from flask_babel import force_locale, format_date, gettext
 from flask_babel import lazy_gettext as _l
-from weasyprint import CSS, HTML, Attachment
+from weasyprint import CSS, HTML
 from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import FatalURLFetchingError, URLFetcher
 
 from .. import PACKAGE_DIR
 from .content import CollectionContent, ExportContent, ExportRecord
 from .csv_export import csv_name
-from .json_export import write_json
 from .package import EXPORT_JSON, PackageMember
+from .pdf_attachment import json_attachment_of
 from .redaction import ARTICLES
 
 logger = logging.getLogger(__name__)
@@ -318,45 +316,6 @@ def _context(content: ExportContent, row_cap: int, cell_budget: int) -> dict[str
     }
 
 
-class _TooLarge(Exception):
-    """export.json is larger than the attachment limit."""
-
-
-class _CappedBuffer(io.BytesIO):
-    """An in-memory file that refuses to grow past ``limit`` bytes."""
-
-    def __init__(self, limit: int):
-        super().__init__()
-        self.limit = limit
-
-    def write(self, data) -> int:
-        if self.tell() + len(data) > self.limit:
-            raise _TooLarge()
-        return super().write(data)
-
-
-def _attachment(content: ExportContent, json_attachment: bytes | str | os.PathLike | None,
-                fetcher: RefusingFetcher) -> Attachment | None:
-    """``export.json`` as a PDF attachment: the bytes or file given, else written here; None
-    when it is larger than ``PDF_ATTACHMENT_MAX_BYTES`` (it stays next to the report)."""
-    options = dict(name=EXPORT_JSON, url_fetcher=fetcher, relationship="Data",
-                   description=gettext("Your complete data, machine-readable (JSON)"),
-                   created=content.generated_at, modified=content.generated_at)
-    if isinstance(json_attachment, str | os.PathLike):
-        return Attachment(filename=Path(json_attachment), **options)
-    if json_attachment is None:
-        # WeasyPrint reads an attachment whole: written to memory, not to a plaintext file,
-        # and only up to the limit, so memory stays bounded.
-        buffer = _CappedBuffer(int(current_app.config["PDF_ATTACHMENT_MAX_BYTES"]))
-        try:
-            write_json(content, buffer)
-        except _TooLarge:
-            logger.info("export.json larger than the attachment limit: not attached")
-            return None
-        json_attachment = buffer.getvalue()
-    return Attachment(string=bytes(json_attachment), **options)
-
-
 def render_html(content: ExportContent, *, row_cap: int = ROW_CAP,
                 cell_budget: int = CELL_BUDGET) -> str:
     """The report's HTML (needs an app context), in the case's language."""
@@ -382,7 +341,7 @@ def render_report(content: ExportContent, target: IO[bytes] | str | os.PathLike,
     fetcher = fetcher or RefusingFetcher()
     fonts = FontConfiguration()
     with force_locale(content.language):
-        attachment = _attachment(content, json_attachment, fetcher)
+        attachment = json_attachment_of(content, json_attachment, fetcher)
         context = _context(content, row_cap, cell_budget)
         context["json_attached"] = attachment is not None
         html = render_template(TEMPLATE, **context)
