@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from datetime import UTC, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
@@ -20,7 +19,7 @@ from sqlalchemy import or_, select, update
 from . import pipeline, storage
 from .audit import record_event
 from .casework import ActionRefused, commit_and_send, move_case
-from .deadlines import paris_date
+from .deadlines import PARIS, paris_date
 from .exports.build import current_package, results_digest
 from .extensions import db
 from .mail import queue_email
@@ -43,7 +42,6 @@ from .models.types import utcnow
 logger = logging.getLogger(__name__)
 
 #: The kinds whose answer is the package itself (the others complete with their own action).
-PARIS = ZoneInfo("Europe/Paris")
 RELEASED_KINDS = frozenset({CaseKind.ACCESS, CaseKind.PORTABILITY})
 
 
@@ -158,7 +156,7 @@ def is_downloadable(package: ExportPackage | None, now: datetime | None = None) 
 
 def expire(package: ExportPackage, *, actor_type: ActorType = ActorType.SYSTEM,
            actor_id: str | None = None) -> bool:
-    """Mark the package expired, commit, then delete it from storage; its codes are spent
+    """Mark the package expired, delete it from storage, then commit; its codes are spent
     with it. A conditional UPDATE claims it, so two purges at once expire it once. Returns
     whether this call expired it."""
     blob_id = package.blob_id
@@ -195,14 +193,13 @@ def purge_expired(now: datetime | None = None, *, actor_id: str | None = None) -
             (ExportPackage.status == PackageStatus.READY) & ExportPackage.case_id.in_(closed)),
     ).order_by(ExportPackage.id)))
     due = [package for package in due if expire(package, actor_id=actor_id)]
-    spent = list(db.session.scalars(select(DownloadCode).where(
-        DownloadCode.sealed_code.is_not(None), DownloadCode.expires_at <= now)))
-    for code in spent:
-        code.sealed_code = None
+    spent = db.session.execute(update(DownloadCode).where(
+        DownloadCode.sealed_code.is_not(None), DownloadCode.expires_at <= now)
+        .values(sealed_code=None)).rowcount
     db.session.commit()
     if due or spent:
-        logger.info("purged %d packages and %d download codes", len(due), len(spent))
-    return {"packages": len(due), "codes": len(spent)}
+        logger.info("purged %d packages and %d download codes", len(due), spent)
+    return {"packages": len(due), "codes": spent}
 
 
 def transmissions(case: Case) -> list[Transmission]:

@@ -16,10 +16,8 @@ from __future__ import annotations
 import enum
 import hashlib
 import hmac
-import logging
 import secrets
 import unicodedata
-from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import current_app
@@ -32,8 +30,6 @@ from .keys import derived_key
 from .mail import queue_email
 from .models import ActorType, Case, DownloadCode, ExportPackage, MailTemplate, OutboundEmail
 from .models.types import utcnow
-
-logger = logging.getLogger(__name__)
 
 CODE_DIGITS = 6
 
@@ -59,15 +55,6 @@ class CodeRefused(Exception):
         self.attempts_left = attempts_left
 
 
-@dataclass(frozen=True)
-class IssuedCode:
-    """A code waiting in the outbox (the id of its e-mail, to enqueue after commit)."""
-
-    code_id: int
-    email_id: int
-    expires_in_minutes: int
-
-
 def _hash(code: str, nonce: str) -> str:
     return hmac.new(derived_key("download-codes"), f"{nonce}|{code}".encode(),
                     hashlib.sha256).hexdigest()
@@ -90,10 +77,11 @@ def _lock_case(case: Case) -> None:
     db.session.execute(update(Case).where(Case.id == case.id).values(id=Case.id))
 
 
-def issue_code(case: Case, package: ExportPackage, session_nonce: str) -> IssuedCode:
-    """Make a fresh code for ``package`` and queue its e-mail (caller commits, then enqueues
-    ``email_id``). The session's earlier codes stop working. Refused past the hourly limit,
-    counted for the case whatever the browser (so guessing stays bounded)."""
+def issue_code(case: Case, package: ExportPackage, session_nonce: str) -> int:
+    """Make a fresh code for ``package`` and queue its e-mail; returns the e-mail's outbox id
+    (the caller commits, then enqueues it). The session's earlier codes stop working.
+    Refused past the hourly limit, counted for the case whatever the browser (so guessing
+    stays bounded)."""
     config = current_app.config
     _lock_case(case)
     now = utcnow()
@@ -118,7 +106,7 @@ def issue_code(case: Case, package: ExportPackage, session_nonce: str) -> Issued
     outbound = queue_email(case, MailTemplate.DOWNLOAD_CODE, payload={"download_code_id": row.id})
     record_event("download.code_requested", case=case, actor_type=ActorType.REQUESTER,
                  payload={"package_id": package.id, "download_code_id": row.id})
-    return IssuedCode(row.id, outbound.id, minutes)
+    return outbound.id
 
 
 def code_for_email(outbound: OutboundEmail) -> str | None:

@@ -77,13 +77,13 @@ def download_code(reference: str):
         return _page(case, package)
     nonce = session.get(NONCE_KEY) or new_session_nonce()
     try:
-        issued = issue_code(case, package, nonce)
+        email_id = issue_code(case, package, nonce)
     except CodeRefused as refused:
         db.session.rollback()
         return _page(case, package, error=_message(refused), status=429)
     session[NONCE_KEY] = nonce
     db.session.commit()
-    pipeline.enqueue_email(issued.email_id)
+    pipeline.enqueue_email(email_id)
     return redirect(url_for("portal.download_page", reference=case.reference, sent="1"))
 
 
