@@ -389,3 +389,13 @@ def test_concurrent_wrong_codes_lock_after_five_and_one_right_code_downloads_onc
     assert len(events(gather_app, "download.code_failed")) == 5
     assert enter_code(browser, case.reference, code).status_code == 400  # locked
     assert events(gather_app, "package.downloaded") == []
+
+
+def test_sending_to_another_organisation_needs_an_address(gather_app, released):  # noqa: F811
+    case, _ = released  # an access request: the person named no receiving organisation
+    dpo = make_staff(gather_app, "dpo", email="dpo-send@staff.example")
+    client = gather_app.test_client()
+    login(client, dpo)
+    resp = post_action(client, case.reference, "transmit")
+    assert resp.status_code == 400 and 'id="transmit-error"' in resp.get_data(as_text=True)
+    assert events(gather_app, "package.transmission_requested") == []
