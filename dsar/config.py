@@ -27,7 +27,12 @@ DEFAULTS: dict[str, object] = {
     "SMTP_PORT": 8025,
     "SMTP_USERNAME": None,
     "SMTP_PASSWORD": None,
+    # TLS to the SMTP server, always with the certificate and host name checked: STARTTLS on
+    # the plain port (587), or implicit TLS from the first byte (SMTP_SSL, port 465).
     "SMTP_STARTTLS": False,
+    "SMTP_SSL": False,
+    # A CA bundle to trust for the SMTP server besides the system's (a private CA).
+    "SMTP_CA_FILE": None,
     "SMTP_TIMEOUT": 10,
     # Which public-holiday calendar the legal clock uses ("FR" or "FR-ALSACE-MOSELLE").
     "LEGAL_CALENDAR": "FR",
@@ -62,6 +67,9 @@ DEFAULTS: dict[str, object] = {
     "STAFF_SESSION_MINUTES": 30,
     "STAFF_LOCKOUT_ATTEMPTS": 5,
     "STAFF_LOCKOUT_MINUTES": 15,
+    # A new staff account chooses its password through a one-time e-mailed link valid this long.
+    "STAFF_SETUP_LINK_HOURS": 48,
+    "STAFF_PASSWORD_MIN_LENGTH": 12,
     "DASHBOARD_PAGE_SIZE": 50,
     # Where the person's data lives and why it is held (docs/sources.md); None means the
     # file of that name in instance/.

@@ -39,6 +39,10 @@ SUBJECTS = {
                                              "%(reference)s"),
     MailTemplate.STAFF_REMINDER: lazy_gettext("Reminder: case %(reference)s is due on %(due)s"),
     MailTemplate.OVERDUE_DIGEST: lazy_gettext("Overdue cases: %(count)d"),
+    MailTemplate.STAFF_SETUP: lazy_gettext("Your back-office account: choose your password"),
+    MailTemplate.STAFF_ROLE_NOTICE: lazy_gettext("Back office: an account with extended "
+                                                 "rights"),
+    MailTemplate.LINKS_RENEWED: lazy_gettext("New link to follow your request %(reference)s"),
 }
 
 
@@ -102,6 +106,10 @@ def render_email(outbound: OutboundEmail) -> EmailMessage:
                 context.update(case_links(case))
             else:
                 context["case_url"] = external_url("staff.case", reference=case.reference)
+        if outbound.template in (MailTemplate.STAFF_SETUP, MailTemplate.STAFF_ROLE_NOTICE):
+            from .accounts import staff_mail_context
+
+            context.update(staff_mail_context(outbound))
         if outbound.template is MailTemplate.OVERDUE_DIGEST:
             context["overdue"] = overdue_cases()
             context["dashboard_url"] = external_url("staff.dashboard")

@@ -43,3 +43,6 @@ class AuditHead(db.Model):
     last_event_id: Mapped[int] = mapped_column(Integer)
     last_hash: Mapped[str] = mapped_column(String(64))
     count: Mapped[int] = mapped_column(Integer)
+    #: HMAC (audit key) over id, count, last event id and last hash: someone with write
+    #: access to the database alone cannot re-point the head after deleting events.
+    signature: Mapped[str | None] = mapped_column(String(64))

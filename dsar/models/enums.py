@@ -101,10 +101,18 @@ class MailTemplate(enum.StrEnum):
     # To staff (``OutboundEmail.recipient_staff_id``):
     STAFF_REMINDER = "staff_reminder"
     OVERDUE_DIGEST = "overdue_digest"
+    #: A new account's one-time link to choose its password.
+    STAFF_SETUP = "staff_setup"
+    #: To every DPO: a DPO or administrator account was created, or a role was raised.
+    STAFF_ROLE_NOTICE = "staff_role_notice"
+    # To the requester again:
+    #: The DPO revoked the case's links; the new status link.
+    LINKS_RENEWED = "links_renewed"
 
 
 #: Templates addressed to a staff member rather than to the requester.
-STAFF_TEMPLATES = frozenset({MailTemplate.STAFF_REMINDER, MailTemplate.OVERDUE_DIGEST})
+STAFF_TEMPLATES = frozenset({MailTemplate.STAFF_REMINDER, MailTemplate.OVERDUE_DIGEST,
+                             MailTemplate.STAFF_SETUP, MailTemplate.STAFF_ROLE_NOTICE})
 
 
 class IdentityMethod(enum.StrEnum):

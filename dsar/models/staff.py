@@ -36,6 +36,11 @@ class StaffUser(UserMixin, db.Model):
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     language: Mapped[str] = mapped_column(String(8), default="fr")
+    #: Bumped at sign-out, password, factor or role change and deactivation: every session
+    #: cookie carries the generation it was opened in and is refused once it differs.
+    session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: When the password was last chosen (None: a new account whose setup link is unused).
+    password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     def set_password(self, password: str) -> None:
