@@ -109,20 +109,37 @@ def test_a_fuzzy_search_keeps_only_the_persons_items(api, connect):
 
 def test_an_id_yielded_by_one_collection_searches_the_next(api, connect):
     api.route("/api/v1/contacts", lambda hit, n: ok({"data": [
-        contact(17, customer_ref="CUST-1042"), contact("a/18", "JEANNE.MARTIN@x.fr")]}))
+        contact(17, customer_ref="CUST-1042"), contact("a b+18", "JEANNE.MARTIN@x.fr")]}))
     api.route("/api/v1/contacts/17/notes", lambda hit, n: ok([
         {"id": 2, "contact_id": 17, "text": "Rappeler lundi"},
         {"id": 1, "contact_id": "17", "text": "Premier contact"},
         {"id": 9, "contact_id": 99, "text": "someone else's note"}]))
-    # a%2F18 has no notes: the API answers 404 (unrouted), which means "nothing here".
+    # "a b+18" has no notes: the API answers 404 (unrouted), which means "nothing here".
     connector, _ = connect("", CONTACTS, NOTES)
     found = connector.discover(JEANNE)
-    assert keys(found) == [("contacts", "17"), ("contacts", "a/18"), ("notes", "1"),
+    assert keys(found) == [("contacts", "17"), ("contacts", "a b+18"), ("notes", "1"),
                            ("notes", "2")]
-    assert found.identifiers.to_json() == {"crm_contact_id": ["17", "a/18"],
+    assert found.identifiers.to_json() == {"crm_contact_id": ["17", "a b+18"],
                                            "customer_id": ["CUST-1042"]}
     assert [h.path for h in api.hits] == ["/api/v1/contacts", "/api/v1/contacts/17/notes",
-                                          "/api/v1/contacts/a%2F18/notes"]
+                                          "/api/v1/contacts/a%20b%2B18/notes"]
+
+
+@pytest.mark.parametrize("value", ["..", ".", "a/18", "../../admin", "..\\x"])
+def test_an_identifier_that_would_change_the_request_path_is_refused(api, connect, value):
+    """``..`` in a path placeholder collapses /contacts/../notes into /notes (everyone's
+    notes); ``/`` (even encoded: servers decode %2F) walks elsewhere. No request is sent with
+    it, and the source fails with a message that names the collection, not the value."""
+    api.route("/api/v1/contacts", lambda hit, n: ok({"data": [contact(value)]}))
+    api.route("/api/v1/notes", lambda hit, n: ok([{"id": 1, "contact_id": value,
+                                                   "text": "someone else's note"}]))
+    connector, _ = connect("", CONTACTS, NOTES)
+    with pytest.raises(SourceError) as refused:
+        connector.discover(JEANNE)
+    assert "notes" in str(refused.value)
+    if len(value) > 2:
+        assert value not in str(refused.value)
+    assert [h.path for h in api.hits] == ["/api/v1/contacts"]
 
 
 def test_the_same_search_twice_gives_the_same_answer(api, connect):

@@ -176,14 +176,27 @@ class HttpConnector(Connector):
 
 def _listing(collection: HttpCollection, value: str) -> Listing:
     """The request series for one identifier value: URL-encoded in the path, given as is to
-    the query parameters (httpx encodes those)."""
+    the query parameters (httpx encodes those). A value that would change which path is
+    requested is refused (``SourceError``), whoever supplied it."""
     placeholder = "{" + collection.identifier_type + "}"
+    if placeholder in collection.path and not _safe_path_segment(value):
+        # Not skipped silently: the person's data in this collection would go unsearched.
+        raise SourceError(f"an identifier searched in {collection.path} cannot be put in the "
+                          "path (empty, '.', '..' or holding a slash); nothing was requested "
+                          "with it")
     params = {name: v.replace(placeholder, value) if isinstance(v, str) else v
               for name, v in collection.params.items()}
     return Listing(template=collection.path,
                    path=collection.path.replace(placeholder, quote(value, safe="")),
                    params=params, items=collection.items, pagination=collection.pagination,
                    missing_ok=placeholder in collection.path)
+
+
+def _safe_path_segment(value: str) -> bool:
+    """Whether ``value``, once URL-encoded, stays one path segment on any server. ``.`` and
+    ``..`` are collapsed by clients and servers (``/contacts/../notes`` is ``/notes``), and
+    many servers decode ``%2F`` and ``%5C`` back into separators before routing."""
+    return value.strip() not in ("", ".", "..") and not any(c in value for c in "/\\")
 
 
 def _is_theirs(config: CollectionConfig, item: dict[str, Any], known: Identity) -> bool:
