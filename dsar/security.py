@@ -10,8 +10,9 @@ CONTENT_SECURITY_POLICY = (
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
 )
 
-#: Pages that show a requester's case or a secret link must not stay in shared caches.
-PRIVATE_PREFIXES = ("/status/", "/confirm/", "/request/sent", "/demo/")
+#: Pages that show a requester's case or a secret link, and every back-office page (case
+#: files, documents, the audit trail), must not stay in any cache, shared or the browser's.
+PRIVATE_PREFIXES = ("/status/", "/confirm/", "/request/sent", "/demo/", "/staff/")
 
 
 def init_app(app: Flask) -> None:
@@ -25,7 +26,8 @@ def init_app(app: Flask) -> None:
         headers.setdefault("X-Frame-Options", "DENY")
         headers.setdefault("Referrer-Policy", "same-origin")
         headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
-        if request.path.startswith(PRIVATE_PREFIXES) or response.status_code >= 400:
+        if (request.path.startswith(PRIVATE_PREFIXES) or request.path == "/staff"
+                or response.status_code >= 400):
             headers["Cache-Control"] = "no-store"
         if app.config.get("SESSION_COOKIE_SECURE"):
             headers.setdefault("Strict-Transport-Security", "max-age=31536000")

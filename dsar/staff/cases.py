@@ -139,10 +139,19 @@ def case_action(reference: str, action: str):
     return redirect(url_for("staff.case", reference=found.reference) + f"#{action}")
 
 
+#: The file extension of each accepted upload type (``dsar.uploads.ACCEPTED_TYPES``).
+PROOF_EXTENSIONS = {"application/pdf": "pdf", "image/jpeg": "jpg", "image/png": "png"}
+
+#: A document is the requester's, not the app's: in a sandbox (a unique origin, no script, no
+#: form, no plug-in) nothing in it can act on the back office, even if a browser renders it.
+PROOF_CSP = "sandbox; default-src 'none'"
+
+
 @bp.get("/cases/<reference>/proofs/<int:proof_id>")
 @require(Action.VIEW_PROOF)
 def proof(reference: str, proof_id: int):
-    """A proof document, decrypted and shown inline; each view is audited."""
+    """A proof document, decrypted and handed over as a download (never rendered from the app's
+    origin); each download is audited."""
     found = case_or_404(reference)
     document = db.session.get(IdentityProof, proof_id)
     if document is None or document.case_id != found.id or not document.blob_id:
@@ -154,13 +163,17 @@ def proof(reference: str, proof_id: int):
     record_event("proof.viewed", case=found, actor_type=ActorType.STAFF,
                  actor_id=current_user.id, payload={"proof_id": document.id})
     db.session.commit()
-    response = Response(data, mimetype=document.content_type)
-    response.headers["Content-Disposition"] = f"inline; filename=proof-{document.id}"
+    extension = PROOF_EXTENSIONS.get(document.content_type)
+    # A type the upload check never lets in is sent as opaque bytes, never as what it claims.
+    mimetype = document.content_type if extension else "application/octet-stream"
+    # The name is built from the reference and the id only: what the requester called the file
+    # may hold their name, or characters that break the header.
+    filename = f"{found.reference}-document-{document.id}.{extension or 'bin'}"
+    response = Response(data, mimetype=mimetype)
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = PROOF_CSP
     response.headers["Cache-Control"] = "no-store"
-    # Only the document itself: no script, no external load (the browser's PDF viewer still
-    # renders; a CSP "sandbox" would stop it).
-    response.headers["Content-Security-Policy"] = (
-        "default-src 'none'; img-src 'self'; object-src 'self'; frame-ancestors 'none'")
     return response
 
 
