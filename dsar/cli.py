@@ -46,7 +46,17 @@ def init_command() -> None:
         click.echo(f"Created the master key {key_file} (keep it safe and backed up).")
     _set_secret_key(current_app)
     Path(current_app.config["STORAGE_DIR"]).mkdir(parents=True, exist_ok=True, mode=0o700)
+    from sqlalchemy import inspect
+
+    from .audit import start_chain
+    from .extensions import db
+
+    # Only a database created now gets a signed empty head: re-running init must never
+    # re-create a head that was deleted (that would hide a wiped trail).
+    new_database = not inspect(db.engine).has_table("audit_head")
     upgrade()
+    if new_database and start_chain():
+        db.session.commit()
     click.echo("Database schema is up to date.")
 
 
@@ -151,20 +161,91 @@ def audit_group() -> None:
     """The audit trail."""
 
 
+_ANCHOR_FILE = click.Path(exists=True, dir_okay=False)
+
+
+def _read_anchor_file(path: str | None) -> tuple[list, list[str]]:
+    from .audit_anchor import read_anchors
+
+    return read_anchors(path) if path else ([], [])
+
+
 @audit_group.command("verify")
+@click.option("--anchor", "anchor_file", type=_ANCHOR_FILE,
+              help="Also check every head anchored in this file (`dsar audit anchor`).")
 @with_appcontext
-def audit_verify_command() -> None:
-    """Check the whole hash chain; exit 1 on any alteration or deletion."""
+def audit_verify_command(anchor_file: str | None) -> None:
+    """Check the whole hash chain and its signed head; exit 1 on any alteration or deletion."""
     from .audit import verify_chain
 
-    report = verify_chain()
-    for fault in report.faults:
+    anchors, faults = _read_anchor_file(anchor_file)
+    report = verify_chain(anchors=anchors)
+    faults += report.faults
+    for fault in faults:
         click.echo(f"FAULT {fault}", err=True)
-    if not report.ok:
-        click.echo(f"Audit trail NOT intact ({len(report.faults)} faults, "
+    if faults:
+        click.echo(f"Audit trail NOT intact ({len(faults)} faults, "
                    f"{report.events} events read).", err=True)
         sys.exit(1)
-    click.echo(f"Audit trail intact: {report.events} events.")
+    checked = f", {report.anchors} anchors checked" if anchor_file else ""
+    click.echo(f"Audit trail intact: {report.events} events{checked}.")
+
+
+@audit_group.command("anchor")
+@click.option("--file", "path", type=click.Path(dir_okay=False),
+              help="Append the line to this file (created 0600), off the database's machine.")
+@click.option("--syslog", is_flag=True, help="Send the line to the local syslog (/dev/log).")
+@with_appcontext
+def audit_anchor_command(path: str | None, syslog: bool) -> None:
+    """Write the chain head (count, last event, hash, time, MAC) outside the database, for
+    `dsar audit verify --anchor`. Run it from cron."""
+    from .audit_anchor import AnchorError, append_to_file, head_line, send_to_syslog
+
+    if bool(path) == syslog:
+        raise click.UsageError("give either --file PATH or --syslog")
+    try:
+        line, head = head_line()
+        if path:
+            append_to_file(path, line)
+        else:
+            send_to_syslog(line)
+    except AnchorError as exc:
+        click.echo(f"FAULT {exc}", err=True)
+        sys.exit(1)
+    click.echo(f"Anchored the chain head: {head.count} events, ending at event "
+               f"{head.last_event_id}.")
+
+
+@audit_group.command("seal")
+@click.option("--anchor", "anchor_file", type=_ANCHOR_FILE,
+              help="Refuse unless every head anchored in this file is still in the chain.")
+@with_appcontext
+def audit_seal_command(anchor_file: str | None) -> None:
+    """Sign the chain head as the events now stand: once after upgrading to signed heads, or
+    after an incident has been looked into. Recorded in the trail; refused if an event is
+    altered or a link broken."""
+    from .audit import ChainNotSealed, seal_head
+    from .extensions import db
+
+    anchors, faults = _read_anchor_file(anchor_file)
+    try:
+        if faults:
+            raise ChainNotSealed(faults)
+        report = seal_head(anchors)
+    except ChainNotSealed as exc:
+        db.session.rollback()
+        for fault in exc.faults:
+            click.echo(f"FAULT {fault}", err=True)
+        click.echo("The chain head was not sealed.", err=True)
+        sys.exit(1)
+    if report is None:
+        db.session.rollback()
+        click.echo("The chain head is signed and agrees with the events: nothing to do.")
+        return
+    db.session.commit()
+    for problem in report.faults:
+        click.echo(f"Was: {problem}")
+    click.echo(f"Sealed the chain head at {report.events} events (recorded in the trail).")
 
 
 @main.group("user")

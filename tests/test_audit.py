@@ -124,3 +124,143 @@ def test_system_events_join_the_same_chain(app):
         db.session.commit()
         report = verify_chain()
         assert report.ok and report.events == 3
+
+
+# The head of the chain: signed with the audit key, so the database alone cannot re-point it.
+
+def _ids(app) -> list[int]:
+    with app.app_context():
+        return db.session.scalars(select(AuditEvent.id).order_by(AuditEvent.id)).all()
+
+
+def _truncate_and_repoint(app, keep: int) -> None:
+    """What someone with write access to the database alone can do: delete the newest events
+    and point the head at the new last one (plain SQL, no key)."""
+    with app.app_context():
+        ids = db.session.scalars(select(AuditEvent.id).order_by(AuditEvent.id)).all()
+        last = ids[keep - 1]
+        db.session.execute(text("DELETE FROM audit_events WHERE id > :i"), {"i": last})
+        db.session.execute(text(
+            "UPDATE audit_head SET last_event_id = :i, count = :n, "
+            "last_hash = (SELECT row_hash FROM audit_events WHERE id = :i)"),
+            {"i": last, "n": keep})
+        db.session.commit()
+
+
+def test_verify_fails_after_the_newest_events_are_deleted_and_the_head_repointed(app, runner):
+    make_events(app)
+    _truncate_and_repoint(app, keep=4)
+    result = verify(runner)
+    assert result.exit_code == 1, result.output
+    assert "the chain head's signature is wrong" in result.output
+    assert "Audit trail intact" not in result.output
+
+
+def test_verify_fails_after_every_event_and_the_head_are_deleted(app, runner):
+    make_events(app)
+    with app.app_context():
+        db.session.execute(text("DELETE FROM audit_events"))
+        db.session.execute(text("DELETE FROM audit_head"))
+        db.session.commit()
+    result = verify(runner)
+    assert result.exit_code == 1, result.output
+    assert "the chain head is missing" in result.output
+    assert "Audit trail intact" not in result.output
+
+
+def test_an_empty_database_without_a_head_is_not_intact(app, runner):
+    """A deployment's database always has a head (``dsar init`` writes a signed one): none at
+    all means it was deleted, even when no event is left."""
+    result = verify(runner)
+    assert result.exit_code == 1, result.output
+    assert "the chain head is missing" in result.output
+
+
+def test_an_unsigned_head_is_reported_until_an_operator_seals_it(app, runner):
+    """A database upgraded from before signed heads: verify says so plainly; the application
+    does not sign such a head by itself (that would sign a re-pointed one too)."""
+    make_events(app)
+    with app.app_context():
+        db.session.execute(text("UPDATE audit_head SET signature = NULL"))
+        db.session.commit()
+        record_event("staff.created", payload={"staff_id": 1})
+        db.session.commit()
+    result = verify(runner)
+    assert result.exit_code == 1, result.output
+    assert "the chain head is not signed" in result.output
+
+    sealed = runner.invoke(main, ["audit", "seal"])
+    assert sealed.exit_code == 0, sealed.output
+    result = verify(runner)
+    assert result.exit_code == 0, result.output
+    assert "intact: 8 events" in result.output
+    with app.app_context():
+        last = db.session.scalars(select(AuditEvent).order_by(AuditEvent.id.desc())).first()
+        assert last.action == "audit.head_sealed"
+        assert last.payload == {"head": ["unsigned"], "events": 7}
+
+
+def test_new_events_do_not_launder_a_repointed_unsigned_head(app, runner):
+    """Deleting the newest events, re-pointing the head and clearing its signature, then
+    waiting for the application's next event, still shows."""
+    make_events(app)
+    _truncate_and_repoint(app, keep=4)
+    with app.app_context():
+        db.session.execute(text("UPDATE audit_head SET signature = NULL"))
+        db.session.commit()
+        record_event("staff.created", payload={"staff_id": 1})
+        db.session.commit()
+    result = verify(runner)
+    assert result.exit_code == 1, result.output
+    assert "the chain head is not signed" in result.output
+
+
+def test_new_events_do_not_launder_a_forged_head(app, runner):
+    make_events(app)
+    _truncate_and_repoint(app, keep=4)
+    with app.app_context():
+        record_event("staff.created", payload={"staff_id": 1})
+        db.session.commit()
+    result = verify(runner)
+    assert result.exit_code == 1, result.output
+    assert "the chain head's signature is wrong" in result.output
+
+
+def test_seal_refuses_a_chain_with_an_altered_event(app, runner):
+    make_events(app)
+    with app.app_context():
+        db.session.execute(text("UPDATE audit_events SET action = 'x' WHERE id = :i"),
+                           {"i": _ids(app)[1]})
+        db.session.execute(text("UPDATE audit_head SET signature = NULL"))
+        db.session.commit()
+    result = runner.invoke(main, ["audit", "seal"])
+    assert result.exit_code == 1, result.output
+    assert "not sealed" in result.output
+    assert "the chain head is not signed" in verify(runner).output
+
+
+def test_init_on_a_new_database_writes_a_signed_empty_head(key_file, redis_url, smtp_server,
+                                                           tmp_path):
+    """``dsar init`` on a new database: the trail is intact with 0 events, and it stays a
+    fault to delete that head."""
+    from dsar import create_app
+    from tests.conftest import _config
+
+    config = _config(f"sqlite:///{tmp_path / 'new.sqlite3'}", redis_url, key_file,
+                     tmp_path / "storage", smtp_server.port)
+    new_app = create_app(config)
+    runner = new_app.test_cli_runner()
+    assert runner.invoke(main, ["init"]).exit_code == 0
+    result = verify(runner)
+    assert result.exit_code == 0, result.output
+    assert "intact: 0 events" in result.output
+    assert runner.invoke(main, ["init"]).exit_code == 0  # re-running it changes nothing
+    with new_app.app_context():
+        db.session.execute(text("DELETE FROM audit_head"))
+        db.session.commit()
+    assert runner.invoke(main, ["init"]).exit_code == 0  # nor does it restore a deleted head
+    result = verify(runner)
+    with new_app.app_context():
+        db.engine.dispose()
+    assert result.exit_code == 1, result.output
+    assert "the chain head is missing" in result.output
