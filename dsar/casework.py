@@ -12,7 +12,7 @@ from flask_babel import format_date
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from . import deadlines, gathering, pipeline, storage
+from . import deadlines, gathering, pipeline
 from .audit import record_event
 from .extensions import db
 from .mail import queue_email
@@ -31,6 +31,7 @@ from .models import (
     StaffUser,
 )
 from .models.types import utcnow
+from .proofs import delete_case_proofs
 from .workflow import InvalidTransition, refresh_due_date, today_in_paris, transition
 
 logger = logging.getLogger(__name__)
@@ -102,22 +103,10 @@ def verify_identity(case: Case, staff: StaffUser, method: str, note: str | None)
         summary += f": {note.strip()[:TEXT_MAX]}"
     case.identity_verified_at = utcnow()
     case.identity_note = summary
-    deleted = _delete_proofs(case, summary)
+    deleted = delete_case_proofs(case, summary)
     record_event("identity.verified", case=case, actor_type=ActorType.STAFF, actor_id=staff.id,
                  payload={"method": str(method), "proofs_deleted": deleted})
     db.session.commit()
-
-
-def _delete_proofs(case: Case, summary: str) -> list[int]:
-    deleted = []
-    for proof in case.proofs:
-        if proof.blob_id:
-            storage.delete(proof.blob_id)
-            proof.blob_id = None
-            proof.deleted_at = utcnow()
-            proof.decision_note = summary
-            deleted.append(proof.id)
-    return deleted
 
 
 def ask_info(case: Case, staff: StaffUser, question: str) -> InfoRequest:

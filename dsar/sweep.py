@@ -155,9 +155,14 @@ def _job_finished(job_id: str) -> bool:
 def sweep(now: datetime | None = None) -> dict[str, int]:
     """Run every housekeeping step; returns counts for the CLI."""
     from .delivery import purge_expired
+    from .proofs import purge_leftover_proofs
 
     purged = purge_expired(now)
+    # Before expiring: the documents of unconfirmed cases are counted here, not lost in the
+    # expiry's own deletion.
+    purged_proofs = purge_leftover_proofs(now)
     return {
+        "purged_proofs": purged_proofs,
         "expired": len(expire_unconfirmed(now)),
         "requeued_mail": len(requeue_pending_mail(now)),
         **requeue_lost_gathering(now),

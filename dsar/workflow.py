@@ -14,6 +14,7 @@ from .audit import record_event
 from .extensions import db
 from .models import ActorType, Case, CaseKind, CaseStatus, Channel, IdentityProof
 from .models.types import utcnow
+from .proofs import delete_after_move
 from .tokens import new_reference, new_token_salt
 
 logger = logging.getLogger(__name__)
@@ -149,11 +150,14 @@ def transition(
         case.confirmed_at = now
     if not target.is_open:
         case.closed_at = now
+    # Identity documents go as soon as they have served (LEGAL.md §3), whatever the path.
+    deleted = delete_after_move(case, target, today_in_paris().isoformat())
     record_event(
         "case.status_changed",
         case=case,
         actor_type=actor_type,
         actor_id=actor_id,
-        payload={"from": str(current), "to": str(target), **(payload or {})},
+        payload={"from": str(current), "to": str(target), **(payload or {}),
+                 **({"proofs_deleted": deleted} if deleted else {})},
     )
     logger.info("case %s %s -> %s", case.id, current, target)
