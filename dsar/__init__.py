@@ -65,9 +65,18 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     @login_manager.user_loader
     def load_staff(user_id: str):
-        from .models import StaffUser
+        """The signed-in staff member, if the session is still theirs: an account deactivated,
+        or whose sessions were ended since this one opened (sign-out, password, factor or role
+        change), is signed out whatever cookie the browser holds."""
+        from flask import session
 
-        return db.session.get(StaffUser, int(user_id)) if user_id.isdigit() else None
+        from .models import StaffUser
+        from .staff.auth import GENERATION
+
+        user = db.session.get(StaffUser, int(user_id)) if user_id.isdigit() else None
+        if user is None or not user.is_active:
+            return None
+        return user if session.get(GENERATION) == user.session_generation else None
 
     logging.getLogger("dsar").setLevel(app.config.get("LOG_LEVEL", "INFO"))
     return app

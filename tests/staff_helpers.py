@@ -43,21 +43,23 @@ def make_staff(app, role: StaffRole | str, email: str | None = None, *,
         db.session.flush()
         secret = None
         if enrolled:
-            secret = totp.start_enrolment(user)
+            secret = totp.new_secret()
+            user.totp_secret_encrypted = totp.seal(secret, user.id)
             user.totp_confirmed_at = utcnow()
         db.session.commit()
         return Staff(user.id, email, role, secret)
 
 
-def login(client, staff: Staff, *, expect_ok: bool = True):
-    """Sign in through the real pages: password, then the TOTP code if the account has one."""
+def login(client, staff: Staff, *, expect_ok: bool = True, code_offset: int = 0):
+    """Sign in through the real pages: password, then the TOTP code if the account has one
+    (``code_offset`` steps from now: each step signs in once)."""
     page = client.get("/staff/login")
     resp = client.post("/staff/login", data={"csrf_token": csrf_from(page.get_data(True)),
                                               "email": staff.email, "password": PASSWORD})
     if resp.status_code == 302 and resp.location.endswith("/staff/login/code"):
         page = client.get("/staff/login/code")
         resp = client.post("/staff/login/code", data={
-            "csrf_token": csrf_from(page.get_data(True)), "code": staff.code()})
+            "csrf_token": csrf_from(page.get_data(True)), "code": staff.code(code_offset)})
     if expect_ok:
         assert resp.status_code == 302 and resp.location.endswith("/staff/"), resp.status_code
     return resp

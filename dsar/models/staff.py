@@ -44,8 +44,19 @@ class StaffUser(UserMixin, db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     def set_password(self, password: str) -> None:
-        """Store a slow (scrypt) hash of ``password``."""
+        """Store a slow (scrypt) hash of ``password`` and when it was chosen; the sessions
+        opened with the previous password end (an existing account only)."""
         self.password_hash = generate_password_hash(password, method="scrypt")
+        self.password_changed_at = utcnow()
+        self.end_sessions()
+
+    def end_sessions(self) -> None:
+        """Sign out every session of this account at its next request (the caller commits).
+
+        An UPDATE ``session_generation + 1`` computed by the database, so that two changes at
+        the same moment cannot both write the same new value."""
+        if self.id is not None:
+            self.session_generation = StaffUser.session_generation + 1
 
     def check_password(self, password: str) -> bool:
         """Constant-time check of ``password`` against the stored hash."""

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import secrets
-
-from flask import flash, redirect, render_template, request, url_for
+from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
 
+from .. import accounts, lockout
 from ..audit import record_event, verify_chain
 from ..extensions import db
 from ..models import ActorType, AuditEvent, StaffRole, StaffUser
@@ -39,55 +38,86 @@ def audit_trail():
 @bp.get("/users")
 @require(Action.MANAGE_STAFF)
 def users():
-    """Staff accounts."""
+    """Staff accounts. No password is ever shown: a new account gets a set-up link by e-mail."""
     accounts = db.session.scalars(select(StaffUser).order_by(StaffUser.email)).all()
-    return render_template("staff/users.html", accounts=accounts, roles=list(StaffRole),
-                           new_password=None)
+    return render_template("staff/users.html", accounts=accounts, roles=list(StaffRole))
 
 
 @bp.post("/users")
 @require(Action.MANAGE_STAFF)
 def create_user():
-    """Create an account; its first password is shown once."""
+    """Create an account; its owner chooses the password from an e-mailed link."""
     email = (request.form.get("email") or "").strip().lower()
-    try:
-        role = StaffRole(request.form.get("role"))
-    except ValueError:
-        role = None
+    role = _role(request.form.get("role"))
     if not email or "@" not in email or len(email) > 254 or role is None:
         flash(_l("Please give a valid e-mail address and a role."))
         return redirect(url_for("staff.users"))
     if db.session.scalar(select(StaffUser.id).where(StaffUser.email == email)):
         flash(_l("A staff account with this address already exists."))
         return redirect(url_for("staff.users"))
-    password = secrets.token_urlsafe(12)
-    user = StaffUser(email=email, role=role, name=(request.form.get("name") or "")[:200])
-    user.set_password(password)
-    db.session.add(user)
-    db.session.flush()
-    record_event("staff.created", actor_type=ActorType.STAFF, actor_id=current_user.id,
-                 payload={"staff_id": user.id, "role": str(role)})
+    _, emails = accounts.create_account(email, (request.form.get("name") or "")[:200], role,
+                                        by=current_user.id)
     db.session.commit()
-    accounts = db.session.scalars(select(StaffUser).order_by(StaffUser.email)).all()
-    return render_template("staff/users.html", accounts=accounts, roles=list(StaffRole),
-                           new_password=password, new_user=user)
+    accounts.enqueue(emails)
+    flash(_l("Account created. A link to choose a password was e-mailed to %(email)s; it works "
+             "once, for %(hours)d hours.", email=email,
+             hours=current_app.config["STAFF_SETUP_LINK_HOURS"]))
+    return redirect(url_for("staff.users"))
+
+
+@bp.post("/users/<int:user_id>/role")
+@require(Action.MANAGE_STAFF)
+def change_role(user_id: int):
+    """Give an account another role (not one's own); a raise is e-mailed to every DPO."""
+    user = db.session.get(StaffUser, user_id)
+    role = _role(request.form.get("role"))
+    if user is None or role is None:
+        return redirect(url_for("staff.users"))
+    if user.id == current_user.id:
+        flash(_l("You cannot change your own role."))
+        return redirect(url_for("staff.users"))
+    emails = accounts.change_role(user, role, by=current_user.id)
+    db.session.commit()
+    accounts.enqueue(emails)
+    return redirect(url_for("staff.users"))
+
+
+@bp.post("/users/<int:user_id>/setup-link")
+@require(Action.MANAGE_STAFF)
+def send_setup_link(user_id: int):
+    """E-mail the account a new link to choose a password (a forgotten password)."""
+    user = db.session.get(StaffUser, user_id)
+    if user is None or not user.is_active:
+        return redirect(url_for("staff.users"))
+    email_id = accounts.send_setup_link(user, by=current_user.id)
+    db.session.commit()
+    accounts.enqueue([email_id])
+    flash(_l("A link to choose a password was e-mailed to %(email)s.", email=user.email))
+    return redirect(url_for("staff.users"))
 
 
 @bp.post("/users/<int:user_id>/<change>")
 @require(Action.MANAGE_STAFF)
 def change_user(user_id: int, change: str):
-    """Unlock, deactivate or reactivate an account."""
+    """Unlock, deactivate or reactivate an account. Deactivating ends its sessions."""
     user = db.session.get(StaffUser, user_id)
     if user is None or change not in ("unlock", "deactivate", "activate"):
         return redirect(url_for("staff.users"))
     if change == "unlock":
-        user.locked_until = None
-        user.failed_logins = 0
+        lockout.unlock(user)
     elif change == "deactivate" and user.id != current_user.id:
         user.is_active_account = False
+        user.end_sessions()
     elif change == "activate":
         user.is_active_account = True
     record_event(f"staff.{change}", actor_type=ActorType.STAFF, actor_id=current_user.id,
                  payload={"staff_id": user.id})
     db.session.commit()
     return redirect(url_for("staff.users"))
+
+
+def _role(value: str | None) -> StaffRole | None:
+    try:
+        return StaffRole(value)
+    except ValueError:
+        return None

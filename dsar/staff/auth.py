@@ -1,19 +1,18 @@
 """Staff sign-in: password (scrypt), then a TOTP code (mandatory for DPO and admin, enrolled
-by QR code), lock-out after repeated failures, idle timeout checked on the server."""
+by QR code), lock-out after repeated failures (dsar/lockout.py), idle timeout checked on the
+server, and a session generation that ends every session of an account at once."""
 
 from __future__ import annotations
 
 import time
-from datetime import timedelta
 
 from flask import current_app, flash, redirect, render_template, request, session, url_for
-from flask_babel import format_datetime
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import select
 from werkzeug.security import check_password_hash
 
-from .. import totp
+from .. import lockout, totp
 from ..audit import record_event
 from ..extensions import db, limiter, login_manager
 from ..i18n import current_language, safe_next
@@ -25,9 +24,20 @@ from .forms import CodeForm, LoginForm
 PENDING = "staff_pending"  # user id between the password and the code steps
 SEEN = "staff_seen"  # last activity, for the idle timeout
 NEXT = "staff_next"  # the back-office page asked for before signing in
+#: The account's session generation when this session opened; checked on every request (the
+#: user loader in dsar/__init__.py): once the account's differs, the session is over.
+GENERATION = "staff_generation"
 # Checked when the address is unknown, so that a wrong address costs the same time as a
 # wrong password (no account enumeration by timing).
 _DUMMY_HASH = "scrypt:32768:8:1$0000000000000000$" + "0" * 128
+
+#: One answer for an unknown address, a wrong password and a locked account: none of them
+#: may tell an outsider which addresses have accounts or which are locked.
+WRONG_CREDENTIALS = _l("E-mail address or password incorrect. After too many failed attempts "
+                       "the account is locked for a while: try again later or ask an "
+                       "administrator.")
+WRONG_CODE = _l("This code is not valid. Check your device's time and try the next code. After "
+                "too many failed attempts the account is locked for a while.")
 
 login_manager.login_view = "staff.login"
 login_manager.login_message = _l("Please sign in.")
@@ -41,48 +51,39 @@ def enforce_idle_timeout():
     limit = current_app.config["STAFF_SESSION_MINUTES"] * 60
     seen = session.get(SEEN, 0)
     if time.time() - seen > limit:
-        _end_session("staff.session_expired")
+        end_session("staff.session_expired", everywhere=False)
         flash(_l("Your session has expired. Please sign in again."))
         return redirect(url_for("staff.login"))
     session[SEEN] = time.time()
     return None
 
 
-def _end_session(action: str) -> None:
-    user_id = current_user.id
+def end_session(action: str, *, everywhere: bool) -> None:
+    """Sign this browser out and audit ``action``; with ``everywhere``, every other session of
+    the account ends too (the session generation moves on, so a copy of this cookie is dead)."""
+    user = current_user._get_current_object()
+    if everywhere:
+        user.end_sessions()
     logout_user()
     lang = session.get("lang")
     session.clear()
     if lang:
         session["lang"] = lang
-    record_event(action, actor_type=ActorType.STAFF, actor_id=user_id)
+    record_event(action, actor_type=ActorType.STAFF, actor_id=user.id)
     db.session.commit()
 
 
-def _is_locked(user: StaffUser) -> bool:
-    return user.locked_until is not None and user.locked_until > utcnow()
+def keep_session(user: StaffUser) -> None:
+    """After a change that ended the account's sessions (committed), keep this one open."""
+    session[GENERATION] = user.session_generation
 
 
-def _register_failure(user: StaffUser, step: str) -> None:
-    user.failed_logins += 1
-    payload = {"staff_id": user.id, "step": step, "failures": user.failed_logins}
-    record_event("staff.login_failed", actor_type=ActorType.STAFF, actor_id=user.id,
-                 payload=payload)
-    if user.failed_logins >= current_app.config["STAFF_LOCKOUT_ATTEMPTS"]:
-        user.locked_until = utcnow() + timedelta(minutes=current_app.config[
-            "STAFF_LOCKOUT_MINUTES"])
-        user.failed_logins = 0
-        record_event("staff.locked", actor_type=ActorType.STAFF, actor_id=user.id)
-    db.session.commit()
-
-
-def _locked_message(user: StaffUser):
-    return _l("This account is locked after too many failed attempts, until %(time)s. An "
-              "administrator can unlock it sooner.",
-              time=format_datetime(user.locked_until, "short"))
-
-
-def _complete_login(user: StaffUser):
+def complete_login(user: StaffUser):
+    """Open the session once every step passed; None if the account got locked meanwhile
+    (the caller then answers as for a wrong password or code)."""
+    if not lockout.clear_failures(user.id):
+        db.session.rollback()
+        return None
     next_url = session.get(NEXT)
     lang = session.get("lang")
     session.clear()  # a fresh session at sign-in: nothing carried over from before
@@ -90,18 +91,18 @@ def _complete_login(user: StaffUser):
         session["lang"] = lang
     session.permanent = True
     session[SEEN] = time.time()
-    user.failed_logins = 0
-    user.locked_until = None
     user.last_login_at = utcnow()
     user.language = current_language()  # staff e-mails follow the language they work in
     login_user(user)
     record_event("staff.login", actor_type=ActorType.STAFF, actor_id=user.id)
     db.session.commit()
+    keep_session(user)
     target = safe_next(next_url)
     return redirect(target if target.startswith("/staff/") else url_for("staff.dashboard"))
 
 
-def _pending_user() -> StaffUser | None:
+def pending_user() -> StaffUser | None:
+    """The account whose password was just checked, for the five minutes of the code step."""
     pending = session.get(PENDING)
     if not pending or time.time() - pending.get("at", 0) > 300:
         return None
@@ -124,20 +125,26 @@ def login():
             select(StaffUser).where(StaffUser.email == form.email.data.strip().lower()))
         if user is None or not user.is_active:
             check_password_hash(_DUMMY_HASH, form.password.data)
-            error = _l("E-mail address or password incorrect.")
-        elif _is_locked(user):
-            error = _locked_message(user)
+            error = WRONG_CREDENTIALS
         elif not user.check_password(form.password.data):
-            _register_failure(user, "password")
-            error = _locked_message(user) if _is_locked(user) else _l(
-                "E-mail address or password incorrect.")
+            lockout.register_failure(user.id, "password")
+            db.session.commit()
+            error = WRONG_CREDENTIALS
+        elif lockout.is_locked(user.id):
+            # The right password on a locked account: refused, in the same words.
+            lockout.record_refusal(user.id, "password")
+            db.session.commit()
+            error = WRONG_CREDENTIALS
         elif user.totp_required:
             session[PENDING] = {"id": user.id, "at": time.time()}
             if user.totp_enabled:
                 return redirect(url_for("staff.login_code"))
             return redirect(url_for("staff.enrol"))
         else:
-            return _complete_login(user)
+            response = complete_login(user)
+            if response is not None:
+                return response
+            error = WRONG_CREDENTIALS
     status = 400 if (error or form.errors) else 200
     return render_template("staff/login.html", form=form, error=error), status
 
@@ -146,60 +153,32 @@ def login():
 @limiter.limit("30 per minute", methods=["POST"])
 def login_code():
     """Step two: the authenticator code."""
-    user = _pending_user()
+    user = pending_user()
     if user is None or not user.totp_enabled:
         return redirect(url_for("staff.login"))
     form = CodeForm()
     error = None
     if form.validate_on_submit():
-        if _is_locked(user):
-            error = _locked_message(user)
-        elif totp.verify(user, form.code.data):
-            session.pop(PENDING, None)
-            return _complete_login(user)
+        if totp.verify(user, form.code.data):
+            response = complete_login(user)
+            if response is not None:
+                return response
+            lockout.record_refusal(user.id, "code")
+            db.session.commit()
         else:
-            _register_failure(user, "code")
-            error = _locked_message(user) if _is_locked(user) else _l(
-                "This code is not valid. Check your device's time and try the next code.")
+            lockout.register_failure(user.id, "code")
+            db.session.commit()
+        error = WRONG_CODE
     status = 400 if (error or form.errors) else 200
     return render_template("staff/code.html", form=form, error=error), status
-
-
-@bp.route("/enrol", methods=["GET", "POST"])
-def enrol():
-    """Enrolment of the second factor: scan the QR code, type a code to prove it works. Reached
-    after the password (mandatory roles) or from the account menu (anyone)."""
-    user = current_user if current_user.is_authenticated else _pending_user()
-    if user is None:
-        return redirect(url_for("staff.login"))
-    secret = totp.pending_secret(user)
-    if secret is None:
-        secret = totp.start_enrolment(user)
-        db.session.commit()
-    form = CodeForm()
-    error = None
-    if form.validate_on_submit():
-        if totp.verify(user, form.code.data):
-            user.totp_confirmed_at = utcnow()
-            record_event("staff.totp_enrolled", actor_type=ActorType.STAFF, actor_id=user.id)
-            db.session.commit()
-            if current_user.is_authenticated:
-                flash(_l("Two-step sign-in is now on for your account."))
-                return redirect(url_for("staff.dashboard"))
-            session.pop(PENDING, None)
-            return _complete_login(user)
-        error = _l("This code is not valid. Check your device's time and try the next code.")
-    uri = totp.provisioning_uri(user, secret, current_app.config["ORGANISATION_NAME"])
-    status = 400 if (error or form.errors) else 200
-    return render_template("staff/enrol.html", form=form, error=error, secret=secret,
-                           qr=totp.qr_data_uri(uri)), status
 
 
 @bp.post("/logout")
 @login_required
 def logout():
-    """Sign out (a POST with CSRF token, so that no link can sign someone out)."""
-    _end_session("staff.logout")
+    """Sign out (a POST with CSRF token, so that no link can sign someone out). The session
+    generation moves on, so a copy of the cookie taken before is worthless."""
+    end_session("staff.logout", everywhere=True)
     flash(_l("You are signed out."))
     return redirect(url_for("staff.login"))
 
