@@ -69,20 +69,21 @@ def init_command() -> None:
 @with_appcontext
 def worker_command(queues: str, burst: bool, fork: bool | None) -> None:
     """Run an RQ worker (with RQ's scheduler for retries) in this app's configuration."""
-    from rq import SimpleWorker, Worker
-
     from workers.app import set_app
 
-    from .pipeline import get_queue, redis_connection
+    from .pipeline import make_worker
+    from .smtp_tls import SmtpConfigError, check_smtp_config
 
+    try:  # at start, rather than as the error of every e-mail
+        check_smtp_config(current_app.config)
+    except SmtpConfigError as exc:
+        raise click.ClickException(str(exc)) from None
     set_app(current_app._get_current_object())
     fork = current_app.config["WORKER_FORK"] if fork is None else fork
     # Without a fork, database pools, source connections and reflected schemas stay warm
     # from one job to the next (a search takes milliseconds instead of a fork and a
     # reconnection); time limits still apply (SIGALRM in this process).
-    worker_class = Worker if fork else SimpleWorker
-    worker = worker_class([get_queue(q) for q in queues.split(",")],
-                          connection=redis_connection())
+    worker = make_worker(queues.split(","), fork=fork)
     worker.work(with_scheduler=True, burst=burst)
 
 
@@ -90,14 +91,13 @@ def worker_command(queues: str, burst: bool, fork: bool | None) -> None:
 @with_appcontext
 def scheduler_command() -> None:
     """Run the periodic jobs of ``workers/schedule.py`` (RQ's CronScheduler)."""
-    from rq.cron import CronScheduler
     from rq.utils import import_attribute
 
     from workers.schedule import PERIODIC_JOBS
 
-    from .pipeline import FAILURE_TTL, RESULT_TTL, redis_connection
+    from .pipeline import FAILURE_TTL, RESULT_TTL, cron_scheduler
 
-    cron = CronScheduler(connection=redis_connection(), name="dsar")
+    cron = cron_scheduler("dsar")  # JSON jobs, like every other queue
     for job in PERIODIC_JOBS:
         cron.register(import_attribute(job.func), queue_name=job.queue,
                       interval=job.interval_seconds, result_ttl=RESULT_TTL,

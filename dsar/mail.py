@@ -7,7 +7,6 @@ carry HMAC tokens re-derived from the case, so nothing secret waits in the datab
 from __future__ import annotations
 
 import logging
-import smtplib
 from datetime import timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
@@ -19,6 +18,7 @@ from .audit import record_event
 from .extensions import db
 from .models import ActorType, Case, MailStatus, MailTemplate, OutboundEmail
 from .models.types import utcnow
+from .smtp_tls import open_smtp
 from .tokens import case_token
 
 logger = logging.getLogger(__name__)
@@ -169,12 +169,10 @@ def overdue_cases() -> list:
 
 
 def smtp_send(message: EmailMessage) -> None:
-    """Hand ``message`` to the configured SMTP server."""
+    """Hand ``message`` to the configured SMTP server, over TLS with the certificate and host
+    name checked when SMTP_STARTTLS or SMTP_SSL is set (``dsar.smtp_tls``)."""
     config = current_app.config
-    with smtplib.SMTP(config["SMTP_HOST"], int(config["SMTP_PORT"]),
-                      timeout=config["SMTP_TIMEOUT"]) as smtp:
-        if config["SMTP_STARTTLS"]:
-            smtp.starttls()
+    with open_smtp(config) as smtp:
         if config["SMTP_USERNAME"]:
             smtp.login(config["SMTP_USERNAME"], config["SMTP_PASSWORD"] or "")
         smtp.send_message(message)

@@ -167,17 +167,15 @@ def reset_state(app, redis_url: str, smtp_server: Mailbox) -> None:
 def run_queued_jobs(app) -> int:
     """Run every queued job with a real RQ worker on the real Redis until the queues are empty
     (``burst``); returns the number of jobs that failed."""
-    from rq import SimpleWorker
     from rq.registry import FailedJobRegistry
 
-    from dsar.pipeline import QUEUES, get_queue, redis_connection
+    from dsar.pipeline import QUEUES, get_queue, make_worker
     from workers.app import set_app
 
     set_app(app)
     with app.app_context():
-        queues = [get_queue(name) for name in QUEUES]
-        SimpleWorker(queues, connection=redis_connection()).work(burst=True)
-        return sum(FailedJobRegistry(queue=q).count for q in queues)
+        make_worker(QUEUES, fork=False).work(burst=True)  # the app's serializer and job class
+        return sum(FailedJobRegistry(queue=get_queue(name)).count for name in QUEUES)
 
 
 @pytest.fixture

@@ -89,17 +89,16 @@ def test_a_lost_package_build_is_queued_again(demo_app, redis_url):  # noqa: F81
     case = verified_case(demo_app, SHOWCASE["C"]["email"])
     start(demo_app, case.id)
     # Run the searches and the fan-in, but lose the package job with Redis.
-    from rq import SimpleWorker
-
-    from dsar.pipeline import get_queue, redis_connection
+    from dsar.pipeline import SERIALIZER, DsarJob, get_queue, make_worker, redis_connection
     from workers.app import set_app
 
     set_app(demo_app)
     with demo_app.app_context():
         queue = get_queue("default")
-        worker = SimpleWorker([queue], connection=redis_connection())
+        worker = make_worker(["default"], fork=False)
         while not packages(demo_app, case.id) and queue.count:
-            job = queue.dequeue_any([queue], None, connection=redis_connection())
+            job = queue.dequeue_any([queue], None, connection=redis_connection(),
+                                    job_class=DsarJob, serializer=SERIALIZER)
             if job is None:
                 break
             if job[0].id.endswith("-package"):

@@ -94,6 +94,27 @@ def _start_services(instance: Path, env: dict[str, str], processes: list[subproc
         _wait_for_port("127.0.0.1", service_port, 15, process)
 
 
+def start_redis(directory: Path, port: int) -> tuple[subprocess.Popen, str]:
+    """Start the demo's redis-server on 127.0.0.1:``port`` with a new random password; returns
+    the process and the URL to reach it (which holds the password: it goes to the other
+    processes in their environment, never in a command line, which ``ps`` shows). The
+    password is in a configuration file only its owner can read."""
+    redis_bin = shutil.which("redis-server")
+    if redis_bin is None:
+        raise click.ClickException("redis-server is not installed (apt-get install redis-server)")
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    password = secrets.token_urlsafe(32)
+    conf = directory / "demo-redis.conf"
+    conf.unlink(missing_ok=True)
+    descriptor = os.open(conf, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as out:
+        out.write(f'port {port}\nbind 127.0.0.1\nsave ""\nappendonly no\n'
+                  f'dir "{directory}"\nrequirepass "{password}"\n')
+    process = subprocess.Popen([redis_bin, str(conf)], stdout=subprocess.DEVNULL)
+    _wait_for_port("127.0.0.1", port, 10, process)
+    return process, f"redis://:{password}@127.0.0.1:{port}/0"
+
+
 def _reset_demo_staff() -> dict[str, str]:
     """Create or reset the demo DPO and agent accounts; returns their fresh passwords."""
     from sqlalchemy import select
@@ -140,19 +161,8 @@ def demo_command(host: str, port: int, smtp_port: int, people: int) -> None:
     env = dict(os.environ)
     redis_url = env.get("DSAR_REDIS_URL")
     if not redis_url:
-        redis_bin = shutil.which("redis-server")
-        if redis_bin is None:
-            raise click.ClickException(
-                "redis-server is not installed (apt-get install redis-server)")
-        (instance / "redis").mkdir(exist_ok=True)
-        redis = subprocess.Popen(
-            [redis_bin, "--port", str(DEMO_REDIS_PORT), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(instance / "redis")],
-            stdout=subprocess.DEVNULL,
-        )
+        redis, redis_url = start_redis(instance / "redis", DEMO_REDIS_PORT)
         processes.append(redis)
-        _wait_for_port("127.0.0.1", DEMO_REDIS_PORT, 10, redis)
-        redis_url = f"redis://127.0.0.1:{DEMO_REDIS_PORT}/0"
 
     mail_dir = instance / "demo-mail"
     catcher = start_catcher(mail_dir, port=smtp_port)
