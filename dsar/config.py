@@ -15,6 +15,9 @@ DEFAULTS: dict[str, object] = {
     # None means "the SQLite file in instance/" (filled in by ``load_config``).
     "DATABASE_URL": None,
     "REDIS_URL": "redis://127.0.0.1:6379/0",
+    # A CA bundle to trust for a rediss:// REDIS_URL (a private CA); the certificate and host
+    # name are always checked. A password goes in the URL: redis://:password@host:6379/0.
+    "REDIS_CA_FILE": None,
     # The master key file; sub-keys (Flask secret, storage, audit chain, tokens) derive from it.
     "MASTER_KEY_FILE": None,
     "STORAGE_DIR": None,

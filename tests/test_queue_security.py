@@ -167,10 +167,10 @@ def test_a_redis_password_in_the_url_is_used(app, locked_redis, database_url, ke
 
 @pytest.mark.parametrize("credentials", ["", ":wrong-password@"])
 def test_without_the_redis_password_work_waits_for_the_sweep(
-        app, locked_redis, database_url, key_file, smtp_server, tmp_path, redis_url, caplog,
-        credentials):
-    refused = app_on(f"redis://{credentials}127.0.0.1:{locked_redis}/0", database_url,
-                     key_file, smtp_server, tmp_path, redis_url)
+        app, locked_redis, database_url, key_file, smtp_server, tmp_path, caplog, credentials):
+    url = f"redis://{credentials}127.0.0.1:{locked_redis}/0"
+    # The rate limits use the same URL, as they do by default.
+    refused = app_on(url, database_url, key_file, smtp_server, tmp_path, url)
     try:
         response = post_form(refused.test_client(), "/request/access", access_form())
         assert response.status_code in (200, 302)  # the request is taken, no error page
