@@ -4,7 +4,7 @@ the password policy, role changes, and the e-mails that go with them.
 A set-up link carries a signed token binding the account and a fingerprint of its current
 password hash: choosing a password changes the hash, so the link works once; it also expires
 after ``STAFF_SETUP_LINK_HOURS``. Giving an account DPO or administrator rights is e-mailed to
-every active DPO, so that nobody gains those rights unseen. Functions add to the current
+every other active DPO, so that nobody gains those rights unseen. Functions add to the current
 transaction; the caller commits, then hands the returned e-mail ids to ``enqueue``.
 """
 
@@ -143,7 +143,8 @@ def notify_new_account(user: StaffUser, *, by: int | None) -> list[int]:
 
 def change_role(user: StaffUser, role: StaffRole, *, by: int) -> list[int]:
     """Give ``user`` a new role; their sessions end (they sign in again under it). A raise to
-    DPO or administrator is e-mailed to every active DPO. Returns the e-mails to enqueue."""
+    DPO or administrator is e-mailed to every other active DPO. Returns the e-mails to
+    enqueue."""
     previous = user.role
     if role is previous:
         return []
@@ -162,9 +163,11 @@ def _notify_dpos(user: StaffUser, role: StaffRole, *, by: int | None) -> list[in
     if role not in RAISED_ROLES:
         return []
     db.session.flush()
+    # The account concerned is not told of itself: its owner gets the set-up e-mail, or
+    # meets the new role (and its second factor) at the next sign-in.
     dpos = db.session.scalars(select(StaffUser).where(
-        StaffUser.role == StaffRole.DPO, StaffUser.is_active_account.is_(True))
-        .order_by(StaffUser.id)).all()
+        StaffUser.role == StaffRole.DPO, StaffUser.is_active_account.is_(True),
+        StaffUser.id != user.id).order_by(StaffUser.id)).all()
     return [queue_email(None, MailTemplate.STAFF_ROLE_NOTICE, staff=dpo, payload={
         "staff_id": user.id, "role": str(role), "by": by}).id for dpo in dpos]
 

@@ -28,6 +28,8 @@ from dsar.models import (
     GatherStatus,
     IdentityProof,
     InfoRequest,
+    MailTemplate,
+    OutboundEmail,
     PackageStatus,
     ProofKind,
     SourceResult,
@@ -168,7 +170,34 @@ def create_user(client, world: World, token: str):
         "role": "agent"})
 
 
+def an_agent_account(app) -> World:
+    """An agent's account for an administrator to manage."""
+    return World(extra={"staff_id": make_staff(app, AGENT, name="Managed").id})
+
+
+def raise_to_dpo(client, world: World, token: str):
+    return client.post(f"/staff/users/{world.extra['staff_id']}/role",
+                       data={"csrf_token": token, "role": "dpo"})
+
+
+def send_setup_link(client, world: World, token: str):
+    return client.post(f"/staff/users/{world.extra['staff_id']}/setup-link",
+                       data={"csrf_token": token})
+
+
 # --------------------------------------------------------------------------- effects
+
+
+def role_raised(app, world, staff, resp):
+    assert resp.status_code == 302
+    assert db.session.get(StaffUser, world.extra["staff_id"]).role is DPO
+
+
+def setup_link_queued(app, world, staff, resp):
+    assert resp.status_code == 302
+    sent = db.session.scalars(select(OutboundEmail).where(
+        OutboundEmail.recipient_staff_id == world.extra["staff_id"])).all()
+    assert [row.template for row in sent] == [MailTemplate.STAFF_SETUP]
 
 
 def load_case(world: World) -> Case:
@@ -358,6 +387,10 @@ PAGES = [
              on_case=False, writes=False),
     Scenario("create-user", Action.MANAGE_STAFF, frozenset({ADMIN}),
              case_in(CaseStatus.CONFIRMED), create_user, user_created, on_case=False),
+    Scenario("change-role", Action.MANAGE_STAFF, frozenset({ADMIN}), an_agent_account,
+             raise_to_dpo, role_raised, on_case=False),
+    Scenario("send-setup-link", Action.MANAGE_STAFF, frozenset({ADMIN}), an_agent_account,
+             send_setup_link, setup_link_queued, on_case=False),
 ]
 
 SCENARIOS = CASE_ACTIONS + PAGES
