@@ -261,9 +261,13 @@ def user_group() -> None:
               help="Default: a random one, printed once.")
 @with_appcontext
 def user_create_command(email: str, role: str, name: str, password: str | None) -> None:
-    """Create a staff account."""
+    """Create a staff account (the operator at the console sees its first password; the
+    back office e-mails a set-up link instead). The password policy of the back office
+    applies; a DPO or administrator account is e-mailed to every other active DPO."""
+    from flask_babel import force_locale
     from sqlalchemy import select
 
+    from . import accounts
     from .audit import record_event
     from .extensions import db
     from .models import StaffRole, StaffUser
@@ -272,15 +276,19 @@ def user_create_command(email: str, role: str, name: str, password: str | None) 
     if db.session.scalar(select(StaffUser.id).where(StaffUser.email == email)):
         raise click.ClickException("a staff account with that address already exists")
     generated = password is None
-    password = password or secrets.token_urlsafe(12)
-    if len(password) < 12:
-        raise click.ClickException("the password must have at least 12 characters")
+    password = password or secrets.token_urlsafe(18)
+    problem = accounts.password_problem(password, email)
+    if problem:
+        with force_locale("en"):
+            raise click.ClickException(str(problem))
     user = StaffUser(email=email, name=name, role=StaffRole(role))
     user.set_password(password)
     db.session.add(user)
     db.session.flush()
     record_event("staff.created", payload={"staff_id": user.id, "role": role})
+    emails = accounts.notify_new_account(user, by=None)
     db.session.commit()
+    accounts.enqueue(emails)
     click.echo(f"Created {role} account {user.id}.")
     if generated:
         click.echo(f"Password (shown once): {password}")
