@@ -144,6 +144,8 @@ def login():
             response = complete_login(user)
             if response is not None:
                 return response
+            lockout.record_refusal(user.id, "password")  # locked meanwhile
+            db.session.commit()
             error = WRONG_CREDENTIALS
     status = 400 if (error or form.errors) else 200
     return render_template("staff/login.html", form=form, error=error), status
