@@ -3,7 +3,8 @@
 References are random (never sequential) so that they reveal nothing about volume. Link
 tokens are HMACs of the reference, a purpose and a per-case salt under a key that is not in the
 database: nothing secret is stored, a worker can re-create a link for an e-mail from the case
-id alone, and rotating the salt revokes every link of a case.
+id alone, and rotating the salt revokes every link of a case (and, through ``session_mark``,
+every browser session a link let in). How long links last is ``dsar.case_links``' business.
 """
 
 from __future__ import annotations
@@ -50,3 +51,17 @@ def check_case_token(reference: str, salt: str, purpose: str, given: str) -> boo
     """Constant-time comparison of a token from a link with the expected one."""
     expected = case_token(reference, salt, purpose)
     return hmac.compare_digest(expected.encode(), (given or "").encode())
+
+
+def session_mark(reference: str, salt: str) -> str:
+    """What a browser's session keeps of the salt when a link lets it in: a keyed digest (never
+    the salt, nor a token), so that a new salt also shuts out the browsers holding the case."""
+    # The link key, with a purpose no link has: a mark never passes for a token.
+    mac = hmac.new(derived_key("case-tokens"), f"session|{reference}|{salt}".encode(),
+                   hashlib.sha256)
+    return base64.urlsafe_b64encode(mac.digest()[:12]).decode()
+
+
+def check_session_mark(reference: str, salt: str, given: str) -> bool:
+    """Constant-time check of a session's mark against the case's current salt."""
+    return hmac.compare_digest(session_mark(reference, salt).encode(), (given or "").encode())

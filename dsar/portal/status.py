@@ -3,6 +3,10 @@
 Access to a case needs the secret token of an e-mailed link. A valid link puts the case in the
 visitor's session and redirects to a URL without the token (so it does not linger in history
 or leak in a Referer); a wrong token answers exactly like an unknown reference: 404.
+
+Links end with the case (``dsar.case_links``): past the download period after closing, a valid
+link, and a session it let in, get a page saying the link has expired (410). The session keeps
+a mark of the case's salt with the reference, so a revocation (new salt) shuts it out too.
 """
 
 from __future__ import annotations
@@ -10,14 +14,24 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from flask import abort, current_app, redirect, render_template, request, session, url_for
+from flask import (
+    abort,
+    current_app,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from sqlalchemy import select
 
 from .. import casework, deadlines, delivery, pipeline, storage
+from ..case_links import links_alive
 from ..extensions import db
 from ..mail import queue_email
 from ..models import ActorType, AuditEvent, Case, CaseStatus, IdentityProof, MailTemplate, ProofKind
-from ..tokens import check_case_token, normalise_reference
+from ..tokens import check_case_token, check_session_mark, normalise_reference, session_mark
 from ..uploads import UploadRejected
 from ..workflow import InvalidTransition, today_in_paris, transition
 from . import bp
@@ -36,27 +50,55 @@ PUBLIC_ACTIONS = ("case.created", "case.status_changed", "case.extended", "packa
 
 
 def _case_by_token(reference: str, token: str, purpose: str) -> Case:
-    """The case if ``token`` is right for it; 404 otherwise, whichever part is wrong."""
+    """The case if ``token`` is right for it; 404 otherwise, whichever part is wrong; the
+    expired-link page if the token is right but the case's links have ended."""
     case = db.session.scalar(select(Case).where(Case.reference == normalise_reference(reference)))
     # Compare against a dummy when the case is unknown, so both failures cost the same time.
     salt = case.token_salt if case else "0" * 32
     valid = check_case_token(case.reference if case else "DSR-0000-0000", salt, purpose, token)
     if case is None or not valid:
         abort(404)
+    if not links_alive(case):
+        _expired()
     return case
 
 
+def _expired():
+    """Answer that the link has expired (only to someone who held a valid link or session: the
+    others get the 404 of an unknown reference)."""
+    abort(make_response(render_template(
+        "portal/link_expired.html", days=current_app.config["EXPORT_DAYS"]), 410))
+
+
+def _granted() -> list[list[str]]:
+    """The session's cases: ``[reference, mark of the salt]`` pairs (older sessions' bare
+    references no longer count: their holder follows the link again)."""
+    return [entry for entry in session.get(SESSION_KEY, [])
+            if isinstance(entry, list) and len(entry) == 2]
+
+
+def _forget(reference: str) -> None:
+    session[SESSION_KEY] = [entry for entry in _granted() if entry[0] != reference]
+
+
 def _grant(case: Case) -> None:
-    granted = [r for r in session.get(SESSION_KEY, []) if r != case.reference]
-    session[SESSION_KEY] = [case.reference, *granted][:SESSION_MAX_CASES]
+    granted = [entry for entry in _granted() if entry[0] != case.reference]
+    session[SESSION_KEY] = [[case.reference, session_mark(case.reference, case.token_salt)],
+                            *granted][:SESSION_MAX_CASES]
 
 
 def granted_case(reference: str) -> Case:
-    if reference not in session.get(SESSION_KEY, []):
+    """The case a link let this session in to; 404 if none did, or if its links were revoked
+    since (the salt's mark no longer matches); the expired-link page once they have ended."""
+    mark = next((entry[1] for entry in _granted() if entry[0] == reference), None)
+    if mark is None:
         abort(404)
     case = db.session.scalar(select(Case).where(Case.reference == reference))
-    if case is None:
+    if case is None or not check_session_mark(case.reference, case.token_salt, mark):
+        _forget(reference)
         abort(404)
+    if not links_alive(case):
+        _expired()
     return case
 
 

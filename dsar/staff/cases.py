@@ -6,7 +6,7 @@ from flask import Response, abort, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from .. import casework, delivery, storage
+from .. import case_links, casework, delivery, storage
 from ..audit import record_event
 from ..blob_download import streamed_zip
 from ..exports.build import current_package
@@ -53,6 +53,9 @@ ACTIONS = {
         acknowledged=f.getlist("acknowledged_source")
         if f.get("acknowledge_failures") == "yes" else ())),
     "transmit": (Action.TRANSMIT, lambda c, u, f: delivery.request_transmission(c, u)),
+    # The DPO's decision. RELEASE (DPO only) stands in for an action of its own until
+    # permissions.py has one: the links lead to the released answer.
+    "revoke_links": (Action.RELEASE, lambda c, u, f: case_links.revoke_links(c, u)),
 }
 
 
@@ -78,6 +81,8 @@ def _possible(case: Case, action: str) -> bool:
                 and current_package(case.id) is not None)
     if action == "extend":
         return status.is_open and not case.extended
+    if action == "revoke_links":
+        return case_links.links_alive(case)
     return status.is_open
 
 
