@@ -1,8 +1,11 @@
-"""HTTP security headers on every response, and no caching of anything private."""
+"""HTTP security headers on every response, no caching of anything private, and no link
+secret in the servers' logs (``dsar.access_log``)."""
 
 from __future__ import annotations
 
 from flask import Flask, request
+
+from . import access_log
 
 # No inline script or style anywhere in the templates, so the policy can be strict.
 CONTENT_SECURITY_POLICY = (
@@ -16,7 +19,8 @@ PRIVATE_PREFIXES = ("/status/", "/confirm/", "/request/sent", "/demo/", "/staff/
 
 
 def init_app(app: Flask) -> None:
-    """Register the header hook."""
+    """Register the header hook and the log filter that hides link tokens."""
+    access_log.init_app(app)
 
     @app.after_request
     def set_security_headers(response):

@@ -1,0 +1,90 @@
+"""Secrets in link paths never reach a log: the requester's ``/confirm/<ref>/<token>`` and
+``/status/<ref>/<token>``, and the staff set-up link ``/staff/setup/<token>``.
+
+A logging filter rewrites each record's message (``msg`` and ``args`` together), so whatever
+handler or format writes it afterwards sees ``/status/DSR-XXXX-XXXX/[redacted]``: the path stays
+useful to whoever reads the log, the token is gone. It is installed on the loggers of every
+server the app runs under (Werkzeug's, behind ``dsar run``; Gunicorn's access and error logs)
+and on the app's own logger (Flask logs the path of a request that failed).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from urllib.parse import unquote
+
+from flask import Flask
+
+REDACTED = "[redacted]"
+
+#: The loggers a request line reaches. Filters on a logger see only the records logged on it,
+#: hence each by name.
+SERVER_LOGGERS = ("werkzeug", "gunicorn.access", "gunicorn.error")
+
+#: Anything that looks like a path (or a URL's path) in a message. Control characters end it:
+#: Werkzeug colours the request line for a terminal.
+_PATH = re.compile(r"/[^\s\"'\x00-\x1f\x7f]*")
+
+#: The tokened segments: after ``/confirm/<ref>/`` or ``/status/<ref>/``, and after
+#: ``/setup/``. Repeated slashes count as one (the router merges them).
+_SECRETS = (
+    re.compile(r"(?P<keep>/+(?:confirm|status)/+[^/?#]+/+)(?P<secret>[^/?#]+)", re.IGNORECASE),
+    re.compile(r"(?P<keep>/+setup/+)(?P<secret>[^/?#]+)", re.IGNORECASE),
+)
+
+#: The case pages under ``/status/<ref>/`` that are not links: nothing secret to hide.
+_NOT_SECRET = frozenset({"answer", "withdraw", "download"})
+
+
+def _redact_path(path: str) -> str:
+    """``path`` with its secret segments replaced; matched on the percent-decoded path too, as
+    the router decodes it (``/%73tatus/…`` is ``/status/…``)."""
+    for candidate in (path, unquote(path)):
+        redacted, count = _redact_once(candidate)
+        if count:
+            return redacted
+    return path
+
+
+def _redact_once(path: str) -> tuple[str, int]:
+    hits = 0
+
+    def replace(match: re.Match) -> str:
+        nonlocal hits
+        if match.group("secret").lower() in _NOT_SECRET:
+            return match.group(0)
+        hits += 1
+        return match.group("keep") + REDACTED
+
+    for pattern in _SECRETS:
+        path = pattern.sub(replace, path)
+    return path, hits
+
+
+def redact(text: str) -> str:
+    """``text`` (a log line) with the secret of every tokened path in it replaced."""
+    return _PATH.sub(lambda match: _redact_path(match.group(0)), text)
+
+
+class RedactLinkTokens(logging.Filter):
+    """Rewrite a record whose message holds a link's secret; let every record through."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed record is the logging module's to report, not ours
+            return True
+        redacted = redact(message)
+        if redacted != message:
+            # The formatted text replaces the template and its arguments: a later handler
+            # formats ``msg`` alone (no ``args``), so a "%" from the path stays as it is.
+            record.msg, record.args = redacted, None
+        return True
+
+
+def init_app(app: Flask) -> None:
+    """Install the filter on the servers' loggers and the app's (once per logger)."""
+    for logger in (*map(logging.getLogger, SERVER_LOGGERS), app.logger):
+        if not any(isinstance(f, RedactLinkTokens) for f in logger.filters):
+            logger.addFilter(RedactLinkTokens())

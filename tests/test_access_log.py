@@ -1,0 +1,106 @@
+"""The access log of the server the project starts never writes the secrets of link paths
+(issue 10, point 10 c): a real Werkzeug server (what ``dsar run`` starts) on 127.0.0.1, real
+HTTP requests, the "werkzeug" logger's records as written."""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+
+import httpx
+import pytest
+from werkzeug.serving import make_server
+
+from dsar import tokens
+from dsar.access_log import redact
+from dsar.extensions import db
+from dsar.models import Case
+from tests.staff_helpers import make_case
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+@pytest.fixture
+def server(app):
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                              daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+def case_tokens(app):
+    case = make_case(app)
+    with app.app_context():
+        salt = db.session.get(Case, case.id).token_salt
+        return (case.reference, tokens.case_token(case.reference, salt, "status"),
+                tokens.case_token(case.reference, salt, "confirm"))
+
+
+def access_lines(caplog) -> list[str]:
+    """The access log's lines, without the colours Werkzeug adds for a terminal."""
+    return [ANSI.sub("", r.getMessage()) for r in caplog.records if r.name == "werkzeug"]
+
+
+def test_the_dev_server_log_never_writes_link_tokens(app, server, caplog):
+    caplog.set_level(logging.INFO, logger="werkzeug")
+    reference, status_token, confirm_token = case_tokens(app)
+    setup_secret = "s3tup-S3CRET-0123456789abcdefghij"
+    requests = {
+        f"/status/{reference}/{status_token}": 302,
+        f"/confirm/{reference}/{confirm_token}": 302,
+        f"/status/{reference}/{status_token}?utm_source=mail": 302,
+        f"/%73tatus/{reference}/{status_token}": 302,  # what the router decodes, the log too
+        f"//status/{reference}/{status_token}": None,  # the router merges the slashes
+        f"/staff/setup/{setup_secret}": None,  # the staff account set-up link
+        f"/status/{reference}/{status_token[:-2]}xx": 404,
+    }
+    with httpx.Client(follow_redirects=False) as client:
+        for path, expected in requests.items():
+            resp = client.get(server + path)
+            if expected is not None:
+                assert resp.status_code == expected, path
+    lines = access_lines(caplog)
+    assert len(lines) == len(requests)
+    text = "\n".join(lines)
+    for secret in (status_token, confirm_token, setup_secret, status_token[:-2]):
+        assert secret not in text
+    assert f'"GET /status/{reference}/[redacted] HTTP/1.1" 302' in text
+    assert f'"GET /confirm/{reference}/[redacted] HTTP/1.1" 302' in text
+    assert f"/status/{reference}/[redacted]?utm_source=mail" in text
+    assert "/staff/setup/[redacted]" in text
+    # Pages of the case that are not links keep their path as it is.
+    assert redact(f'"POST /status/{reference}/download/code HTTP/1.1" 302 -') == (
+        f'"POST /status/{reference}/download/code HTTP/1.1" 302 -')
+
+
+def test_the_log_keeps_other_paths_and_messages(app, server, caplog):
+    caplog.set_level(logging.INFO, logger="werkzeug")
+    with httpx.Client(base_url=server) as client:
+        assert client.get("/request/access").status_code == 200
+    assert any('"GET /request/access HTTP/1.1" 200' in line for line in access_lines(caplog))
+
+
+def test_secrets_are_hidden_wherever_a_line_quotes_the_path():
+    token = "a6cHkVB8Hbo9hsGJE3E8vWXG-p7Jvga5"
+    lines = {
+        # Werkzeug's complaint about a malformed request line quotes it.
+        f"code 400, message Bad request syntax ('GET /status/DSR-AAAA-BBBB/{token} X')":
+            "code 400, message Bad request syntax ('GET /status/DSR-AAAA-BBBB/[redacted] X')",
+        # A referrer in a combined log format is a whole URL.
+        f'"GET /static/app.css HTTP/1.1" 200 - "https://dsar.example/confirm/DSR-AAAA-BBBB/{token}"':
+            '"GET /static/app.css HTTP/1.1" 200 - "https://dsar.example/confirm/DSR-AAAA-BBBB/'
+            '[redacted]"',
+        # Flask's line for a request that failed.
+        f"Exception on /staff/setup/{token} [GET]": "Exception on /staff/setup/[redacted] [GET]",
+        "POST /staff/users/12/setup-link": "POST /staff/users/12/setup-link",
+        "GET /status/DSR-AAAA-BBBB/answer": "GET /status/DSR-AAAA-BBBB/answer",
+    }
+    for line, expected in lines.items():
+        assert redact(line) == expected
