@@ -1,12 +1,19 @@
 """The dashboard: open cases by due date, with filters, search, counts and keyset pagination
-(indexed queries: it stays fast with 100,000 cases, see ``bench/dashboard.py``)."""
+(indexed queries: it stays fast with 100,000 cases, see ``bench/dashboard.py``).
+
+The search (a reference or a whole e-mail address) never goes into a URL, where proxies' logs
+and the browser's history would keep the address: the form POSTs it, the staff member's session
+keeps it under a random id, and the dashboard's links (filters, counters, next page) carry only
+that id.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import secrets
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
-from flask import current_app, render_template, request
+from flask import current_app, redirect, render_template, request, session, url_for
 from flask_login import current_user
 from sqlalchemy import bindparam, func, or_, select, tuple_
 
@@ -29,6 +36,11 @@ from .access import require
 OPEN_STATUSES = [s for s in CaseStatus if s not in CLOSED_STATUSES]
 DUE_SOON_DAYS = 7
 
+#: The session key of this browser's searches, ``{id: query}``, and how many it keeps.
+SEARCHES_KEY = "dashboard_searches"
+SEARCHES_KEPT = 5
+QUERY_MAX = 254
+
 
 def open_clause():
     """``status IN (<open statuses>)`` with the values written into the SQL, as in the WHERE of
@@ -46,10 +58,14 @@ class Filters:
     status: CaseStatus | None = None
     assignee: str | None = None  # a staff id, "me" or "none"
     query: str = ""
+    #: The id of ``query`` in the session (what a URL carries instead of the query).
+    search: str | None = None
     after: tuple[date, int] | None = None
 
     @classmethod
     def from_args(cls, args) -> Filters:
+        """The filters of a URL's query string (or of the search form), the search's text
+        from the session (an id this session does not hold means no search)."""
         def enum_or_none(enum_cls, raw):
             try:
                 return enum_cls(raw) if raw else None
@@ -67,15 +83,35 @@ class Filters:
         assignee = args.get("assignee") or None
         if assignee not in (None, "me", "none") and not str(assignee).isdigit():
             assignee = None
+        search = args.get("search") or None
+        query = session.get(SEARCHES_KEY, {}).get(search, "") if search else ""
         return cls(kind=enum_or_none(CaseKind, args.get("kind")),
                    status=enum_or_none(CaseStatus, args.get("status")),
-                   assignee=assignee, query=(args.get("q") or "").strip()[:254], after=after)
+                   assignee=assignee, query=query, search=search if query else None,
+                   after=after)
 
     def as_args(self, **changes) -> dict:
+        """The query string of a link to these filters: the search by its id, never its text."""
         values = {"kind": self.kind, "status": self.status, "assignee": self.assignee,
-                  "q": self.query or None}
+                  "search": self.search}
         values.update(changes)
         return {k: str(v) for k, v in values.items() if v}
+
+
+def remember_search(query: str) -> str | None:
+    """Keep ``query`` in this session and return its id (the same id for the same query);
+    None for an empty query. Only the latest few are kept: the session is a cookie."""
+    query = query.strip()[:QUERY_MAX]
+    if not query:
+        return None
+    searches = dict(session.get(SEARCHES_KEY, {}))
+    search = next((key for key, value in searches.items() if value == query), None)
+    if search is None:
+        search = secrets.token_urlsafe(9)
+    searches.pop(search, None)
+    searches[search] = query  # the newest last, so the oldest goes first
+    session[SEARCHES_KEY] = dict(list(searches.items())[-SEARCHES_KEPT:])
+    return search
 
 
 def dashboard_query(filters: Filters, staff_id: int, page_size: int):
@@ -123,6 +159,15 @@ def overdue_and_soon(today: date) -> tuple[int, int]:
     soon = db.session.scalar(select(func.count()).where(
         open_cases, Case.due_on >= today, Case.due_on <= today + timedelta(days=DUE_SOON_DAYS)))
     return overdue, soon
+
+
+@bp.post("/search")
+@require(Action.VIEW_CASES)
+def search():
+    """The filter form: keep the search in the session, then show the dashboard with its id."""
+    filters = Filters.from_args(request.form)  # kind, status, assignee (checked as in a URL)
+    filters = replace(filters, search=remember_search(request.form.get("q", "")))
+    return redirect(url_for("staff.dashboard", **filters.as_args()))
 
 
 @bp.get("/")
