@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 import zlib
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -45,6 +46,20 @@ class MakeDirectory:
 def failed_ids(app, queue: str) -> list[str]:
     with app.app_context():
         return FailedJobRegistry(queue=pipeline.get_queue(queue)).get_job_ids()
+
+
+def app_on(redis_url: str, database_url, key_file, smtp_server, tmp_path, limiter_url, **more):
+    """An app whose jobs go to ``redis_url`` and whose rate limits go to ``limiter_url``."""
+    config = _config(database_url, redis_url, key_file, tmp_path / "storage", smtp_server.port)
+    return create_app({**config, "RATELIMIT_STORAGE_URI": limiter_url, **more})
+
+
+def pending_mail(app) -> OutboundEmail:
+    """The one outbox e-mail, detached from its session."""
+    with app.app_context():
+        outbound = db.session.scalars(select(OutboundEmail)).one()
+        db.session.expunge(outbound)
+        return outbound
 
 
 # --------------------------------------------------------------------------- what a job may be
@@ -112,6 +127,26 @@ def test_the_periodic_jobs_are_queued_as_json_and_run(app, run_jobs, redis_url):
     assert run_jobs() == 0
 
 
+def test_a_failed_mail_is_retried_through_rqs_scheduler(app, client, run_jobs, smtp_server):
+    """RQ's retry path (the job goes to the scheduled registry, the worker's scheduler puts it
+    back on its queue) reads and writes JSON too."""
+    from workers.app import set_app
+
+    port, app.config["SMTP_PORT"] = app.config["SMTP_PORT"], 1  # nothing listens on 1
+    post_form(client, "/request/access", access_form())
+    run_jobs()
+    app.config["SMTP_PORT"] = port
+    set_app(app)
+    with app.app_context():
+        registry = pipeline.get_queue("mail").scheduled_job_registry
+        (job_id,) = registry.get_job_ids()
+        registry.schedule(pipeline.fetch_job(job_id), datetime.now(UTC) - timedelta(seconds=1))
+        pipeline.make_worker(pipeline.QUEUES, fork=False).work(burst=True, with_scheduler=True)
+    outbound = pending_mail(app)
+    assert outbound.status is MailStatus.SENT and outbound.attempts == 2
+    assert [m["To"] for m in smtp_server.messages()] == [access_form()["email"]]
+
+
 # --------------------------------------------------------------------------- Redis access
 
 
@@ -135,19 +170,6 @@ def locked_redis(tmp_path_factory):
     yield port
     process.terminate()
     process.wait(timeout=10)
-
-
-def app_on(redis_url: str, database_url, key_file, smtp_server, tmp_path, limiter_url, **more):
-    """An app whose jobs go to ``redis_url`` (its rate limits stay on the test Redis)."""
-    config = _config(database_url, redis_url, key_file, tmp_path / "storage", smtp_server.port)
-    return create_app({**config, "RATELIMIT_STORAGE_URI": limiter_url, **more})
-
-
-def pending_mail(app) -> OutboundEmail:
-    with app.app_context():
-        outbound = db.session.scalars(select(OutboundEmail)).one()
-        db.session.expunge(outbound)
-        return outbound
 
 
 def test_a_redis_password_in_the_url_is_used(app, locked_redis, database_url, key_file,
