@@ -153,5 +153,10 @@ def load_config(app: Flask, test_config: dict | None) -> None:
     app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(
         minutes=int(app.config["STAFF_SESSION_MINUTES"]))
     app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["REDIS_URL"])
+    if app.config.get("REDIS_CA_FILE"):
+        # The rate limits live in the same Redis: without the private CA they could not reach
+        # it over rediss:// and would quietly fall back to per-process memory.
+        app.config.setdefault("RATELIMIT_STORAGE_OPTIONS",
+                              {"ssl_ca_certs": app.config["REDIS_CA_FILE"]})
     app.config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", False)
