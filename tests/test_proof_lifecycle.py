@@ -167,3 +167,17 @@ def test_the_purge_deletes_documents_left_on_closed_and_processed_cases(app, run
         assert not storage.exists(left_1) and not storage.exists(left_2)
         assert storage.exists(waiting)  # a confirmed case waiting for its identity check
     assert all(p.blob_id is None and p.decision_note for p in proofs_of(app, completed.id))
+
+
+def test_the_periodic_job_purges_what_is_left(app, run_jobs):
+    from dsar.pipeline import get_queue
+    from workers.schedule import PERIODIC_JOBS
+
+    [job] = [j for j in PERIODIC_JOBS if j.name == "purge-proofs"]
+    case = make_case(app, status=CaseStatus.WITHDRAWN)
+    _, blob_id = add_proof(app, case.id)  # left behind by some older path
+    with app.app_context():
+        get_queue(job.queue).enqueue(job.func)
+
+    assert run_jobs() == 0
+    assert_only_the_note_remains(app, case.id, [blob_id])

@@ -33,6 +33,15 @@ def expire_unconfirmed_cases() -> int:
         return len(expire_unconfirmed())
 
 
+def purge_identity_documents() -> int:
+    """Periodic: delete the identity documents left on cases past their decision or closed,
+    and uploads never confirmed in time (normally deleted on the way; this catches the rest)."""
+    from dsar.proofs import purge_leftover_proofs
+
+    with app_context():
+        return purge_leftover_proofs()
+
+
 def sweep_lost_work() -> int:
     """Periodic: re-enqueue work whose job vanished from Redis or whose worker died."""
     from dsar.sweep import requeue_lost_gathering, requeue_lost_packages, requeue_pending_mail

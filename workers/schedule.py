@@ -23,6 +23,8 @@ PERIODIC_JOBS: tuple[PeriodicJob, ...] = (
     PeriodicJob("overdue-digest", "workers.jobs.send_overdue_digest", "maintenance", 3600),
     # Searches index what is new themselves; this keeps that to minutes of logs, not days.
     PeriodicJob("file-indexes", "workers.jobs.update_file_indexes", "maintenance", 600),
+    # Identity documents are deleted as soon as they have served; this purges what is left.
+    PeriodicJob("purge-proofs", "workers.jobs.purge_identity_documents", "maintenance", 3600),
     # A package is downloadable for EXPORT_DAYS days: deleted within the hour after.
     PeriodicJob("purge-exports", "workers.jobs.purge_expired_exports", "maintenance", 900),
 )
