@@ -74,11 +74,11 @@ def password_problem(password: str, email: str):
 
 
 def _serializer() -> URLSafeSerializer:
-    return URLSafeSerializer(derived_key("flask-secret"), salt="dsar.staff-setup-link")
+    return URLSafeSerializer(derived_key("staff-setup"), salt="dsar.staff-setup-link")
 
 
 def _fingerprint(user: StaffUser) -> str:
-    key = derived_key("flask-secret")
+    key = derived_key("staff-setup")
     return hmac.new(key, f"staff-setup:{user.password_hash}".encode(),
                     hashlib.sha256).hexdigest()[:32]
 

@@ -17,7 +17,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import current_app
 
-PURPOSES = ("flask-secret", "storage", "audit-chain", "case-tokens", "staff-totp", "download-codes")
+PURPOSES = ("flask-secret", "storage", "audit-chain", "case-tokens", "staff-totp", "download-codes",
+            "staff-setup")
 
 
 class MissingKeyError(RuntimeError):

@@ -27,6 +27,7 @@ class Action(enum.StrEnum):
     EXTEND = "extend"
     REJECT = "reject"
     MARK_UNFOUNDED = "mark_unfounded"
+    REVOKE_LINKS = "revoke_links"
     VIEW_AUDIT = "view_audit"
     MANAGE_STAFF = "manage_staff"
 
@@ -51,6 +52,8 @@ ALLOWED: dict[Action, frozenset[StaffRole]] = {
     Action.EXTEND: frozenset({D}),
     Action.REJECT: frozenset({D}),
     Action.MARK_UNFOUNDED: frozenset({D}),
+    # Cutting the requester's access to their case (a leaked link) is the DPO's decision.
+    Action.REVOKE_LINKS: frozenset({D}),
     Action.VIEW_AUDIT: frozenset({D, U}),
     Action.MANAGE_STAFF: frozenset({M}),
 }

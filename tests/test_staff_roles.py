@@ -327,6 +327,14 @@ def user_created(app, world, staff, resp):
     assert user.password_changed_at is None  # the owner chooses it from the e-mailed link
 
 
+def links_revoked(app, world, staff, resp):
+    redirected_to_case(world, resp)
+    assert [e.case_id for e in events("case.links_revoked", staff.id)] == [world.case_id]
+    sent = db.session.scalars(select(OutboundEmail).where(
+        OutboundEmail.case_id == world.case_id)).all()
+    assert [row.template for row in sent] == [MailTemplate.LINKS_RENEWED]
+
+
 # --------------------------------------------------------------------------- the table
 
 CASEWORKERS = frozenset({AGENT, DPO})
@@ -367,6 +375,8 @@ CASE_ACTIONS = [
     Scenario("transmit", Action.TRANSMIT, DPO_ONLY, released_portability_case,
              post_case_action("transmit", lambda w: {}), transmission_queued,
              writes=False),  # it queues a job; the job writes the outcome
+    Scenario("revoke_links", Action.REVOKE_LINKS, DPO_ONLY, case_in(CaseStatus.CONFIRMED),
+             post_case_action("revoke_links", lambda w: {}), links_revoked),
 ]
 
 PAGES = [

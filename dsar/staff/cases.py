@@ -53,9 +53,7 @@ ACTIONS = {
         acknowledged=f.getlist("acknowledged_source")
         if f.get("acknowledge_failures") == "yes" else ())),
     "transmit": (Action.TRANSMIT, lambda c, u, f: delivery.request_transmission(c, u)),
-    # The DPO's decision. RELEASE (DPO only) stands in for an action of its own until
-    # permissions.py has one: the links lead to the released answer.
-    "revoke_links": (Action.RELEASE, lambda c, u, f: case_links.revoke_links(c, u)),
+    "revoke_links": (Action.REVOKE_LINKS, lambda c, u, f: case_links.revoke_links(c, u)),
 }
 
 
