@@ -13,12 +13,24 @@ BASE_URL = "https://droits.horizon-formation.example"
 # Database: SQLite in instance/ by default. PostgreSQL:
 # DATABASE_URL = "postgresql+psycopg://dsar:secret@127.0.0.1/dsar"
 
+# Redis: give it a password (requirepass), and TLS when it is on another machine. Prefer the
+# DSAR_REDIS_URL environment variable, since the URL holds the password.
 REDIS_URL = "redis://127.0.0.1:6379/0"
+# REDIS_URL = "rediss://:password@redis.internal:6380/0"
+# REDIS_CA_FILE = "/etc/dsar/redis-ca.pem"   # a private CA for rediss://, if needed
 
+# Mail: STARTTLS on port 587, or implicit TLS on port 465 (SMTP_SSL = True instead), never
+# both. The server's certificate and name are always checked.
 SMTP_HOST = "smtp.horizon-formation.example"
 SMTP_PORT = 587
 SMTP_STARTTLS = True
+# SMTP_SSL = True; SMTP_PORT = 465
+# SMTP_CA_FILE = "/etc/dsar/smtp-ca.pem"     # a private CA, if the server uses one
 # SMTP_USERNAME / SMTP_PASSWORD: prefer the DSAR_SMTP_PASSWORD environment variable.
+
+# Staff accounts: a new account's set-up link is valid this many hours; minimum password length.
+STAFF_SETUP_LINK_HOURS = 48
+STAFF_PASSWORD_MIN_LENGTH = 12
 
 # "FR" (metropolitan France) or "FR-ALSACE-MOSELLE" (adds Good Friday and 26 December).
 LEGAL_CALENDAR = "FR"
