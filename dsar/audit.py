@@ -97,11 +97,12 @@ def record_event(
         select(AuditHead).where(AuditHead.id == HEAD_ID).with_for_update()
     ).scalar_one_or_none()
     if head is None:
+        # A deployment's chain starts with the signed empty head ``dsar init`` writes. No head
+        # means it was deleted (with or without the events): the head is rebuilt unsigned, so
+        # "the trail was wiped and the application wrote again" stays a fault, not a fresh,
+        # intact-looking chain.
         head = _head_after_loss()
-        # No head and no event: a new database, whose chain starts here (signed). A wiped
-        # trail looks the same from inside the database; anchors tell them apart. A head
-        # deleted while events remain is rebuilt unsigned, so the fault stays visible.
-        trusted = head.count == 0
+        trusted = False
     else:
         # A head the application did not sign (upgraded, re-pointed, forged) stays unsigned
         # or wrongly signed however many events follow: signing it here would launder it.

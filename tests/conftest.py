@@ -122,6 +122,7 @@ def _schema(database_url, redis_url, key_file, tmp_path_factory):
             conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
         upgrade()
         db.engine.dispose()
+    _start_audit_chain(app)
 
 
 def _config(database_url, redis_url, key_file, storage, smtp_port) -> dict:
@@ -152,6 +153,17 @@ def app(_schema, database_url, redis_url, key_file, smtp_server, tmp_path):
     reset_state(app, redis_url, smtp_server)
 
 
+def _start_audit_chain(app) -> None:
+    """The signed empty head ``dsar init`` writes on a new database: every test starts from
+    a deployment's state."""
+    from dsar.audit import start_chain
+
+    with app.app_context():
+        start_chain()
+        db.session.commit()
+        db.session.remove()
+
+
 def reset_state(app, redis_url: str, smtp_server: Mailbox) -> None:
     """Empty every table, Redis and the mailbox after a test."""
     with app.app_context():
@@ -159,6 +171,7 @@ def reset_state(app, redis_url: str, smtp_server: Mailbox) -> None:
         with db.engine.begin() as conn:
             for table in reversed(db.metadata.sorted_tables):
                 conn.execute(table.delete())
+        _start_audit_chain(app)
         db.engine.dispose()
     Redis.from_url(redis_url).flushdb()
     smtp_server.clear()

@@ -168,9 +168,27 @@ def test_verify_fails_after_every_event_and_the_head_are_deleted(app, runner):
     assert "Audit trail intact" not in result.output
 
 
+def test_events_written_after_a_wipe_do_not_make_a_new_intact_chain(app, runner):
+    """Deleting everything, then letting the application write again (a visitor, a job):
+    the new chain's head is not signed, so the wipe stays visible without an anchor."""
+    make_events(app)
+    with app.app_context():
+        db.session.execute(text("DELETE FROM audit_events"))
+        db.session.execute(text("DELETE FROM audit_head"))
+        db.session.commit()
+    make_events(app)
+    result = verify(runner)
+    assert result.exit_code == 1, result.output
+    assert "not signed" in result.output
+    assert "Audit trail intact" not in result.output
+
+
 def test_an_empty_database_without_a_head_is_not_intact(app, runner):
     """A deployment's database always has a head (``dsar init`` writes a signed one): none at
     all means it was deleted, even when no event is left."""
+    with app.app_context():
+        db.session.execute(text("DELETE FROM audit_head"))
+        db.session.commit()
     result = verify(runner)
     assert result.exit_code == 1, result.output
     assert "the chain head is missing" in result.output
