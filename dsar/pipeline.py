@@ -64,6 +64,26 @@ class DsarJob(Job):
             raise ForbiddenJobError(f"job {self.id} names no job function")
         return func
 
+    # RQ imports and calls a job's callbacks by the dotted names stored with it in Redis,
+    # beside its function. dsar's jobs use none, so any name there was not written by dsar:
+    # it is ignored (raising here would break the worker's failure handling).
+    @property
+    def success_callback(self):
+        return self._no_callback("success")
+
+    @property
+    def failure_callback(self):
+        return self._no_callback("failure")
+
+    @property
+    def stopped_callback(self):
+        return self._no_callback("stopped")
+
+    def _no_callback(self, kind: str) -> None:
+        if getattr(self, f"_{kind}_callback_name", None):
+            logger.warning("job %s: its %s callback is ignored (dsar sets none)", self.id, kind)
+        return None
+
 
 def redis_connection() -> Redis:
     """The app's Redis connection (bytes responses: RQ needs them). ``REDIS_URL`` may carry a

@@ -95,6 +95,32 @@ def test_a_json_job_naming_anything_but_a_job_function_is_not_run(app, run_jobs,
     assert job.id in failed_ids(app, "default")
 
 
+CALLBACK_MARKERS: list[str] = []
+
+
+def record_callback(job, *args) -> None:
+    """A "callback" an attacker names in a job's hash: any callable RQ would import."""
+    CALLBACK_MARKERS.append(job.id)
+
+
+@pytest.mark.parametrize(("func", "callback"), [
+    ("workers.jobs.send_email", "success_callback_name"),  # a real job that succeeds
+    ("os.getcwd", "failure_callback_name"),  # refused, so it fails: the failure callback
+])
+def test_a_callback_named_in_redis_is_never_called(app, run_jobs, redis_url, callback, func):
+    """RQ imports and calls a job's callbacks by the dotted names stored with the job, beside
+    its function: they must be held to the same rule (dsar's jobs use none). The stopped
+    callback is refused by the same code."""
+    CALLBACK_MARKERS.clear()
+    attacker = Redis.from_url(redis_url)
+    Queue("mail", connection=attacker, serializer=JSONSerializer).enqueue(
+        func, 0, job_id="evil-callback")
+    attacker.hset("rq:job:evil-callback", callback,
+                  f"{__name__}.record_callback")
+    run_jobs()
+    assert CALLBACK_MARKERS == []
+
+
 def test_jobs_and_their_results_are_stored_as_json(app, client, run_jobs, redis_url):
     post_form(client, "/request/access", access_form())
     with app.app_context():
