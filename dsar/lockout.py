@@ -63,6 +63,22 @@ def register_failure(user_id: int, step: str) -> bool:
     return True
 
 
+def register_no_account(user_id: int | None) -> None:
+    """A password tried for an address with no active account (unknown, or deactivated):
+    audited, and the same kind of database work as a counted failure (an UPDATE, an audit
+    event; the caller commits), so that the answer's timing does not tell which addresses
+    have accounts. Nothing is counted."""
+    db.session.execute(
+        update(StaffUser).where(StaffUser.id == (user_id or 0), StaffUser.id.is_(None))
+        .values(failed_logins=StaffUser.failed_logins + 1)
+        .returning(StaffUser.failed_logins)
+        .execution_options(synchronize_session=False)
+    ).scalar()
+    record_event("staff.login_failed", actor_type=ActorType.SYSTEM,
+                 payload={"step": "password", "staff_id": user_id,
+                          "account": "inactive" if user_id else "unknown"})
+
+
 def record_refusal(user_id: int, step: str) -> None:
     """Audit an attempt refused because the account is locked (not counted: guesses do not
     extend the lock)."""

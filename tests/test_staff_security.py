@@ -293,3 +293,22 @@ def test_deactivation_and_role_change_end_the_sessions_of_the_account(app, clien
     assert not signed_in(auditor_browser)
     login(auditor_browser, auditor)  # as an agent now
     assert signed_in(auditor_browser)
+
+
+def test_a_password_tried_on_an_address_without_an_account_is_audited(app, client):
+    """Guesses against unknown or deactivated addresses (credential stuffing) are visible to
+    the DPO in the audit trail, like those against real accounts — and cost the server the
+    same database work, so that timing does not tell them apart."""
+    agent = make_staff(app, "agent")
+    with app.app_context():
+        db.session.get(StaffUser, agent.id).is_active_account = False
+        db.session.commit()
+    post_login(client, "nobody@staff.example", WRONG_PASSWORD)
+    post_login(client, agent.email, PASSWORD)
+    with app.app_context():
+        failed = db.session.scalars(select(AuditEvent).where(
+            AuditEvent.action == "staff.login_failed").order_by(AuditEvent.id)).all()
+        payloads = [event.payload for event in failed]
+    assert payloads == [{"step": "password", "staff_id": None, "account": "unknown"},
+                        {"step": "password", "staff_id": agent.id, "account": "inactive"}]
+    assert all("nobody" not in str(p) for p in payloads)

@@ -125,6 +125,8 @@ def login():
             select(StaffUser).where(StaffUser.email == form.email.data.strip().lower()))
         if user is None or not user.is_active:
             check_password_hash(_DUMMY_HASH, form.password.data)
+            lockout.register_no_account(user.id if user else None)
+            db.session.commit()
             error = WRONG_CREDENTIALS
         elif not user.check_password(form.password.data):
             lockout.register_failure(user.id, "password")
