@@ -26,25 +26,35 @@ SERVER_LOGGERS = ("werkzeug", "gunicorn.access", "gunicorn.error")
 #: Werkzeug colours the request line for a terminal.
 _PATH = re.compile(r"/[^\s\"'\x00-\x1f\x7f]*")
 
-#: The tokened segments: after ``/confirm/<ref>/`` or ``/status/<ref>/``, and after
-#: ``/setup/``. Repeated slashes count as one (the router merges them).
+#: The tokened part: all that follows ``/confirm/<ref>/`` or ``/status/<ref>/``, and
+#: ``/setup/``, up to the query. Repeated slashes count as one (the router merges them). All
+#: that follows, not one segment: ``/status/<ref>/download/../<token>`` still holds the token.
 _SECRETS = (
-    re.compile(r"(?P<keep>/+(?:confirm|status)/+[^/?#]+/+)(?P<secret>[^/?#]+)", re.IGNORECASE),
-    re.compile(r"(?P<keep>/+setup/+)(?P<secret>[^/?#]+)", re.IGNORECASE),
+    re.compile(r"(?P<keep>/+(?:confirm|status)/+[^/?#]+/+)(?P<secret>[^?#]+)", re.IGNORECASE),
+    re.compile(r"(?P<keep>/+setup/+)(?P<secret>[^?#]+)", re.IGNORECASE),
 )
 
 #: The case pages under ``/status/<ref>/`` that are not links: nothing secret to hide.
-_NOT_SECRET = frozenset({"answer", "withdraw", "download"})
+_NOT_SECRET = frozenset({"answer", "withdraw", "download", "download/code"})
+
+
+def _normalised(path: str) -> str:
+    """``path`` as a router or a proxy may read it: percent-decoded (twice-encoded too) and
+    with backslashes as slashes."""
+    for _ in range(3):
+        decoded = unquote(path)
+        if decoded == path:
+            break
+        path = decoded
+    return path.replace("\\", "/")
 
 
 def _redact_path(path: str) -> str:
-    """``path`` with its secret segments replaced; matched on the percent-decoded path too, as
-    the router decodes it (``/%73tatus/…`` is ``/status/…``)."""
-    for candidate in (path, unquote(path)):
-        redacted, count = _redact_once(candidate)
-        if count:
-            return redacted
-    return path
+    """``path`` with its secret part replaced. Matched on the normalised path, which is then
+    the one logged (``/%73tatus/…`` is ``/status/…`` to the router); a path with no secret is
+    left exactly as it came."""
+    redacted, hits = _redact_once(_normalised(path))
+    return redacted if hits else path
 
 
 def _redact_once(path: str) -> tuple[str, int]:
@@ -52,7 +62,7 @@ def _redact_once(path: str) -> tuple[str, int]:
 
     def replace(match: re.Match) -> str:
         nonlocal hits
-        if match.group("secret").lower() in _NOT_SECRET:
+        if match.group("secret").strip("/").lower() in _NOT_SECRET:
             return match.group(0)
         hits += 1
         return match.group("keep") + REDACTED

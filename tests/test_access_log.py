@@ -104,3 +104,18 @@ def test_secrets_are_hidden_wherever_a_line_quotes_the_path():
     }
     for line, expected in lines.items():
         assert redact(line) == expected
+
+
+@pytest.mark.parametrize("path", [
+    "/status/DSR-AAAA-BBBB/download/../{t}", "/status/DSR-AAAA-BBBB/%2e/{t}",
+    "/staff/%2573etup/{t}", "/status/DSR-AAAA-BBBB\\{t}", "/\\status/DSR-AAAA-BBBB/{t}",
+    "/%73tatus/DSR-AAAA-BBBB/{t}", "//confirm//DSR-AAAA-BBBB//{t}",
+    "/status/DSR-AAAA-BBBB%2F{t}",
+])
+def test_no_spelling_of_a_tokened_path_keeps_the_token(path):
+    """Forms no router serves still reach the access log if someone sends them (whoever
+    holds a link can): the token never appears, however the path is spelt."""
+    token = "a6cHkVB8Hbo9hsGJE3E8vWXG-p7Jvga5"
+    line = f'127.0.0.1 - - "GET {path.format(t=token)} HTTP/1.1" 404 -'
+    redacted = redact(line)
+    assert token not in redacted and "[redacted]" in redacted
