@@ -30,6 +30,18 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def wait_for_redis(client: Redis, process: subprocess.Popen) -> None:
+    """Wait until the redis-server just started answers ``client`` (5 s at most)."""
+    for _ in range(100):
+        try:
+            client.ping()
+            return
+        except Exception:
+            time.sleep(0.05)
+    process.kill()
+    pytest.fail("redis-server did not start")
+
+
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory):
     """A real redis-server for the whole run."""
@@ -46,16 +58,7 @@ def redis_url(tmp_path_factory):
          "--dir", str(workdir)],
         stdout=subprocess.DEVNULL,
     )
-    client = Redis(port=port)
-    for _ in range(100):
-        try:
-            client.ping()
-            break
-        except Exception:
-            time.sleep(0.05)
-    else:
-        process.kill()
-        pytest.fail("redis-server did not start")
+    wait_for_redis(Redis(port=port), process)
     yield f"redis://127.0.0.1:{port}/0"
     process.terminate()
     process.wait(timeout=10)
@@ -121,8 +124,8 @@ def _schema(database_url, redis_url, key_file, tmp_path_factory):
         with db.engine.begin() as conn:
             conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
         upgrade()
-        db.engine.dispose()
-    _start_audit_chain(app)
+        _start_audit_chain(app)
+        db.engine.dispose()  # after the head is written: no pooled connection outlives this
 
 
 def _config(database_url, redis_url, key_file, storage, smtp_port) -> dict:

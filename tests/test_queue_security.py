@@ -9,7 +9,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 import zlib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -25,7 +24,7 @@ from sqlalchemy import select
 from dsar import create_app, pipeline
 from dsar.extensions import db
 from dsar.models import MailStatus, OutboundEmail
-from tests.conftest import _config, free_port, run_queued_jobs
+from tests.conftest import _config, free_port, run_queued_jobs, wait_for_redis
 from tests.helpers import access_form, post_form
 from tests.https_helpers import make_pki
 from tests.tls_helpers import tls_redis_server
@@ -186,13 +185,7 @@ def locked_redis(tmp_path_factory):
                     f"requirepass \"{PASSWORD}\"\n")
     process = subprocess.Popen([shutil.which("redis-server"), str(conf)],
                                stdout=subprocess.DEVNULL)
-    client = Redis(port=port, password=PASSWORD)
-    for _ in range(100):
-        try:
-            client.ping()
-            break
-        except Exception:
-            time.sleep(0.05)
+    wait_for_redis(Redis(port=port, password=PASSWORD), process)
     yield port
     process.terminate()
     process.wait(timeout=10)
