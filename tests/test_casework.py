@@ -10,151 +10,43 @@ extended, 2025-06-05 (D7).
 from __future__ import annotations
 
 from datetime import date
-from io import BytesIO
-from pathlib import Path
 
 import pytest
 from babel.dates import format_date
 from markupsafe import escape
-from sqlalchemy import func, select
-from werkzeug.datastructures import FileStorage
-from werkzeug.test import encode_multipart
+from sqlalchemy import select
 
 from dsar import deadlines, storage
 from dsar.extensions import db
 from dsar.models import (
-    AuditEvent,
-    Case,
     CaseKind,
     CaseStatus,
     ClockPause,
     IdentityProof,
     InfoRequest,
-    OutboundEmail,
-    ProofKind,
-    StaffRole,
 )
-from tests.helpers import csrf_from, path_of
-from tests.staff_helpers import login, make_case, make_staff, post_action
-
-RECEIVED = date(2025, 3, 5)
-DUE = date(2025, 4, 7)  # 2025-04-05 is a Saturday (D3, D4)
-EXTENDED_DUE = date(2025, 6, 5)  # receipt + 3 months (D7), a Thursday
-PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
-EXE = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00" + b"\x00" * 48 + (
-    b"This program cannot be run in DOS mode.\r\r\n$")
-QUESTION = "Please give the contract number printed on your last invoice."
-
-
-# --------------------------------------------------------------------------- helpers
-
-
-def staff_session(app, role: StaffRole | str):
-    """A staff member of ``role`` signed in (in English) on a client of their own."""
-    staff = make_staff(app, role)
-    client = app.test_client()
-    client.get("/language/en")
-    login(client, staff)
-    return staff, client
-
-
-def fetch(app, case_id: int) -> Case:
-    with app.app_context():
-        case = db.session.get(Case, case_id)
-        db.session.expunge(case)
-        return case
-
-
-def case_state(app, case_id: int) -> dict:
-    """Every column of the case, and how many notes, questions, pauses, proofs and e-mails it
-    has: what "nothing changed" compares."""
-    with app.app_context():
-        case = db.session.get(Case, case_id)
-        state = {c.key: getattr(case, c.key) for c in Case.__mapper__.column_attrs}
-        for model in (InfoRequest, ClockPause, IdentityProof, OutboundEmail):
-            state[model.__tablename__] = db.session.scalar(
-                select(func.count()).select_from(model).where(model.case_id == case_id))
-        return state
-
-
-def set_today(app, day: str) -> None:
-    app.config["CLOCK_TODAY"] = day
-
-
-def body_of(message) -> str:
-    return message.get_body(preferencelist=("plain",)).get_content()
-
-
-def requester_emails(app, case_id: int) -> list[OutboundEmail]:
-    with app.app_context():
-        rows = db.session.scalars(select(OutboundEmail).where(
-            OutboundEmail.case_id == case_id, OutboundEmail.recipient_staff_id.is_(None))
-            .order_by(OutboundEmail.id)).all()
-        db.session.expunge_all()
-        return rows
-
-
-def add_proof(app, case_id: int, data: bytes = PDF) -> tuple[int, str]:
-    with app.app_context():
-        blob = storage.put(data)
-        proof = IdentityProof(case_id=case_id, kind=ProofKind.IDENTITY, blob_id=blob.blob_id,
-                              size=blob.size, sha256=blob.sha256, content_type="application/pdf")
-        db.session.add(proof)
-        db.session.commit()
-        return proof.id, blob.blob_id
-
-
-def blob_files(app) -> list[Path]:
-    root = Path(app.config["STORAGE_DIR"])
-    return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
-
-
-def refused(resp, action: str) -> str:
-    """The 400 case page of a refused action; returns its error message."""
-    html = resp.get_data(as_text=True)
-    assert resp.status_code == 400, html[:500]
-    marker = f'id="{action}-error">'
-    assert marker in html, f"no error shown at the {action} form"
-    return html.split(marker, 1)[1].split("</p>", 1)[0]
-
-
-def audit_events(app, action: str) -> list[AuditEvent]:
-    with app.app_context():
-        rows = db.session.scalars(select(AuditEvent).where(AuditEvent.action == action)
-                                  .order_by(AuditEvent.id)).all()
-        db.session.expunge_all()
-        return rows
-
-
-def open_status_link(app, url: str):
-    """The requester follows the e-mailed link in a fresh browser (in English)."""
-    requester = app.test_client()
-    requester.get("/language/en")
-    resp = requester.get(path_of(url))
-    assert resp.status_code == 302
-    return requester, resp.location
-
-
-def post_answer(client, reference: str, answer: str, upload: tuple[bytes, str] | None = None):
-    """Answer the open question from the status page: text and an optional file, multipart."""
-    page = client.get(f"/status/{reference}")
-    assert page.status_code == 200
-    payload = {"csrf_token": csrf_from(page.get_data(as_text=True)), "answer": answer}
-    if upload is not None:
-        payload["proof"] = FileStorage(BytesIO(upload[0]), filename=upload[1])
-    boundary, body = encode_multipart(payload)
-    return client.post(f"/status/{reference}/answer", data=body,
-                       content_type=f"multipart/form-data; boundary={boundary}")
-
-
-def ask(app, client, case, run_jobs, smtp_server, question: str = QUESTION) -> str:
-    """Staff ask ``question``; the requester's e-mail is sent. Returns its status link."""
-    resp = post_action(client, case.reference, "ask", {"question": question})
-    assert resp.status_code == 302
-    assert run_jobs() == 0
-    mail = smtp_server.last_to(case.requester_email)
-    return next(u for u in smtp_server.links(mail) if "/status/" in u)
-
+from tests.casework_helpers import (
+    DUE,
+    EXE,
+    EXTENDED_DUE,
+    PDF,
+    QUESTION,
+    RECEIVED,
+    add_proof,
+    ask,
+    audit_events,
+    blob_files,
+    body_of,
+    case_state,
+    fetch,
+    open_status_link,
+    post_answer,
+    refused,
+    requester_emails,
+    set_today,
+    staff_session,
+)
+from tests.staff_helpers import make_case, post_action
 
 # --------------------------------------------------------------------------- questions (D8)
 

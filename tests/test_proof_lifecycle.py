@@ -15,9 +15,7 @@ from dsar.cli import main
 from dsar.extensions import db
 from dsar.models import Case, CaseStatus, IdentityProof
 from dsar.models.types import utcnow
-from tests.helpers import access_form, csrf_from, post_form
-from tests.staff_helpers import make_case, post_action
-from tests.test_casework import (
+from tests.casework_helpers import (
     PDF,
     add_proof,
     ask,
@@ -28,6 +26,8 @@ from tests.test_casework import (
     set_today,
     staff_session,
 )
+from tests.helpers import access_form, csrf_from, post_form
+from tests.staff_helpers import make_case, post_action
 
 
 def proofs_of(app, case_id: int) -> list[IdentityProof]:
