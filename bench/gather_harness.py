@@ -80,11 +80,11 @@ def dsar_init(env: dict[str, str]) -> None:
 
 @contextmanager
 def workers(env: dict[str, str], count: int):
-    """``count`` real ``dsar worker`` processes on the default queue; on exit, they are stopped
-    (SIGTERM, warm shutdown) and waited for, so their peak memory shows in RUSAGE_CHILDREN."""
-    processes = [subprocess.Popen([sys.executable, "-m", "dsar", "worker", "--queues",
-                                   "default"], env=env, stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.DEVNULL)
+    """``count`` real ``dsar worker`` processes on every queue, as in production (searches and
+    package builds on their own queues, searches first); on exit, they are stopped (SIGTERM,
+    warm shutdown) and waited for, so their peak memory shows in RUSAGE_CHILDREN."""
+    processes = [subprocess.Popen([sys.executable, "-m", "dsar", "worker"], env=env,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                  for _ in range(count)]
     try:
         yield processes

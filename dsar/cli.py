@@ -61,7 +61,9 @@ def init_command() -> None:
 
 
 @main.command("worker")
-@click.option("--queues", default="mail,default,maintenance", show_default=True)
+@click.option("--queues", default="mail,gather,build,maintenance,default", show_default=True,
+              help="The queues to take jobs from, in priority order (a worker per workload: "
+                   "e.g. --queues build on a machine of its own).")
 @click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
 @click.option("--fork/--no-fork", default=None,
               help="Run each job in a forked child (RQ's Worker) or in this process (RQ's "

@@ -114,7 +114,7 @@ def crash_app(tmp_path, app, database_url, redis_url, key_file, smtp_server):
 
 
 def worker(env, *extra) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "dsar", "worker", "--queues", "default",
+    return subprocess.Popen([sys.executable, "-m", "dsar", "worker", "--queues", "gather,build",
                              *extra], env=env, start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 

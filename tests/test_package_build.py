@@ -94,17 +94,17 @@ def test_a_lost_package_build_is_queued_again(demo_app, redis_url):  # noqa: F81
 
     set_app(demo_app)
     with demo_app.app_context():
-        queue = get_queue("default")
-        worker = make_worker(["default"], fork=False)
-        while not packages(demo_app, case.id) and queue.count:
-            job = queue.dequeue_any([queue], None, connection=redis_connection(),
-                                    job_class=DsarJob, serializer=SERIALIZER)
+        queues = [get_queue("gather"), get_queue("build")]
+        worker = make_worker(["gather", "build"], fork=False)
+        while not packages(demo_app, case.id) and any(q.count for q in queues):
+            job = queues[0].dequeue_any(queues, None, connection=redis_connection(),
+                                        job_class=DsarJob, serializer=SERIALIZER)
             if job is None:
                 break
             if job[0].id.endswith("-package"):
                 Redis.from_url(redis_url).flushdb()
                 break
-            worker.execute_job(job[0], queue)
+            worker.execute_job(job[0], job[1])
     assert packages(demo_app, case.id) == []
     with demo_app.app_context():
         assert requeue_lost_packages(utcnow() + timedelta(minutes=5)) == 1

@@ -87,11 +87,11 @@ def test_a_json_job_naming_anything_but_a_job_function_is_not_run(app, run_jobs,
                                                                   tmp_path, func):
     marker = tmp_path / "json-ran"
     attacker = Redis.from_url(redis_url)
-    job = Queue("default", connection=attacker, serializer=JSONSerializer).enqueue(
+    job = Queue("gather", connection=attacker, serializer=JSONSerializer).enqueue(
         func, str(marker), job_id="evil-json")
     run_jobs()
     assert not marker.exists()
-    assert job.id in failed_ids(app, "default")
+    assert job.id in failed_ids(app, "gather")
 
 
 CALLBACK_MARKERS: list[str] = []

@@ -17,7 +17,7 @@ from sqlalchemy import func, select, update
 from dsar import casework
 from dsar.extensions import db
 from dsar.models import Case, CaseStatus, OutboundEmail, StaffUser
-from dsar.pipeline import get_queue
+from dsar.pipeline import QUEUES, get_queue
 from tests.staff_helpers import make_case, make_staff
 from workers.schedule import PERIODIC_JOBS
 
@@ -57,7 +57,7 @@ def run_scheduled(app, run_jobs, job: str, today: date = TODAY) -> None:
         get_queue("maintenance").enqueue(f"workers.jobs.{job}")
     assert run_jobs() == 0, "a job failed"
     with app.app_context():
-        queued = sum(get_queue(name).count for name in ("mail", "default", "maintenance"))
+        queued = sum(get_queue(name).count for name in QUEUES)
     assert queued == 0, "one burst left jobs behind"
 
 
