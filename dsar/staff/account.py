@@ -43,6 +43,20 @@ def account():
     return _page()
 
 
+def _proof_refused(user, step: str, proof_holds) -> bool:
+    """Whether the signed-in user's own proof (password, code) fails here: on a locked account
+    it is refused uncounted, a wrong one counts as a failed sign-in (the same lock-out as the
+    sign-in page). The audit event is committed either way."""
+    if lockout.is_locked(user.id):
+        lockout.record_refusal(user.id, step)
+    elif not proof_holds():
+        lockout.register_failure(user.id, step)
+    else:
+        return False
+    db.session.commit()
+    return True
+
+
 @bp.post("/account/password")
 @login_required
 @limiter.limit("10 per minute")
@@ -52,13 +66,8 @@ def change_password():
     form = PasswordChangeForm()
     if not form.validate_on_submit():
         return _page(password_form=form)
-    if lockout.is_locked(user.id):
-        lockout.record_refusal(user.id, "password_change")
-        db.session.commit()
-        return _page(password_form=form, error=WRONG_PROOF)
-    if not user.check_password(form.current_password.data):
-        lockout.register_failure(user.id, "password_change")
-        db.session.commit()
+    if _proof_refused(user, "password_change",
+                      lambda: user.check_password(form.current_password.data)):
         return _page(password_form=form, error=WRONG_PROOF)
     problem = password_problem(form.new_password.data, user.email)
     if problem:
@@ -84,14 +93,9 @@ def start_rekey():
     form = RekeyForm()
     if not form.validate_on_submit():
         return _page(rekey_form=form)
-    if lockout.is_locked(user.id):
-        lockout.record_refusal(user.id, "authenticator_change")
-        db.session.commit()
-        return _page(rekey_form=form, rekey_error=WRONG_PROOF)
-    if not (user.check_password(form.rekey_password.data)
-            and totp.verify(user, form.rekey_code.data)):
-        lockout.register_failure(user.id, "authenticator_change")
-        db.session.commit()
+    if _proof_refused(user, "authenticator_change",
+                      lambda: user.check_password(form.rekey_password.data)
+                      and totp.verify(user, form.rekey_code.data)):
         return _page(rekey_form=form, rekey_error=WRONG_PROOF)
     offer(user, replacing=user.totp_secret_encrypted)
     record_event("staff.totp_change_started", actor_type=ActorType.STAFF, actor_id=user.id)
