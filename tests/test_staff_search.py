@@ -115,3 +115,16 @@ def test_the_search_is_a_post_with_csrf(app):
     assert client.post("/staff/search", data={"q": ADDRESS}).status_code == 400
     form = re.search(r'<form[^>]*class="filters"[^>]*>', client.get("/staff/").get_data(True))
     assert form and 'method="post"' in form.group(0)
+
+
+def test_the_session_cookie_keeps_the_searched_address_sealed(app):
+    """Flask's session is a signed, not encrypted, cookie: what it holds of a search must not
+    be the address itself (a cookie is read in a browser's tools or by a proxy that logs it)."""
+    make_case(app, email=ADDRESS.lower())
+    client = signed_in(app)
+    resp = search(client, ADDRESS)
+    assert client.get(resp.location).status_code == 200
+    cookie = client.get_cookie(app.config["SESSION_COOKIE_NAME"])
+    stored = app.session_interface.get_signing_serializer(app).loads(cookie.value)
+    assert_no_address(repr(stored))
+    assert stored["dashboard_searches"]  # the search is kept, in a form only the server opens

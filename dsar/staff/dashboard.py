@@ -9,6 +9,7 @@ that id.
 
 from __future__ import annotations
 
+import base64
 import secrets
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
@@ -17,6 +18,7 @@ from flask import current_app, redirect, render_template, request, session, url_
 from flask_login import current_user
 from sqlalchemy import bindparam, func, or_, select, tuple_
 
+from .. import storage
 from ..extensions import db
 from ..models import (
     CLOCK_RUNNING_STATUSES,
@@ -84,7 +86,7 @@ class Filters:
         if assignee not in (None, "me", "none") and not str(assignee).isdigit():
             assignee = None
         search = args.get("search") or None
-        query = session.get(SEARCHES_KEY, {}).get(search, "") if search else ""
+        query = _saved_searches().get(search, "") if search else ""
         return cls(kind=enum_or_none(CaseKind, args.get("kind")),
                    status=enum_or_none(CaseStatus, args.get("status")),
                    assignee=assignee, query=query, search=search if query else None,
@@ -98,19 +100,35 @@ class Filters:
         return {k: str(v) for k, v in values.items() if v}
 
 
+def _saved_searches() -> dict[str, str]:
+    """This session's searches, ``{id: query}``, opened. The session is a cookie, signed but
+    not encrypted: an e-mail address searched for is kept sealed in it, each under its id."""
+    opened = {}
+    for search, sealed in session.get(SEARCHES_KEY, {}).items():
+        try:
+            opened[search] = storage.unseal(base64.b64decode(sealed),
+                                            f"staff-search:{search}").decode()
+        except (ValueError, storage.BlobError):
+            continue  # from another key or altered: that search is simply gone
+    return opened
+
+
 def remember_search(query: str) -> str | None:
     """Keep ``query`` in this session and return its id (the same id for the same query);
     None for an empty query. Only the latest few are kept: the session is a cookie."""
     query = query.strip()[:QUERY_MAX]
     if not query:
         return None
-    searches = dict(session.get(SEARCHES_KEY, {}))
+    searches = _saved_searches()
     search = next((key for key, value in searches.items() if value == query), None)
     if search is None:
         search = secrets.token_urlsafe(9)
     searches.pop(search, None)
     searches[search] = query  # the newest last, so the oldest goes first
-    session[SEARCHES_KEY] = dict(list(searches.items())[-SEARCHES_KEPT:])
+    kept = list(searches.items())[-SEARCHES_KEPT:]
+    session[SEARCHES_KEY] = {
+        key: base64.b64encode(storage.seal(value.encode(), f"staff-search:{key}")).decode()
+        for key, value in kept}
     return search
 
 
