@@ -41,11 +41,11 @@ from pathlib import Path
 from sqlalchemy import event, insert, select, text
 
 from dsar import create_app
+from dsar.core.keys import create_master_key
+from dsar.core.tokens import REFERENCE_ALPHABET
 from dsar.deadlines import due_date, paris_date
 from dsar.extensions import db
-from dsar.keys import create_master_key
 from dsar.models import CLOSED_STATUSES, Case, CaseKind, CaseStatus, StaffRole, StaffUser
-from dsar.tokens import REFERENCE_ALPHABET
 
 GOAL_MS = 100.0
 PASSWORD = "bench password, not a secret"

@@ -3,7 +3,7 @@ benchmark).
 
 The real path: two SQLite source databases (a training platform, a help desk) where chosen
 people have an exact number of records over six collections; access cases gathered through
-``dsar.gathering`` (the search results stored encrypted, as the workers store them); then the
+``dsar.search.gathering`` (the search results stored encrypted, as the workers store them); then the
 package job (``workers.jobs.build_package``: content, export.json, CSVs, report.pdf with
 WeasyPrint, ZIP, manifest, encryption) run in a fresh process that does nothing else: the
 worker. Each package is then checked (record counts, sums, ZIP, PDF), so a fast broken build
@@ -293,7 +293,8 @@ def main() -> int:
         prepared = run_child("prepare", instance, args)
         print(f"   prepared in {time.perf_counter() - began:.1f} s: source databases written "
               f"in {prepared['seed_s']:.1f} s; {args.runs} + 1 cases searched through "
-              f"dsar.gathering (the largest in {prepared['large_search_s']:.1f} s)", flush=True)
+              f"dsar.search.gathering"
+              f" (the largest in {prepared['large_search_s']:.1f} s)", flush=True)
         table = Table()
         small_scenario(instance, args, prepared, table)
         large_scenario(instance, args, prepared, table)

@@ -1,8 +1,9 @@
 """The machinery of ``bench/exports.py``: an instance in a temporary folder (master key,
 encrypted storage, the dsar database from the migrations), two SQLite source databases where
-chosen people have a known number of records, cases gathered through ``dsar.gathering`` (so the
-search results are stored exactly as the workers store them), the instrumented package build
-run in a fresh process (the worker), and the checks of the package it built.
+chosen people have a known number of records, cases gathered through
+``dsar.search.gathering`` (so the search results are stored exactly as the workers store
+them), the instrumented package build run in a fresh process (the worker), and the checks
+of the package it built.
 """
 
 from __future__ import annotations
@@ -322,7 +323,7 @@ def seed_sources(instance: Path, people: list[Person], seed: int = 2026) -> None
 
 def write_instance(instance: Path) -> None:
     """The master key and the two TOML files of a benchmark instance."""
-    from dsar.keys import create_master_key
+    from dsar.core.keys import create_master_key
 
     create_master_key(instance / "dsar.key")
     (instance / "sources.toml").write_text(SOURCES_TOML.format(instance=instance))
@@ -368,13 +369,13 @@ def migrate(app) -> None:
 
 
 def gathered_case(app, person: Person, language: str = "fr") -> tuple[int, float]:
-    """An access case of ``person`` searched through ``dsar.gathering`` (each source's search
+    """An access case of ``person`` searched through ``dsar.search.gathering`` (each source's search
     and the fan-in, called as the jobs call them) until it is in ``review``. Returns its id
     and the seconds the search took."""
-    from dsar import gathering
+    from dsar.cases.workflow import create_case, transition
     from dsar.extensions import db
     from dsar.models import ActorType, Case, CaseKind, CaseStatus
-    from dsar.workflow import create_case, transition
+    from dsar.search import gathering
 
     with app.app_context():
         case = create_case(kind=CaseKind.ACCESS, requester_name="Camille Bench",
@@ -549,7 +550,7 @@ def check_package(app, case_id: int, person: Person, workdir: Path,
     ``export.json`` attached. Raises AssertionError on the first fault; returns sizes."""
     from sqlalchemy import select
 
-    from dsar import storage
+    from dsar.core import storage
     from dsar.extensions import db
     from dsar.models import Case, ExportPackage, PackageStatus
 

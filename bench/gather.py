@@ -44,9 +44,9 @@ from bench.gather_orgs import build_sql_org, demo_org, sql_org_config  # noqa: E
 
 def make_cases(app, emails: list[str]) -> list[int]:
     """Verified access cases, one per address (what staff have before "start")."""
+    from dsar.cases.workflow import create_case, transition
     from dsar.extensions import db
     from dsar.models import ActorType, CaseKind, CaseStatus
-    from dsar.workflow import create_case, transition
 
     ids = []
     with app.app_context():
@@ -78,12 +78,12 @@ def staff_user(app):
 
 
 def start(app, case_id: int, staff_id: int) -> None:
-    from dsar import casework
+    from dsar.cases import staff_actions
     from dsar.extensions import db
     from dsar.models import Case, StaffUser
 
     with app.app_context():
-        casework.start_processing(db.session.get(Case, case_id), db.session.get(StaffUser,
+        staff_actions.start_processing(db.session.get(Case, case_id), db.session.get(StaffUser,
                                                                                 staff_id))
         db.session.remove()
 

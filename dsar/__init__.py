@@ -8,8 +8,7 @@ from pathlib import Path
 
 from flask import Flask
 
-PACKAGE_DIR = Path(__file__).resolve().parent
-TEMPLATES_DIR = PACKAGE_DIR.parent / "templates"
+from dsar.paths import MIGRATIONS_DIR, STATIC_DIR, TEMPLATES_DIR
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -22,13 +21,13 @@ def create_app(test_config: dict | None = None) -> Flask:
                        if os.environ.get("DSAR_INSTANCE_PATH") else None),
         instance_relative_config=True,
         template_folder=str(TEMPLATES_DIR),
-        static_folder=str(PACKAGE_DIR / "static"),
+        static_folder=str(STATIC_DIR),
     )
-    from .config import load_config
+    from dsar.config import load_config, set_secret_key
 
     load_config(app, test_config)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
-    _set_secret_key(app)
+    set_secret_key(app)
     if int(app.config["PROXY_FIX_X_FOR"]):
         # Behind reverse proxies: the client's address (rate limits) from X-Forwarded-For.
         from werkzeug.middleware.proxy_fix import ProxyFix
@@ -36,12 +35,13 @@ def create_app(test_config: dict | None = None) -> Flask:
         hops = int(app.config["PROXY_FIX_X_FOR"])
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
 
-    from . import errors, i18n, security
-    from .extensions import csrf, db, limiter, login_manager, migrate
-    from .sources import catalog
+    from dsar import i18n
+    from dsar.extensions import csrf, db, limiter, login_manager, migrate
+    from dsar.sources import catalog
+    from dsar.web import errors, security
 
     db.init_app(app)
-    migrate.init_app(app, db, directory=str(PACKAGE_DIR / "migrations"))
+    migrate.init_app(app, db, directory=str(MIGRATIONS_DIR))
     csrf.init_app(app)
     limiter.init_app(app)
     login_manager.init_app(app)
@@ -52,14 +52,14 @@ def create_app(test_config: dict | None = None) -> Flask:
     # the file, the key and the fault (SourceConfigError).
     catalog.init_app(app)
 
-    from . import models  # noqa: F401  (register the tables)
-    from .portal import bp as portal_bp
-    from .staff import bp as staff_bp
+    from dsar import models  # noqa: F401  (register the tables)
+    from dsar.portal import bp as portal_bp
+    from dsar.staff import bp as staff_bp
 
     app.register_blueprint(portal_bp)
     app.register_blueprint(staff_bp)
     if app.config.get("DEMO_MAILBOX_DIR"):
-        from .demo.mailbox import bp as mailbox_bp
+        from dsar.demo.mailbox import bp as mailbox_bp
 
         app.register_blueprint(mailbox_bp)
 
@@ -70,8 +70,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         change), is signed out whatever cookie the browser holds."""
         from flask import session
 
-        from .models import StaffUser
-        from .staff.auth import GENERATION
+        from dsar.models import StaffUser
+        from dsar.staff.auth import GENERATION
 
         user = db.session.get(StaffUser, int(user_id)) if user_id.isdigit() else None
         if user is None or not user.is_active:
@@ -80,16 +80,3 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     logging.getLogger("dsar").setLevel(app.config.get("LOG_LEVEL", "INFO"))
     return app
-
-
-def _set_secret_key(app: Flask) -> None:
-    """Derive the session secret from the master key unless one was configured. Before
-    ``dsar init`` there is no key; only the CLI can run then."""
-    if app.config.get("SECRET_KEY"):
-        return
-    from .keys import MissingKeyError, derived_key
-
-    try:
-        app.config["SECRET_KEY"] = derived_key("flask-secret", app.config["MASTER_KEY_FILE"])
-    except MissingKeyError:
-        app.logger.warning("no master key yet: run `dsar init`")

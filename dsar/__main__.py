@@ -1,5 +1,5 @@
 """``python -m dsar`` is the ``dsar`` command."""
 
-from .cli import main
+from dsar.cli import main
 
 main()

@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import secrets
 import sys
-from pathlib import Path
 
 import click
 from flask import current_app
 from flask.cli import FlaskGroup, with_appcontext
 
-from . import create_app
+from dsar import create_app
 
 
 def _create_app():
     """``create_app`` for the command line: a bad configuration file ends the command with
     one line naming the file, the key and the fault, not a traceback."""
-    from .sources.base import SourceConfigError
+    from dsar.sources.base import SourceConfigError
 
     try:
         return create_app()
@@ -34,30 +33,9 @@ def main() -> None:
 @with_appcontext
 def init_command() -> None:
     """Create the instance folder, the master key and the database schema (idempotent)."""
-    from flask_migrate import upgrade
+    from dsar.instance_setup import set_up_instance
 
-    from . import _set_secret_key
-    from .keys import create_master_key
-
-    instance = Path(current_app.instance_path)
-    instance.mkdir(parents=True, exist_ok=True)
-    key_file = current_app.config["MASTER_KEY_FILE"]
-    if create_master_key(key_file):
-        click.echo(f"Created the master key {key_file} (keep it safe and backed up).")
-    _set_secret_key(current_app)
-    Path(current_app.config["STORAGE_DIR"]).mkdir(parents=True, exist_ok=True, mode=0o700)
-    from sqlalchemy import inspect
-
-    from .audit import start_chain
-    from .extensions import db
-
-    # Only a database created now gets a signed empty head: re-running init must never
-    # re-create a head that was deleted (that would hide a wiped trail).
-    new_database = not inspect(db.engine).has_table("audit_head")
-    upgrade()
-    if new_database and start_chain():
-        db.session.commit()
-    click.echo("Database schema is up to date.")
+    set_up_instance(current_app, click.echo)
 
 
 @main.command("worker")
@@ -71,10 +49,9 @@ def init_command() -> None:
 @with_appcontext
 def worker_command(queues: str, burst: bool, fork: bool | None) -> None:
     """Run an RQ worker (with RQ's scheduler for retries) in this app's configuration."""
+    from dsar.mail.smtp_tls import SmtpConfigError, check_smtp_config
+    from dsar.pipeline.worker import make_worker
     from workers.app import set_app
-
-    from .pipeline import make_worker
-    from .smtp_tls import SmtpConfigError, check_smtp_config
 
     try:  # at start, rather than as the error of every e-mail
         check_smtp_config(current_app.config)
@@ -92,12 +69,12 @@ def worker_command(queues: str, burst: bool, fork: bool | None) -> None:
 @main.command("scheduler")
 @with_appcontext
 def scheduler_command() -> None:
-    """Run the periodic jobs of ``workers/schedule.py`` (RQ's CronScheduler)."""
+    """Run the periodic jobs of ``dsar/pipeline/periodic.py`` (RQ's CronScheduler)."""
     from rq.utils import import_attribute
 
-    from workers.schedule import PERIODIC_JOBS
-
-    from .pipeline import FAILURE_TTL, RESULT_TTL, cron_scheduler
+    from dsar.pipeline.periodic import PERIODIC_JOBS
+    from dsar.pipeline.queues import FAILURE_TTL, RESULT_TTL
+    from dsar.pipeline.worker import cron_scheduler
 
     cron = cron_scheduler("dsar")  # JSON jobs, like every other queue
     for job in PERIODIC_JOBS:
@@ -112,7 +89,7 @@ def scheduler_command() -> None:
 def sweep_command() -> None:
     """Expire unconfirmed cases, re-enqueue work lost from Redis and delete expired answer
     packages, once."""
-    from .sweep import sweep
+    from dsar.pipeline.sweep import sweep
 
     for name, count in sweep().items():
         click.echo(f"{name}: {count}")
@@ -127,7 +104,7 @@ def sources_group() -> None:
 @with_appcontext
 def sources_check_command() -> None:
     """Show the sources and processing read at start-up (both files are valid if this runs)."""
-    from .sources.catalog import get_catalog
+    from dsar.sources.catalog import get_catalog
 
     catalog = get_catalog()
     if not catalog.sources:
@@ -147,7 +124,7 @@ def sources_check_command() -> None:
 @with_appcontext
 def sources_index_command(names: tuple[str, ...], rebuild: bool) -> None:
     """Bring the line indexes of the ``files`` sources up to date (all, or NAMES)."""
-    from .sources.indexing import update_file_indexes
+    from dsar.sources.indexing import update_file_indexes
 
     try:
         done = update_file_indexes(names or None, rebuild=rebuild)
@@ -167,7 +144,7 @@ _ANCHOR_FILE = click.Path(exists=True, dir_okay=False)
 
 
 def _read_anchor_file(path: str | None) -> tuple[list, list[str]]:
-    from .audit_anchor import read_anchors
+    from dsar.core.audit_anchor import read_anchors
 
     return read_anchors(path) if path else ([], [])
 
@@ -178,7 +155,7 @@ def _read_anchor_file(path: str | None) -> tuple[list, list[str]]:
 @with_appcontext
 def audit_verify_command(anchor_file: str | None) -> None:
     """Check the whole hash chain and its signed head; exit 1 on any alteration or deletion."""
-    from .audit import verify_chain
+    from dsar.core.audit import verify_chain
 
     anchors, faults = _read_anchor_file(anchor_file)
     report = verify_chain(anchors=anchors)
@@ -201,7 +178,7 @@ def audit_verify_command(anchor_file: str | None) -> None:
 def audit_anchor_command(path: str | None, syslog: bool) -> None:
     """Write the chain head (count, last event, hash, time, MAC) outside the database, for
     `dsar audit verify --anchor`. Run it from cron."""
-    from .audit_anchor import AnchorError, append_to_file, head_line, send_to_syslog
+    from dsar.core.audit_anchor import AnchorError, append_to_file, head_line, send_to_syslog
 
     if bool(path) == syslog:
         raise click.UsageError("give either --file PATH or --syslog")
@@ -226,8 +203,8 @@ def audit_seal_command(anchor_file: str | None) -> None:
     """Sign the chain head as the events now stand: once after upgrading to signed heads, or
     after an incident has been looked into. Recorded in the trail; refused if an event is
     altered or a link broken."""
-    from .audit import ChainNotSealed, seal_head
-    from .extensions import db
+    from dsar.core.audit import ChainNotSealed, seal_head
+    from dsar.extensions import db
 
     anchors, faults = _read_anchor_file(anchor_file)
     try:
@@ -252,7 +229,7 @@ def audit_seal_command(anchor_file: str | None) -> None:
 
 @main.group("user")
 def user_group() -> None:
-    """Staff accounts."""
+    """Staff management."""
 
 
 @user_group.command("create")
@@ -269,17 +246,17 @@ def user_create_command(email: str, role: str, name: str, password: str | None) 
     from flask_babel import force_locale
     from sqlalchemy import select
 
-    from . import accounts
-    from .audit import record_event
-    from .extensions import db
-    from .models import StaffRole, StaffUser
+    from dsar.accounts import management
+    from dsar.core.audit import record_event
+    from dsar.extensions import db
+    from dsar.models import StaffRole, StaffUser
 
     email = email.strip().lower()
     if db.session.scalar(select(StaffUser.id).where(StaffUser.email == email)):
         raise click.ClickException("a staff account with that address already exists")
     generated = password is None
     password = password or secrets.token_urlsafe(18)
-    problem = accounts.password_problem(password, email)
+    problem = management.password_problem(password, email)
     if problem:
         with force_locale("en"):
             raise click.ClickException(str(problem))
@@ -288,14 +265,14 @@ def user_create_command(email: str, role: str, name: str, password: str | None) 
     db.session.add(user)
     db.session.flush()
     record_event("staff.created", payload={"staff_id": user.id, "role": role})
-    emails = accounts.notify_new_account(user, by=None)
+    emails = management.notify_new_account(user, by=None)
     db.session.commit()
-    accounts.enqueue(emails)
+    management.enqueue(emails)
     click.echo(f"Created {role} account {user.id}.")
     if generated:
         click.echo(f"Password (shown once): {password}")
 
 
-from .demo.runner import demo_command  # noqa: E402
+from dsar.demo.runner import demo_command  # noqa: E402
 
 main.add_command(demo_command)

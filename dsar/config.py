@@ -10,6 +10,8 @@ from pathlib import Path
 
 from flask import Flask
 
+from dsar.core.keys import MissingKeyError, derived_key
+
 #: Settings every deployment gets unless a later layer overrides them.
 DEFAULTS: dict[str, object] = {
     # None means "the SQLite file in instance/" (filled in by ``load_config``).
@@ -160,3 +162,14 @@ def load_config(app: Flask, test_config: dict | None) -> None:
                               {"ssl_ca_certs": app.config["REDIS_CA_FILE"]})
     app.config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", False)
+
+
+def set_secret_key(app: Flask) -> None:
+    """Derive the session secret from the master key unless one was configured. Before
+    ``dsar init`` there is no key; only the CLI can run then."""
+    if app.config.get("SECRET_KEY"):
+        return
+    try:
+        app.config["SECRET_KEY"] = derived_key("flask-secret", app.config["MASTER_KEY_FILE"])
+    except MissingKeyError:
+        app.logger.warning("no master key yet: run `dsar init`")

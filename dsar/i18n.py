@@ -9,8 +9,8 @@ from flask import Blueprint, Flask, current_app, redirect, request, session
 from flask_babel import format_date, format_datetime, get_locale
 from flask_babel import lazy_gettext as _l
 
-from .extensions import babel
-from .models import CaseKind, CaseStatus
+from dsar.extensions import babel
+from dsar.models import CaseKind, CaseStatus
 
 bp = Blueprint("i18n", __name__)
 

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
 
-from dsar import storage
+from dsar.core import storage
 from dsar.extensions import db
 from dsar.models import (
     AuditEvent,

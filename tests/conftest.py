@@ -19,9 +19,9 @@ from redis import Redis
 from sqlalchemy import text
 
 from dsar import create_app
+from dsar.core.keys import create_master_key
 from dsar.demo.mailcatcher import read_messages, start_catcher
 from dsar.extensions import db
-from dsar.keys import create_master_key
 
 
 def free_port() -> int:
@@ -159,7 +159,7 @@ def app(_schema, database_url, redis_url, key_file, smtp_server, tmp_path):
 def _start_audit_chain(app) -> None:
     """The signed empty head ``dsar init`` writes on a new database: every test starts from
     a deployment's state."""
-    from dsar.audit import start_chain
+    from dsar.core.audit import start_chain
 
     with app.app_context():
         start_chain()
@@ -185,7 +185,8 @@ def run_queued_jobs(app) -> int:
     (``burst``); returns the number of jobs that failed."""
     from rq.registry import FailedJobRegistry
 
-    from dsar.pipeline import QUEUES, get_queue, make_worker
+    from dsar.pipeline import QUEUES, get_queue
+    from dsar.pipeline.worker import make_worker
     from workers.app import set_app
 
     set_app(app)

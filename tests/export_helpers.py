@@ -12,7 +12,8 @@ from pathlib import Path
 from jsonschema import Draft202012Validator
 from sqlalchemy import select
 
-from dsar import create_app, storage
+from dsar import create_app
+from dsar.core import storage
 from dsar.demo.org import generate, write_config
 from dsar.demo.services import crm_app, newsletter_app, serve
 from dsar.exports import load_schema

@@ -8,11 +8,11 @@ from datetime import time as dtime
 
 import pyotp
 
-from dsar import totp
+from dsar.cases.workflow import create_case, transition
+from dsar.core import totp
 from dsar.extensions import db
 from dsar.models import ActorType, Case, CaseKind, CaseStatus, StaffRole, StaffUser
 from dsar.models.types import utcnow
-from dsar.workflow import create_case, transition
 from tests.helpers import csrf_from
 
 PASSWORD = "correct horse battery staple"

@@ -12,10 +12,10 @@ import httpx
 import pytest
 from werkzeug.serving import make_server
 
-from dsar import tokens
-from dsar.access_log import redact
+from dsar.core import tokens
 from dsar.extensions import db
 from dsar.models import Case
+from dsar.web.access_log import redact
 from tests.staff_helpers import make_case
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")

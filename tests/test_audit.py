@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import delete, select, text, update
 
-from dsar.audit import record_event, verify_chain
+from dsar.cases.workflow import InvalidTransition, create_case, transition
 from dsar.cli import main
+from dsar.core.audit import record_event, verify_chain
 from dsar.extensions import db
 from dsar.models import ActorType, AuditEvent, Case, CaseKind, CaseStatus
-from dsar.workflow import InvalidTransition, create_case, transition
 
 
 def make_events(app, n_cases: int = 3) -> list[int]:

@@ -10,8 +10,8 @@ import stat
 
 from sqlalchemy import select, text
 
-from dsar.audit import record_event
 from dsar.cli import main
+from dsar.core.audit import record_event
 from dsar.extensions import db
 from dsar.models import AuditEvent, AuditHead
 from tests.test_audit import make_events
@@ -150,7 +150,7 @@ def test_anchor_refuses_a_head_that_is_not_signed(app, runner, tmp_path):
 def test_anchor_lines_read_back_from_syslog_verify(app, runner, tmp_path, monkeypatch):
     """``--syslog`` sends the same line to the local syslog socket; lines copied out of the
     log (with syslog's prefix) are accepted by ``verify --anchor``."""
-    from dsar import audit_anchor
+    from dsar.core import audit_anchor
 
     address = str(tmp_path / "log.sock")
     receiver = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)

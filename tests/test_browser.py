@@ -22,11 +22,12 @@ from flask_babel import force_locale
 from playwright.sync_api import expect, sync_playwright
 from werkzeug.serving import make_server
 
-from dsar import PACKAGE_DIR, create_app, deadlines
-from dsar.errors import MESSAGES as ERROR_MESSAGES
+from dsar import create_app, deadlines
 from dsar.i18n import KIND_LABELS, STATUS_LABELS
-from dsar.mail import SUBJECTS
+from dsar.mail.outbox import SUBJECTS
 from dsar.models import CaseKind, CaseStatus, MailTemplate
+from dsar.paths import TRANSLATIONS_DIR
+from dsar.web.errors import MESSAGES as ERROR_MESSAGES
 from tests.conftest import _config, reset_state, run_queued_jobs
 
 pytestmark = pytest.mark.browser
@@ -43,7 +44,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
-FR_CATALOG = PACKAGE_DIR / "translations" / "fr" / "LC_MESSAGES" / "messages.mo"
+FR_CATALOG = TRANSLATIONS_DIR / "fr" / "LC_MESSAGES" / "messages.mo"
 REFERENCE_PATTERN = re.compile(r"DSR-[0-9A-Z]{4}-[0-9A-Z]{4}")
 
 

@@ -21,11 +21,11 @@ from playwright.sync_api import Browser, expect, sync_playwright
 from sqlalchemy import func, select
 
 from dsar import deadlines
+from dsar.cases.clock import today_in_paris
 from dsar.extensions import db
 from dsar.i18n import KIND_LABELS, STAFF_STATUS_LABELS, STATUS_LABELS
-from dsar.mail import SUBJECTS
+from dsar.mail.outbox import SUBJECTS
 from dsar.models import AuditEvent, Case, CaseKind, CaseStatus, MailTemplate
-from dsar.workflow import today_in_paris
 from tests import test_browser as portal_test
 from tests.conftest import run_queued_jobs
 from tests.staff_helpers import PASSWORD, make_case, make_staff

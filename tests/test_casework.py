@@ -16,7 +16,8 @@ from babel.dates import format_date
 from markupsafe import escape
 from sqlalchemy import select
 
-from dsar import deadlines, storage
+from dsar import deadlines
+from dsar.core import storage
 from dsar.extensions import db
 from dsar.models import (
     CaseKind,

@@ -13,8 +13,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from dsar import storage
-from dsar.delivery import purge_expired
+from dsar.core import storage
+from dsar.delivery.release import purge_expired
 from dsar.extensions import db
 from dsar.models import (
     ActorType,
@@ -295,7 +295,7 @@ def test_the_package_of_a_withdrawn_case_is_deleted(gather_app):  # noqa: F811
     case = in_review(gather_app)
     package = package_of(gather_app, case.id)
     with gather_app.app_context():
-        from dsar.workflow import transition
+        from dsar.cases.workflow import transition
 
         transition(db.session.get(Case, case.id), CaseStatus.WITHDRAWN,
                    actor_type=ActorType.REQUESTER)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from dsar import create_app
-from dsar.audit import verify_chain
+from dsar.core.audit import verify_chain
 from dsar.demo.cases import SAMPLES, seed_sample_cases
 from dsar.extensions import db
 from dsar.models import Case

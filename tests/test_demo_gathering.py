@@ -11,12 +11,13 @@ import json
 import pytest
 from sqlalchemy import select
 
-from dsar import create_app, gathering
+from dsar import create_app
 from dsar.cli import main
 from dsar.demo.org import SHOWCASE, generate, write_config
 from dsar.demo.services import crm_app, newsletter_app, serve
 from dsar.extensions import db
 from dsar.models import CaseStatus, GatherStatus, SourceResult
+from dsar.search import gathering
 from tests.conftest import _config, run_queued_jobs
 from tests.gather_helpers import dispose, verified_case
 from tests.test_gathering import case_status, start

@@ -297,8 +297,8 @@ def _loaded(instance: Path):
     sql = pytest.importorskip("dsar.sources.sql")
     http = pytest.importorskip("dsar.sources.http")
     files = pytest.importorskip("dsar.sources.files")
-    from dsar.register import load_register
     from dsar.sources.config import load_sources
+    from dsar.sources.register import load_register
 
     kinds = {"sql": sql.SqlConnector, "http": http.HttpConnector, "files": files.FilesConnector}
     sources = load_sources(instance / "sources.toml", kinds, instance)

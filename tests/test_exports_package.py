@@ -15,13 +15,14 @@ import zipfile
 import pytest
 from sqlalchemy import select
 
-from dsar import gathering, storage
+from dsar.core import storage
 from dsar.demo.org import SHOWCASE
 from dsar.exports.content import ExportRecord, build_content
 from dsar.exports.csv_export import write_csv
 from dsar.exports.package import PackageMember, write_package
 from dsar.extensions import db
 from dsar.models import Case, CaseStatus, GatherStatus, SourceResult
+from dsar.search import gathering
 from dsar.sources.base import Discovery, Record
 from tests.export_helpers import (
     collection,

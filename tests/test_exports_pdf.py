@@ -19,7 +19,7 @@ from flask_babel import lazy_gettext as _l
 from pypdf import PdfReader
 from weasyprint import HTML
 
-from dsar import gathering, storage
+from dsar.core import storage
 from dsar.demo.org import SHOWCASE
 from dsar.demo.services import serve
 from dsar.exports.content import build_content
@@ -37,6 +37,7 @@ from dsar.exports.pdf import (
 )
 from dsar.extensions import db
 from dsar.models import Case, CaseStatus, GatherStatus, SourceResult
+from dsar.search import gathering
 from dsar.sources.base import Discovery, Record
 from tests.export_helpers import collection, gathered_case
 from tests.gather_helpers import SHOP_SOURCE, app_with_sources, dispose, write_config

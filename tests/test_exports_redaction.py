@@ -17,7 +17,7 @@ from flask_babel import lazy_gettext as _l
 from pypdf import PdfReader
 from sqlalchemy import select
 
-from dsar import gathering, storage
+from dsar.core import storage
 from dsar.demo.org import SHOWCASE
 from dsar.demo.org.showcase import PEOPLE
 from dsar.exports.contacts import contacts_in, mask_text, normal_phone
@@ -25,6 +25,7 @@ from dsar.exports.content import build_content
 from dsar.exports.package import write_package
 from dsar.extensions import db
 from dsar.models import AuditEvent, Case, CaseStatus, GatherStatus, SourceResult
+from dsar.search import gathering
 from dsar.sources.base import Discovery, Identity, Record
 from tests.export_helpers import (
     built_package,

@@ -12,11 +12,13 @@ import pytest
 from redis import Redis
 from sqlalchemy import select
 
-from dsar import casework, gathering, storage
+from dsar.cases import staff_actions
+from dsar.core import storage
 from dsar.extensions import db
 from dsar.models import AuditEvent, Case, CaseKind, CaseStatus, GatherStatus, SourceResult
 from dsar.models.types import utcnow
-from dsar.sweep import requeue_lost_gathering
+from dsar.pipeline.sweep import requeue_lost_gathering
+from dsar.search import gathering
 from tests.conftest import run_queued_jobs
 from tests.gather_helpers import (
     BILLING_SOURCE,
@@ -53,7 +55,7 @@ def gather_app(org, app, database_url, redis_url, key_file, smtp_server):
 def start(app, case_id: int) -> None:
     with app.app_context():
         staff = make_staff(app, "agent", email=f"agent{case_id}@staff.example")
-        casework.start_processing(db.session.get(Case, case_id), staff)
+        staff_actions.start_processing(db.session.get(Case, case_id), staff)
 
 
 def rows_by_source(app, case_id: int) -> dict[str, SourceResult]:

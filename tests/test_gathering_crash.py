@@ -17,12 +17,12 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 from sqlalchemy import select
 
-from dsar import gathering
 from dsar.extensions import db
 from dsar.models import Case, CaseStatus, GatherStatus, SourceResult
+from dsar.pipeline.sweep import requeue_lost_gathering
+from dsar.search import gathering
 from dsar.sources.base import Identity
 from dsar.sources.catalog import get_catalog
-from dsar.sweep import requeue_lost_gathering
 from tests.gather_helpers import (
     SHOP_SOURCE,
     app_with_sources,

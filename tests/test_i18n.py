@@ -77,8 +77,8 @@ def test_extraction_reads_every_kind_of_source():
     found = extract_sources()
     expected = {
         "Access to my data": "dsar/i18n.py",  # lazy_gettext as _l
-        "Please confirm your request %(reference)s": "dsar/mail.py",  # lazy_gettext
-        "This message was sent automatically; please do not reply to it.": "dsar/mail.py",
+        "Please confirm your request %(reference)s": "dsar/mail/outbox.py",  # lazy_gettext
+        "This message was sent automatically; please do not reply to it.": "dsar/mail/outbox.py",
         EN_TITLE: "templates/portal/index.html",
         "Thank you for confirming your request. Here is what we have recorded:":
             "templates/email/acknowledgement.txt",
@@ -283,7 +283,7 @@ def test_form_and_error_pages_are_translated(client):
 def test_email_subject_is_translated(app):
     from flask_babel import force_locale
 
-    from dsar.mail import SUBJECTS
+    from dsar.mail.outbox import SUBJECTS
     from dsar.models import MailTemplate
 
     subject = SUBJECTS[MailTemplate.CONFIRM_EMAIL]

@@ -211,7 +211,7 @@ def test_proof_upload_is_stored_encrypted_and_recorded(app, client):
         from hashlib import sha256
 
         assert proof.sha256 == sha256(payload).hexdigest()
-        from dsar import storage
+        from dsar.core import storage
 
         assert storage.get(proof.blob_id) == payload
         from pathlib import Path

@@ -13,7 +13,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from dsar import tokens
+from dsar.core import tokens
 from dsar.extensions import db
 from dsar.models import AuditEvent, Case, CaseStatus, OutboundEmail
 from dsar.models.types import utcnow

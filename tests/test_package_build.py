@@ -84,12 +84,13 @@ def test_a_lost_package_build_is_queued_again(demo_app, redis_url):  # noqa: F81
     from redis import Redis
 
     from dsar.models.types import utcnow
-    from dsar.sweep import requeue_lost_packages
+    from dsar.pipeline.sweep import requeue_lost_packages
 
     case = verified_case(demo_app, SHOWCASE["C"]["email"])
     start(demo_app, case.id)
     # Run the searches and the fan-in, but lose the package job with Redis.
-    from dsar.pipeline import SERIALIZER, DsarJob, get_queue, make_worker, redis_connection
+    from dsar.pipeline.queues import SERIALIZER, DsarJob, get_queue, redis_connection
+    from dsar.pipeline.worker import make_worker
     from workers.app import set_app
 
     set_app(demo_app)

@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_every_job_path_named_in_dsar_resolves():
     """``dsar`` names jobs by dotted path (it never imports ``workers``): each must exist."""
-    from workers.schedule import PERIODIC_JOBS
+    from dsar.pipeline.periodic import PERIODIC_JOBS
 
     paths = set()
     for source in (ROOT / "dsar").rglob("*.py"):

@@ -10,8 +10,8 @@ from io import BytesIO
 
 from sqlalchemy import select, update
 
-from dsar import storage
 from dsar.cli import main
+from dsar.core import storage
 from dsar.extensions import db
 from dsar.models import Case, CaseStatus, IdentityProof
 from dsar.models.types import utcnow
@@ -171,7 +171,7 @@ def test_the_purge_deletes_documents_left_on_closed_and_processed_cases(app, run
 
 def test_the_periodic_job_purges_what_is_left(app, run_jobs):
     from dsar.pipeline import get_queue
-    from workers.schedule import PERIODIC_JOBS
+    from dsar.pipeline.periodic import PERIODIC_JOBS
 
     [job] = [j for j in PERIODIC_JOBS if j.name == "purge-proofs"]
     case = make_case(app, status=CaseStatus.WITHDRAWN)

@@ -24,6 +24,7 @@ from sqlalchemy import select
 from dsar import create_app, pipeline
 from dsar.extensions import db
 from dsar.models import MailStatus, OutboundEmail
+from dsar.pipeline.worker import cron_scheduler, make_worker
 from tests.conftest import _config, free_port, run_queued_jobs, wait_for_redis
 from tests.helpers import access_form, post_form
 from tests.https_helpers import make_pki
@@ -137,10 +138,10 @@ def test_jobs_and_their_results_are_stored_as_json(app, client, run_jobs, redis_
 def test_the_periodic_jobs_are_queued_as_json_and_run(app, run_jobs, redis_url):
     from rq.utils import import_attribute
 
-    from workers.schedule import PERIODIC_JOBS
+    from dsar.pipeline.periodic import PERIODIC_JOBS
 
     with app.app_context():
-        cron = pipeline.cron_scheduler("test")
+        cron = cron_scheduler("test")
         for periodic in PERIODIC_JOBS:
             cron.register(import_attribute(periodic.func), queue_name=periodic.queue,
                           interval=periodic.interval_seconds, name=periodic.name)
@@ -166,7 +167,7 @@ def test_a_failed_mail_is_retried_through_rqs_scheduler(app, client, run_jobs, s
         registry = pipeline.get_queue("mail").scheduled_job_registry
         (job_id,) = registry.get_job_ids()
         registry.schedule(pipeline.fetch_job(job_id), datetime.now(UTC) - timedelta(seconds=1))
-        pipeline.make_worker(pipeline.QUEUES, fork=False).work(burst=True, with_scheduler=True)
+        make_worker(pipeline.QUEUES, fork=False).work(burst=True, with_scheduler=True)
     outbound = pending_mail(app)
     assert outbound.status is MailStatus.SENT and outbound.attempts == 2
     assert [m["To"] for m in smtp_server.messages()] == [access_form()["email"]]

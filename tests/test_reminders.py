@@ -14,12 +14,12 @@ from datetime import date, timedelta
 from babel.dates import format_date
 from sqlalchemy import func, select, update
 
-from dsar import casework
+from dsar.cases import staff_actions
 from dsar.extensions import db
 from dsar.models import Case, CaseStatus, OutboundEmail, StaffUser
 from dsar.pipeline import QUEUES, get_queue
+from dsar.pipeline.periodic import PERIODIC_JOBS
 from tests.staff_helpers import make_case, make_staff
-from workers.schedule import PERIODIC_JOBS
 
 TODAY = date(2025, 3, 10)  # a Monday
 
@@ -238,7 +238,7 @@ def test_case_waiting_for_the_requesters_answer_is_not_overdue(app, run_jobs, sm
     assert case.due_on == date(2025, 4, 7)
     app.config["CLOCK_TODAY"] = "2025-03-10"
     with app.app_context():
-        casework.ask_info(db.session.get(Case, case.id), db.session.get(StaffUser, dpo.id),
+        staff_actions.ask_info(db.session.get(Case, case.id), db.session.get(StaffUser, dpo.id),
                           "Which contract?")
     assert run_jobs() == 0
     smtp_server.clear()

@@ -11,7 +11,7 @@ import time
 from itsdangerous.encoding import base64_decode, base64_encode
 from sqlalchemy import select
 
-from dsar import accounts
+from dsar.accounts import management
 from dsar.extensions import db
 from dsar.models import AuditEvent, MailTemplate, OutboundEmail, StaffRole, StaffUser
 from tests.conftest import Mailbox
@@ -146,8 +146,8 @@ def test_the_setup_link_expires_after_48_hours_and_cannot_be_forged(app, run_job
     path = setup_path(smtp_server, email)
     with app.app_context():
         user = db.session.scalar(select(StaffUser).where(StaffUser.email == email))
-        old = accounts.setup_token(user, issued_at=time.time() - 49 * 3600)
-        recent = accounts.setup_token(user, issued_at=time.time() - 47 * 3600)
+        old = management.setup_token(user, issued_at=time.time() - 49 * 3600)
+        recent = management.setup_token(user, issued_at=time.time() - 47 * 3600)
     # Another account's id in a real link: the signature no longer matches.
     other = make_staff(app, "agent")
     payload, signature = path.rsplit("/", 1)[1].rsplit(".", 1)

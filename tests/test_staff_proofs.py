@@ -78,7 +78,7 @@ def test_an_uploaded_pdf_is_served_as_an_attachment_in_a_sandbox(app, role):
 
 
 def test_an_image_proof_gets_its_own_extension(app):
-    from dsar import storage
+    from dsar.core import storage
     from dsar.models import ProofKind
 
     case = make_case(app)

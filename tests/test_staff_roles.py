@@ -2,7 +2,7 @@
 allowed roles succeed, the others get 403 with nothing changed and the refusal audited.
 
 The expected roles are written out here from DESIGN.md ("Staff back office") and LEGAL.md §2
-(only the DPO extends), not read from ``dsar.permissions``: a wrong entry in the app's table
+(only the DPO extends), not read from ``dsar.cases.permissions``: a wrong entry in the app's table
 must fail a test.
 """
 
@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from dsar import storage
+from dsar.cases.permissions import Action
+from dsar.core import storage
 from dsar.extensions import db
 from dsar.models import (
     AuditEvent,
@@ -37,7 +38,6 @@ from dsar.models import (
     StaffUser,
 )
 from dsar.models.types import utcnow
-from dsar.permissions import Action
 from dsar.pipeline import job_is_queued
 from dsar.staff.cases import ACTIONS
 from tests.helpers import csrf_from

@@ -12,7 +12,7 @@ import time
 import pyotp
 from sqlalchemy import select
 
-from dsar import totp
+from dsar.core import totp
 from dsar.extensions import db
 from dsar.models import AuditEvent, StaffUser
 from tests.helpers import csrf_from

@@ -7,7 +7,7 @@ import inspect
 import pytest
 from sqlalchemy import select
 
-from dsar import tokens
+from dsar.core import tokens
 from dsar.deadlines import due_date
 from dsar.extensions import db
 from dsar.models import AuditEvent, Case, CaseStatus

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from dsar import storage
+from dsar.core import storage
 
 
 def test_round_trip_and_ciphertext_on_disk(app):

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from dsar import storage
+from dsar.core import storage
 
 SEG = storage.SEGMENT_BYTES
 SEALED = SEG + storage.TAG_BYTES

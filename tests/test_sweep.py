@@ -11,7 +11,7 @@ from dsar.cli import main
 from dsar.extensions import db
 from dsar.models import Case, CaseStatus, MailStatus, MailTemplate, OutboundEmail
 from dsar.models.types import utcnow
-from dsar.sweep import expire_unconfirmed, requeue_pending_mail
+from dsar.pipeline.sweep import expire_unconfirmed, requeue_pending_mail
 from tests.helpers import access_form, csrf_from, path_of, post_form
 
 
@@ -90,13 +90,13 @@ def test_mail_lost_from_redis_is_requeued_by_the_sweep(app, client, run_jobs, sm
 
 
 def test_sending_twice_sends_once(app, client, run_jobs, smtp_server):
-    from dsar import mail
+    from dsar.mail import outbox
 
     post_form(client, "/request/access", access_form())
     assert run_jobs() == 0
     with app.app_context():
         outbound = db.session.scalars(select(OutboundEmail)).one()
-        assert mail.deliver(outbound.id) is False
+        assert outbox.deliver(outbound.id) is False
     assert len(smtp_server.messages()) == 1
 
 

@@ -16,8 +16,8 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from dsar import storage
-from dsar.exports.transmit import (
+from dsar.core import storage
+from dsar.delivery.transmit import (
     Destination,
     TransmissionRefused,
     check_destination,

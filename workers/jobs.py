@@ -7,7 +7,7 @@ import logging
 
 from rq import get_current_job
 
-from .app import app_context
+from workers.app import app_context
 
 logger = logging.getLogger(__name__)
 
@@ -19,15 +19,15 @@ def _job_id() -> str | None:
 
 def send_email(outbound_id: int) -> bool:
     """Send outbox e-mail ``outbound_id`` (skipped if already sent)."""
-    from dsar import mail
+    from dsar.mail import outbox
 
     with app_context():
-        return mail.deliver(outbound_id, actor_id=_job_id())
+        return outbox.deliver(outbound_id, actor_id=_job_id())
 
 
 def expire_unconfirmed_cases() -> int:
     """Periodic: close the cases whose e-mail address was never confirmed."""
-    from dsar.sweep import expire_unconfirmed
+    from dsar.pipeline.sweep import expire_unconfirmed
 
     with app_context():
         return len(expire_unconfirmed())
@@ -36,7 +36,7 @@ def expire_unconfirmed_cases() -> int:
 def purge_identity_documents() -> int:
     """Periodic: delete the identity documents left on cases past their decision or closed,
     and uploads never confirmed in time (normally deleted on the way; this catches the rest)."""
-    from dsar.proofs import purge_leftover_proofs
+    from dsar.cases.proofs import purge_leftover_proofs
 
     with app_context():
         return purge_leftover_proofs()
@@ -44,7 +44,11 @@ def purge_identity_documents() -> int:
 
 def sweep_lost_work() -> int:
     """Periodic: re-enqueue work whose job vanished from Redis or whose worker died."""
-    from dsar.sweep import requeue_lost_gathering, requeue_lost_packages, requeue_pending_mail
+    from dsar.pipeline.sweep import (
+        requeue_lost_gathering,
+        requeue_lost_packages,
+        requeue_pending_mail,
+    )
 
     with app_context():
         mails = len(requeue_pending_mail())
@@ -53,7 +57,7 @@ def sweep_lost_work() -> int:
 
 def send_deadline_reminders() -> int:
     """Periodic: D-7 and D-2 reminders to assignees and DPOs."""
-    from dsar.reminders import send_deadline_reminders as send
+    from dsar.cases.reminders import send_deadline_reminders as send
 
     with app_context():
         return send()
@@ -61,7 +65,7 @@ def send_deadline_reminders() -> int:
 
 def send_overdue_digest() -> int:
     """Periodic: the daily digest of overdue cases to the DPOs."""
-    from dsar.reminders import send_overdue_digest as send
+    from dsar.cases.reminders import send_overdue_digest as send
 
     with app_context():
         return send()
@@ -69,7 +73,8 @@ def send_overdue_digest() -> int:
 
 def gather_source(case_id: int, source: str) -> str:
     """Search one source for a case; the last source to finish queues the fan-in."""
-    from dsar import gathering, pipeline
+    from dsar import pipeline
+    from dsar.search import gathering
 
     job = get_current_job()
     final_attempt = job is None or not job.should_retry
@@ -83,7 +88,8 @@ def gather_source(case_id: int, source: str) -> str:
 
 def collect_gathering(case_id: int) -> str:
     """Fan-in: search again where new identifiers appeared, or move the case to review."""
-    from dsar import gathering, pipeline
+    from dsar import pipeline
+    from dsar.search import gathering
 
     with app_context():
         outcome, planned = gathering.collect(case_id, actor_id=_job_id())
@@ -112,7 +118,7 @@ def update_file_indexes() -> int:
 def purge_expired_exports() -> int:
     """Periodic: delete the answer packages whose download period is over (and those of
     cases closed without an answer), and spent download codes."""
-    from dsar.delivery import purge_expired
+    from dsar.delivery.release import purge_expired
 
     with app_context():
         return purge_expired(actor_id=_job_id())["packages"]
@@ -120,7 +126,7 @@ def purge_expired_exports() -> int:
 
 def transmit_package(package_id: int, staff_id: int | None = None) -> str:
     """Send a released portability package to the receiving controller the person named."""
-    from dsar.delivery import transmit_released
+    from dsar.delivery.release import transmit_released
 
     with app_context():
         return transmit_released(package_id, staff_id=staff_id, actor_id=_job_id())

@@ -9,12 +9,14 @@ from datetime import UTC, datetime, time, timedelta
 
 from sqlalchemy import func, select
 
-from .. import gathering, pipeline
-from ..extensions import db
-from ..models import ActorType, Case, CaseKind, CaseStatus
-from ..workflow import create_case, today_in_paris, transition
-from .org import MIN_PEOPLE, SHOWCASE
-from .org.people import person
+from dsar import pipeline
+from dsar.cases.clock import today_in_paris
+from dsar.cases.workflow import create_case, transition
+from dsar.demo.org import MIN_PEOPLE, SHOWCASE
+from dsar.demo.org.people import person
+from dsar.extensions import db
+from dsar.models import ActorType, Case, CaseKind, CaseStatus
+from dsar.search import gathering
 
 
 def _showcase(key: str) -> tuple[str, str]:

@@ -9,7 +9,7 @@ from flask import Blueprint, current_app, render_template
 from flask_babel import format_datetime
 from markupsafe import Markup, escape
 
-from .mailcatcher import read_messages
+from dsar.demo.mailcatcher import read_messages
 
 bp = Blueprint("demo_mailbox", __name__, url_prefix="/demo")
 

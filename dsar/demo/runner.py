@@ -56,7 +56,7 @@ def _wait_for_port(host: str, port: int, seconds: float, process: subprocess.Pop
 def prepare_demo_org(instance: Path, people: int, seed: int = DEMO_SEED) -> bool:
     """Generate the demo organisation into ``instance/demo-org`` unless it is already there
     for this size, seed and generator version. Returns True when it (re)generated."""
-    from .org import VERSION, generate, read_manifest
+    from dsar.demo.org import VERSION, generate, read_manifest
 
     target = instance / "demo-org"
     manifest = read_manifest(target)
@@ -74,9 +74,9 @@ def _start_services(instance: Path, env: dict[str, str], processes: list[subproc
     """Start the CRM and newsletter APIs on free ports with fresh secrets (put into ``env``
     for the worker), added to ``processes`` as they start (stopped with the rest); write the
     matching sources.toml and register.toml."""
-    from ..sources import catalog
-    from .org import write_config
-    from .org.config import CRM_TOKEN_ENV, NEWSLETTER_KEY_ENV
+    from dsar.demo.org import write_config
+    from dsar.demo.org.config import CRM_TOKEN_ENV, NEWSLETTER_KEY_ENV
+    from dsar.sources import catalog
 
     ports = {"crm": _free_port(), "newsletter": _free_port()}
     env[CRM_TOKEN_ENV] = secrets.token_urlsafe(24)
@@ -119,9 +119,9 @@ def _reset_demo_staff() -> dict[str, str]:
     """Create or reset the demo DPO and agent accounts; returns their fresh passwords."""
     from sqlalchemy import select
 
-    from ..audit import record_event
-    from ..extensions import db
-    from ..models import StaffRole, StaffUser
+    from dsar.core.audit import record_event
+    from dsar.extensions import db
+    from dsar.models import StaffRole, StaffUser
 
     passwords = {}
     for email, name, role in DEMO_STAFF:
@@ -149,12 +149,12 @@ def _reset_demo_staff() -> dict[str, str]:
 @with_appcontext
 def demo_command(host: str, port: int, smtp_port: int, people: int) -> None:
     """Run the whole demo in the foreground until Ctrl-C."""
-    from ..extensions import db  # noqa: F401
-    from .mailcatcher import start_catcher
+    from dsar.demo.mailcatcher import start_catcher
+    from dsar.instance_setup import set_up_instance
 
     app = current_app._get_current_object()
     instance = Path(app.instance_path)
-    click.get_current_context().invoke(main_init())
+    set_up_instance(app, click.echo)
     prepare_demo_org(instance, people)
 
     processes: list[subprocess.Popen] = []
@@ -181,8 +181,8 @@ def demo_command(host: str, port: int, smtp_port: int, people: int) -> None:
     # This process queues the sample cases' searches: on the demo's Redis, like the others.
     app.config["REDIS_URL"] = redis_url
     passwords = _reset_demo_staff()
-    from .cases import seed_sample_cases
-    from .org import SHOWCASE
+    from dsar.demo.cases import seed_sample_cases
+    from dsar.demo.org import SHOWCASE
 
     dsar = [sys.executable, "-m", "dsar"]
     try:
@@ -237,10 +237,3 @@ def _supervise(processes: list[subprocess.Popen]) -> None:
             time.sleep(0.5)
     except KeyboardInterrupt:
         click.echo("\nStopping the demo…")
-
-
-def main_init():
-    """The ``dsar init`` command object (imported late: cli imports this module)."""
-    from ..cli import init_command
-
-    return init_command

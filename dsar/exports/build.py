@@ -16,11 +16,14 @@ import logging
 
 from sqlalchemy import select
 
-from .. import storage
-from ..audit import record_event
-from ..extensions import db
-from ..keys import derived_key
-from ..models import (
+from dsar.core import storage
+from dsar.core.audit import record_event
+from dsar.core.keys import derived_key
+from dsar.exports.content import build_content
+from dsar.exports.package import write_package
+from dsar.exports.pdf import report_member
+from dsar.extensions import db
+from dsar.models import (
     ActorType,
     Case,
     CaseKind,
@@ -29,10 +32,7 @@ from ..models import (
     PackageStatus,
     SourceResult,
 )
-from ..models.types import utcnow
-from .content import build_content
-from .package import write_package
-from .pdf import report_member
+from dsar.models.types import utcnow
 
 logger = logging.getLogger(__name__)
 

@@ -35,16 +35,8 @@ from flask import current_app
 from flask_babel import force_locale, gettext
 from sqlalchemy import select
 
-from .. import gathering
-from ..extensions import db
-from ..i18n import KIND_LABELS
-from ..models import Case, GatherStatus, SourceResult
-from ..models.types import utcnow
-from ..register import Register
-from ..sources.base import CollectionConfig, SourceConfig
-from ..sources.catalog import Catalog, get_catalog
-from .information import UNCLASSIFIED, Coded, Information, build_information, category
-from .redaction import (
+from dsar.exports.information import UNCLASSIFIED, Coded, Information, build_information, category
+from dsar.exports.redaction import (
     FieldRoles,
     Redactions,
     Redactor,
@@ -52,9 +44,17 @@ from .redaction import (
     redaction_notice,
     resolve,
 )
-from .redaction import Redaction as Redaction  # part of the data model
-from .scope import SCOPES, Tally, handed_over, in_scope, pre_pass
-from .scope import ExportError as ExportError  # raised by build_content
+from dsar.exports.redaction import Redaction as Redaction  # part of the data model
+from dsar.exports.scope import SCOPES, Tally, handed_over, in_scope, pre_pass
+from dsar.exports.scope import ExportError as ExportError  # raised by build_content
+from dsar.extensions import db
+from dsar.i18n import KIND_LABELS
+from dsar.models import Case, GatherStatus, SourceResult
+from dsar.models.types import utcnow
+from dsar.search import gathering
+from dsar.sources.base import CollectionConfig, SourceConfig
+from dsar.sources.catalog import Catalog, get_catalog
+from dsar.sources.register import Register
 
 logger = logging.getLogger(__name__)
 

@@ -30,8 +30,8 @@ import re
 from collections.abc import Iterable
 from typing import IO, Any
 
-from .content import CollectionContent, ExportRecord
-from .json_export import TextSink
+from dsar.exports.content import CollectionContent, ExportRecord
+from dsar.exports.json_export import TextSink
 
 logger = logging.getLogger(__name__)
 

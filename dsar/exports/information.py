@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from flask_babel import gettext, lazy_gettext
 
-from ..register import Processing, Register
+from dsar.sources.register import Processing, Register
 
 #: The code of a field whose category ``sources.toml`` does not give.
 UNCLASSIFIED = "unclassified"

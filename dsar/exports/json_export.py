@@ -15,7 +15,7 @@ import math
 from dataclasses import asdict
 from typing import IO, Any
 
-from .content import CollectionContent, ExportContent, ExportRecord, SourceContent
+from dsar.exports.content import CollectionContent, ExportContent, ExportRecord, SourceContent
 
 logger = logging.getLogger(__name__)
 

@@ -18,10 +18,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from typing import IO, Any
 
-from . import SCHEMA_NAME, schema_bytes
-from .content import ExportContent
-from .csv_export import csv_delimiter, csv_name, write_csv
-from .json_export import FORMAT, write_json
+from dsar.exports import SCHEMA_NAME, schema_bytes
+from dsar.exports.content import ExportContent
+from dsar.exports.csv_export import csv_delimiter, csv_name, write_csv
+from dsar.exports.json_export import FORMAT, write_json
 
 logger = logging.getLogger(__name__)
 

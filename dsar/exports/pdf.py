@@ -45,18 +45,18 @@ from weasyprint import CSS, HTML
 from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import FatalURLFetchingError, URLFetcher
 
-from .. import PACKAGE_DIR
-from .content import CollectionContent, ExportContent, ExportRecord
-from .csv_export import csv_name
-from .package import EXPORT_JSON, PackageMember
-from .pdf_attachment import json_attachment_of
-from .redaction import ARTICLES
+from dsar.exports.content import CollectionContent, ExportContent, ExportRecord
+from dsar.exports.csv_export import csv_name
+from dsar.exports.package import EXPORT_JSON, PackageMember
+from dsar.exports.pdf_attachment import json_attachment_of
+from dsar.exports.redaction import ARTICLES
+from dsar.paths import STATIC_DIR
 
 logger = logging.getLogger(__name__)
 
 REPORT_PDF = "report.pdf"
 TEMPLATE = "exports/report.html"
-STYLESHEET = PACKAGE_DIR / "static" / "report.css"
+STYLESHEET = STATIC_DIR / "report.css"
 #: Records shown per collection at most; the rest is in the JSON and the CSV.
 ROW_CAP = 200
 #: Table cells laid out for the data, all collections together: WeasyPrint spends about a
@@ -314,14 +314,6 @@ def _context(content: ExportContent, row_cap: int, cell_budget: int) -> dict[str
         "redacted": redacted_places(content),
         "redaction_article": str(ARTICLES[content.scope]),
     }
-
-
-def render_html(content: ExportContent, *, row_cap: int = ROW_CAP,
-                cell_budget: int = CELL_BUDGET) -> str:
-    """The report's HTML (needs an app context), in the case's language."""
-    with force_locale(content.language):
-        return render_template(TEMPLATE, json_attached=True,
-                               **_context(content, row_cap, cell_budget))
 
 
 def render_report(content: ExportContent, target: IO[bytes] | str | os.PathLike, *,

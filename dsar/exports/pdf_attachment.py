@@ -17,9 +17,9 @@ from flask_babel import gettext
 from weasyprint import Attachment
 from weasyprint.urls import URLFetcher
 
-from .content import ExportContent
-from .json_export import write_json
-from .package import EXPORT_JSON
+from dsar.exports.content import ExportContent
+from dsar.exports.json_export import write_json
+from dsar.exports.package import EXPORT_JSON
 
 logger = logging.getLogger(__name__)
 

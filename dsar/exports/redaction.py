@@ -27,11 +27,11 @@ from typing import Any
 
 from flask_babel import lazy_gettext, ngettext
 
-from .. import gathering
-from ..models import Case, SourceResult
-from ..sources.base import CollectionConfig
-from .contacts import REASONS as REASONS  # the reason codes of a Redaction
-from .contacts import mask_value, own_values
+from dsar.exports.contacts import REASONS as REASONS  # the reason codes of a Redaction
+from dsar.exports.contacts import mask_value, own_values
+from dsar.models import Case, SourceResult
+from dsar.search import gathering
+from dsar.sources.base import CollectionConfig
 
 #: The category of fields whose text is scanned (besides unclassified and ``third_party``).
 FREE_TEXT = "free_text"

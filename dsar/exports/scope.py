@@ -19,11 +19,11 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..register import Register
-from ..sources.base import CollectionConfig, SourceConfig
-from .contacts import text_values
-from .information import UNCLASSIFIED
-from .redaction import FieldRoles
+from dsar.exports.contacts import text_values
+from dsar.exports.information import UNCLASSIFIED
+from dsar.exports.redaction import FieldRoles
+from dsar.sources.base import CollectionConfig, SourceConfig
+from dsar.sources.register import Register
 
 logger = logging.getLogger(__name__)
 

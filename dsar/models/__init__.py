@@ -1,9 +1,9 @@
 """The database models, one module per aggregate."""
 
-from .audit import AuditEvent, AuditHead
-from .case import Case, ClockPause
-from .casework import CaseNote, InfoRequest
-from .enums import (
+from dsar.models.audit import AuditEvent, AuditHead
+from dsar.models.case import Case, ClockPause
+from dsar.models.casework import CaseNote, InfoRequest
+from dsar.models.enums import (
     CLOCK_RUNNING_STATUSES,
     CLOSED_STATUSES,
     STAFF_TEMPLATES,
@@ -17,17 +17,17 @@ from .enums import (
     ProofKind,
     StaffRole,
 )
-from .gathering import FINISHED_GATHER_STATUSES, GatherStatus, SourceResult
-from .outbox import OutboundEmail
-from .package import (
+from dsar.models.gathering import FINISHED_GATHER_STATUSES, GatherStatus, SourceResult
+from dsar.models.outbox import OutboundEmail
+from dsar.models.package import (
     DownloadCode,
     ExportPackage,
     PackageStatus,
     Transmission,
     TransmissionStatus,
 )
-from .proof import IdentityProof
-from .staff import StaffUser
+from dsar.models.proof import IdentityProof
+from dsar.models.staff import StaffUser
 
 __all__ = [
     "CLOCK_RUNNING_STATUSES",

@@ -7,9 +7,9 @@ from datetime import datetime
 from sqlalchemy import JSON, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..extensions import db
-from .enums import ActorType
-from .types import UTCDateTime, enum_column_type, utcnow
+from dsar.extensions import db
+from dsar.models.enums import ActorType
+from dsar.models.types import UTCDateTime, enum_column_type, utcnow
 
 
 class AuditEvent(db.Model):

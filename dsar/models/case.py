@@ -7,9 +7,9 @@ from datetime import date, datetime
 from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..extensions import db
-from .enums import CLOSED_STATUSES, CaseKind, CaseStatus, Channel
-from .types import UTCDateTime, enum_column_type, utcnow
+from dsar.extensions import db
+from dsar.models.enums import CLOSED_STATUSES, CaseKind, CaseStatus, Channel
+from dsar.models.types import UTCDateTime, enum_column_type, utcnow
 
 #: The WHERE of the dashboard's partial indexes. ``dsar.staff.dashboard.open_clause()`` writes
 #: the same values, in the same order, into its SQL: SQLite uses a partial index only when the
@@ -69,7 +69,7 @@ class Case(db.Model):
     #: Holiday calendar of the clock ("FR" or "FR-ALSACE-MOSELLE").
     calendar: Mapped[str] = mapped_column(String(24), default="FR")
     #: The current legal due date (extension and closed pauses included); indexed for the
-    #: dashboard, recomputed by ``dsar.workflow.refresh_due_date`` whenever its inputs change.
+    #: dashboard, recomputed by ``dsar.cases.workflow.refresh_due_date`` whenever its inputs change.
     due_on: Mapped[date] = mapped_column(Date)
     extended: Mapped[bool] = mapped_column(Boolean, default=False)
     extension_reason: Mapped[str | None] = mapped_column(Text)

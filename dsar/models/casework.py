@@ -8,9 +8,9 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Integer, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..extensions import db
-from .enums import CaseStatus
-from .types import UTCDateTime, enum_column_type, utcnow
+from dsar.extensions import db
+from dsar.models.enums import CaseStatus
+from dsar.models.types import UTCDateTime, enum_column_type, utcnow
 
 
 class CaseNote(db.Model):

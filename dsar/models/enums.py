@@ -19,7 +19,7 @@ class CaseKind(enum.StrEnum):
 
 
 class CaseStatus(enum.StrEnum):
-    """Where a case stands; changed only by ``dsar.workflow.transition``."""
+    """Where a case stands; changed only by ``dsar.cases.workflow.transition``."""
 
     SUBMITTED = "submitted"
     CONFIRMED = "confirmed"

@@ -14,8 +14,8 @@ from datetime import datetime
 from sqlalchemy import JSON, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..extensions import db
-from .types import UTCDateTime, enum_column_type, utcnow
+from dsar.extensions import db
+from dsar.models.types import UTCDateTime, enum_column_type, utcnow
 
 
 class GatherStatus(enum.StrEnum):

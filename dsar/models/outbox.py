@@ -9,9 +9,9 @@ from datetime import datetime
 from sqlalchemy import JSON, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..extensions import db
-from .enums import MailStatus, MailTemplate
-from .types import UTCDateTime, enum_column_type, utcnow
+from dsar.extensions import db
+from dsar.models.enums import MailStatus, MailTemplate
+from dsar.models.types import UTCDateTime, enum_column_type, utcnow
 
 
 class OutboundEmail(db.Model):

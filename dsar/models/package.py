@@ -9,8 +9,8 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..extensions import db
-from .types import UTCDateTime, enum_column_type, utcnow
+from dsar.extensions import db
+from dsar.models.types import UTCDateTime, enum_column_type, utcnow
 
 
 class PackageStatus(enum.StrEnum):

@@ -7,9 +7,9 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..extensions import db
-from .enums import ProofKind
-from .types import UTCDateTime, enum_column_type, utcnow
+from dsar.extensions import db
+from dsar.models.enums import ProofKind
+from dsar.models.types import UTCDateTime, enum_column_type, utcnow
 
 
 class IdentityProof(db.Model):

@@ -9,9 +9,9 @@ from sqlalchemy import Boolean, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from ..extensions import db
-from .enums import StaffRole
-from .types import UTCDateTime, enum_column_type, utcnow
+from dsar.extensions import db
+from dsar.models.enums import StaffRole
+from dsar.models.types import UTCDateTime, enum_column_type, utcnow
 
 
 class StaffUser(UserMixin, db.Model):

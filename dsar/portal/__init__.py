@@ -1,7 +1,7 @@
-"""The public portal: explains the rights, takes requests, lets the requester follow them."""
+"""The public portal: explains the rights, takes requests, lets the requester follow them.
+Views only: they parse the request, call a service and render."""
 
-from flask import Blueprint
+from dsar.portal import download, intake, status  # noqa: F401  (routes register on bp)
+from dsar.portal.blueprint import bp
 
-bp = Blueprint("portal", __name__)
-
-from . import download, intake, status  # noqa: E402,F401  (routes register on bp)
+__all__ = ["bp"]

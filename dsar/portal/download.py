@@ -1,5 +1,5 @@
 """The requester downloads the released answer from the status page, with a one-time code
-(``dsar.download_codes``). Every download is audited; a wrong or missing code hands nothing
+(``dsar.delivery.download_codes``). Every download is audited; a wrong or missing code hands nothing
 over and changes nothing but the code's own try counter."""
 
 from __future__ import annotations
@@ -10,14 +10,22 @@ from flask import abort, current_app, redirect, render_template, request, sessio
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 
-from .. import delivery, pipeline, storage
-from ..audit import record_event
-from ..blob_download import streamed_zip
-from ..download_codes import CodeProblem, CodeRefused, check_code, issue_code, new_session_nonce
-from ..extensions import db, limiter
-from ..models import ActorType
-from . import bp
-from .status import granted_case
+from dsar import pipeline
+from dsar.core import storage
+from dsar.core.audit import record_event
+from dsar.core.blob_download import streamed_zip
+from dsar.delivery import release
+from dsar.delivery.download_codes import (
+    CodeProblem,
+    CodeRefused,
+    check_code,
+    issue_code,
+    new_session_nonce,
+)
+from dsar.extensions import db, limiter
+from dsar.models import ActorType
+from dsar.portal.blueprint import bp
+from dsar.portal.status import granted_case
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +54,7 @@ def _message(refused: CodeRefused) -> str:
 
 
 def _page(case, package, *, error: str | None = None, status: int = 200):
-    if not delivery.is_downloadable(package):
+    if not release.is_downloadable(package):
         return render_template("portal/download_expired.html", case=case, package=package), 410
     return render_template("portal/download.html", case=case, package=package, error=error,
                            code_sent=request.args.get("sent") == "1",
@@ -55,7 +63,7 @@ def _page(case, package, *, error: str | None = None, status: int = 200):
 
 def _released(reference: str):
     case = granted_case(reference)
-    package = delivery.released_package(case)
+    package = release.released_package(case)
     if package is None:  # nothing released yet: the status page says where the case stands
         abort(redirect(url_for("portal.status", reference=case.reference)))
     return case, package
@@ -73,7 +81,7 @@ def download_page(reference: str):
 def download_code(reference: str):
     """E-mail a fresh code to the requester's address (never shown on the page)."""
     case, package = _released(reference)
-    if not delivery.is_downloadable(package):
+    if not release.is_downloadable(package):
         return _page(case, package)
     nonce = session.get(NONCE_KEY) or new_session_nonce()
     try:
@@ -92,7 +100,7 @@ def download_code(reference: str):
 def download(reference: str):
     """Check the code and send the ZIP; each download is an audited event."""
     case, package = _released(reference)
-    if not delivery.is_downloadable(package):
+    if not release.is_downloadable(package):
         return _page(case, package)
     try:
         spent = check_code(case, package, session.get(NONCE_KEY), request.form.get("code", ""))
@@ -104,7 +112,7 @@ def download(reference: str):
     except storage.BlobError:
         db.session.rollback()  # the code stays unspent
         db.session.refresh(package)
-        if not delivery.is_downloadable(package):  # expired and purged meanwhile
+        if not release.is_downloadable(package):  # expired and purged meanwhile
             return _page(case, package)
         logger.error("case %s: package %s cannot be read", case.id, package.id)
         return _page(case, package, error=str(_l("The file cannot be read. Please contact us.")),

@@ -28,7 +28,7 @@ from wtforms.validators import (
     ValidationError,
 )
 
-from ..models import CaseKind
+from dsar.models import CaseKind
 
 NAME_MAX = 200
 EMAIL_MAX = 254

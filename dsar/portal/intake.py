@@ -9,16 +9,17 @@ from flask import abort, current_app, redirect, render_template, request, sessio
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
-from .. import pipeline, storage
-from ..extensions import db, limiter
-from ..i18n import current_language
-from ..mail import queue_email
-from ..models import Case, CaseKind, IdentityProof, MailTemplate, ProofKind
-from ..models.types import utcnow
-from ..uploads import UploadRejected, check_upload
-from ..workflow import create_case
-from . import bp
-from .forms import KIND_FORMS, RequestForm
+from dsar import pipeline
+from dsar.cases.workflow import create_case
+from dsar.core import storage
+from dsar.core.uploads import UploadRejected, check_upload
+from dsar.extensions import db, limiter
+from dsar.i18n import current_language
+from dsar.mail.outbox import queue_email
+from dsar.models import Case, CaseKind, IdentityProof, MailTemplate, ProofKind
+from dsar.models.types import utcnow
+from dsar.portal.blueprint import bp
+from dsar.portal.forms import KIND_FORMS, RequestForm
 
 logger = logging.getLogger(__name__)
 

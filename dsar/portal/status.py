@@ -4,7 +4,7 @@ Access to a case needs the secret token of an e-mailed link. A valid link puts t
 visitor's session and redirects to a URL without the token (so it does not linger in history
 or leak in a Referer); a wrong token answers exactly like an unknown reference: 404.
 
-Links end with the case (``dsar.case_links``): past the download period after closing, a valid
+Links end with the case (``dsar.cases.links``): past the download period after closing, a valid
 link, and a session it let in, get a page saying the link has expired (410). The session keeps
 a mark of the case's salt with the reference, so a revocation (new salt) shuts it out too.
 """
@@ -26,17 +26,29 @@ from flask import (
 )
 from sqlalchemy import select
 
-from .. import casework, deadlines, delivery, pipeline, storage
-from ..case_links import links_alive
-from ..extensions import db
-from ..mail import queue_email
-from ..models import ActorType, AuditEvent, Case, CaseStatus, IdentityProof, MailTemplate, ProofKind
-from ..tokens import check_case_token, check_session_mark, normalise_reference, session_mark
-from ..uploads import UploadRejected
-from ..workflow import InvalidTransition, today_in_paris, transition
-from . import bp
-from .forms import AnswerForm
-from .intake import read_upload
+from dsar import deadlines, pipeline
+from dsar.cases import staff_actions
+from dsar.cases.clock import today_in_paris
+from dsar.cases.links import links_alive
+from dsar.cases.workflow import InvalidTransition, transition
+from dsar.core import storage
+from dsar.core.tokens import check_case_token, check_session_mark, normalise_reference, session_mark
+from dsar.core.uploads import UploadRejected
+from dsar.delivery import release
+from dsar.extensions import db
+from dsar.mail.outbox import queue_email
+from dsar.models import (
+    ActorType,
+    AuditEvent,
+    Case,
+    CaseStatus,
+    IdentityProof,
+    MailTemplate,
+    ProofKind,
+)
+from dsar.portal.blueprint import bp
+from dsar.portal.forms import AnswerForm
+from dsar.portal.intake import read_upload
 
 logger = logging.getLogger(__name__)
 
@@ -158,11 +170,11 @@ def _render_status(case: Case, answer_form: AnswerForm | None = None, code: int 
         .where(AuditEvent.case_id == case.id, AuditEvent.action.in_(PUBLIC_ACTIONS))
         .order_by(AuditEvent.id)
     ).all()
-    question = casework.open_info_request(case)
-    package = delivery.released_package(case)
+    question = staff_actions.open_info_request(case)
+    package = release.released_package(case)
     return render_template("portal/status.html", case=case, clock=clock, history=history,
                            can_withdraw=case.status.is_open, question=question,
-                           package=package, downloadable=delivery.is_downloadable(package),
+                           package=package, downloadable=release.is_downloadable(package),
                            answer_form=answer_form or AnswerForm()), code
 
 
@@ -184,8 +196,8 @@ def answer(reference: str):
         proof = IdentityProof(kind=ProofKind.OTHER, blob_id=blob.blob_id, size=blob.size,
                               sha256=blob.sha256, content_type=content_type)
     try:
-        casework.answer_info(case, form.answer.data, proof)
-    except casework.ActionRefused:  # answered meanwhile (another tab): keep nothing new
+        staff_actions.answer_info(case, form.answer.data, proof)
+    except staff_actions.ActionRefused:  # answered meanwhile (another tab): keep nothing new
         db.session.rollback()
         if proof is not None:
             storage.delete(proof.blob_id)

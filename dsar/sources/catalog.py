@@ -16,9 +16,9 @@ from pathlib import Path
 from flask import Flask, current_app
 from werkzeug.utils import import_string
 
-from ..register import Register, load_register
-from .base import Connector, SourceConfig, SourceConfigError
-from .config import load_sources
+from dsar.sources.base import Connector, SourceConfig, SourceConfigError
+from dsar.sources.config import load_sources
+from dsar.sources.register import Register, load_register
 
 #: Connector kind -> class, by dotted path.
 KINDS = {

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .base import CollectionConfig, ErasurePolicy, SourceConfig, SourceConfigError
+from dsar.sources.base import CollectionConfig, ErasurePolicy, SourceConfig, SourceConfigError
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 ERASURE_STRATEGIES = ("delete", "anonymize", "retain")

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .base import SourceError, normalize_identifier
+from dsar.sources.base import SourceError, normalize_identifier
 
 logger = logging.getLogger(__name__)
 

@@ -46,7 +46,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from .base import (
+from dsar.sources.base import (
     CollectionConfig,
     Connector,
     Discovery,
@@ -56,7 +56,7 @@ from .base import (
     SourceError,
     normalize_identifier,
 )
-from .file_index import FileChangedError, FileIndex, IndexSpec, IndexStats
+from dsar.sources.file_index import FileChangedError, FileIndex, IndexSpec, IndexStats
 
 logger = logging.getLogger(__name__)
 

@@ -48,7 +48,7 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import quote
 
-from .base import (
+from dsar.sources.base import (
     CollectionConfig,
     Connector,
     Discovery,
@@ -58,8 +58,8 @@ from .base import (
     SourceError,
     normalize_identifier,
 )
-from .http_client import HttpClient, Listing
-from .http_config import AuthSpec, HttpCollection, parse_collection, parse_source
+from dsar.sources.http_client import HttpClient, Listing
+from dsar.sources.http_config import AuthSpec, HttpCollection, parse_collection, parse_source
 
 logger = logging.getLogger(__name__)
 

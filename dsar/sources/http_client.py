@@ -23,7 +23,7 @@ from typing import Any
 
 import httpx
 
-from .base import SourceError
+from dsar.sources.base import SourceError
 
 logger = logging.getLogger(__name__)
 

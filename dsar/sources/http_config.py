@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from .base import CollectionConfig, SourceConfig
-from .config import NAME_RE
-from .http_client import Pagination, parse_pagination
+from dsar.sources.base import CollectionConfig, SourceConfig
+from dsar.sources.config import NAME_RE
+from dsar.sources.http_client import Pagination, parse_pagination
 
 ENV_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 #: An HTTP header name (RFC 9110 token).

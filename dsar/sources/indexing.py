@@ -9,7 +9,7 @@ from collections.abc import Iterable
 
 from flask import current_app
 
-from .catalog import get_catalog
+from dsar.sources.catalog import get_catalog
 
 logger = logging.getLogger(__name__)
 
@@ -18,7 +18,7 @@ def update_file_indexes(names: Iterable[str] | None = None, *, rebuild: bool = F
                         ) -> dict[str, dict[str, int]]:
     """Update the index of every ``files`` source (or of ``names``); returns counts per
     source. Raises KeyError for a name that is not a ``files`` source."""
-    from .files import update_index
+    from dsar.sources.files import update_index
 
     sources = {n: s for n, s in get_catalog().sources.items() if s.kind == "files"}
     wanted = list(names) if names else list(sources)

@@ -42,7 +42,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
-from .base import (
+from dsar.sources.base import (
     CASE_INSENSITIVE_TYPES,
     Connector,
     Discovery,
@@ -52,7 +52,7 @@ from .base import (
     SourceError,
     normalize_identifier,
 )
-from .sql_paths import CollectionPlan, build_plans, check_paths, reflect_tables
+from dsar.sources.sql_paths import CollectionPlan, build_plans, check_paths, reflect_tables
 
 logger = logging.getLogger(__name__)
 

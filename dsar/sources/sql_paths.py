@@ -24,7 +24,7 @@ from sqlalchemy import Column, Connection, ForeignKeyConstraint, MetaData, Strin
 from sqlalchemy.engine.reflection import ObjectKind
 from sqlalchemy.sql import sqltypes
 
-from .base import CollectionConfig, SourceConfig, SourceConfigError, SourceError
+from dsar.sources.base import CollectionConfig, SourceConfig, SourceConfigError, SourceError
 
 logger = logging.getLogger(__name__)
 

@@ -8,10 +8,10 @@ from flask import abort
 from flask_login import current_user
 from sqlalchemy import select
 
-from ..audit import record_event
-from ..extensions import db
-from ..models import ActorType, Case
-from ..permissions import Action, allowed
+from dsar.cases.permissions import Action, allowed
+from dsar.core.audit import record_event
+from dsar.extensions import db
+from dsar.models import ActorType, Case
 
 
 def deny(action: Action, case: Case | None = None):
@@ -38,7 +38,7 @@ def require(action: Action):
         @wraps(view)
         def wrapped(*args, **kwargs):
             if not current_user.is_authenticated:
-                from ..extensions import login_manager
+                from dsar.extensions import login_manager
 
                 return login_manager.unauthorized()
             if not allowed(current_user.role, action):

@@ -8,15 +8,16 @@ from flask import flash, redirect, render_template, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
-from .. import lockout, totp
-from ..accounts import password_problem, password_rules
-from ..audit import record_event
-from ..extensions import db, limiter
-from ..models import ActorType
-from . import bp
-from .auth import WRONG_CODE, end_session, keep_session
-from .factor import accept, offer, offered, render_offer
-from .forms import CodeForm, PasswordChangeForm, RekeyForm
+from dsar.accounts import lockout
+from dsar.accounts.management import password_problem, password_rules
+from dsar.core import totp
+from dsar.core.audit import record_event
+from dsar.extensions import db, limiter
+from dsar.models import ActorType
+from dsar.staff.auth import WRONG_CODE, end_session, keep_session
+from dsar.staff.blueprint import bp
+from dsar.staff.factor import accept, offer, offered, render_offer
+from dsar.staff.forms import CodeForm, PasswordChangeForm, RekeyForm
 
 WRONG_PROOF = _l("Password or code incorrect. After too many failed attempts the account is "
                  "locked for a while.")

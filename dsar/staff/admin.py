@@ -7,13 +7,13 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
 
-from .. import accounts, lockout
-from ..audit import record_event, verify_chain
-from ..extensions import db
-from ..models import ActorType, AuditEvent, StaffRole, StaffUser
-from ..permissions import Action
-from . import bp
-from .access import require
+from dsar.accounts import lockout, management
+from dsar.cases.permissions import Action
+from dsar.core.audit import record_event, verify_chain
+from dsar.extensions import db
+from dsar.models import ActorType, AuditEvent, StaffRole, StaffUser
+from dsar.staff.access import require
+from dsar.staff.blueprint import bp
 
 AUDIT_PAGE = 200
 
@@ -38,7 +38,7 @@ def audit_trail():
 @bp.get("/users")
 @require(Action.MANAGE_STAFF)
 def users():
-    """Staff accounts. No password is ever shown: a new account gets a set-up link by e-mail."""
+    """Staff management. No password is ever shown: a new account gets a set-up link by e-mail."""
     accounts = db.session.scalars(select(StaffUser).order_by(StaffUser.email)).all()
     return render_template("staff/users.html", accounts=accounts, roles=list(StaffRole))
 
@@ -55,10 +55,10 @@ def create_user():
     if db.session.scalar(select(StaffUser.id).where(StaffUser.email == email)):
         flash(_l("A staff account with this address already exists."))
         return redirect(url_for("staff.users"))
-    _, emails = accounts.create_account(email, (request.form.get("name") or "")[:200], role,
+    _, emails = management.create_account(email, (request.form.get("name") or "")[:200], role,
                                         by=current_user.id)
     db.session.commit()
-    accounts.enqueue(emails)
+    management.enqueue(emails)
     flash(_l("Account created. A link to choose a password was e-mailed to %(email)s; it works "
              "once, for %(hours)d hours.", email=email,
              hours=current_app.config["STAFF_SETUP_LINK_HOURS"]))
@@ -76,9 +76,9 @@ def change_role(user_id: int):
     if user.id == current_user.id:
         flash(_l("You cannot change your own role."))
         return redirect(url_for("staff.users"))
-    emails = accounts.change_role(user, role, by=current_user.id)
+    emails = management.change_role(user, role, by=current_user.id)
     db.session.commit()
-    accounts.enqueue(emails)
+    management.enqueue(emails)
     return redirect(url_for("staff.users"))
 
 
@@ -89,9 +89,9 @@ def send_setup_link(user_id: int):
     user = db.session.get(StaffUser, user_id)
     if user is None or not user.is_active:
         return redirect(url_for("staff.users"))
-    email_id = accounts.send_setup_link(user, by=current_user.id)
+    email_id = management.send_setup_link(user, by=current_user.id)
     db.session.commit()
-    accounts.enqueue([email_id])
+    management.enqueue([email_id])
     flash(_l("A link to choose a password was e-mailed to %(email)s.", email=user.email))
     return redirect(url_for("staff.users"))
 

@@ -1,6 +1,6 @@
 """Staff sign-in: password (scrypt), then a TOTP code (mandatory for DPO and admin, enrolled
-by QR code), lock-out after repeated failures (dsar/lockout.py), idle timeout checked on the
-server, and a session generation that ends every session of an account at once."""
+by QR code), lock-out after repeated failures (dsar/accounts/lockout.py), idle timeout
+checked on the server, and a session generation that ends every session of an account at once."""
 
 from __future__ import annotations
 
@@ -12,14 +12,15 @@ from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import select
 from werkzeug.security import check_password_hash
 
-from .. import lockout, totp
-from ..audit import record_event
-from ..extensions import db, limiter, login_manager
-from ..i18n import current_language, safe_next
-from ..models import ActorType, StaffUser
-from ..models.types import utcnow
-from . import bp
-from .forms import CodeForm, LoginForm
+from dsar.accounts import lockout
+from dsar.core import totp
+from dsar.core.audit import record_event
+from dsar.extensions import db, limiter, login_manager
+from dsar.i18n import current_language, safe_next
+from dsar.models import ActorType, StaffUser
+from dsar.models.types import utcnow
+from dsar.staff.blueprint import bp
+from dsar.staff.forms import CodeForm, LoginForm
 
 PENDING = "staff_pending"  # user id between the password and the code steps
 SEEN = "staff_seen"  # last activity, for the idle timeout

@@ -6,13 +6,18 @@ from flask import Response, abort, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from .. import case_links, casework, delivery, storage
-from ..audit import record_event
-from ..blob_download import streamed_zip
-from ..exports.build import current_package
-from ..extensions import db
-from ..gathering import GATHERING_STATUSES, source_searches
-from ..models import (
+from dsar.cases import links, staff_actions
+from dsar.cases.clock import today_in_paris
+from dsar.cases.permissions import Action, allowed
+from dsar.cases.workflow import TRANSITIONS
+from dsar.core import storage
+from dsar.core.audit import record_event
+from dsar.core.blob_download import streamed_zip
+from dsar.core.uploads import ACCEPTED_TYPES
+from dsar.delivery import release
+from dsar.exports.build import current_package
+from dsar.extensions import db
+from dsar.models import (
     ActorType,
     AuditEvent,
     Case,
@@ -25,35 +30,34 @@ from ..models import (
     StaffRole,
     StaffUser,
 )
-from ..permissions import Action, allowed
-from ..workflow import TRANSITIONS, today_in_paris
-from . import bp
-from .access import case_or_404, deny, require
+from dsar.search.gathering import GATHERING_STATUSES, source_searches
+from dsar.staff.access import case_or_404, deny, require
+from dsar.staff.blueprint import bp
 
 #: Each POST action: the permission it needs and how to call the service with the form.
 ACTIONS = {
-    "note": (Action.ADD_NOTE, lambda c, u, f: casework.add_note(c, u, f.get("body"))),
+    "note": (Action.ADD_NOTE, lambda c, u, f: staff_actions.add_note(c, u, f.get("body"))),
     "verify": (Action.VERIFY_IDENTITY,
-               lambda c, u, f: casework.verify_identity(c, u, f.get("method"), f.get("note"))),
-    "ask": (Action.ASK_INFO, lambda c, u, f: casework.ask_info(c, u, f.get("question"))),
-    "extend": (Action.EXTEND, lambda c, u, f: casework.extend(c, u, f.get("reason"))),
+               lambda c, u, f: staff_actions.verify_identity(c, u, f.get("method"), f.get("note"))),
+    "ask": (Action.ASK_INFO, lambda c, u, f: staff_actions.ask_info(c, u, f.get("question"))),
+    "extend": (Action.EXTEND, lambda c, u, f: staff_actions.extend(c, u, f.get("reason"))),
     "reject": (Action.REJECT,
-               lambda c, u, f: casework.reject(c, u, f.get("scope"), f.get("reasons"))),
+               lambda c, u, f: staff_actions.reject(c, u, f.get("scope"), f.get("reasons"))),
     "unfounded": (Action.MARK_UNFOUNDED,
-                  lambda c, u, f: casework.mark_unfounded(c, u, f.get("justification"))),
-    "assign": (Action.ASSIGN, lambda c, u, f: casework.assign(
+                  lambda c, u, f: staff_actions.mark_unfounded(c, u, f.get("justification"))),
+    "assign": (Action.ASSIGN, lambda c, u, f: staff_actions.assign(
         c, u, int(f["assignee_id"]) if (f.get("assignee_id") or "").isdigit() else None)),
     "duplicate": (Action.LINK_DUPLICATE,
-                  lambda c, u, f: casework.link_duplicate(c, u, f.get("original"))),
-    "start": (Action.START_PROCESSING, lambda c, u, f: casework.start_processing(c, u)),
+                  lambda c, u, f: staff_actions.link_duplicate(c, u, f.get("original"))),
+    "start": (Action.START_PROCESSING, lambda c, u, f: staff_actions.start_processing(c, u)),
     "rerun": (Action.RERUN_SOURCE,
-              lambda c, u, f: casework.rerun_source(c, u, f.get("source") or "")),
-    "release": (Action.RELEASE, lambda c, u, f: delivery.release(
+              lambda c, u, f: staff_actions.rerun_source(c, u, f.get("source") or "")),
+    "release": (Action.RELEASE, lambda c, u, f: release.release(
         c, u, package_id=f.get("package_id"),
         acknowledged=f.getlist("acknowledged_source")
         if f.get("acknowledge_failures") == "yes" else ())),
-    "transmit": (Action.TRANSMIT, lambda c, u, f: delivery.request_transmission(c, u)),
-    "revoke_links": (Action.REVOKE_LINKS, lambda c, u, f: case_links.revoke_links(c, u)),
+    "transmit": (Action.TRANSMIT, lambda c, u, f: release.request_transmission(c, u)),
+    "revoke_links": (Action.REVOKE_LINKS, lambda c, u, f: links.revoke_links(c, u)),
 }
 
 
@@ -72,15 +76,15 @@ def _possible(case: Case, action: str) -> bool:
     if action == "rerun":
         return status in GATHERING_STATUSES
     if action == "transmit":
-        return (delivery.receiving_endpoint(case) is not None
-                and delivery.is_downloadable(delivery.released_package(case)))
+        return (release.receiving_endpoint(case) is not None
+                and release.is_downloadable(release.released_package(case)))
     if action == "release":
-        return (status is CaseStatus.REVIEW and case.kind in delivery.RELEASED_KINDS
+        return (status is CaseStatus.REVIEW and case.kind in release.RELEASED_KINDS
                 and current_package(case.id) is not None)
     if action == "extend":
         return status.is_open and not case.extended
     if action == "revoke_links":
-        return case_links.links_alive(case)
+        return links.links_alive(case)
     return status.is_open
 
 
@@ -104,12 +108,12 @@ def render_case(case: Case, *, error_action: str | None = None, error=None, stat
     return render_template(
         "staff/case.html", case=case, history=history, notes=notes, questions=questions,
         searches=source_searches(case),
-        package=current_package(case.id) or delivery.released_package(case),
-        failed_sources=delivery.failed_sources(case),
-        transmissions=delivery.transmissions(case),
+        package=current_package(case.id) or release.released_package(case),
+        failed_sources=release.failed_sources(case),
+        transmissions=release.transmissions(case),
         assignees=assignees, can=can, error_action=error_action, error=error,
         form=request.form if error_action else {}, identity_methods=list(IdentityMethod),
-        one_month=casework.one_month_deadline(case), today=today_in_paris(),
+        one_month=staff_actions.one_month_deadline(case), today=today_in_paris(),
     ), status
 
 
@@ -136,14 +140,11 @@ def case_action(reference: str, action: str):
         deny(permission, found)
     try:
         run(found, current_user, request.form)
-    except casework.ActionRefused as refused:
+    except staff_actions.ActionRefused as refused:
         db.session.rollback()
         return render_case(found, error_action=action, error=refused.message, status=400)
     return redirect(url_for("staff.case", reference=found.reference) + f"#{action}")
 
-
-#: The file extension of each accepted upload type (``dsar.uploads.ACCEPTED_TYPES``).
-PROOF_EXTENSIONS = {"application/pdf": "pdf", "image/jpeg": "jpg", "image/png": "png"}
 
 #: A document is the requester's, not the app's: in a sandbox (a unique origin, no script, no
 #: form, no plug-in) nothing in it can act on the back office, even if a browser renders it.
@@ -166,7 +167,7 @@ def proof(reference: str, proof_id: int):
     record_event("proof.viewed", case=found, actor_type=ActorType.STAFF,
                  actor_id=current_user.id, payload={"proof_id": document.id})
     db.session.commit()
-    extension = PROOF_EXTENSIONS.get(document.content_type)
+    extension = ACCEPTED_TYPES.get(document.content_type)
     # A type the upload check never lets in is sent as opaque bytes, never as what it claims.
     mimetype = document.content_type if extension else "application/octet-stream"
     # The name is built from the reference and the id only: what the requester called the file

@@ -18,9 +18,12 @@ from flask import current_app, redirect, render_template, request, session, url_
 from flask_login import current_user
 from sqlalchemy import bindparam, func, or_, select, tuple_
 
-from .. import storage
-from ..extensions import db
-from ..models import (
+from dsar.cases.clock import today_in_paris
+from dsar.cases.permissions import Action
+from dsar.core import storage
+from dsar.core.tokens import normalise_reference
+from dsar.extensions import db
+from dsar.models import (
     CLOCK_RUNNING_STATUSES,
     CLOSED_STATUSES,
     Case,
@@ -29,11 +32,8 @@ from ..models import (
     StaffRole,
     StaffUser,
 )
-from ..permissions import Action
-from ..tokens import normalise_reference
-from ..workflow import today_in_paris
-from . import bp
-from .access import require
+from dsar.staff.access import require
+from dsar.staff.blueprint import bp
 
 OPEN_STATUSES = [s for s in CaseStatus if s not in CLOSED_STATUSES]
 DUE_SOON_DAYS = 7

@@ -14,13 +14,13 @@ from flask import current_app, flash, redirect, render_template, session, url_fo
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
-from .. import totp
-from ..audit import record_event
-from ..extensions import db, limiter
-from ..models import ActorType, StaffUser
-from . import bp
-from .auth import PENDING, WRONG_CODE, complete_login, keep_session, pending_user
-from .forms import CodeForm
+from dsar.core import totp
+from dsar.core.audit import record_event
+from dsar.extensions import db, limiter
+from dsar.models import ActorType, StaffUser
+from dsar.staff.auth import PENDING, WRONG_CODE, complete_login, keep_session, pending_user
+from dsar.staff.blueprint import bp
+from dsar.staff.forms import CodeForm
 
 OFFER = "staff_new_factor"  # the secret being set up, sealed, with whose it is and for what
 OFFER_SECONDS = 600

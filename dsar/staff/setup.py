@@ -3,8 +3,8 @@ chooses a password.
 
 The link's token moves at once from the URL into the session (as the requesters' status links
 do), so it does not stay in the address bar, the history or a Referer. The token works until
-the password is chosen (``dsar.accounts``), then signing in goes on as usual: DPO and admin
-accounts set up their second factor at their first sign-in."""
+the password is chosen (``dsar.accounts.management``), then signing in goes on as usual: DPO
+and admin accounts set up their second factor at their first sign-in."""
 
 from __future__ import annotations
 
@@ -12,12 +12,12 @@ from flask import flash, redirect, render_template, session, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import logout_user
 
-from ..accounts import account_for_setup, password_problem, password_rules
-from ..audit import record_event
-from ..extensions import db, limiter
-from ..models import ActorType
-from . import bp
-from .forms import NewPasswordForm
+from dsar.accounts.management import account_for_setup, password_problem, password_rules
+from dsar.core.audit import record_event
+from dsar.extensions import db, limiter
+from dsar.models import ActorType
+from dsar.staff.blueprint import bp
+from dsar.staff.forms import NewPasswordForm
 
 SETUP = "staff_setup"  # the link's token, out of the URL
 

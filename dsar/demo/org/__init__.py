@@ -27,9 +27,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .config import write_config
-from .people import build_showcase
-from .writer import WRITERS, write
+from dsar.demo.org.config import write_config
+from dsar.demo.org.people import build_showcase
+from dsar.demo.org.writer import WRITERS, write
 
 logger = logging.getLogger(__name__)
 

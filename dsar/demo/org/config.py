@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .register_text import REGISTER_TOML
+from dsar.demo.org.register_text import REGISTER_TOML
 
 #: The environment variables holding the demo APIs' secrets (the runner generates them).
 CRM_TOKEN_ENV = "HORIZON_CRM_TOKEN"  # noqa: S105 -- a variable name, not a secret

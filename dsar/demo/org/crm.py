@@ -14,10 +14,10 @@ import logging
 import random
 from pathlib import Path
 
-from . import showcase
-from .names import COURSES, CRM_OWNERS
-from .people import AS_OF_TS, Person, as_typed, person, stamp, traits
-from .platform import finish_build, open_for_build
+from dsar.demo.org import showcase
+from dsar.demo.org.names import COURSES, CRM_OWNERS
+from dsar.demo.org.people import AS_OF_TS, Person, as_typed, person, stamp, traits
+from dsar.demo.org.platform import finish_build, open_for_build
 
 logger = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 
-from .showcase import CLINIC_IP, TRAINING_CENTRE_IP
+from dsar.demo.org.showcase import CLINIC_IP, TRAINING_CENTRE_IP
 
 __all__ = ["BOTS", "OFFICE_IPS", "TRAINING_CENTRE_IP", "USER_AGENTS", "home_ip", "mobile_ip"]
 

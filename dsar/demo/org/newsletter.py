@@ -14,10 +14,10 @@ import random
 from datetime import datetime
 from pathlib import Path
 
-from . import showcase
-from .network import home_ip
-from .people import AS_OF, AS_OF_TS, as_typed, person, stamp, traits
-from .platform import finish_build, open_for_build
+from dsar.demo.org import showcase
+from dsar.demo.org.network import home_ip
+from dsar.demo.org.people import AS_OF, AS_OF_TS, as_typed, person, stamp, traits
+from dsar.demo.org.platform import finish_build, open_for_build
 
 logger = logging.getLogger(__name__)
 

@@ -18,8 +18,8 @@ from datetime import date, datetime
 from functools import lru_cache
 from typing import NamedTuple
 
-from . import showcase
-from .names import (
+from dsar.demo.org import showcase
+from dsar.demo.org.names import (
     EMPLOYERS,
     FIRST_NAMES,
     LAST_NAMES,

@@ -17,9 +17,9 @@ from datetime import date
 from functools import lru_cache
 from pathlib import Path
 
-from . import showcase
-from .names import COURSES, EMPLOYERS, FUNDINGS
-from .people import AS_OF, AS_OF_TS, Person, draws, person, stamp
+from dsar.demo.org import showcase
+from dsar.demo.org.names import COURSES, EMPLOYERS, FUNDINGS
+from dsar.demo.org.people import AS_OF, AS_OF_TS, Person, draws, person, stamp
 
 logger = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ import unicodedata
 from datetime import date
 from typing import NamedTuple
 
-from .names import COURSES
+from dsar.demo.org.names import COURSES
 
 
 class Page(NamedTuple):

@@ -14,9 +14,9 @@ import random
 from datetime import datetime
 from pathlib import Path
 
-from . import showcase
-from .names import COURSES, SUPPORT_AGENTS
-from .people import AS_OF_TS, as_typed, person, stamp
+from dsar.demo.org import showcase
+from dsar.demo.org.names import COURSES, SUPPORT_AGENTS
+from dsar.demo.org.people import AS_OF_TS, as_typed, person, stamp
 
 logger = logging.getLogger(__name__)
 

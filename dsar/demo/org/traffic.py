@@ -17,11 +17,18 @@ import time
 from datetime import date, datetime
 from pathlib import Path
 
-from . import showcase
-from .network import BOTS, OFFICE_IPS, TRAINING_CENTRE_IP, USER_AGENTS, home_ip, mobile_ip
-from .people import AS_OF, AS_OF_TS, EPOCH_2019, employer_of, traits, visitor_id
-from .people import visitor_number as _visitor_number
-from .sessions import SHOWCASE_SESSIONS, Page, browse, learn
+from dsar.demo.org import showcase
+from dsar.demo.org.network import (
+    BOTS,
+    OFFICE_IPS,
+    TRAINING_CENTRE_IP,
+    USER_AGENTS,
+    home_ip,
+    mobile_ip,
+)
+from dsar.demo.org.people import AS_OF, AS_OF_TS, EPOCH_2019, employer_of, traits, visitor_id
+from dsar.demo.org.people import visitor_number as _visitor_number
+from dsar.demo.org.sessions import SHOWCASE_SESSIONS, Page, browse, learn
 
 logger = logging.getLogger(__name__)
 

@@ -10,11 +10,11 @@ import json
 import sys
 from pathlib import Path
 
-from .crm import write_crm
-from .newsletter import write_newsletter
-from .platform import write_platform
-from .support import write_support
-from .traffic import write_traffic
+from dsar.demo.org.crm import write_crm
+from dsar.demo.org.newsletter import write_newsletter
+from dsar.demo.org.platform import write_platform
+from dsar.demo.org.support import write_support
+from dsar.demo.org.traffic import write_traffic
 
 #: Source -> (writer, output path relative to the target folder, or "" for the folder).
 WRITERS = {

@@ -7,8 +7,8 @@ Tests start one in a thread with :func:`serve`; ``dsar demo`` runs each as a pro
 from ``HORIZON_CRM_TOKEN`` or ``HORIZON_NEWSLETTER_API_KEY``).
 """
 
-from .common import serve
-from .crm import crm_app
-from .newsletter import newsletter_app
+from dsar.demo.services.common import serve
+from dsar.demo.services.crm import crm_app
+from dsar.demo.services.newsletter import newsletter_app
 
 __all__ = ["crm_app", "newsletter_app", "serve"]

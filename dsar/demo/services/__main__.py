@@ -12,10 +12,10 @@ import sys
 import threading
 from pathlib import Path
 
-from ..org.config import CRM_TOKEN_ENV, NEWSLETTER_KEY_ENV
-from .common import make_quiet_server
-from .crm import crm_app
-from .newsletter import newsletter_app
+from dsar.demo.org.config import CRM_TOKEN_ENV, NEWSLETTER_KEY_ENV
+from dsar.demo.services.common import make_quiet_server
+from dsar.demo.services.crm import crm_app
+from dsar.demo.services.newsletter import newsletter_app
 
 logger = logging.getLogger("dsar.demo.services")
 

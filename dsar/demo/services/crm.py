@@ -15,7 +15,7 @@ from typing import Any
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
-from .common import ApiError, SqliteApi, json_response, same_secret, whole
+from dsar.demo.services.common import ApiError, SqliteApi, json_response, same_secret, whole
 
 _CONTACT_COLUMNS = ("id, first_name, last_name, email, phone, company, job_title, city, "
                     "lead_source, contact_type, owner, customer_id, created_time, modified_time")

@@ -14,7 +14,7 @@ from typing import Any
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
-from .common import (
+from dsar.demo.services.common import (
     ApiError,
     SqliteApi,
     decode_cursor,

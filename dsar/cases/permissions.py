@@ -1,0 +1,64 @@
+"""Who may do what in the back office: least privilege per role (DESIGN.md, issue 3).
+
+Checked on the server for every action; a refusal is audited."""
+
+from __future__ import annotations
+
+import enum
+
+from dsar.models import StaffRole
+
+A, D, U, M = StaffRole.AGENT, StaffRole.DPO, StaffRole.AUDITOR, StaffRole.ADMIN
+
+
+class Action(enum.StrEnum):
+    VIEW_CASES = "view_cases"
+    VIEW_PROOF = "view_proof"
+    ADD_NOTE = "add_note"
+    VERIFY_IDENTITY = "verify_identity"
+    ASK_INFO = "ask_info"
+    ASSIGN = "assign"
+    LINK_DUPLICATE = "link_duplicate"
+    START_PROCESSING = "start_processing"
+    RERUN_SOURCE = "rerun_source"
+    PREVIEW_PACKAGE = "preview_package"
+    RELEASE = "release"
+    TRANSMIT = "transmit"
+    EXTEND = "extend"
+    REJECT = "reject"
+    MARK_UNFOUNDED = "mark_unfounded"
+    REVOKE_LINKS = "revoke_links"
+    VIEW_AUDIT = "view_audit"
+    MANAGE_STAFF = "manage_staff"
+
+
+#: The roles allowed each action. Admins manage accounts and settings but read no case:
+#: nothing in their job needs the requesters' data.
+ALLOWED: dict[Action, frozenset[StaffRole]] = {
+    Action.VIEW_CASES: frozenset({A, D, U}),
+    Action.VIEW_PROOF: frozenset({A, D}),
+    Action.ADD_NOTE: frozenset({A, D}),
+    Action.VERIFY_IDENTITY: frozenset({A, D}),
+    Action.ASK_INFO: frozenset({A, D}),
+    Action.ASSIGN: frozenset({A, D}),
+    Action.LINK_DUPLICATE: frozenset({A, D}),
+    Action.START_PROCESSING: frozenset({A, D}),
+    Action.RERUN_SOURCE: frozenset({A, D}),
+    # A complete copy of the person's data: those who prepare and release the answer only.
+    Action.PREVIEW_PACKAGE: frozenset({A, D}),
+    # Sending a complete copy of the data out of the organisation is the DPO's decision.
+    Action.RELEASE: frozenset({D}),
+    Action.TRANSMIT: frozenset({D}),
+    Action.EXTEND: frozenset({D}),
+    Action.REJECT: frozenset({D}),
+    Action.MARK_UNFOUNDED: frozenset({D}),
+    # Cutting the requester's access to their case (a leaked link) is the DPO's decision.
+    Action.REVOKE_LINKS: frozenset({D}),
+    Action.VIEW_AUDIT: frozenset({D, U}),
+    Action.MANAGE_STAFF: frozenset({M}),
+}
+
+
+def allowed(role: StaffRole, action: Action) -> bool:
+    """Whether ``role`` may perform ``action``."""
+    return StaffRole(role) in ALLOWED[action]

@@ -1,0 +1,288 @@
+"""The staff actions on a case (issue 3). Each function checks the business rules, changes the
+case, writes its audit event and queues the requester's e-mail in one transaction, then commits
+and enqueues. Role checks are the caller's (``dsar.staff.access``), so these stay testable
+without HTTP. A refused action raises ``ActionRefused`` with a message for the user and
+changes nothing."""
+
+from __future__ import annotations
+
+import logging
+
+from flask_babel import format_date
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+
+from dsar import deadlines, pipeline
+from dsar.cases.clock import today_in_paris
+from dsar.cases.proofs import delete_case_proofs
+from dsar.cases.workflow import InvalidTransition, refresh_due_date, transition
+from dsar.core.audit import record_event
+from dsar.extensions import db
+from dsar.mail.outbox import queue_email
+from dsar.models import (
+    ActorType,
+    Case,
+    CaseKind,
+    CaseNote,
+    CaseStatus,
+    ClockPause,
+    IdentityMethod,
+    IdentityProof,
+    InfoRequest,
+    MailTemplate,
+    StaffRole,
+    StaffUser,
+)
+from dsar.models.types import utcnow
+from dsar.search import gathering
+
+logger = logging.getLogger(__name__)
+
+TEXT_MAX = 5000
+
+
+class ActionRefused(Exception):
+    """The action breaks a rule; ``message`` says which, in the user's language."""
+
+    def __init__(self, message):
+        super().__init__(str(message))
+        self.message = message
+
+
+def _text(value: str | None, missing_message) -> str:
+    """The trimmed text, or a refusal with ``missing_message`` (a whole sentence, so that each
+    language can make it agree)."""
+    cleaned = (value or "").strip()
+    if not cleaned:
+        raise ActionRefused(missing_message)
+    if len(cleaned) > TEXT_MAX:
+        raise ActionRefused(_l("Please keep this under %(max)d characters.", max=TEXT_MAX))
+    return cleaned
+
+
+def move_case(case: Case, target: CaseStatus, staff: StaffUser,
+              payload: dict | None = None) -> None:
+    """Change the status by a staff action; a move the state machine forbids is refused."""
+    try:
+        transition(case, target, actor_type=ActorType.STAFF, actor_id=staff.id, payload=payload)
+    except InvalidTransition:
+        raise ActionRefused(
+            _l("This action is not possible while the case is in this state.")) from None
+
+
+def commit_and_send(*outbound) -> None:
+    """Commit, then queue the outbox e-mails (after the commit: the worker must find them)."""
+    db.session.commit()
+    for item in outbound:
+        pipeline.enqueue_email(item.id)
+
+
+def add_note(case: Case, staff: StaffUser, body: str) -> CaseNote:
+    """An internal note (never shown to the requester)."""
+    body = _text(body, _l("Please write the note."))
+    note = CaseNote(case_id=case.id, author_id=staff.id, body=body)
+    db.session.add(note)
+    db.session.flush()
+    record_event("case.note_added", case=case, actor_type=ActorType.STAFF, actor_id=staff.id,
+                 payload={"note_id": note.id})
+    db.session.commit()
+    return note
+
+
+def verify_identity(case: Case, staff: StaffUser, method: str, note: str | None) -> None:
+    """Record the identity decision; the proof documents are deleted at once (LEGAL.md §3),
+    only "checked on D by U, method M" remains."""
+    try:
+        method = IdentityMethod(method)
+    except ValueError:
+        raise ActionRefused(_l("Please choose how the identity was checked.")) from None
+    if method in (IdentityMethod.OTHER, IdentityMethod.DOCUMENT) and not (note or "").strip():
+        raise ActionRefused(_l("Please say in the note what was checked."))
+    move_case(case, CaseStatus.VERIFIED, staff, {"method": str(method)})
+    today = today_in_paris()
+    summary = f"checked on {today.isoformat()} by staff {staff.id}, method {method}"
+    if note and note.strip():
+        summary += f": {note.strip()[:TEXT_MAX]}"
+    case.identity_verified_at = utcnow()
+    case.identity_note = summary
+    deleted = delete_case_proofs(case, summary)
+    record_event("identity.verified", case=case, actor_type=ActorType.STAFF, actor_id=staff.id,
+                 payload={"method": str(method), "proofs_deleted": deleted})
+    db.session.commit()
+
+
+def ask_info(case: Case, staff: StaffUser, question: str) -> InfoRequest:
+    """Ask the requester for information: the clock pauses from today (LEGAL.md D8)."""
+    question = _text(question, _l("Please write the question."))
+    resume = CaseStatus(case.status)
+    move_case(case, CaseStatus.NEEDS_INFO, staff)
+    pause = ClockPause(case=case, started_on=today_in_paris(), reason="info_request")
+    db.session.add(pause)
+    db.session.flush()
+    request = InfoRequest(case_id=case.id, asked_by_id=staff.id, question=question,
+                          resume_status=resume, pause_id=pause.id)
+    db.session.add(request)
+    db.session.flush()
+    refresh_due_date(case)
+    record_event("case.info_requested", case=case, actor_type=ActorType.STAFF,
+                 actor_id=staff.id, payload={"info_request_id": request.id})
+    commit_and_send(queue_email(case, MailTemplate.INFO_REQUEST))
+    return request
+
+
+def open_info_request(case: Case) -> InfoRequest | None:
+    """The question waiting for the requester's answer, if any."""
+    return db.session.scalar(
+        select(InfoRequest).where(InfoRequest.case_id == case.id,
+                                  InfoRequest.answered_at.is_(None))
+        .order_by(InfoRequest.id.desc())
+    )
+
+
+def answer_info(case: Case, answer: str, proof: IdentityProof | None = None) -> None:
+    """The requester answers: the clock resumes from today and the case goes back to where it
+    was."""
+    request = open_info_request(case)
+    if request is None or case.status is not CaseStatus.NEEDS_INFO:
+        raise ActionRefused(_l("There is no open question on this request."))
+    request.answer = _text(answer, _l("Please write your answer."))
+    request.answered_at = utcnow()
+    if proof is not None:
+        case.proofs.append(proof)
+        db.session.flush()
+        request.answer_proof_id = proof.id
+    request.pause.ended_on = today_in_paris()
+    transition(case, request.resume_status, actor_type=ActorType.REQUESTER,
+               payload={"info_request_id": request.id})
+    refresh_due_date(case)
+    record_event("case.info_answered", case=case, actor_type=ActorType.REQUESTER,
+                 payload={"info_request_id": request.id, "proof": proof.id if proof else None})
+    db.session.commit()
+
+
+def one_month_deadline(case: Case):
+    """The last day to notify an extension or a refusal (LEGAL.md D6), pauses included."""
+    return deadlines.extension_deadline(
+        case.received_on, pauses=[(p.started_on, p.ended_on) for p in case.pauses],
+        today=today_in_paris(), calendar=case.calendar,
+    )
+
+
+def extend(case: Case, staff: StaffUser, reason: str) -> None:
+    """Extend by two months (Art. 12(3)): DPO only (checked by the caller), once, on or before
+    the one-month date, with a reason that is sent to the requester."""
+    reason = _text(reason, _l("Please give the reason for the extension."))
+    if not case.status.is_open:
+        raise ActionRefused(_l("This case is closed."))
+    if case.extended:
+        raise ActionRefused(_l("This case has already been extended; the law allows it once."))
+    last_day = one_month_deadline(case)
+    if today_in_paris() > last_day:
+        raise ActionRefused(_l(
+            "Too late: an extension had to be notified by %(date)s (one month after receipt).",
+            date=format_date(last_day, "long")))
+    case.extended = True
+    case.extension_reason = reason
+    case.extended_at = utcnow()
+    refresh_due_date(case)
+    record_event("case.extended", case=case, actor_type=ActorType.STAFF, actor_id=staff.id,
+                 payload={"due_on": case.due_on.isoformat()})
+    commit_and_send(queue_email(case, MailTemplate.EXTENDED))
+
+
+def reject(case: Case, staff: StaffUser, scope: str, reasons: str) -> None:
+    """Refuse fully (the case closes) or partly (it goes on). The notice gives the reasons and
+    the rights to complain to the CNIL and to a judicial remedy (Art. 12(4))."""
+    reasons = _text(reasons, _l("Please give the reasons for the refusal."))
+    if scope == "full":
+        move_case(case, CaseStatus.REJECTED, staff, {"scope": "full"})
+        case.refusal_reasons = reasons
+        template = MailTemplate.REJECTED
+    elif scope == "partial":
+        if not case.status.is_open:
+            raise ActionRefused(_l("This case is closed."))
+        case.partial_refusal_reasons = reasons
+        record_event("case.partially_refused", case=case, actor_type=ActorType.STAFF,
+                     actor_id=staff.id)
+        template = MailTemplate.PARTIALLY_REFUSED
+    else:
+        raise ActionRefused(_l("Please choose a full or a partial refusal."))
+    commit_and_send(queue_email(case, template))
+
+
+def mark_unfounded(case: Case, staff: StaffUser, justification: str) -> None:
+    """Record that the request is manifestly unfounded or excessive (Art. 12(5)), with the
+    DPO's written justification. It does not close the case: refusing is a separate step."""
+    justification = _text(justification, _l("Please write the justification."))
+    if not case.status.is_open:
+        raise ActionRefused(_l("This case is closed."))
+    case.manifestly_unfounded = True
+    case.unfounded_justification = justification
+    record_event("case.marked_unfounded", case=case, actor_type=ActorType.STAFF,
+                 actor_id=staff.id)
+    db.session.commit()
+
+
+def assign(case: Case, staff: StaffUser, assignee_id: int | None) -> None:
+    """Give the case to an agent or the DPO (or to nobody)."""
+    if assignee_id is not None:
+        assignee = db.session.get(StaffUser, assignee_id)
+        if assignee is None or not assignee.is_active or assignee.role not in (
+                StaffRole.AGENT, StaffRole.DPO):
+            raise ActionRefused(_l("Cases can be assigned to active agents and DPOs only."))
+    case.assignee_id = assignee_id
+    record_event("case.assigned", case=case, actor_type=ActorType.STAFF, actor_id=staff.id,
+                 payload={"assignee_id": assignee_id})
+    db.session.commit()
+
+
+def link_duplicate(case: Case, staff: StaffUser, original_reference: str) -> None:
+    """Mark ``case`` as repeating an open case of the same person and kind."""
+    from dsar.core.tokens import normalise_reference
+
+    original = db.session.scalar(
+        select(Case).where(Case.reference == normalise_reference(original_reference or "")))
+    if original is None or original.id == case.id:
+        raise ActionRefused(_l("No other case has this reference."))
+    if (original.email_normalized != case.email_normalized or original.kind != case.kind
+            or not original.status.is_open):
+        raise ActionRefused(_l(
+            "A duplicate must be of the same person and kind as an open original."))
+    case.duplicate_of_id = original.id
+    record_event("case.duplicate_linked", case=case, actor_type=ActorType.STAFF,
+                 actor_id=staff.id, payload={"original_case_id": original.id})
+    db.session.commit()
+
+
+#: Kinds whose processing starts with a search of every source for the requester. The
+#: post-mortem kinds are about someone else (the deceased) and are handled by hand.
+GATHERED_KINDS = frozenset({
+    CaseKind.ACCESS, CaseKind.PORTABILITY, CaseKind.RECTIFICATION, CaseKind.ERASURE,
+    CaseKind.RESTRICTION, CaseKind.OBJECTION,
+})
+
+
+def start_processing(case: Case, staff: StaffUser) -> None:
+    """Hand a verified case to processing: the search of every source starts (the gather
+    jobs are queued after the commit); the case then waits in ``review``."""
+    move_case(case, CaseStatus.IN_PROGRESS, staff)
+    planned = gathering.prepare(case) if case.kind in GATHERED_KINDS else []
+    db.session.commit()
+    pipeline.start(planned)
+    if case.kind in GATHERED_KINDS and gathering.all_finished(case.id):
+        # Nothing could be searched by the e-mail address: the fan-in decides at once.
+        pipeline.enqueue_collect(case.id, gathering.current_round(case.id))
+
+
+def rerun_source(case: Case, staff: StaffUser, source: str) -> None:
+    """Search one source again after it failed (or to refresh it)."""
+    if case.status not in gathering.GATHERING_STATUSES:
+        raise ActionRefused(_l("This action is not possible while the case is in this state."))
+    try:
+        planned = gathering.rerun(case, source)
+    except ValueError:
+        raise ActionRefused(_l("This source cannot be searched again now.")) from None
+    record_event("gather.rerun_requested", case=case, actor_type=ActorType.STAFF,
+                 actor_id=staff.id, payload={"source": source})
+    db.session.commit()
+    pipeline.start([planned])

@@ -1,0 +1,154 @@
+"""The case state machine: creating a case and changing its status, each audited in the
+same transaction as the change (DESIGN.md "The request")."""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, datetime
+
+from flask import current_app
+from sqlalchemy import select
+
+from dsar import deadlines
+from dsar.cases.clock import today_in_paris
+from dsar.cases.proofs import delete_after_move
+from dsar.core.audit import record_event
+from dsar.core.tokens import new_reference, new_token_salt
+from dsar.extensions import db
+from dsar.models import ActorType, Case, CaseKind, CaseStatus, Channel, IdentityProof
+from dsar.models.types import utcnow
+
+logger = logging.getLogger(__name__)
+
+S = CaseStatus
+#: Every allowed move. Any open case can be rejected or withdrawn; only a never-confirmed case
+#: expires.
+TRANSITIONS: dict[CaseStatus, frozenset[CaseStatus]] = {
+    S.SUBMITTED: frozenset({S.CONFIRMED, S.EXPIRED, S.WITHDRAWN, S.REJECTED}),
+    S.CONFIRMED: frozenset({S.VERIFIED, S.NEEDS_INFO, S.WITHDRAWN, S.REJECTED}),
+    S.NEEDS_INFO: frozenset({S.CONFIRMED, S.VERIFIED, S.WITHDRAWN, S.REJECTED}),
+    S.VERIFIED: frozenset({S.IN_PROGRESS, S.NEEDS_INFO, S.WITHDRAWN, S.REJECTED}),
+    S.IN_PROGRESS: frozenset({S.REVIEW, S.WITHDRAWN, S.REJECTED}),
+    S.REVIEW: frozenset({S.COMPLETED, S.IN_PROGRESS, S.WITHDRAWN, S.REJECTED}),
+    S.COMPLETED: frozenset(),
+    S.REJECTED: frozenset(),
+    S.WITHDRAWN: frozenset(),
+    S.EXPIRED: frozenset(),
+}
+
+
+class InvalidTransition(Exception):
+    """A status change the state machine does not allow."""
+
+    def __init__(self, current: CaseStatus, target: CaseStatus):
+        super().__init__(f"cannot go from {current} to {target}")
+        self.current = current
+        self.target = target
+
+
+def refresh_due_date(case: Case, *, today: date | None = None) -> None:
+    """Recompute ``case.due_on`` from receipt, extension and pauses (LEGAL.md D2–D8)."""
+    case.due_on = deadlines.effective_due_date(
+        case.received_on,
+        extended=case.extended,
+        pauses=[(p.started_on, p.ended_on) for p in case.pauses],
+        today=today or today_in_paris(),
+        calendar=case.calendar,
+    )
+
+
+def _unused_reference() -> str:
+    for _ in range(20):
+        reference = new_reference()
+        if db.session.scalar(select(Case.id).where(Case.reference == reference)) is None:
+            return reference
+    raise RuntimeError("could not find a free reference")  # 39 bits: never in practice
+
+
+def create_case(
+    *,
+    kind: CaseKind,
+    requester_name: str,
+    requester_email: str,
+    language: str,
+    channel: Channel = Channel.PORTAL,
+    identifiers: dict | None = None,
+    details: dict | None = None,
+    message: str | None = None,
+    representative_name: str | None = None,
+    received_at: datetime | None = None,
+    proofs: list[IdentityProof] | None = None,
+) -> Case:
+    """Open a case with its due date and a ``case.created`` audit event (caller commits)."""
+    received_at = received_at or utcnow()
+    case = Case(
+        reference=_unused_reference(),
+        kind=kind,
+        status=CaseStatus.SUBMITTED,
+        channel=channel,
+        language=language,
+        requester_name=requester_name,
+        requester_email=requester_email,
+        email_normalized=requester_email.strip().lower(),
+        representative_name=representative_name or None,
+        identifiers=identifiers or {},
+        details=details or {},
+        message=message or None,
+        received_at=received_at,
+        received_on=deadlines.paris_date(received_at),
+        calendar=current_app.config["LEGAL_CALENDAR"],
+        token_salt=new_token_salt(),
+    )
+    case.proofs.extend(proofs or [])
+    refresh_due_date(case, today=case.received_on)
+    db.session.add(case)
+    db.session.flush()
+    record_event(
+        "case.created",
+        case=case,
+        actor_type=ActorType.REQUESTER,
+        payload={
+            "kind": str(kind),
+            "channel": str(channel),
+            "language": language,
+            "proofs": [p.id for p in case.proofs],
+            "representative": bool(representative_name),
+        },
+    )
+    logger.info("case %s created kind=%s", case.id, kind)
+    return case
+
+
+def transition(
+    case: Case,
+    target: CaseStatus,
+    *,
+    actor_type: ActorType,
+    actor_id: str | int | None = None,
+    payload: dict | None = None,
+) -> None:
+    """Move ``case`` to ``target`` if the state machine allows it, and audit the move.
+
+    Raises ``InvalidTransition`` otherwise, leaving the case unchanged. The caller commits, so
+    the change and its audit event land together or not at all.
+    """
+    current = CaseStatus(case.status)
+    if target not in TRANSITIONS[current]:
+        raise InvalidTransition(current, target)
+    now = utcnow()
+    case.status = target
+    if target is CaseStatus.CONFIRMED and case.confirmed_at is None:
+        case.confirmed_at = now
+    if not target.is_open:
+        case.closed_at = now
+    # Identity documents go as soon as they have served (LEGAL.md §3), whatever the path.
+    deleted = delete_after_move(case, target, today_in_paris().isoformat())
+    record_event(
+        "case.status_changed",
+        case=case,
+        actor_type=actor_type,
+        actor_id=actor_id,
+        payload={"from": str(current), "to": str(target), **(payload or {}),
+                 **({"proofs_deleted": deleted} if deleted else {})},
+    )
+    logger.info("case %s %s -> %s", case.id, current, target)

@@ -1,0 +1,40 @@
+"""Every job dsar queues: the function it names and its id, built here and nowhere else. The ids
+are deterministic, so queuing the same work twice names the same job."""
+
+from __future__ import annotations
+
+#: The only module whose functions a job may name.
+JOBS_MODULE = "workers.jobs"
+
+MAIL_JOB = f"{JOBS_MODULE}.send_email"
+GATHER_JOB = f"{JOBS_MODULE}.gather_source"
+COLLECT_JOB = f"{JOBS_MODULE}.collect_gathering"
+PACKAGE_JOB = f"{JOBS_MODULE}.build_package"
+TRANSMIT_JOB = f"{JOBS_MODULE}.transmit_package"
+
+
+def mail_job_id(outbound_id: int) -> str:
+    """Id of the job sending outbox e-mail ``outbound_id``."""
+    return f"mail-{outbound_id}"
+
+
+def gather_job_id(case_id: int, source: str, round_: int = 1) -> str:
+    """Deterministic id of a search job (DESIGN.md: ``case-<id>-gather-<source>``; later rounds
+    add ``-r<n>``)."""
+    base = f"case-{case_id}-gather-{source}"
+    return base if round_ == 1 else f"{base}-r{round_}"
+
+
+def collect_job_id(case_id: int, round_: int) -> str:
+    """Deterministic id of the fan-in job of a round."""
+    return f"case-{case_id}-collect-r{round_}"
+
+
+def package_job_id(case_id: int) -> str:
+    """Id of the build of a case's answer package."""
+    return f"case-{case_id}-package"
+
+
+def transmit_job_id(package_id: int) -> str:
+    """Id of the direct transmission of a released portability package."""
+    return f"package-{package_id}-transmit"

@@ -1,0 +1,1 @@
+"""What every HTTP request goes through: security headers, error pages, access-log redaction."""
