@@ -6,6 +6,7 @@ from dsar.models.casework import CaseNote, InfoRequest
 from dsar.models.enums import (
     CLOCK_RUNNING_STATUSES,
     CLOSED_STATUSES,
+    INFO_RESUME_STATUSES,
     STAFF_TEMPLATES,
     ActorType,
     CaseKind,
@@ -22,6 +23,7 @@ from dsar.models.outbox import OutboundEmail
 from dsar.models.package import (
     DownloadCode,
     ExportPackage,
+    PackageScope,
     PackageStatus,
     Transmission,
     TransmissionStatus,
@@ -32,11 +34,13 @@ from dsar.models.staff import StaffUser
 __all__ = [
     "CLOCK_RUNNING_STATUSES",
     "CLOSED_STATUSES",
+    "INFO_RESUME_STATUSES",
     "FINISHED_GATHER_STATUSES",
     "DownloadCode",
     "ExportPackage",
     "Transmission",
     "TransmissionStatus",
+    "PackageScope",
     "PackageStatus",
     "GatherStatus",
     "SourceResult",

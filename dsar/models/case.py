@@ -7,7 +7,9 @@ from datetime import date, datetime
 from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from dsar.deadlines import CALENDARS
 from dsar.extensions import db
+from dsar.models.checks import value_check
 from dsar.models.enums import CLOSED_STATUSES, CaseKind, CaseStatus, Channel
 from dsar.models.types import UTCDateTime, enum_column_type, utcnow
 
@@ -32,6 +34,8 @@ class Case(db.Model):
               sqlite_where=text(OPEN_CASES_SQL), postgresql_where=text(OPEN_CASES_SQL)),
         Index("ix_cases_open_kind_due_on_id", "kind", "due_on", "id",
               sqlite_where=text(OPEN_CASES_SQL), postgresql_where=text(OPEN_CASES_SQL)),
+        # The clock cannot run on a calendar ``dsar.deadlines`` does not know.
+        value_check("case_calendar", "calendar", CALENDARS),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

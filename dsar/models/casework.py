@@ -9,7 +9,8 @@ from sqlalchemy import ForeignKey, Integer, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from dsar.extensions import db
-from dsar.models.enums import CaseStatus
+from dsar.models.checks import value_check
+from dsar.models.enums import INFO_RESUME_STATUSES, CaseStatus
 from dsar.models.types import UTCDateTime, enum_column_type, utcnow
 
 
@@ -32,6 +33,8 @@ class InfoRequest(db.Model):
     ``asked_at`` until ``answered_at``."""
 
     __tablename__ = "info_requests"
+    # Narrower than the case's statuses: only where the state machine returns from needs_info.
+    __table_args__ = (value_check("resume_status", "resume_status", INFO_RESUME_STATUSES),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
@@ -39,7 +42,8 @@ class InfoRequest(db.Model):
     question: Mapped[str] = mapped_column(Text)
     asked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     #: The status to return to once answered (``confirmed`` or ``verified``).
-    resume_status: Mapped[CaseStatus] = mapped_column(enum_column_type(CaseStatus, "resume_status"))
+    resume_status: Mapped[CaseStatus] = mapped_column(
+        enum_column_type(CaseStatus, "resume_status", constraint=False))
     pause_id: Mapped[int] = mapped_column(ForeignKey("clock_pauses.id"))
     answer: Mapped[str | None] = mapped_column(Text)
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -45,6 +45,10 @@ CLOSED_STATUSES = frozenset(
 CLOCK_RUNNING_STATUSES = frozenset(
     s for s in CaseStatus if s not in CLOSED_STATUSES and s is not CaseStatus.NEEDS_INFO
 )
+#: The statuses a question to the requester can be asked from, and so the ones the case returns
+#: to once answered (``InfoRequest.resume_status``): the state machine's moves into and out of
+#: ``needs_info`` (``dsar.cases.workflow.TRANSITIONS``; a test holds the two together).
+INFO_RESUME_STATUSES = (CaseStatus.CONFIRMED, CaseStatus.VERIFIED)
 
 
 class Channel(enum.StrEnum):

@@ -10,6 +10,7 @@ from sqlalchemy import ForeignKey, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from dsar.extensions import db
+from dsar.models.checks import value_check
 from dsar.models.types import UTCDateTime, enum_column_type, utcnow
 
 
@@ -21,11 +22,19 @@ class PackageStatus(enum.StrEnum):
     EXPIRED = "expired"  # its blob was deleted (too old, or replaced by a newer build)
 
 
+class PackageScope(enum.StrEnum):
+    """What a package holds (``docs/export-schema.md``)."""
+
+    ACCESS = "access"  # everything found (Art. 15)
+    PORTABILITY = "portability"  # what the person provided, in a reusable form (Art. 20)
+
+
 class ExportPackage(db.Model):
     """One build of a case's answer. A new search result makes a new build; the old one's
     blob is deleted and it is kept as ``expired`` (what was built, when, its sum)."""
 
     __tablename__ = "export_packages"
+    __table_args__ = (value_check("package_scope", "scope", PackageScope),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
@@ -41,8 +50,8 @@ class ExportPackage(db.Model):
     results_digest: Mapped[str] = mapped_column(String(64))
     record_count: Mapped[int] = mapped_column(Integer, default=0)
     file_count: Mapped[int] = mapped_column(Integer, default=0)
-    #: access (everything found) | portability (what the person provided, Art. 20).
-    scope: Mapped[str] = mapped_column(String(20), default="access")
+    #: A :class:`PackageScope` value (a plain string column: its CHECK is in ``__table_args__``).
+    scope: Mapped[str] = mapped_column(String(20), default=PackageScope.ACCESS.value)
     #: Pieces of other people's data masked in it (reported to the person).
     redaction_count: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

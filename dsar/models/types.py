@@ -13,13 +13,15 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def enum_column_type(enum_cls: type[enum.Enum], name: str) -> Enum:
-    """A portable string enum with a CHECK constraint: an impossible value cannot be stored."""
+def enum_column_type(enum_cls: type[enum.Enum], name: str, *, constraint: bool = True) -> Enum:
+    """A portable string enum with a CHECK constraint named ``name``: an impossible value
+    cannot be stored. ``constraint=False`` when the table declares a narrower CHECK of that
+    name itself (``dsar.models.checks.value_check``)."""
     return Enum(
         enum_cls,
         name=name,
         native_enum=False,
-        create_constraint=True,
+        create_constraint=constraint,
         length=32,
         values_callable=lambda cls: [member.value for member in cls],
         validate_strings=True,
