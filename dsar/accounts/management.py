@@ -1,11 +1,15 @@
 """Staff accounts: creation with a one-time set-up link instead of a password anyone else sees,
-the password policy, role changes, and the e-mails that go with them.
+the password policy, role changes, deactivation, and the e-mails that go with them.
 
 A set-up link carries a signed token binding the account and a fingerprint of its current
 password hash: choosing a password changes the hash, so the link works once; it also expires
-after ``STAFF_SETUP_LINK_HOURS``. Giving an account DPO or administrator rights is e-mailed to
-every other active DPO, so that nobody gains those rights unseen. Functions add to the current
-transaction; the caller commits, then hands the returned e-mail ids to ``enqueue``.
+after ``STAFF_SETUP_LINK_HOURS``. The link itself is made when its e-mail is composed
+(``dsar.mail.compose``), so it is never stored. Giving an account DPO or administrator rights
+is e-mailed to every other active DPO, so that nobody gains those rights unseen.
+
+The administrator's actions (:func:`create_account`, :func:`change_role`,
+:func:`send_setup_link`, :func:`change_state`) and :func:`choose_password` commit, then
+enqueue their e-mails; a refusal raises ``AccountRefused`` and changes nothing.
 """
 
 from __future__ import annotations
@@ -22,9 +26,11 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import select
 from werkzeug.security import generate_password_hash
 
+from dsar.accounts import lockout
 from dsar.core.audit import record_event
 from dsar.core.keys import derived_key
 from dsar.extensions import db
+from dsar.mail.outbox import commit_and_send, queue_email
 from dsar.models import ActorType, MailTemplate, OutboundEmail, StaffRole, StaffUser
 
 #: Roles whose grant is e-mailed to every DPO: they decide on releases, or manage accounts.
@@ -32,6 +38,14 @@ RAISED_ROLES = (StaffRole.DPO, StaffRole.ADMIN)
 
 ROLE_LABELS = {StaffRole.AGENT: _l("agent"), StaffRole.DPO: _l("DPO"),
                StaffRole.AUDITOR: _l("auditor"), StaffRole.ADMIN: _l("administrator")}
+
+
+class AccountRefused(Exception):
+    """The change breaks a rule; ``message`` says which, in the user's language."""
+
+    def __init__(self, message):
+        super().__init__(str(message))
+        self.message = message
 
 
 def role_label(role: StaffRole | str):
@@ -70,6 +84,19 @@ def password_problem(password: str, email: str):
     return None
 
 
+def choose_password(user: StaffUser, password: str, *, action: str):
+    """Give ``user`` the password they chose, if the policy allows it (else return why not,
+    changing nothing): the account's other sessions end, and ``action`` is audited and
+    committed."""
+    problem = password_problem(password, user.email)
+    if problem:
+        return problem
+    user.set_password(password)
+    record_event(action, actor_type=ActorType.STAFF, actor_id=user.id)
+    db.session.commit()
+    return None
+
+
 # ------------------------------------------------------------------ set-up links
 
 
@@ -104,62 +131,95 @@ def account_for_setup(token: str) -> StaffUser | None:
     return user if hmac.compare_digest(str(fingerprint), _fingerprint(user)) else None
 
 
-def send_setup_link(user: StaffUser, *, by: int | None) -> int:
-    """Queue the set-up e-mail to ``user`` (the link is made at send time); audited. Returns
-    the outbox id."""
-    from dsar.mail.outbox import queue_email
-
+def _setup_email(user: StaffUser, *, by: int | None) -> OutboundEmail:
+    """Queue the set-up e-mail to ``user``, audited (the caller commits)."""
     outbound = queue_email(None, MailTemplate.STAFF_SETUP, staff=user,
                            payload={"staff_id": user.id, "by": by})
     record_event("staff.setup_link_sent", actor_type=ActorType.STAFF if by else ActorType.SYSTEM,
                  actor_id=by, payload={"staff_id": user.id})
-    return outbound.id
+    return outbound
+
+
+def send_setup_link(user: StaffUser, *, by: int | None) -> bool:
+    """E-mail ``user`` a new set-up link (a forgotten password); audited. False, doing
+    nothing, for an inactive account."""
+    if not user.is_active:
+        return False
+    commit_and_send(_setup_email(user, by=by))
+    return True
 
 
 # ------------------------------------------------------------------ accounts and roles
 
 
-def create_account(email: str, name: str, role: StaffRole, *, by: int | None
-                   ) -> tuple[StaffUser, list[int]]:
-    """A new account with a random password nobody knows and a set-up link e-mailed to it.
-    Returns the account and the e-mails to enqueue after commit."""
-    user = StaffUser(email=email, name=name, role=role,
+def create_account(email: str, name: str, role: StaffRole | None, *, by: int | None
+                   ) -> StaffUser:
+    """A new account with a random password nobody knows and a set-up link e-mailed to it
+    (and the DPOs' notice if its role is raised). The address is kept trimmed and in lower
+    case; refused if it is not an address, if the role is missing, or if an account has it
+    already."""
+    email = (email or "").strip().lower()
+    if not email or "@" not in email or len(email) > 254 or role is None:
+        raise AccountRefused(_l("Please give a valid e-mail address and a role."))
+    if db.session.scalar(select(StaffUser.id).where(StaffUser.email == email)):
+        raise AccountRefused(_l("A staff account with this address already exists."))
+    user = StaffUser(email=email, name=(name or "")[:200], role=role,
                      password_hash=generate_password_hash(secrets.token_urlsafe(32),
                                                           method="scrypt"))
     db.session.add(user)
     db.session.flush()
-    emails = [send_setup_link(user, by=by), *_notify_dpos(user, role, by=by)]
+    emails = [_setup_email(user, by=by), *_notify_dpos(user, role, by=by)]
     record_event("staff.created", actor_type=ActorType.STAFF if by else ActorType.SYSTEM,
                  actor_id=by, payload={"staff_id": user.id, "role": str(role),
                                        "dpos_notified": len(emails) - 1})
-    return user, emails
+    commit_and_send(*emails)
+    return user
 
 
-def notify_new_account(user: StaffUser, *, by: int | None) -> list[int]:
+def notify_new_account(user: StaffUser, *, by: int | None) -> list[OutboundEmail]:
     """For an account created with a password (the ``dsar user create`` command): the DPOs'
-    notice if its role is raised. Returns the e-mails to enqueue after commit."""
+    notice if its role is raised. Returns the e-mails for ``commit_and_send``."""
     return _notify_dpos(user, user.role, by=by)
 
 
-def change_role(user: StaffUser, role: StaffRole, *, by: int) -> list[int]:
+def change_role(user: StaffUser, role: StaffRole, *, by: int) -> None:
     """Give ``user`` a new role; their sessions end (they sign in again under it). A raise to
-    DPO or administrator is e-mailed to every other active DPO. Returns the e-mails to
-    enqueue."""
+    DPO or administrator is e-mailed to every other active DPO. Refused for one's own role."""
+    if user.id == by:
+        raise AccountRefused(_l("You cannot change your own role."))
     previous = user.role
     if role is previous:
-        return []
+        return
     user.role = role
     user.end_sessions()
     emails = _notify_dpos(user, role, by=by)
     record_event("staff.role_changed", actor_type=ActorType.STAFF, actor_id=by,
                  payload={"staff_id": user.id, "role": str(role), "previous": str(previous),
                           "dpos_notified": len(emails)})
-    return emails
+    commit_and_send(*emails)
 
 
-def _notify_dpos(user: StaffUser, role: StaffRole, *, by: int | None) -> list[int]:
-    from dsar.mail.outbox import queue_email
+#: What an administrator can do to an account besides its role.
+STATE_CHANGES = ("unlock", "deactivate", "activate")
 
+
+def change_state(user: StaffUser, change: str, *, by: int) -> None:
+    """Unlock, deactivate or reactivate ``user`` (one of ``STATE_CHANGES``); audited as
+    ``staff.<change>``. Deactivating ends the account's sessions; one's own account is not
+    deactivated (the attempt is audited all the same)."""
+    if change == "unlock":
+        lockout.unlock(user)
+    elif change == "deactivate" and user.id != by:
+        user.is_active_account = False
+        user.end_sessions()
+    elif change == "activate":
+        user.is_active_account = True
+    record_event(f"staff.{change}", actor_type=ActorType.STAFF, actor_id=by,
+                 payload={"staff_id": user.id})
+    db.session.commit()
+
+
+def _notify_dpos(user: StaffUser, role: StaffRole, *, by: int | None) -> list[OutboundEmail]:
     if role not in RAISED_ROLES:
         return []
     db.session.flush()
@@ -169,32 +229,4 @@ def _notify_dpos(user: StaffUser, role: StaffRole, *, by: int | None) -> list[in
         StaffUser.role == StaffRole.DPO, StaffUser.is_active_account.is_(True),
         StaffUser.id != user.id).order_by(StaffUser.id)).all()
     return [queue_email(None, MailTemplate.STAFF_ROLE_NOTICE, staff=dpo, payload={
-        "staff_id": user.id, "role": str(role), "by": by}).id for dpo in dpos]
-
-
-def enqueue(email_ids: list[int]) -> None:
-    """Enqueue the sending of committed outbox e-mails (the sweep retries any Redis missed)."""
-    from dsar.pipeline import enqueue_email
-
-    for email_id in email_ids:
-        enqueue_email(email_id)
-
-
-# ------------------------------------------------------------------ the e-mails
-
-
-def staff_mail_context(outbound: OutboundEmail) -> dict:
-    """What ``staff_setup.txt`` and ``staff_role_notice.txt`` need, read at send time (the
-    payload holds ids only)."""
-    from dsar.mail.outbox import external_url
-
-    payload = outbound.payload or {}
-    if outbound.template is MailTemplate.STAFF_SETUP:
-        staff = outbound.recipient_staff
-        return {"setup_url": external_url("staff.setup_link", token=setup_token(staff)),
-                "hours": int(current_app.config["STAFF_SETUP_LINK_HOURS"]),
-                "login_url": external_url("staff.login")}
-    account = db.session.get(StaffUser, payload.get("staff_id"))
-    by = db.session.get(StaffUser, payload["by"]) if payload.get("by") else None
-    return {"account": account, "by_user": by, "role_name": role_label(payload["role"]),
-            "audit_url": external_url("staff.audit_trail")}
+        "staff_id": user.id, "role": str(role), "by": by}) for dpo in dpos]

@@ -1,5 +1,6 @@
-"""Today's date as the legal clock reads it (Europe/Paris), which tests and demonstrations can
-freeze. The rules of the clock themselves are in :mod:`dsar.deadlines`."""
+"""The legal clock of a case: today's date as it reads it (Europe/Paris), which tests and
+demonstrations can freeze, and a case's dates on it (pauses, the one-month mark, the due
+date). The rules of the clock themselves are in :mod:`dsar.deadlines`."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from datetime import date
 from flask import current_app
 
 from dsar import deadlines
+from dsar.models import Case
 from dsar.models.types import utcnow
 
 
@@ -19,3 +21,24 @@ def today_in_paris() -> date:
     if frozen:
         return date.fromisoformat(str(frozen))
     return deadlines.paris_date(utcnow())
+
+
+def pauses_of(case: Case) -> list[tuple[date, date | None]]:
+    """The case's clock pauses as ``(first day, last day or None while it lasts)``."""
+    return [(pause.started_on, pause.ended_on) for pause in case.pauses]
+
+
+def case_deadlines(case: Case) -> deadlines.Deadlines:
+    """The case's dates today: due date, days left, pauses (what the status page shows)."""
+    return deadlines.compute_deadlines(
+        case.received_on, extended=case.extended, pauses=pauses_of(case),
+        today=today_in_paris(), calendar=case.calendar,
+    )
+
+
+def one_month_deadline(case: Case) -> date:
+    """The last day to notify an extension or a refusal (LEGAL.md D6), pauses included."""
+    return deadlines.extension_deadline(
+        case.received_on, pauses=pauses_of(case), today=today_in_paris(),
+        calendar=case.calendar,
+    )

@@ -17,16 +17,29 @@ from datetime import datetime
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
 
-from dsar.cases.staff_actions import ActionRefused, commit_and_send
+from dsar.cases.refusals import ActionRefused
 from dsar.core.audit import record_event
-from dsar.core.tokens import new_token_salt
+from dsar.core.tokens import check_case_token, new_token_salt, normalise_reference
 from dsar.delivery.release import download_deadline
-from dsar.mail.outbox import queue_email
+from dsar.extensions import db
+from dsar.mail.outbox import commit_and_send, queue_email
 from dsar.models import ActorType, Case, MailTemplate, StaffUser
 from dsar.models.types import utcnow
 
 logger = logging.getLogger(__name__)
+
+
+def case_for_link(reference: str, token: str, purpose: str) -> Case | None:
+    """The case an e-mailed link names, if its ``token`` is right for ``purpose`` (``confirm``,
+    ``status``); None otherwise, whichever part is wrong. An unknown reference is checked
+    against a dummy, so that both failures take the same time. Whether the link has ended is
+    :func:`links_alive`."""
+    case = db.session.scalar(select(Case).where(Case.reference == normalise_reference(reference)))
+    salt = case.token_salt if case else "0" * 32
+    valid = check_case_token(case.reference if case else "DSR-0000-0000", salt, purpose, token)
+    return case if case is not None and valid else None
 
 
 def links_expire_at(case: Case) -> datetime | None:

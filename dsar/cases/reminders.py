@@ -8,10 +8,9 @@ from datetime import date, timedelta
 
 from sqlalchemy import select
 
-from dsar import pipeline
 from dsar.cases.clock import today_in_paris
 from dsar.extensions import db
-from dsar.mail.outbox import overdue_cases, queue_email
+from dsar.mail.outbox import commit_and_send, queue_email
 from dsar.models import (
     CLOCK_RUNNING_STATUSES,
     Case,
@@ -42,6 +41,13 @@ def _sent_keys(template: MailTemplate, case_ids: list[int] | None = None) -> set
             for staff_id, case_id, payload in db.session.execute(query)}
 
 
+def overdue_cases() -> list[Case]:
+    """Cases whose due date has passed (Paris date) and whose clock runs, oldest due first."""
+    return list(db.session.scalars(
+        select(Case).where(Case.status.in_(CLOCK_RUNNING_STATUSES),
+                           Case.due_on < today_in_paris()).order_by(Case.due_on, Case.id)))
+
+
 def send_deadline_reminders(today: date | None = None) -> int:
     """Queue a reminder for every case due in exactly 7 or 2 days whose clock runs (not while
     paused for the requester), to its assignee and to every DPO. Returns how many."""
@@ -62,9 +68,7 @@ def send_deadline_reminders(today: date | None = None) -> int:
             if (staff.id, case.id, key) not in sent:
                 queued.append(queue_email(case, MailTemplate.STAFF_REMINDER, staff=staff,
                                           payload={"days_left": days_left, "key": key}))
-    db.session.commit()
-    for outbound in queued:
-        pipeline.enqueue_email(outbound.id)
+    commit_and_send(*queued)
     logger.info("queued %d deadline reminders", len(queued))
     return len(queued)
 
@@ -79,7 +83,5 @@ def send_overdue_digest(today: date | None = None) -> int:
     queued = [queue_email(None, MailTemplate.OVERDUE_DIGEST, staff=dpo, payload={"key": key})
               for dpo in _active_dpos()
               if (dpo.id, None, key) not in sent]
-    db.session.commit()
-    for outbound in queued:
-        pipeline.enqueue_email(outbound.id)
+    commit_and_send(*queued)
     return len(queued)

@@ -1,8 +1,9 @@
 """The staff actions on a case (issue 3). Each function checks the business rules, changes the
 case, writes its audit event and queues the requester's e-mail in one transaction, then commits
 and enqueues. Role checks are the caller's (``dsar.staff.access``), so these stay testable
-without HTTP. A refused action raises ``ActionRefused`` with a message for the user and
-changes nothing."""
+without HTTP. A refused action raises ``ActionRefused`` (``dsar.cases.refusals``) with a
+message for the user and changes nothing. The requester's own actions are
+``dsar.cases.requester_actions``."""
 
 from __future__ import annotations
 
@@ -12,13 +13,15 @@ from flask_babel import format_date
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from dsar import deadlines, pipeline
-from dsar.cases.clock import today_in_paris
+from dsar import pipeline
+from dsar.cases.clock import one_month_deadline, today_in_paris
 from dsar.cases.proofs import delete_case_proofs
+from dsar.cases.refusals import TEXT_MAX, ActionRefused, required_text
 from dsar.cases.workflow import InvalidTransition, refresh_due_date, transition
 from dsar.core.audit import record_event
+from dsar.core.tokens import normalise_reference
 from dsar.extensions import db
-from dsar.mail.outbox import queue_email
+from dsar.mail.outbox import commit_and_send, queue_email
 from dsar.models import (
     ActorType,
     Case,
@@ -27,7 +30,6 @@ from dsar.models import (
     CaseStatus,
     ClockPause,
     IdentityMethod,
-    IdentityProof,
     InfoRequest,
     MailTemplate,
     StaffRole,
@@ -38,26 +40,8 @@ from dsar.search import gathering
 
 logger = logging.getLogger(__name__)
 
-TEXT_MAX = 5000
-
-
-class ActionRefused(Exception):
-    """The action breaks a rule; ``message`` says which, in the user's language."""
-
-    def __init__(self, message):
-        super().__init__(str(message))
-        self.message = message
-
-
-def _text(value: str | None, missing_message) -> str:
-    """The trimmed text, or a refusal with ``missing_message`` (a whole sentence, so that each
-    language can make it agree)."""
-    cleaned = (value or "").strip()
-    if not cleaned:
-        raise ActionRefused(missing_message)
-    if len(cleaned) > TEXT_MAX:
-        raise ActionRefused(_l("Please keep this under %(max)d characters.", max=TEXT_MAX))
-    return cleaned
+#: The roles a case can be assigned to.
+ASSIGNABLE_ROLES = (StaffRole.AGENT, StaffRole.DPO)
 
 
 def move_case(case: Case, target: CaseStatus, staff: StaffUser,
@@ -70,16 +54,9 @@ def move_case(case: Case, target: CaseStatus, staff: StaffUser,
             _l("This action is not possible while the case is in this state.")) from None
 
 
-def commit_and_send(*outbound) -> None:
-    """Commit, then queue the outbox e-mails (after the commit: the worker must find them)."""
-    db.session.commit()
-    for item in outbound:
-        pipeline.enqueue_email(item.id)
-
-
 def add_note(case: Case, staff: StaffUser, body: str) -> CaseNote:
     """An internal note (never shown to the requester)."""
-    body = _text(body, _l("Please write the note."))
+    body = required_text(body, _l("Please write the note."))
     note = CaseNote(case_id=case.id, author_id=staff.id, body=body)
     db.session.add(note)
     db.session.flush()
@@ -113,7 +90,7 @@ def verify_identity(case: Case, staff: StaffUser, method: str, note: str | None)
 
 def ask_info(case: Case, staff: StaffUser, question: str) -> InfoRequest:
     """Ask the requester for information: the clock pauses from today (LEGAL.md D8)."""
-    question = _text(question, _l("Please write the question."))
+    question = required_text(question, _l("Please write the question."))
     resume = CaseStatus(case.status)
     move_case(case, CaseStatus.NEEDS_INFO, staff)
     pause = ClockPause(case=case, started_on=today_in_paris(), reason="info_request")
@@ -130,48 +107,10 @@ def ask_info(case: Case, staff: StaffUser, question: str) -> InfoRequest:
     return request
 
 
-def open_info_request(case: Case) -> InfoRequest | None:
-    """The question waiting for the requester's answer, if any."""
-    return db.session.scalar(
-        select(InfoRequest).where(InfoRequest.case_id == case.id,
-                                  InfoRequest.answered_at.is_(None))
-        .order_by(InfoRequest.id.desc())
-    )
-
-
-def answer_info(case: Case, answer: str, proof: IdentityProof | None = None) -> None:
-    """The requester answers: the clock resumes from today and the case goes back to where it
-    was."""
-    request = open_info_request(case)
-    if request is None or case.status is not CaseStatus.NEEDS_INFO:
-        raise ActionRefused(_l("There is no open question on this request."))
-    request.answer = _text(answer, _l("Please write your answer."))
-    request.answered_at = utcnow()
-    if proof is not None:
-        case.proofs.append(proof)
-        db.session.flush()
-        request.answer_proof_id = proof.id
-    request.pause.ended_on = today_in_paris()
-    transition(case, request.resume_status, actor_type=ActorType.REQUESTER,
-               payload={"info_request_id": request.id})
-    refresh_due_date(case)
-    record_event("case.info_answered", case=case, actor_type=ActorType.REQUESTER,
-                 payload={"info_request_id": request.id, "proof": proof.id if proof else None})
-    db.session.commit()
-
-
-def one_month_deadline(case: Case):
-    """The last day to notify an extension or a refusal (LEGAL.md D6), pauses included."""
-    return deadlines.extension_deadline(
-        case.received_on, pauses=[(p.started_on, p.ended_on) for p in case.pauses],
-        today=today_in_paris(), calendar=case.calendar,
-    )
-
-
 def extend(case: Case, staff: StaffUser, reason: str) -> None:
     """Extend by two months (Art. 12(3)): DPO only (checked by the caller), once, on or before
     the one-month date, with a reason that is sent to the requester."""
-    reason = _text(reason, _l("Please give the reason for the extension."))
+    reason = required_text(reason, _l("Please give the reason for the extension."))
     if not case.status.is_open:
         raise ActionRefused(_l("This case is closed."))
     if case.extended:
@@ -193,7 +132,7 @@ def extend(case: Case, staff: StaffUser, reason: str) -> None:
 def reject(case: Case, staff: StaffUser, scope: str, reasons: str) -> None:
     """Refuse fully (the case closes) or partly (it goes on). The notice gives the reasons and
     the rights to complain to the CNIL and to a judicial remedy (Art. 12(4))."""
-    reasons = _text(reasons, _l("Please give the reasons for the refusal."))
+    reasons = required_text(reasons, _l("Please give the reasons for the refusal."))
     if scope == "full":
         move_case(case, CaseStatus.REJECTED, staff, {"scope": "full"})
         case.refusal_reasons = reasons
@@ -213,7 +152,7 @@ def reject(case: Case, staff: StaffUser, scope: str, reasons: str) -> None:
 def mark_unfounded(case: Case, staff: StaffUser, justification: str) -> None:
     """Record that the request is manifestly unfounded or excessive (Art. 12(5)), with the
     DPO's written justification. It does not close the case: refusing is a separate step."""
-    justification = _text(justification, _l("Please write the justification."))
+    justification = required_text(justification, _l("Please write the justification."))
     if not case.status.is_open:
         raise ActionRefused(_l("This case is closed."))
     case.manifestly_unfounded = True
@@ -227,8 +166,7 @@ def assign(case: Case, staff: StaffUser, assignee_id: int | None) -> None:
     """Give the case to an agent or the DPO (or to nobody)."""
     if assignee_id is not None:
         assignee = db.session.get(StaffUser, assignee_id)
-        if assignee is None or not assignee.is_active or assignee.role not in (
-                StaffRole.AGENT, StaffRole.DPO):
+        if assignee is None or not assignee.is_active or assignee.role not in ASSIGNABLE_ROLES:
             raise ActionRefused(_l("Cases can be assigned to active agents and DPOs only."))
     case.assignee_id = assignee_id
     record_event("case.assigned", case=case, actor_type=ActorType.STAFF, actor_id=staff.id,
@@ -236,10 +174,15 @@ def assign(case: Case, staff: StaffUser, assignee_id: int | None) -> None:
     db.session.commit()
 
 
+def assignable_staff() -> list[StaffUser]:
+    """The active accounts a case can be assigned to, by name."""
+    return list(db.session.scalars(
+        select(StaffUser).where(StaffUser.role.in_(ASSIGNABLE_ROLES),
+                                StaffUser.is_active_account.is_(True)).order_by(StaffUser.name)))
+
+
 def link_duplicate(case: Case, staff: StaffUser, original_reference: str) -> None:
     """Mark ``case`` as repeating an open case of the same person and kind."""
-    from dsar.core.tokens import normalise_reference
-
     original = db.session.scalar(
         select(Case).where(Case.reference == normalise_reference(original_reference or "")))
     if original is None or original.id == case.id:

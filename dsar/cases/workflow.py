@@ -10,7 +10,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from dsar import deadlines
-from dsar.cases.clock import today_in_paris
+from dsar.cases.clock import pauses_of, today_in_paris
 from dsar.cases.proofs import delete_after_move
 from dsar.core.audit import record_event
 from dsar.core.tokens import new_reference, new_token_salt
@@ -51,7 +51,7 @@ def refresh_due_date(case: Case, *, today: date | None = None) -> None:
     case.due_on = deadlines.effective_due_date(
         case.received_on,
         extended=case.extended,
-        pauses=[(p.started_on, p.ended_on) for p in case.pauses],
+        pauses=pauses_of(case),
         today=today or today_in_paris(),
         calendar=case.calendar,
     )

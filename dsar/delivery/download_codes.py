@@ -27,7 +27,7 @@ from dsar.core import storage
 from dsar.core.audit import record_event
 from dsar.core.keys import derived_key
 from dsar.extensions import db
-from dsar.mail.outbox import queue_email
+from dsar.mail.outbox import commit_and_send, queue_email
 from dsar.models import ActorType, Case, DownloadCode, ExportPackage, MailTemplate, OutboundEmail
 from dsar.models.types import utcnow
 
@@ -77,11 +77,20 @@ def _lock_case(case: Case) -> None:
     db.session.execute(update(Case).where(Case.id == case.id).values(id=Case.id))
 
 
-def issue_code(case: Case, package: ExportPackage, session_nonce: str) -> int:
-    """Make a fresh code for ``package`` and queue its e-mail; returns the e-mail's outbox id
-    (the caller commits, then enqueues it). The session's earlier codes stop working.
-    Refused past the hourly limit, counted for the case whatever the browser (so guessing
-    stays bounded)."""
+def issue_code(case: Case, package: ExportPackage, session_nonce: str) -> None:
+    """Make a fresh code for ``package``, bound to ``session_nonce``, and e-mail it (committed,
+    then enqueued). The session's earlier codes stop working. Refused (``CodeRefused``, rolled
+    back) past the hourly limit, counted for the case whatever the browser (so guessing stays
+    bounded)."""
+    try:
+        outbound = _new_code(case, package, session_nonce)
+    except CodeRefused:
+        db.session.rollback()  # and the case's lock with it
+        raise
+    commit_and_send(outbound)
+
+
+def _new_code(case: Case, package: ExportPackage, session_nonce: str) -> OutboundEmail:
     config = current_app.config
     _lock_case(case)
     now = utcnow()
@@ -106,7 +115,7 @@ def issue_code(case: Case, package: ExportPackage, session_nonce: str) -> int:
     outbound = queue_email(case, MailTemplate.DOWNLOAD_CODE, payload={"download_code_id": row.id})
     record_event("download.code_requested", case=case, actor_type=ActorType.REQUESTER,
                  payload={"package_id": package.id, "download_code_id": row.id})
-    return outbound.id
+    return outbound
 
 
 def code_for_email(outbound: OutboundEmail) -> str | None:

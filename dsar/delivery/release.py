@@ -17,13 +17,15 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import or_, select, update
 
 from dsar import pipeline
-from dsar.cases.staff_actions import ActionRefused, commit_and_send, move_case
+from dsar.cases.refusals import ActionRefused
+from dsar.cases.staff_actions import move_case
 from dsar.core import storage
 from dsar.core.audit import record_event
 from dsar.deadlines import PARIS, paris_date
+from dsar.delivery.transmit import transmit
 from dsar.exports.build import current_package, results_digest
 from dsar.extensions import db
-from dsar.mail.outbox import queue_email
+from dsar.mail.outbox import commit_and_send, queue_email
 from dsar.models import (
     ActorType,
     Case,
@@ -124,8 +126,6 @@ def transmit_released(package_id: int, *, staff_id: int | None = None,
                       actor_id: str | None = None) -> str:
     """The transmission job: send ``package_id`` to the address its case names. Returns the
     outcome (``sent``, ``refused``, ``failed``) or ``no-endpoint``."""
-    from dsar.delivery.transmit import transmit
-
     package = db.session.get(ExportPackage, package_id)
     url = receiving_endpoint(package.case) if package is not None else None
     if url is None:

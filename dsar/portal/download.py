@@ -1,6 +1,5 @@
 """The requester downloads the released answer from the status page, with a one-time code
-(``dsar.delivery.download_codes``). Every download is audited; a wrong or missing code hands nothing
-over and changes nothing but the code's own try counter."""
+e-mailed on request (``dsar.delivery.download_codes``, ``dsar.delivery.downloads``)."""
 
 from __future__ import annotations
 
@@ -10,20 +9,11 @@ from flask import abort, current_app, redirect, render_template, request, sessio
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 
-from dsar import pipeline
-from dsar.core import storage
-from dsar.core.audit import record_event
 from dsar.core.blob_download import streamed_zip
 from dsar.delivery import release
-from dsar.delivery.download_codes import (
-    CodeProblem,
-    CodeRefused,
-    check_code,
-    issue_code,
-    new_session_nonce,
-)
-from dsar.extensions import db, limiter
-from dsar.models import ActorType
+from dsar.delivery.download_codes import CodeProblem, CodeRefused, issue_code, new_session_nonce
+from dsar.delivery.downloads import PackageUnavailable, open_download
+from dsar.extensions import limiter
 from dsar.portal.blueprint import bp
 from dsar.portal.status import granted_case
 
@@ -85,40 +75,28 @@ def download_code(reference: str):
         return _page(case, package)
     nonce = session.get(NONCE_KEY) or new_session_nonce()
     try:
-        email_id = issue_code(case, package, nonce)
+        issue_code(case, package, nonce)
     except CodeRefused as refused:
-        db.session.rollback()
         return _page(case, package, error=_message(refused), status=429)
     session[NONCE_KEY] = nonce
-    db.session.commit()
-    pipeline.enqueue_email(email_id)
     return redirect(url_for("portal.download_page", reference=case.reference, sent="1"))
 
 
 @bp.post("/status/<reference>/download")
 @limiter.limit(lambda: current_app.config["RATELIMIT_DOWNLOAD_PER_ADDRESS"])
 def download(reference: str):
-    """Check the code and send the ZIP; each download is an audited event."""
+    """Check the code and send the ZIP (``dsar.delivery.downloads``)."""
     case, package = _released(reference)
     if not release.is_downloadable(package):
         return _page(case, package)
     try:
-        spent = check_code(case, package, session.get(NONCE_KEY), request.form.get("code", ""))
+        reader = open_download(case, package, session.get(NONCE_KEY),
+                               request.form.get("code", ""))
     except CodeRefused as refused:
-        db.session.commit()  # the try counter (and the audit of the failure) must stick
         return _page(case, package, error=_message(refused), status=400)
-    try:
-        reader = storage.reader(package.blob_id)
-    except storage.BlobError:
-        db.session.rollback()  # the code stays unspent
-        db.session.refresh(package)
-        if not release.is_downloadable(package):  # expired and purged meanwhile
+    except PackageUnavailable as unavailable:
+        if unavailable.expired:
             return _page(case, package)
-        logger.error("case %s: package %s cannot be read", case.id, package.id)
         return _page(case, package, error=str(_l("The file cannot be read. Please contact us.")),
                      status=503)
-    package.download_count += 1
-    record_event("package.downloaded", case=case, actor_type=ActorType.REQUESTER,
-                 payload={"package_id": package.id, "download_code_id": spent.id})
-    db.session.commit()
     return streamed_zip(reader, package.size, f"{case.reference}.zip")

@@ -1,9 +1,11 @@
-"""The intake forms: common fields, plus what each kind of request needs."""
+"""The intake forms: common fields, plus what each kind of request needs; the answer form;
+and reading the document a form carries."""
 
 from __future__ import annotations
 
 from datetime import date
 
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
@@ -28,6 +30,7 @@ from wtforms.validators import (
     ValidationError,
 )
 
+from dsar.core.uploads import UploadRejected, check_upload
 from dsar.models import CaseKind
 
 NAME_MAX = 200
@@ -305,3 +308,27 @@ KIND_FORMS: dict[CaseKind, type[RequestForm]] = {
     CaseKind.POSTMORTEM_DIRECTIVE: PostmortemDirectiveForm,
     CaseKind.POSTMORTEM_EXECUTION: PostmortemExecutionForm,
 }
+
+
+UPLOAD_MESSAGES = {
+    "empty": _l("The file is empty."),
+    "too_large": _l("The file is larger than 10 MB. Please send a smaller file."),
+    "bad_type": _l("This file is not a PDF, JPEG or PNG document. Please send one of these "
+                   "formats."),
+}
+
+
+def read_upload(form: RequestForm | AnswerForm) -> tuple[bytes, str] | None:
+    """The uploaded bytes and their real type, or None when no file was chosen; a rejected
+    file raises ``UploadRejected`` with the message put on the field."""
+    upload = form.proof.data
+    if not upload or not getattr(upload, "filename", ""):
+        return None
+    limit = current_app.config["MAX_UPLOAD_BYTES"]
+    data = upload.stream.read(limit + 1)
+    try:
+        content_type = check_upload(data, max_bytes=limit)
+    except UploadRejected as rejected:
+        form.proof.errors = [*form.proof.errors, UPLOAD_MESSAGES[rejected.code]]
+        raise
+    return data, content_type

@@ -1,4 +1,5 @@
-"""Confirming the e-mail address, following a case, withdrawing it.
+"""Confirming the e-mail address, following a case, answering a question, withdrawing it
+(the rules: ``dsar.cases.requester_actions``).
 
 Access to a case needs the secret token of an e-mailed link. A valid link puts the case in the
 visitor's session and redirects to a URL without the token (so it does not linger in history
@@ -12,7 +13,7 @@ a mark of the case's salt with the reference, so a revocation (new salt) shuts i
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from contextlib import suppress
 
 from flask import (
     abort,
@@ -26,49 +27,30 @@ from flask import (
 )
 from sqlalchemy import select
 
-from dsar import deadlines, pipeline
-from dsar.cases import staff_actions
-from dsar.cases.clock import today_in_paris
-from dsar.cases.links import links_alive
-from dsar.cases.workflow import InvalidTransition, transition
-from dsar.core import storage
-from dsar.core.tokens import check_case_token, check_session_mark, normalise_reference, session_mark
+from dsar.cases import requester_actions
+from dsar.cases.clock import case_deadlines
+from dsar.cases.intake import confirmation_open
+from dsar.cases.links import case_for_link, links_alive
+from dsar.cases.refusals import ActionRefused
+from dsar.core.tokens import check_session_mark, session_mark
 from dsar.core.uploads import UploadRejected
 from dsar.delivery import release
 from dsar.extensions import db
-from dsar.mail.outbox import queue_email
-from dsar.models import (
-    ActorType,
-    AuditEvent,
-    Case,
-    CaseStatus,
-    IdentityProof,
-    MailTemplate,
-    ProofKind,
-)
+from dsar.models import Case, CaseStatus
 from dsar.portal.blueprint import bp
-from dsar.portal.forms import AnswerForm
-from dsar.portal.intake import read_upload
+from dsar.portal.forms import AnswerForm, read_upload
 
 logger = logging.getLogger(__name__)
 
 SESSION_KEY = "cases"
 SESSION_MAX_CASES = 20
 
-#: Audit actions shown to the requester in the public history (downloads too: a download the
-#: person did not make is a warning sign they can report).
-PUBLIC_ACTIONS = ("case.created", "case.status_changed", "case.extended", "package.downloaded",
-                  "package.transmitted")
-
 
 def _case_by_token(reference: str, token: str, purpose: str) -> Case:
     """The case if ``token`` is right for it; 404 otherwise, whichever part is wrong; the
     expired-link page if the token is right but the case's links have ended."""
-    case = db.session.scalar(select(Case).where(Case.reference == normalise_reference(reference)))
-    # Compare against a dummy when the case is unknown, so both failures cost the same time.
-    salt = case.token_salt if case else "0" * 32
-    valid = check_case_token(case.reference if case else "DSR-0000-0000", salt, purpose, token)
-    if case is None or not valid:
+    case = case_for_link(reference, token, purpose)
+    if case is None:
         abort(404)
     if not links_alive(case):
         _expired()
@@ -114,11 +96,6 @@ def granted_case(reference: str) -> Case:
     return case
 
 
-def _confirmation_open(case: Case) -> bool:
-    days = current_app.config["CONFIRMATION_DAYS"]
-    return case.received_on + timedelta(days=days) >= today_in_paris()
-
-
 @bp.route("/confirm/<reference>/<token>", methods=["GET", "POST"])
 def confirm(reference: str, token: str):
     """The e-mailed confirmation link. GET shows a button (mail scanners that follow links must
@@ -127,17 +104,10 @@ def confirm(reference: str, token: str):
     if case.status is not CaseStatus.SUBMITTED:
         _grant(case)
         return redirect(url_for("portal.status", reference=case.reference))
-    if not _confirmation_open(case):
+    if not confirmation_open(case):
         return render_template("portal/confirm_expired.html", case=case), 410
     if request.method == "POST":
-        try:
-            transition(case, CaseStatus.CONFIRMED, actor_type=ActorType.REQUESTER)
-        except InvalidTransition:
-            db.session.rollback()  # confirmed or withdrawn meanwhile in another tab
-        else:
-            outbound = queue_email(case, MailTemplate.ACKNOWLEDGEMENT)
-            db.session.commit()
-            pipeline.enqueue_email(outbound.id)
+        requester_actions.confirm_address(case)  # False: done meanwhile in another tab
         _grant(case)
         return redirect(url_for("portal.status", reference=case.reference))
     return render_template("portal/confirm.html", case=case)
@@ -158,22 +128,11 @@ def status(reference: str):
 
 
 def _render_status(case: Case, answer_form: AnswerForm | None = None, code: int = 200):
-    clock = deadlines.compute_deadlines(
-        case.received_on,
-        extended=case.extended,
-        pauses=[(p.started_on, p.ended_on) for p in case.pauses],
-        today=today_in_paris(),
-        calendar=case.calendar,
-    )
-    history = db.session.scalars(
-        select(AuditEvent)
-        .where(AuditEvent.case_id == case.id, AuditEvent.action.in_(PUBLIC_ACTIONS))
-        .order_by(AuditEvent.id)
-    ).all()
-    question = staff_actions.open_info_request(case)
     package = release.released_package(case)
-    return render_template("portal/status.html", case=case, clock=clock, history=history,
-                           can_withdraw=case.status.is_open, question=question,
+    return render_template("portal/status.html", case=case, clock=case_deadlines(case),
+                           history=requester_actions.public_history(case),
+                           can_withdraw=case.status.is_open,
+                           question=requester_actions.open_info_request(case),
                            package=package, downloadable=release.is_downloadable(package),
                            answer_form=answer_form or AnswerForm()), code
 
@@ -189,18 +148,8 @@ def answer(reference: str):
         upload = read_upload(form)
     except UploadRejected:
         return _render_status(case, form, 400)
-    proof = None
-    if upload is not None:
-        data, content_type = upload
-        blob = storage.put(data)
-        proof = IdentityProof(kind=ProofKind.OTHER, blob_id=blob.blob_id, size=blob.size,
-                              sha256=blob.sha256, content_type=content_type)
-    try:
-        staff_actions.answer_info(case, form.answer.data, proof)
-    except staff_actions.ActionRefused:  # answered meanwhile (another tab): keep nothing new
-        db.session.rollback()
-        if proof is not None:
-            storage.delete(proof.blob_id)
+    with suppress(ActionRefused):  # answered meanwhile (another tab): nothing new was kept
+        requester_actions.answer_question(case, form.answer.data, upload)
     return redirect(url_for("portal.status", reference=case.reference))
 
 
@@ -210,12 +159,5 @@ def withdraw(reference: str):
     case = granted_case(reference)
     if request.form.get("confirm_withdraw") != "yes":
         return redirect(url_for("portal.status", reference=case.reference, withdraw="confirm"))
-    try:
-        transition(case, CaseStatus.WITHDRAWN, actor_type=ActorType.REQUESTER)
-    except InvalidTransition:
-        db.session.rollback()
-        return redirect(url_for("portal.status", reference=case.reference))
-    outbound = queue_email(case, MailTemplate.WITHDRAWN)
-    db.session.commit()
-    pipeline.enqueue_email(outbound.id)
+    requester_actions.withdraw(case)  # False: closed meanwhile
     return redirect(url_for("portal.status", reference=case.reference))

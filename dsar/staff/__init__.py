@@ -1,5 +1,10 @@
 """The back office: staff authentication, the dashboard, the case page and its actions."""
 
+from flask_login import current_user
+
+from dsar.accounts.management import role_label
+from dsar.cases.permissions import Action, allowed
+from dsar.models.types import utcnow
 from dsar.staff import account, admin, auth, cases, dashboard, factor, setup  # noqa: F401  (routes)
 from dsar.staff.blueprint import bp
 
@@ -9,14 +14,8 @@ __all__ = ["bp"]
 @bp.app_context_processor
 def staff_helpers() -> dict:
     """``staff_can('extend')`` and role names for the templates."""
-    from flask_login import current_user
-
-    from dsar.accounts.management import role_label
-    from dsar.cases.permissions import Action, allowed
 
     def staff_can(action: str) -> bool:
         return current_user.is_authenticated and allowed(current_user.role, Action(action))
-
-    from dsar.models.types import utcnow
 
     return {"staff_can": staff_can, "role_label": role_label, "now": utcnow}

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from dsar.cases.permissions import Action, allowed
 from dsar.core.audit import record_event
-from dsar.extensions import db
+from dsar.extensions import db, login_manager
 from dsar.models import ActorType, Case
 
 
@@ -38,8 +38,6 @@ def require(action: Action):
         @wraps(view)
         def wrapped(*args, **kwargs):
             if not current_user.is_authenticated:
-                from dsar.extensions import login_manager
-
                 return login_manager.unauthorized()
             if not allowed(current_user.role, action):
                 reference = kwargs.get("reference")

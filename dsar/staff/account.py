@@ -9,7 +9,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
 from dsar.accounts import lockout
-from dsar.accounts.management import password_problem, password_rules
+from dsar.accounts.management import choose_password, password_rules
 from dsar.core import totp
 from dsar.core.audit import record_event
 from dsar.extensions import db, limiter
@@ -70,13 +70,10 @@ def change_password():
     if _proof_refused(user, "password_change",
                       lambda: user.check_password(form.current_password.data)):
         return _page(password_form=form, error=WRONG_PROOF)
-    problem = password_problem(form.new_password.data, user.email)
+    problem = choose_password(user, form.new_password.data, action="staff.password_changed")
     if problem:
         form.new_password.errors.append(problem)
         return _page(password_form=form)
-    user.set_password(form.new_password.data)
-    record_event("staff.password_changed", actor_type=ActorType.STAFF, actor_id=user.id)
-    db.session.commit()
     keep_session(user)
     flash(_l("Your password is changed. Your other sessions are signed out."))
     return redirect(url_for("staff.account"))

@@ -7,7 +7,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
 
-from dsar.accounts import lockout, management
+from dsar.accounts import management
 from dsar.cases.permissions import Action
 from dsar.core.audit import record_event, verify_chain
 from dsar.extensions import db
@@ -47,20 +47,14 @@ def users():
 @require(Action.MANAGE_STAFF)
 def create_user():
     """Create an account; its owner chooses the password from an e-mailed link."""
-    email = (request.form.get("email") or "").strip().lower()
-    role = _role(request.form.get("role"))
-    if not email or "@" not in email or len(email) > 254 or role is None:
-        flash(_l("Please give a valid e-mail address and a role."))
+    try:
+        user = management.create_account(request.form.get("email"), request.form.get("name"),
+                                          _role(request.form.get("role")), by=current_user.id)
+    except management.AccountRefused as refused:
+        flash(refused.message)
         return redirect(url_for("staff.users"))
-    if db.session.scalar(select(StaffUser.id).where(StaffUser.email == email)):
-        flash(_l("A staff account with this address already exists."))
-        return redirect(url_for("staff.users"))
-    _, emails = management.create_account(email, (request.form.get("name") or "")[:200], role,
-                                        by=current_user.id)
-    db.session.commit()
-    management.enqueue(emails)
     flash(_l("Account created. A link to choose a password was e-mailed to %(email)s; it works "
-             "once, for %(hours)d hours.", email=email,
+             "once, for %(hours)d hours.", email=user.email,
              hours=current_app.config["STAFF_SETUP_LINK_HOURS"]))
     return redirect(url_for("staff.users"))
 
@@ -73,12 +67,10 @@ def change_role(user_id: int):
     role = _role(request.form.get("role"))
     if user is None or role is None:
         return redirect(url_for("staff.users"))
-    if user.id == current_user.id:
-        flash(_l("You cannot change your own role."))
-        return redirect(url_for("staff.users"))
-    emails = management.change_role(user, role, by=current_user.id)
-    db.session.commit()
-    management.enqueue(emails)
+    try:
+        management.change_role(user, role, by=current_user.id)
+    except management.AccountRefused as refused:
+        flash(refused.message)
     return redirect(url_for("staff.users"))
 
 
@@ -87,11 +79,8 @@ def change_role(user_id: int):
 def send_setup_link(user_id: int):
     """E-mail the account a new link to choose a password (a forgotten password)."""
     user = db.session.get(StaffUser, user_id)
-    if user is None or not user.is_active:
+    if user is None or not management.send_setup_link(user, by=current_user.id):
         return redirect(url_for("staff.users"))
-    email_id = management.send_setup_link(user, by=current_user.id)
-    db.session.commit()
-    management.enqueue([email_id])
     flash(_l("A link to choose a password was e-mailed to %(email)s.", email=user.email))
     return redirect(url_for("staff.users"))
 
@@ -101,18 +90,8 @@ def send_setup_link(user_id: int):
 def change_user(user_id: int, change: str):
     """Unlock, deactivate or reactivate an account. Deactivating ends its sessions."""
     user = db.session.get(StaffUser, user_id)
-    if user is None or change not in ("unlock", "deactivate", "activate"):
-        return redirect(url_for("staff.users"))
-    if change == "unlock":
-        lockout.unlock(user)
-    elif change == "deactivate" and user.id != current_user.id:
-        user.is_active_account = False
-        user.end_sessions()
-    elif change == "activate":
-        user.is_active_account = True
-    record_event(f"staff.{change}", actor_type=ActorType.STAFF, actor_id=current_user.id,
-                 payload={"staff_id": user.id})
-    db.session.commit()
+    if user is not None and change in management.STATE_CHANGES:
+        management.change_state(user, change, by=current_user.id)
     return redirect(url_for("staff.users"))
 
 

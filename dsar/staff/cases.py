@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from flask import Response, abort, redirect, render_template, request, url_for
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from dsar.cases import links, staff_actions
-from dsar.cases.clock import today_in_paris
+from dsar.cases.clock import one_month_deadline, today_in_paris
 from dsar.cases.permissions import Action, allowed
-from dsar.cases.workflow import TRANSITIONS
+from dsar.cases.possible_actions import possible
+from dsar.cases.refusals import ActionRefused
 from dsar.core import storage
 from dsar.core.audit import record_event
 from dsar.core.blob_download import streamed_zip
@@ -22,15 +24,12 @@ from dsar.models import (
     AuditEvent,
     Case,
     CaseNote,
-    CaseStatus,
     ExportPackage,
     IdentityMethod,
     IdentityProof,
     InfoRequest,
-    StaffRole,
-    StaffUser,
 )
-from dsar.search.gathering import GATHERING_STATUSES, source_searches
+from dsar.search.gathering import source_searches
 from dsar.staff.access import case_or_404, deny, require
 from dsar.staff.blueprint import bp
 
@@ -61,31 +60,13 @@ ACTIONS = {
 }
 
 
-def _possible(case: Case, action: str) -> bool:
-    """Whether the state of the case allows the action at all (so the page offers only what
-    would work; the services check again on submit)."""
-    status = CaseStatus(case.status)
-    if action in ("note", "assign"):
-        return True
-    if action == "verify":
-        return CaseStatus.VERIFIED in TRANSITIONS[status]
-    if action == "ask":
-        return CaseStatus.NEEDS_INFO in TRANSITIONS[status]
-    if action == "start":
-        return CaseStatus.IN_PROGRESS in TRANSITIONS[status]
-    if action == "rerun":
-        return status in GATHERING_STATUSES
-    if action == "transmit":
-        return (release.receiving_endpoint(case) is not None
-                and release.is_downloadable(release.released_package(case)))
-    if action == "release":
-        return (status is CaseStatus.REVIEW and case.kind in release.RELEASED_KINDS
-                and current_package(case.id) is not None)
-    if action == "extend":
-        return status.is_open and not case.extended
-    if action == "revoke_links":
-        return links.links_alive(case)
-    return status.is_open
+#: How the identity was checked, in the order the form offers them.
+IDENTITY_METHODS = {
+    IdentityMethod.EMAIL_AND_IDENTIFIERS: _l("E-mail link and matching identifiers"),
+    IdentityMethod.DOCUMENT: _l("Document"),
+    IdentityMethod.KNOWN_CONTACT: _l("Known contact"),
+    IdentityMethod.OTHER: _l("Other (explain)"),
+}
 
 
 def render_case(case: Case, *, error_action: str | None = None, error=None, status: int = 200):
@@ -96,12 +77,8 @@ def render_case(case: Case, *, error_action: str | None = None, error=None, stat
         select(CaseNote).where(CaseNote.case_id == case.id).order_by(CaseNote.id)).all()
     questions = db.session.scalars(
         select(InfoRequest).where(InfoRequest.case_id == case.id).order_by(InfoRequest.id)).all()
-    assignees = db.session.scalars(
-        select(StaffUser).where(StaffUser.role.in_([StaffRole.AGENT, StaffRole.DPO]),
-                                StaffUser.is_active_account.is_(True)).order_by(StaffUser.name)
-    ).all()
     can = {action: allowed(current_user.role, perm)
-           and (_possible(case, action) or action == error_action)  # keep the refusal visible
+           and (possible(case, action) or action == error_action)  # keep the refusal visible
            for action, (perm, _) in ACTIONS.items()}
     can["view_proof"] = allowed(current_user.role, Action.VIEW_PROOF)
     can["preview_package"] = allowed(current_user.role, Action.PREVIEW_PACKAGE)
@@ -111,9 +88,10 @@ def render_case(case: Case, *, error_action: str | None = None, error=None, stat
         package=current_package(case.id) or release.released_package(case),
         failed_sources=release.failed_sources(case),
         transmissions=release.transmissions(case),
-        assignees=assignees, can=can, error_action=error_action, error=error,
-        form=request.form if error_action else {}, identity_methods=list(IdentityMethod),
-        one_month=staff_actions.one_month_deadline(case), today=today_in_paris(),
+        assignees=staff_actions.assignable_staff(), can=can, error_action=error_action,
+        error=error, form=request.form if error_action else {},
+        identity_methods=IDENTITY_METHODS, one_month=one_month_deadline(case),
+        today=today_in_paris(),
     ), status
 
 
@@ -140,7 +118,7 @@ def case_action(reference: str, action: str):
         deny(permission, found)
     try:
         run(found, current_user, request.form)
-    except staff_actions.ActionRefused as refused:
+    except ActionRefused as refused:
         db.session.rollback()
         return render_case(found, error_action=action, error=refused.message, status=400)
     return redirect(url_for("staff.case", reference=found.reference) + f"#{action}")
@@ -151,6 +129,23 @@ def case_action(reference: str, action: str):
 PROOF_CSP = "sandbox; default-src 'none'"
 
 
+def _open_audited(case: Case, row: IdentityProof | ExportPackage | None, open_blob,
+                  action: str, key: str):
+    """``open_blob`` applied to the stored file of ``row`` (a proof or a package of ``case``);
+    404 unless it is the case's and still stored. The opening is audited as ``action`` with
+    the row's id under ``key``, and committed."""
+    if row is None or row.case_id != case.id or not row.blob_id:
+        abort(404)
+    try:
+        opened = open_blob(row.blob_id)
+    except storage.BlobError:
+        abort(404)
+    record_event(action, case=case, actor_type=ActorType.STAFF, actor_id=current_user.id,
+                 payload={key: row.id})
+    db.session.commit()
+    return opened
+
+
 @bp.get("/cases/<reference>/proofs/<int:proof_id>")
 @require(Action.VIEW_PROOF)
 def proof(reference: str, proof_id: int):
@@ -158,15 +153,7 @@ def proof(reference: str, proof_id: int):
     origin); each download is audited."""
     found = case_or_404(reference)
     document = db.session.get(IdentityProof, proof_id)
-    if document is None or document.case_id != found.id or not document.blob_id:
-        abort(404)
-    try:
-        data = storage.get(document.blob_id)
-    except storage.BlobError:
-        abort(404)
-    record_event("proof.viewed", case=found, actor_type=ActorType.STAFF,
-                 actor_id=current_user.id, payload={"proof_id": document.id})
-    db.session.commit()
+    data = _open_audited(found, document, storage.get, "proof.viewed", "proof_id")
     extension = ACCEPTED_TYPES.get(document.content_type)
     # A type the upload check never lets in is sent as opaque bytes, never as what it claims.
     mimetype = document.content_type if extension else "application/octet-stream"
@@ -188,13 +175,5 @@ def package_preview(reference: str, package_id: int):
     each preview is audited."""
     found = case_or_404(reference)
     package = db.session.get(ExportPackage, package_id)
-    if package is None or package.case_id != found.id or not package.blob_id:
-        abort(404)
-    try:
-        reader = storage.reader(package.blob_id)
-    except storage.BlobError:
-        abort(404)
-    record_event("package.previewed", case=found, actor_type=ActorType.STAFF,
-                 actor_id=current_user.id, payload={"package_id": package.id})
-    db.session.commit()
+    reader = _open_audited(found, package, storage.reader, "package.previewed", "package_id")
     return streamed_zip(reader, package.size, f"{found.reference}-preview.zip")

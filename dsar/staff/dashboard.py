@@ -20,6 +20,7 @@ from sqlalchemy import bindparam, func, or_, select, tuple_
 
 from dsar.cases.clock import today_in_paris
 from dsar.cases.permissions import Action
+from dsar.cases.staff_actions import assignable_staff
 from dsar.core import storage
 from dsar.core.tokens import normalise_reference
 from dsar.extensions import db
@@ -29,8 +30,6 @@ from dsar.models import (
     Case,
     CaseKind,
     CaseStatus,
-    StaffRole,
-    StaffUser,
 )
 from dsar.staff.access import require
 from dsar.staff.blueprint import bp
@@ -201,13 +200,9 @@ def dashboard():
         next_cursor = f"{rows[-1].due_on.isoformat()}_{rows[-1].id}"
     today = today_in_paris()
     overdue, soon = overdue_and_soon(today)
-    assignees = db.session.scalars(
-        select(StaffUser).where(StaffUser.role.in_([StaffRole.AGENT, StaffRole.DPO]),
-                                StaffUser.is_active_account.is_(True)).order_by(StaffUser.name)
-    ).all()
     return render_template(
         "staff/dashboard.html", cases=rows, filters=filters, next_cursor=next_cursor,
         today=today, soon_limit=today + timedelta(days=DUE_SOON_DAYS), counts=status_counts(),
-        overdue=overdue, due_soon=soon, assignees=assignees, kinds=list(CaseKind),
+        overdue=overdue, due_soon=soon, assignees=assignable_staff(), kinds=list(CaseKind),
         statuses=list(CaseStatus),
     )

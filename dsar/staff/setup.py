@@ -12,10 +12,8 @@ from flask import flash, redirect, render_template, session, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import logout_user
 
-from dsar.accounts.management import account_for_setup, password_problem, password_rules
-from dsar.core.audit import record_event
-from dsar.extensions import db, limiter
-from dsar.models import ActorType
+from dsar.accounts.management import account_for_setup, choose_password, password_rules
+from dsar.extensions import limiter
 from dsar.staff.blueprint import bp
 from dsar.staff.forms import NewPasswordForm
 
@@ -34,7 +32,7 @@ def setup_link(token: str):
 @bp.route("/setup", methods=["GET", "POST"])
 @limiter.limit("30 per minute", methods=["POST"])
 def setup():
-    """Choose a password (the policy of ``accounts.password_problem``)."""
+    """Choose a password (the policy of ``dsar.accounts.management.password_problem``)."""
     token = session.get(SETUP)
     user = account_for_setup(token) if token else None
     if user is None:
@@ -43,13 +41,11 @@ def setup():
     form = NewPasswordForm()
     form.new_password.description = password_rules()
     if form.validate_on_submit():
-        problem = password_problem(form.new_password.data, user.email)
+        # Once chosen, the link is spent: the hash it was bound to changed.
+        problem = choose_password(user, form.new_password.data, action="staff.password_set")
         if problem:
             form.new_password.errors.append(problem)
         else:
-            user.set_password(form.new_password.data)  # the link is spent: the hash changed
-            record_event("staff.password_set", actor_type=ActorType.STAFF, actor_id=user.id)
-            db.session.commit()
             # Whoever was signed in in this browser is not: the next step is signing in.
             logout_user()
             lang = session.get("lang")

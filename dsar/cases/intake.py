@@ -1,0 +1,93 @@
+"""Filing a request from the portal: the per-address limit, the proof document stored
+encrypted, the case opened and the confirmation e-mail queued, all or nothing; and the window
+the requester has to confirm their address (``CONFIRMATION_DAYS``)."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from flask import current_app
+from sqlalchemy import func, select
+
+from dsar.cases.clock import today_in_paris
+from dsar.cases.workflow import create_case
+from dsar.core import storage
+from dsar.extensions import db
+from dsar.mail.outbox import commit_and_send, queue_email
+from dsar.models import Case, CaseKind, IdentityProof, MailTemplate, ProofKind
+from dsar.models.types import utcnow
+
+
+def over_daily_limit(email: str) -> bool:
+    """Whether ``email`` has filed too many requests in the last day: the e-mail link is the
+    first identity check, so flooding someone's mailbox with them must not be free."""
+    since = utcnow() - timedelta(days=1)
+    count = db.session.scalar(
+        select(func.count(Case.id)).where(
+            Case.email_normalized == email.strip().lower(), Case.received_at >= since
+        )
+    )
+    return count >= current_app.config["RATELIMIT_INTAKE_PER_EMAIL_PER_DAY"]
+
+
+def proof_kind(kind: CaseKind, *, representative: bool) -> ProofKind:
+    """What the document sent with the form proves: a death for the rights of a deceased
+    person, a mandate when someone acts for the person, the person's identity otherwise."""
+    if kind is CaseKind.POSTMORTEM_EXECUTION:
+        return ProofKind.DEATH_CERTIFICATE
+    if representative:
+        return ProofKind.MANDATE
+    return ProofKind.IDENTITY
+
+
+def file_case(kind: CaseKind, *, requester_name: str, requester_email: str, language: str,
+              identifiers: dict[str, str | None], details: dict, message: str | None,
+              representative_name: str | None,
+              upload: tuple[bytes, str] | None) -> Case:
+    """Open a case from the portal's form: store the proof ``upload`` (bytes, checked type)
+    encrypted, create the case with the identifiers given (empty ones dropped), queue the
+    confirmation e-mail, commit, then enqueue it. If anything fails, the stored document is
+    deleted: no ciphertext is left for a case that does not exist."""
+    proofs = []
+    if upload is not None:
+        data, content_type = upload
+        blob = storage.put(data)
+        # A representative's name as typed, as the form judged it when it asked for the mandate.
+        proofs.append(IdentityProof(
+            kind=proof_kind(kind, representative=bool(representative_name)),
+            blob_id=blob.blob_id, size=blob.size, sha256=blob.sha256,
+            content_type=content_type,
+        ))
+    try:
+        case = create_case(
+            kind=kind,
+            requester_name=requester_name.strip(),
+            requester_email=requester_email.strip(),
+            language=language,
+            identifiers={key: value.strip() for key, value in identifiers.items()
+                         if value and value.strip()},
+            details=details,
+            message=(message or "").strip(),
+            representative_name=(representative_name or "").strip(),
+            proofs=proofs,
+        )
+        outbound = queue_email(case, MailTemplate.CONFIRM_EMAIL)
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        for proof in proofs:
+            storage.delete(proof.blob_id)
+        raise
+    commit_and_send(outbound)  # committed above: this only enqueues
+    return case
+
+
+def confirmation_deadline(case: Case) -> date:
+    """The last day the requester may confirm their address; the case expires after it."""
+    return case.received_on + timedelta(days=current_app.config["CONFIRMATION_DAYS"])
+
+
+def confirmation_open(case: Case) -> bool:
+    """Whether the confirmation link still confirms (today, Paris time, is not past the last
+    day)."""
+    return confirmation_deadline(case) >= today_in_paris()

@@ -1,0 +1,41 @@
+"""Which staff actions the state of a case allows at all, so that the case page offers only
+what would work. The actions check their own rules again when they run
+(``dsar.cases.staff_actions``, ``dsar.delivery.release``, ``dsar.cases.links``); who may do
+what is ``dsar.cases.permissions``."""
+
+from __future__ import annotations
+
+from dsar.cases import links
+from dsar.cases.workflow import TRANSITIONS
+from dsar.delivery import release
+from dsar.exports.build import current_package
+from dsar.models import Case, CaseStatus
+from dsar.search.gathering import GATHERING_STATUSES
+
+#: Actions that need the case to move to a status: possible when the state machine allows it.
+_MOVES = {"verify": CaseStatus.VERIFIED, "ask": CaseStatus.NEEDS_INFO,
+          "start": CaseStatus.IN_PROGRESS}
+
+
+def possible(case: Case, action: str) -> bool:
+    """Whether ``case``'s state allows ``action`` (a name of the case page's actions: note,
+    assign, verify, ask, start, rerun, transmit, release, extend, revoke_links; the others
+    while the case is open)."""
+    status = CaseStatus(case.status)
+    if action in ("note", "assign"):
+        return True
+    if action in _MOVES:
+        return _MOVES[action] in TRANSITIONS[status]
+    if action == "rerun":
+        return status in GATHERING_STATUSES
+    if action == "transmit":
+        return (release.receiving_endpoint(case) is not None
+                and release.is_downloadable(release.released_package(case)))
+    if action == "release":
+        return (status is CaseStatus.REVIEW and case.kind in release.RELEASED_KINDS
+                and current_package(case.id) is not None)
+    if action == "extend":
+        return status.is_open and not case.extended
+    if action == "revoke_links":
+        return links.links_alive(case)
+    return status.is_open

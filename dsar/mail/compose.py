@@ -1,0 +1,172 @@
+"""What each e-mail says: its subject, its body from ``templates/email`` and what that body
+needs, in the recipient's language, composed when it is sent.
+
+Composing at send time keeps secrets out of the database and Redis: links carry HMAC tokens
+re-derived from the case (or the staff account) at that moment, and a download code is opened
+from its sealed row only for this message. An outbox row holds ids only; each template's
+context below reads what it names from the services.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+
+from flask import current_app, render_template, url_for
+from flask_babel import force_locale, format_date, gettext, lazy_gettext
+
+from dsar.accounts.management import role_label, setup_token
+from dsar.cases.intake import confirmation_deadline
+from dsar.cases.reminders import overdue_cases
+from dsar.cases.requester_actions import open_info_request
+from dsar.core.tokens import case_token
+from dsar.delivery.download_codes import code_for_email
+from dsar.delivery.release import failed_sources
+from dsar.extensions import db
+from dsar.models import Case, ExportPackage, MailTemplate, OutboundEmail, StaffUser
+from dsar.models.types import utcnow
+from dsar.sources.catalog import get_catalog
+
+SUBJECTS = {
+    MailTemplate.CONFIRM_EMAIL: lazy_gettext("Please confirm your request %(reference)s"),
+    MailTemplate.ACKNOWLEDGEMENT: lazy_gettext("We have received your request %(reference)s"),
+    MailTemplate.WITHDRAWN: lazy_gettext("Your request %(reference)s has been withdrawn"),
+    MailTemplate.EXPIRED: lazy_gettext("Your request %(reference)s was not confirmed"),
+    MailTemplate.INFO_REQUEST: lazy_gettext("We need information to handle your request "
+                                            "%(reference)s"),
+    MailTemplate.EXTENDED: lazy_gettext("The deadline of your request %(reference)s is extended"),
+    MailTemplate.REJECTED: lazy_gettext("Our answer to your request %(reference)s"),
+    MailTemplate.PARTIALLY_REFUSED: lazy_gettext("Part of your request %(reference)s is refused"),
+    MailTemplate.PACKAGE_READY: lazy_gettext("The answer to your request %(reference)s is "
+                                             "ready"),
+    MailTemplate.DOWNLOAD_CODE: lazy_gettext("Your download code for the request "
+                                             "%(reference)s"),
+    MailTemplate.STAFF_REMINDER: lazy_gettext("Reminder: case %(reference)s is due on %(due)s"),
+    MailTemplate.OVERDUE_DIGEST: lazy_gettext("Overdue cases: %(count)d"),
+    MailTemplate.STAFF_SETUP: lazy_gettext("Your back-office account: choose your password"),
+    MailTemplate.STAFF_ROLE_NOTICE: lazy_gettext("Back office: an account with extended "
+                                                 "rights"),
+    MailTemplate.LINKS_RENEWED: lazy_gettext("New link to follow your request %(reference)s"),
+}
+
+
+def external_url(endpoint: str, **values) -> str:
+    """An absolute URL on ``BASE_URL``, buildable outside a request (in a worker)."""
+    base = current_app.config["BASE_URL"].rstrip("/")
+    with current_app.test_request_context(base_url=base):
+        return url_for(endpoint, _external=True, **values)
+
+
+def case_links(case: Case) -> dict[str, str]:
+    """The requester's confirmation and status links for ``case``, from its current salt (so
+    a message sent after a revocation carries the new links)."""
+    return {
+        "confirm_url": external_url(
+            "portal.confirm", reference=case.reference,
+            token=case_token(case.reference, case.token_salt, "confirm"),
+        ),
+        "status_url": external_url(
+            "portal.status_link", reference=case.reference,
+            token=case_token(case.reference, case.token_salt, "status"),
+        ),
+    }
+
+
+# ------------------------------------------------------------------ each template's context
+
+
+def _info_request(outbound: OutboundEmail) -> dict:
+    request = open_info_request(outbound.case)
+    return {"question": request.question if request else ""}
+
+
+def _package_ready(outbound: OutboundEmail) -> dict:
+    package = db.session.get(ExportPackage, (outbound.payload or {}).get("package_id"))
+    sources = get_catalog().sources
+    missing = [sources[n].label(outbound.case.language) if n in sources else n
+               for n in failed_sources(outbound.case)]
+    return {"package": package, "missing_sources": missing,
+            "available_until": format_date(package.expires_at, "long") if package else ""}
+
+
+def _download_code(outbound: OutboundEmail) -> dict:
+    return {"code": code_for_email(outbound),
+            "minutes": current_app.config["DOWNLOAD_CODE_MINUTES"]}
+
+
+def _staff_setup(outbound: OutboundEmail) -> dict:
+    # The link is made now, from the account's current password hash: it works once.
+    return {"setup_url": external_url("staff.setup_link",
+                                      token=setup_token(outbound.recipient_staff)),
+            "hours": int(current_app.config["STAFF_SETUP_LINK_HOURS"]),
+            "login_url": external_url("staff.login")}
+
+
+def _staff_role_notice(outbound: OutboundEmail) -> dict:
+    payload = outbound.payload or {}
+    account = db.session.get(StaffUser, payload.get("staff_id"))
+    by = db.session.get(StaffUser, payload["by"]) if payload.get("by") else None
+    return {"account": account, "by_user": by, "role_name": role_label(payload["role"]),
+            "audit_url": external_url("staff.audit_trail")}
+
+
+def _overdue_digest(outbound: OutboundEmail) -> dict:
+    return {"overdue": overdue_cases(), "dashboard_url": external_url("staff.dashboard")}
+
+
+#: What a template needs beyond the case, the recipient and the organisation.
+TEMPLATE_CONTEXTS: dict[MailTemplate, Callable[[OutboundEmail], dict]] = {
+    MailTemplate.INFO_REQUEST: _info_request,
+    MailTemplate.PACKAGE_READY: _package_ready,
+    MailTemplate.DOWNLOAD_CODE: _download_code,
+    MailTemplate.STAFF_SETUP: _staff_setup,
+    MailTemplate.STAFF_ROLE_NOTICE: _staff_role_notice,
+    MailTemplate.OVERDUE_DIGEST: _overdue_digest,
+}
+
+
+# ------------------------------------------------------------------ the message
+
+
+def render_email(outbound: OutboundEmail) -> EmailMessage:
+    """Build the message for an outbox row, in its recipient's language: the requester's for
+    case e-mails, the staff member's for reminders and digests."""
+    case, staff = outbound.case, outbound.recipient_staff
+    config = current_app.config
+    language = staff.language if staff else case.language
+    with force_locale(language):
+        context = {
+            "case": case,
+            "staff": staff,
+            "payload": outbound.payload or {},
+            "organisation": config["ORGANISATION_NAME"],
+            "dpo_email": config["DPO_EMAIL"],
+        }
+        if case is not None:
+            context.update(
+                received=format_date(case.received_on, "long"),
+                due=format_date(case.due_on, "long"),
+                confirm_until=format_date(confirmation_deadline(case), "long"),
+            )
+            if staff is None:
+                context.update(case_links(case))
+            else:
+                context["case_url"] = external_url("staff.case", reference=case.reference)
+        if outbound.template in TEMPLATE_CONTEXTS:
+            context.update(TEMPLATE_CONTEXTS[outbound.template](outbound))
+        fields = {"reference": case.reference if case else "", "due": context.get("due"),
+                  "count": len(context.get("overdue", ()))}
+        body = render_template(f"email/{outbound.template}.txt", **context)
+        subject = str(SUBJECTS[outbound.template]) % fields
+        signature = gettext("This message was sent automatically; please do not reply to it.")
+    message = EmailMessage()
+    message["Subject"] = subject
+    message["From"] = config["MAIL_FROM"]
+    message["To"] = staff.email if staff else case.requester_email
+    message["Date"] = format_datetime(utcnow())
+    message["Message-ID"] = make_msgid(domain=config["MAIL_FROM"].rpartition("@")[2] or None)
+    message["Auto-Submitted"] = "auto-generated"
+    message.set_content(f"{body.strip()}\n\n-- \n{signature}\n")
+    message["Content-Language"] = language  # after set_content, which resets Content-*
+    return message

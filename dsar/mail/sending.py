@@ -1,0 +1,61 @@
+"""Sending an outbox e-mail: the worker's mail job composes it (``dsar.mail.compose``) and
+hands it to the SMTP server (``dsar.mail.smtp_tls``), once."""
+
+from __future__ import annotations
+
+import logging
+from email.message import EmailMessage
+
+from flask import current_app
+
+from dsar.core.audit import record_event
+from dsar.extensions import db
+from dsar.mail.compose import render_email
+from dsar.mail.smtp_tls import open_smtp
+from dsar.models import ActorType, MailStatus, OutboundEmail
+from dsar.models.types import utcnow
+
+logger = logging.getLogger(__name__)
+
+
+def smtp_send(message: EmailMessage) -> None:
+    """Hand ``message`` to the configured SMTP server, over TLS with the certificate and host
+    name checked when SMTP_STARTTLS or SMTP_SSL is set (``dsar.mail.smtp_tls``)."""
+    config = current_app.config
+    with open_smtp(config) as smtp:
+        if config["SMTP_USERNAME"]:
+            smtp.login(config["SMTP_USERNAME"], config["SMTP_PASSWORD"] or "")
+        smtp.send_message(message)
+
+
+def deliver(outbound_id: int, *, actor_id: str | None = None) -> bool:
+    """Send one outbox e-mail unless it is already sent (the mail job). Raises on failure
+    (the job retries).
+
+    Returns True if a message was sent by this call.
+    """
+    outbound = db.session.get(OutboundEmail, outbound_id)
+    if outbound is None or outbound.status is MailStatus.SENT:
+        return False
+    try:
+        smtp_send(render_email(outbound))
+    except Exception as exc:
+        outbound.attempts += 1
+        outbound.last_error = type(exc).__name__[:120]
+        db.session.commit()
+        logger.warning("e-mail %s failed (%s)", outbound_id, type(exc).__name__)
+        raise
+    outbound.attempts += 1
+    outbound.status = MailStatus.SENT
+    outbound.sent_at = utcnow()
+    outbound.last_error = None
+    record_event(
+        "email.sent",
+        case=outbound.case,
+        actor_type=ActorType.WORKER,
+        actor_id=actor_id,
+        payload={"email_id": outbound.id, "template": str(outbound.template)},
+    )
+    db.session.commit()
+    logger.info("e-mail %s sent (%s)", outbound_id, outbound.template)
+    return True
