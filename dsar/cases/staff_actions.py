@@ -7,8 +7,6 @@ message for the user and changes nothing. The requester's own actions are
 
 from __future__ import annotations
 
-import logging
-
 from flask_babel import format_date
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
@@ -37,8 +35,6 @@ from dsar.models import (
 )
 from dsar.models.types import utcnow
 from dsar.search import gathering
-
-logger = logging.getLogger(__name__)
 
 #: The roles a case can be assigned to.
 ASSIGNABLE_ROLES = (StaffRole.AGENT, StaffRole.DPO)

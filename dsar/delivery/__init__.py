@@ -1,2 +1,2 @@
-"""Delivering the answer: release, one-time download codes, expiry, and transmission of a
-portability package to another controller."""
+"""Delivering the answer: release, the requester's download with one-time codes, expiry, and
+transmission of a portability package to another controller."""

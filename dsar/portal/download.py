@@ -3,8 +3,6 @@ e-mailed on request (``dsar.delivery.download_codes``, ``dsar.delivery.downloads
 
 from __future__ import annotations
 
-import logging
-
 from flask import abort, current_app, redirect, render_template, request, session, url_for
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
@@ -16,8 +14,6 @@ from dsar.delivery.downloads import PackageUnavailable, open_download
 from dsar.extensions import limiter
 from dsar.portal.blueprint import bp
 from dsar.portal.status import granted_case
-
-logger = logging.getLogger(__name__)
 
 #: The session key of the random value that binds codes to this browser.
 NONCE_KEY = "download_nonce"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from datetime import date
 
 from flask import abort, current_app, redirect, render_template, request, session, url_for
@@ -16,8 +15,6 @@ from dsar.i18n import current_language
 from dsar.models import Case, CaseKind
 from dsar.portal.blueprint import bp
 from dsar.portal.forms import KIND_FORMS, RequestForm, read_upload
-
-logger = logging.getLogger(__name__)
 
 
 @bp.get("/")

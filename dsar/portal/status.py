@@ -12,7 +12,6 @@ a mark of the case's salt with the reference, so a revocation (new salt) shuts i
 
 from __future__ import annotations
 
-import logging
 from contextlib import suppress
 
 from flask import (
@@ -39,8 +38,6 @@ from dsar.extensions import db
 from dsar.models import Case, CaseStatus
 from dsar.portal.blueprint import bp
 from dsar.portal.forms import AnswerForm, read_upload
-
-logger = logging.getLogger(__name__)
 
 SESSION_KEY = "cases"
 SESSION_MAX_CASES = 20
