@@ -17,6 +17,9 @@ Speed: index every ``match`` and ``follow`` column. For e-mail columns the query
 ``lower(column)``, which an ordinary index cannot serve: on PostgreSQL create
 ``CREATE INDEX ON accounts (lower(email))``; SQLite (3.9+) takes the same expression index.
 
+Connections (:mod:`.sql_engines`): a worker keeps one pooled connection per server database
+between searches; a SQLite file is opened per search.
+
 On PostgreSQL the whole search is one read-only REPEATABLE READ transaction: every collection
 is read as it stood at the same moment, and a search can write nothing. On SQLite, dates, times
 and JSON are handed over as the text stored (SQLAlchemy would stop on any other format).
@@ -37,10 +40,9 @@ from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import Column, Connection, create_engine, func, or_, select
+from sqlalchemy import Column, Connection, func, or_, select
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
-from sqlalchemy.pool import NullPool
 
 from dsar.sources.base import (
     CASE_INSENSITIVE_TYPES,
@@ -52,6 +54,7 @@ from dsar.sources.base import (
     SourceError,
     normalize_identifier,
 )
+from dsar.sources.sql_engines import engine_for, is_kept
 from dsar.sources.sql_paths import CollectionPlan, build_plans, check_paths, reflect_tables
 
 logger = logging.getLogger(__name__)
@@ -131,10 +134,11 @@ class SqlConnector(Connector):
         return (self.source.name, self._url(), repr(self.source.collections))
 
     def close(self) -> None:
-        """Dispose of the engine (NullPool: no connection is left open between searches)."""
-        if self._engine is not None:
+        """Dispose of a SQLite file's engine (NullPool: the file is not held between searches);
+        a server database's engine stays, with its pooled connection, for the next search."""
+        if self._engine is not None and not is_kept(self._engine):
             self._engine.dispose()
-            self._engine = None
+        self._engine = None
 
     # -- connecting and reflecting ---------------------------------------------------------
 
@@ -152,7 +156,7 @@ class SqlConnector(Connector):
         if self._engine is None:
             url = self._url()
             try:
-                self._engine = create_engine(url, poolclass=NullPool, hide_parameters=True)
+                self._engine = engine_for(url)
             except (ArgumentError, ImportError) as exc:
                 raise SourceError(f"source {self.source.name!r}: cannot use the database URL "
                                   f"({type(exc).__name__}; check the dialect and its driver)"
