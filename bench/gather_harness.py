@@ -79,13 +79,19 @@ def dsar_init(env: dict[str, str]) -> None:
 
 
 @contextmanager
-def workers(env: dict[str, str], count: int):
+def workers(env: dict[str, str], count: int, profile_dir: Path | None = None):
     """``count`` real ``dsar worker`` processes on every queue, as in production (searches and
     package builds on their own queues, searches first); on exit, they are stopped (SIGTERM,
-    warm shutdown) and waited for, so their peak memory shows in RUSAGE_CHILDREN."""
-    processes = [subprocess.Popen([sys.executable, "-m", "dsar", "worker"], env=env,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-                 for _ in range(count)]
+    warm shutdown) and waited for, so their peak memory shows in RUSAGE_CHILDREN. With
+    ``profile_dir``, each runs under cProfile and writes ``worker-<n>.prof`` there."""
+    def command(index: int) -> list[str]:
+        if profile_dir is None:
+            return [sys.executable, "-m", "dsar", "worker"]
+        return [sys.executable, "-m", "cProfile", "-o", str(profile_dir / f"worker-{index}.prof"),
+                "-m", "dsar", "worker"]
+
+    processes = [subprocess.Popen(command(i), env=env, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL) for i in range(count)]
     try:
         yield processes
     finally:
@@ -129,21 +135,35 @@ def percentile(values: list[float], q: float) -> float:
     return statistics.quantiles(ordered, n=100, method="inclusive")[int(q) - 1]
 
 
-def report(label: str, latencies: list[float], per_minute: float | None, goals: dict) -> bool:
-    """Print one workload's figures against its goals; True if every goal is met."""
-    p50, p95 = percentile(latencies, 50) * 1000, percentile(latencies, 95) * 1000
+def _verdict(value: float, goal: float | None, *, at_least: bool = False) -> str:
+    if goal is None:
+        return ""
+    ok = value >= goal if at_least else value < goal
+    wanted = f">= {goal:,}" if at_least else f"< {goal:,} ms"
+    return f"  (goal {wanted}){'  PASS' if ok else '  FAIL'}"
+
+
+def report(label: str, figures, goals: dict) -> bool:
+    """Print one workload's figures against its goals (``goals[end][figure]``, ``end`` being
+    ``review`` or ``package``); True if every goal is met."""
     ok = True
     print(f"\n== {label}")
-    print(f"   cases measured: {len(latencies)}")
-    for name, value, goal in (("p50", p50, goals.get("p50")), ("p95", p95, goals.get("p95"))):
-        verdict = "" if goal is None else ("  PASS" if value < goal else "  FAIL")
-        ok &= goal is None or value < goal
-        print(f"   start -> review {name}: {value:7.1f} ms" + (f"  (goal < {goal} ms){verdict}"
-                                                               if goal else ""))
-    if per_minute is not None:
-        goal = goals.get("per_minute")
-        verdict = "" if goal is None else ("  PASS" if per_minute >= goal else "  FAIL")
-        ok &= goal is None or per_minute >= goal
-        print(f"   throughput: {per_minute:7.0f} cases per minute"
-              + (f"  (goal >= {goal}){verdict}" if goal else ""))
+    print(f"   one at a time: {len(figures.review)} cases; burst: {figures.burst} cases")
+    for end, name in (("review", "start -> review"), ("package", "start -> package built")):
+        latencies = getattr(figures, end)
+        wanted = goals.get(end, {})
+        for q in (50, 95):
+            value = percentile(latencies, q) * 1000
+            goal = wanted.get(f"p{q}")
+            ok &= goal is None or value < goal
+            print(f"   {name:24} p{q}: {value:7.1f} ms" + _verdict(value, goal))
+        rate = getattr(figures, f"{end}_per_minute")
+        goal = wanted.get("per_minute")
+        ok &= goal is None or rate >= goal
+        print(f"   {name:24} burst: {rate:5.0f} per minute"
+              + _verdict(round(rate), goal, at_least=True))
+    print(f"   workers' CPU per case: {figures.cpu_ms_per_case:.0f} ms one at a time, "
+          f"{figures.burst_cpu_ms_per_case:.0f} ms in the burst; load average "
+          f"{figures.load[0]:.1f} at the start, {figures.load[1]:.1f} at the end "
+          f"({os.cpu_count()} CPUs)")
     return ok

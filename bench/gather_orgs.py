@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import random
 import secrets
+import shutil
 import subprocess
 import sys
 from contextlib import contextmanager
@@ -15,6 +16,8 @@ from pathlib import Path
 import psycopg
 
 from bench.gather_harness import ensure_database, free_port, wait_for_port
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
 
 FIRST = ["camille", "lea", "hugo", "chloe", "lucas", "manon", "nathan", "ines", "louis", "jade",
          "gabriel", "emma", "arthur", "alice", "jules", "lina", "adam", "rose", "paul", "zoe"]
@@ -103,64 +106,15 @@ def build_sql_org(admin_url: str, people: int) -> str:
     return url
 
 
-SQL_SOURCES = """
-[sources.platform]
-kind = "sql"
-label = "Plateforme"
-url_env = "BENCH_ORG_URL"
-
-[sources.platform.collections.users]
-match = { email = "email" }
-yields = { customer_id = "id" }
-erasure = "anonymize"
-anonymize = { email = "hash", first_name = "null", last_name = "null" }
-fields = { id = "identification", email = "contact", first_name = "identification", last_name = "identification", created_on = "contract" }
-
-[sources.platform.collections.enrolments]
-follow = { user_id = "users.id" }
-erasure = "delete"
-fields = { id = "contract", user_id = "identification", course = "contract", started_on = "contract", status = "contract" }
-
-[sources.platform.collections.invoices]
-follow = { user_id = "users.id" }
-erasure = "retain"
-retain_basis = "Code de commerce L123-22"
-fields = { id = "contract", user_id = "identification", number = "contract", amount_eur = "contract", issued_on = "contract" }
-
-[sources.platform.collections.support_tickets]
-match = { email = "email" }
-erasure = "delete"
-fields = { id = "contract", email = "contact", subject = "contract", body = "contract", opened_on = "contract" }
-"""
-
-SQL_REGISTER = """
-[controller]
-name = "Bench SAS"
-
-[categories.identification]
-label = "Identification"
-[categories.contact]
-label = "Coordonnées"
-[categories.contract]
-label = "Contrat"
-
-[processing.training]
-purpose = "Formation"
-legal_basis = "contract"
-categories = ["identification", "contact", "contract"]
-retention = "5 ans"
-origin = "Vous-même"
-sources = ["platform"]
-"""
-
-
 def sql_org_config(instance: Path, org_url: str, people: int):
     """Write the sql workload's two files; returns (env, addresses, goals, label)."""
-    (instance / "sources.toml").write_text(SQL_SOURCES)
-    (instance / "register.toml").write_text(SQL_REGISTER)
+    for name in ("sources", "register"):
+        shutil.copyfile(DATA_DIR / f"gather_sql_{name}.toml", instance / f"{name}.toml")
     rng = random.Random(11)
     emails = [email_of(rng.randint(1, people)) for _ in range(2000)]
-    goals = {"p50": 200, "p95": 400, "per_minute": 450}
+    # Issue 11: the whole way, with package builds running as in production.
+    goals = {"review": {"p50": 150, "p95": 300, "per_minute": 900},
+             "package": {"p50": 400, "p95": 700, "per_minute": 300}}
     return ({"BENCH_ORG_URL": org_url}, emails, goals,
             f"sql source alone, PostgreSQL, {people:,} people, four tables")
 
@@ -206,7 +160,7 @@ def demo_org(data_dir: Path, instance: Path, people: int):
                 if row:
                     emails.append(row[0])
             conn.close()
-            return (tokens, emails, {"p50": 500, "p95": 1000},
+            return (tokens, emails, {"review": {"p50": 500, "p95": 1000}},
                     f"six demo sources, {people:,} people")
 
         yield setup
