@@ -78,5 +78,5 @@ def create_app(test_config: dict | None = None) -> Flask:
             return None
         return user if session.get(GENERATION) == user.session_generation else None
 
-    logging.getLogger("dsar").setLevel(app.config.get("LOG_LEVEL", "INFO"))
+    logging.getLogger("dsar").setLevel(app.config["LOG_LEVEL"])
     return app

@@ -14,14 +14,18 @@ from dsar import create_app
 
 def _create_app():
     """``create_app`` for the command line: a bad configuration file ends the command with
-    one line naming the file, the key and the fault, not a traceback."""
+    one line naming the file, the key and the fault, not a traceback. The process logs
+    through one handler, each line once, a job's lines tagged with its id."""
+    from dsar.pipeline.job_logs import log_to_stderr
     from dsar.sources.base import SourceConfigError
 
     try:
-        return create_app()
+        app = create_app()
     except SourceConfigError as exc:
         click.echo(f"Error: {exc}", err=True)
         sys.exit(2)
+    log_to_stderr(app.config["LOG_LEVEL"])
+    return app
 
 
 @click.group(cls=FlaskGroup, create_app=_create_app)
@@ -38,49 +42,51 @@ def init_command() -> None:
     set_up_instance(current_app, click.echo)
 
 
+def _queue_names(ctx, param, value: str) -> list[str]:
+    from dsar.pipeline.queues import QUEUES
+
+    names = [name.strip() for name in value.split(",") if name.strip()]
+    unknown = [name for name in names if name not in QUEUES]
+    if unknown or not names:
+        raise click.BadParameter(f"choose among {', '.join(QUEUES)} (comma-separated)")
+    return names
+
+
 @main.command("worker")
 @click.option("--queues", default="mail,gather,build,maintenance,default", show_default=True,
+              callback=_queue_names,
               help="The queues to take jobs from, in priority order (a worker per workload: "
-                   "e.g. --queues build on a machine of its own).")
+                   "e.g. --queues build on a machine of its own; docs/queue.md).")
 @click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
 @click.option("--fork/--no-fork", default=None,
               help="Run each job in a forked child (RQ's Worker) or in this process (RQ's "
                    "SimpleWorker). Default: the WORKER_FORK setting.")
 @with_appcontext
-def worker_command(queues: str, burst: bool, fork: bool | None) -> None:
-    """Run an RQ worker (with RQ's scheduler for retries) in this app's configuration."""
+def worker_command(queues: list[str], burst: bool, fork: bool | None) -> None:
+    """Run an RQ worker (with RQ's scheduler for retries) whose jobs run in this app."""
     from dsar.mail.smtp_tls import SmtpConfigError, check_smtp_config
     from dsar.pipeline.worker import make_worker
-    from workers.app import set_app
 
     try:  # at start, rather than as the error of every e-mail
         check_smtp_config(current_app.config)
     except SmtpConfigError as exc:
         raise click.ClickException(str(exc)) from None
-    set_app(current_app._get_current_object())
     fork = current_app.config["WORKER_FORK"] if fork is None else fork
     # Without a fork, database pools, source connections and reflected schemas stay warm
     # from one job to the next (a search takes milliseconds instead of a fork and a
     # reconnection); time limits still apply (SIGALRM in this process).
-    worker = make_worker(queues.split(","), fork=fork)
-    worker.work(with_scheduler=True, burst=burst)
+    worker = make_worker(queues, fork=fork)
+    worker.work(with_scheduler=True, burst=burst, logging_level=current_app.config["LOG_LEVEL"])
 
 
 @main.command("scheduler")
 @with_appcontext
 def scheduler_command() -> None:
     """Run the periodic jobs of ``dsar/pipeline/periodic.py`` (RQ's CronScheduler)."""
-    from rq.utils import import_attribute
-
-    from dsar.pipeline.periodic import PERIODIC_JOBS
-    from dsar.pipeline.queues import FAILURE_TTL, RESULT_TTL
-    from dsar.pipeline.worker import cron_scheduler
+    from dsar.pipeline.worker import cron_scheduler, schedule_periodic_jobs
 
     cron = cron_scheduler("dsar")  # JSON jobs, like every other queue
-    for job in PERIODIC_JOBS:
-        cron.register(import_attribute(job.func), queue_name=job.queue,
-                      interval=job.interval_seconds, result_ttl=RESULT_TTL,
-                      failure_ttl=FAILURE_TTL, name=job.name)
+    schedule_periodic_jobs(cron)
     cron.start()
 
 

@@ -88,6 +88,9 @@ DEFAULTS: dict[str, object] = {
     "GATHER_RETRY_INTERVALS": [10, 60, 300],
     # Rounds of following the person from source to source (new identifiers found).
     "GATHER_MAX_ROUNDS": 5,
+    # What the dsar commands log (DEBUG, INFO, WARNING…): dsar's lines and RQ's, one line each
+    # on stderr, those written by a job tagged with its id.
+    "LOG_LEVEL": "INFO",
     # ``dsar worker`` runs jobs in its own process (warm connections) unless this is true
     # (a forked child per job: more isolation, about 30-60 ms more per job).
     "WORKER_FORK": False,

@@ -1,44 +1,60 @@
-"""The Flask app a worker process runs its jobs in.
+"""How a job is defined: the :func:`job` decorator runs it in the worker's app.
 
-``dsar worker`` (and the tests) install their app with ``set_app``; otherwise the first job
-builds one with ``create_app()``. A forked work-horse must not reuse the parent's database
-connections, so the pool is disposed (without closing the parent's sockets) after a fork.
+``dsar worker`` (and the tests) register their app when they make the worker
+(``dsar.pipeline.worker.run_jobs_in``); under a plain ``rq worker`` the first job builds one
+with ``create_app()``. A forked work-horse opens its own database connections.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
-from contextlib import contextmanager
+import functools
+import inspect
+import logging
+from collections.abc import Callable
+from typing import TypeVar
 
-from flask import Flask
+from rq import get_current_job
 
-_app: Flask | None = None
-_pid: int | None = None
+from dsar import create_app
+from dsar.pipeline.job_logs import current_job_id, log_to_stderr
+from dsar.pipeline.worker import job_app, job_app_context, run_jobs_in
+
+F = TypeVar("F", bound=Callable)
+
+#: Kept for the callers that name the app jobs run in (tests, benches).
+set_app = run_jobs_in
 
 
-def set_app(app: Flask) -> None:
-    """Use ``app`` for every job run in this process (and its forks)."""
-    global _app, _pid
-    _app, _pid = app, os.getpid()
+def job(func: F) -> F:
+    """Make ``func`` a job: it runs in an application context of the worker's app (its
+    database session removed afterwards), and its ``actor_id`` parameter, if it has one,
+    receives the running job's id, which the audit trail records as the worker that acted.
+    The job keeps its module and name, so ``DsarJob`` still runs it (and nothing else)."""
+    takes_actor = "actor_id" in inspect.signature(func).parameters
+
+    @functools.wraps(func)
+    def run(*args, **kwargs):
+        if takes_actor:
+            # Never from Redis: whoever can write a job there must not choose its actor.
+            kwargs["actor_id"] = current_job_id()
+        if job_app() is None:
+            _start_app()
+        with job_app_context():
+            return func(*args, **kwargs)
+
+    return run  # type: ignore[return-value]
 
 
-@contextmanager
-def app_context() -> Iterator[Flask]:
-    """An application context for one job, with a database session closed afterwards."""
-    global _pid
-    if _app is None:
-        from dsar import create_app
+def _start_app() -> None:
+    """Under a plain ``rq worker`` (no app registered): the configured app, logging as
+    ``dsar worker`` does unless whoever started the worker set up logging."""
+    app = create_app()
+    if not logging.getLogger().handlers:
+        log_to_stderr(app.config["LOG_LEVEL"])
+    run_jobs_in(app)
 
-        set_app(create_app())
-    assert _app is not None
-    with _app.app_context():
-        from dsar.extensions import db
 
-        if _pid != os.getpid():
-            db.engine.dispose(close=False)
-            _pid = os.getpid()
-        try:
-            yield _app
-        finally:
-            db.session.remove()
+def final_attempt() -> bool:
+    """Whether the running job, if it fails now, is not retried (always, outside a job)."""
+    running = get_current_job()
+    return running is None or not running.should_retry

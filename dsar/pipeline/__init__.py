@@ -3,7 +3,8 @@
 - :mod:`.job_ids` names every job and builds its id (one place);
 - :mod:`.enqueue` is the only module that enqueues, after the commit that created the work;
 - :mod:`.queues` is Redis and RQ as dsar uses them (JSON jobs of ``workers.jobs`` only);
-- :mod:`.worker` the worker and the cron scheduler, :mod:`.periodic` the periodic jobs;
+- :mod:`.worker` the worker, the app its jobs run in, and the cron scheduler;
+  :mod:`.periodic` the periodic jobs; :mod:`.job_logs` log lines tagged with their job;
 - :mod:`.sweep` re-queues what Redis lost and expires what was never confirmed.
 
 The names below are the queue's public face: ``from dsar import pipeline`` then
@@ -18,7 +19,13 @@ from dsar.pipeline.enqueue import (
     enqueue_transmission,
     start,
 )
-from dsar.pipeline.job_ids import collect_job_id, gather_job_id, mail_job_id, package_job_id
+from dsar.pipeline.job_ids import (
+    collect_job_id,
+    gather_job_id,
+    mail_job_id,
+    package_job_id,
+    transmit_job_id,
+)
 from dsar.pipeline.queues import (
     QUEUES,
     fetch_job,
@@ -32,4 +39,5 @@ __all__ = [
     "QUEUES", "collect_job_id", "enqueue_collect", "enqueue_email", "enqueue_gather",
     "enqueue_package", "enqueue_transmission", "fetch_job", "gather_job_id", "get_queue",
     "job_is_queued", "job_status", "mail_job_id", "package_job_id", "redis_connection", "start",
+    "transmit_job_id",
 ]

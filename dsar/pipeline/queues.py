@@ -50,7 +50,8 @@ class DsarJob(Job):
                 or name.startswith("_"):
             raise ForbiddenJobError(f"job {self.id} names no job function")
         func = super().func
-        # A name imported into workers.jobs (get_current_job, app_context) is not a job.
+        # A name imported into workers.jobs (the ``job`` decorator, a service module) is not
+        # a job; ``@job`` keeps the module of the function it wraps.
         if getattr(func, "__module__", None) != JOBS_MODULE:
             raise ForbiddenJobError(f"job {self.id} names no job function")
         return func

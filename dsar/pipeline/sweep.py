@@ -65,7 +65,7 @@ def requeue_pending_mail(now: datetime | None = None) -> list[int]:
             OutboundEmail.created_at < now - REQUEUE_GRACE,
         )
     ).all()
-    requeued = [i for i in pending if not pipeline.job_is_queued(f"mail-{i}")]
+    requeued = [i for i in pending if not pipeline.job_is_queued(pipeline.mail_job_id(i))]
     for outbound_id in requeued:
         pipeline.enqueue_email(outbound_id)
     if requeued:
