@@ -16,7 +16,7 @@ from dsar.core import tokens
 from dsar.extensions import db
 from dsar.models import Case
 from dsar.web.access_log import redact
-from tests.staff_helpers import make_case
+from tests.support.staff import make_case
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 

@@ -5,23 +5,14 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import delete, select, text, update
 
-from dsar.cases.workflow import InvalidTransition, create_case, transition
+from dsar import create_app
+from dsar.cases.workflow import InvalidTransition, transition
 from dsar.cli import main
 from dsar.core.audit import record_event, verify_chain
 from dsar.extensions import db
-from dsar.models import ActorType, AuditEvent, Case, CaseKind, CaseStatus
-
-
-def make_events(app, n_cases: int = 3) -> list[int]:
-    with app.app_context():
-        ids = []
-        for i in range(n_cases):
-            case = create_case(kind=CaseKind.ACCESS, requester_name="Camille Martin",
-                               requester_email=f"c{i}@example.fr", language="fr")
-            transition(case, CaseStatus.CONFIRMED, actor_type=ActorType.REQUESTER)
-            ids.append(case.id)
-        db.session.commit()
-        return ids
+from dsar.models import ActorType, AuditEvent, Case, CaseStatus
+from tests.support.app import app_config
+from tests.support.audit import make_events
 
 
 def verify(runner):
@@ -261,11 +252,8 @@ def test_init_on_a_new_database_writes_a_signed_empty_head(key_file, redis_url, 
                                                            tmp_path):
     """``dsar init`` on a new database: the trail is intact with 0 events, and it stays a
     fault to delete that head."""
-    from dsar import create_app
-    from tests.conftest import _config
-
-    config = _config(f"sqlite:///{tmp_path / 'new.sqlite3'}", redis_url, key_file,
-                     tmp_path / "storage", smtp_server.port)
+    config = app_config(f"sqlite:///{tmp_path / 'new.sqlite3'}", redis_url, key_file,
+                        tmp_path / "storage", smtp_server.port)
     new_app = create_app(config)
     runner = new_app.test_cli_runner()
     assert runner.invoke(main, ["init"]).exit_code == 0

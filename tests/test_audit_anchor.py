@@ -14,7 +14,7 @@ from dsar.cli import main
 from dsar.core.audit import record_event
 from dsar.extensions import db
 from dsar.models import AuditEvent, AuditHead
-from tests.test_audit import make_events
+from tests.support.audit import make_events
 
 
 def anchor(runner, path):

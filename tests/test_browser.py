@@ -10,123 +10,28 @@ Debian's (``/usr/bin/chromium``), driven by Python Playwright (no browser downlo
 from __future__ import annotations
 
 import re
-import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from babel.dates import format_date
-from flask import Flask
-from flask_babel import force_locale
-from playwright.sync_api import expect, sync_playwright
-from werkzeug.serving import make_server
+from playwright.sync_api import expect
 
-from dsar import create_app, deadlines
+from dsar import deadlines
 from dsar.i18n import KIND_LABELS, STATUS_LABELS
-from dsar.mail.outbox import SUBJECTS
+from dsar.mail.compose import SUBJECTS
 from dsar.models import CaseKind, CaseStatus, MailTemplate
 from dsar.paths import TRANSLATIONS_DIR
 from dsar.web.errors import MESSAGES as ERROR_MESSAGES
-from tests.conftest import _config, reset_state, run_queued_jobs
+from tests.support.browser import ARTIFACTS, REFERENCE_PATTERN, in_language, spaces
+from tests.support.workers import run_queued_jobs
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",  # the tests run as root
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    # Without these Chromium keeps calling Google services, which floods a closed network.
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 FR_CATALOG = TRANSLATIONS_DIR / "fr" / "LC_MESSAGES" / "messages.mo"
-REFERENCE_PATTERN = re.compile(r"DSR-[0-9A-Z]{4}-[0-9A-Z]{4}")
-
-
-# ------------------------------------------------------------------------------------ fixtures
-
-
-@dataclass
-class LiveServer:
-    app: Flask
-    url: str
-
-
-@pytest.fixture
-def live_server(_schema, database_url, redis_url, key_file, smtp_server, tmp_path):
-    """The real app over HTTP on 127.0.0.1 (free port), with the demo mailbox on the test SMTP
-    catcher's Maildir and e-mailed links pointing at this server. Cleans up like ``app``."""
-    app = create_app({
-        **_config(database_url, redis_url, key_file, tmp_path / "storage", smtp_server.port),
-        "DEMO_MAILBOX_DIR": str(smtp_server.directory),
-    })
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    url = f"http://127.0.0.1:{server.server_port}"
-    app.config["BASE_URL"] = url
-    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
-    thread.start()
-    try:
-        yield LiveServer(app=app, url=url)
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
-        reset_state(app, redis_url, smtp_server)
-
-
-@pytest.fixture(scope="session")
-def browser():
-    """Debian's Chromium, headless, once per run."""
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium package "
-                    "(scripts/test installs it)")
-    playwright = sync_playwright().start()
-    try:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
-    except Exception:
-        playwright.stop()
-        raise
-    yield chromium
-    chromium.close()
-    playwright.stop()
-
-
-@pytest.fixture
-def new_context(browser):
-    """Make fresh browser contexts (own cookies, own ``Accept-Language``); all closed after."""
-    contexts = []
-
-    def make(locale: str):
-        context = browser.new_context(locale=locale)
-        context.set_default_timeout(10_000)
-        contexts.append(context)
-        return context
-
-    yield make
-    for context in contexts:
-        context.close()
 
 
 # ------------------------------------------------------------------------------------- helpers
-
-
-def in_language(app: Flask, lang: str, text) -> str:
-    """``text`` (a lazy string, or a callable returning text) as the app renders it in
-    ``lang``, from the app's own catalogue: the test does not hard-code translations."""
-    with app.test_request_context(), force_locale(lang):
-        return str(text() if callable(text) else text)
-
-
-def spaces(text: str) -> str:
-    """Collapse whitespace (including the no-break spaces of French formatting)."""
-    return " ".join(text.replace("\u00a0", " ").replace("\u202f", " ").split())
 
 
 @dataclass(frozen=True)

@@ -8,12 +8,10 @@ from sqlalchemy import select
 
 from dsar.extensions import db
 from dsar.models import Case, CaseKind, Transmission, TransmissionStatus
-from tests.conftest import run_queued_jobs
-from tests.gather_helpers import verified_case
-from tests.staff_helpers import login, make_staff, post_action
-from tests.test_delivery import package_of, release, requester
-from tests.test_gathering import gather_app, org, start  # noqa: F401 (fixtures)
-from tests.test_transmit import pki, receiver  # noqa: F401 (fixtures)
+from tests.support.delivery import latest_package, release, requester
+from tests.support.gathering import start, verified_case
+from tests.support.staff import login, make_staff, post_action
+from tests.support.workers import run_queued_jobs
 
 
 def portability_case_in_review(app, endpoint: str) -> Case:
@@ -37,10 +35,10 @@ def transmissions(app, case_id: int) -> list[Transmission]:
 
 
 def test_on_release_the_package_is_sent_to_the_receiving_controller(
-        gather_app, pki, receiver):  # noqa: F811
+        gather_app, pki, receiver):
     gather_app.config.update(TRANSMIT_ALLOW_PRIVATE=True, TRANSMIT_CA_FILE=str(pki.ca_file))
     case = portability_case_in_review(gather_app, receiver.url("/import?account=42"))
-    package = package_of(gather_app, case.id)
+    package = latest_package(gather_app, case.id)
     assert package.scope == "portability"
     assert release(gather_app, case).status_code == 302
     assert run_queued_jobs(gather_app) == 0
@@ -63,7 +61,7 @@ def test_on_release_the_package_is_sent_to_the_receiving_controller(
 
 
 def test_a_local_receiving_address_is_refused_outside_test_configuration(
-        gather_app, receiver, smtp_server):  # noqa: F811
+        gather_app, receiver, smtp_server):
     case = portability_case_in_review(gather_app, receiver.url("/import"))
     assert release(gather_app, case).status_code == 302
     assert run_queued_jobs(gather_app) == 0

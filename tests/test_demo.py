@@ -9,8 +9,8 @@ from dsar.core.audit import verify_chain
 from dsar.demo.cases import SAMPLES, seed_sample_cases
 from dsar.extensions import db
 from dsar.models import Case
-from tests.conftest import _config
-from tests.helpers import access_form, post_form
+from tests.support.app import app_config
+from tests.support.forms import access_form, post_form
 
 
 def test_sample_cases_are_seeded_once_through_the_workflow(app):
@@ -27,7 +27,7 @@ def test_mailbox_page_is_absent_outside_the_demo(client):
 
 def test_mailbox_page_shows_caught_mail_with_escaped_links(database_url, redis_url, key_file,
                                                            smtp_server, tmp_path, run_jobs, app):
-    config = _config(database_url, redis_url, key_file, tmp_path / "s", smtp_server.port)
+    config = app_config(database_url, redis_url, key_file, tmp_path / "s", smtp_server.port)
     demo_app = create_app({**config, "DEMO_MAILBOX_DIR": str(smtp_server.directory)})
     client = demo_app.test_client()
     post_form(client, "/request/access", access_form())

@@ -8,51 +8,17 @@ from __future__ import annotations
 
 import json
 
-import pytest
 from sqlalchemy import select
 
-from dsar import create_app
 from dsar.cli import main
-from dsar.demo.org import SHOWCASE, generate, write_config
-from dsar.demo.services import crm_app, newsletter_app, serve
+from dsar.demo.org import SHOWCASE
 from dsar.extensions import db
 from dsar.models import CaseStatus, GatherStatus, SourceResult
 from dsar.search import gathering
-from tests.conftest import _config, run_queued_jobs
-from tests.gather_helpers import dispose, verified_case
-from tests.test_gathering import case_status, start
+from tests.support.gathering import case_status, start, verified_case
+from tests.support.workers import run_queued_jobs
 
 SIX = {"platform", "crm", "newsletter", "analytics", "access_logs", "support"}
-
-
-@pytest.fixture(scope="module")
-def demo_data(tmp_path_factory):
-    target = tmp_path_factory.mktemp("org") / "demo-org"
-    generate(target, 120)
-    return target
-
-
-@pytest.fixture
-def demo_app(demo_data, tmp_path, monkeypatch, app, database_url, redis_url, key_file,
-             smtp_server):
-    (tmp_path / "demo-org").symlink_to(demo_data)
-    monkeypatch.setenv("HORIZON_CRM_TOKEN", "crm-secret")
-    monkeypatch.setenv("HORIZON_NEWSLETTER_API_KEY", "newsletter-secret")
-    monkeypatch.setenv("DSAR_INSTANCE_PATH", str(tmp_path))  # {instance} in sources.toml
-    servers = [serve(crm_app(demo_data / "crm.sqlite", "crm-secret")),
-               serve(newsletter_app(demo_data / "newsletter.sqlite", "newsletter-secret"))]
-    write_config(tmp_path, crm_url=f"http://127.0.0.1:{servers[0][2]}",
-                 newsletter_url=f"http://127.0.0.1:{servers[1][2]}")
-    config = _config(database_url, redis_url, key_file, tmp_path / "storage", smtp_server.port)
-    config.update(SOURCES_FILE=str(tmp_path / "sources.toml"),
-                  REGISTER_FILE=str(tmp_path / "register.toml"), GATHER_RETRY_INTERVALS=[])
-    gapp = create_app(config)
-    yield gapp
-    dispose(gapp)
-    for server, thread, _ in servers:
-        server.shutdown()
-        server.server_close()
-        thread.join(10)
 
 
 def gathered(app, case_id: int) -> dict[str, dict]:
@@ -66,14 +32,14 @@ def everything_found(results: dict[str, dict]) -> str:
     return json.dumps([r["result"]["records"] for r in results.values()], ensure_ascii=False)
 
 
-def test_a_demo_person_is_found_in_all_six_sources_and_nobody_else_is(demo_app):
+def test_a_demo_person_is_found_in_all_six_sources_and_nobody_else_is(demo):
     person = SHOWCASE["A"]
-    case = verified_case(demo_app, person["email"])
-    start(demo_app, case.id)
-    assert run_queued_jobs(demo_app) == 0
-    assert case_status(demo_app, case.id) is CaseStatus.REVIEW
+    case = verified_case(demo, person["email"])
+    start(demo, case.id)
+    assert run_queued_jobs(demo) == 0
+    assert case_status(demo, case.id) is CaseStatus.REVIEW
 
-    results = gathered(demo_app, case.id)
+    results = gathered(demo, case.id)
     assert set(results) == SIX
     for name, outcome in results.items():
         assert outcome["status"] is GatherStatus.DONE, name
@@ -113,19 +79,19 @@ def test_a_demo_person_is_found_in_all_six_sources_and_nobody_else_is(demo_app):
                for r in support)
 
 
-def test_the_namesake_gets_only_his_own_records(demo_app):
+def test_the_namesake_gets_only_his_own_records(demo):
     twin, person = SHOWCASE["B"], SHOWCASE["A"]
-    case = verified_case(demo_app, twin["email"])
-    start(demo_app, case.id)
-    assert run_queued_jobs(demo_app) == 0
-    text = everything_found(gathered(demo_app, case.id))
+    case = verified_case(demo, twin["email"])
+    start(demo, case.id)
+    assert run_queued_jobs(demo) == 0
+    text = everything_found(gathered(demo, case.id))
     assert twin["email"] in text
     assert person["email"] not in text.lower()
     assert person["visitor_id"] not in text
 
 
-def test_the_file_indexes_are_kept_up_to_date_from_the_command_line(demo_app):
-    runner = demo_app.test_cli_runner()
+def test_the_file_indexes_are_kept_up_to_date_from_the_command_line(demo):
+    runner = demo.test_cli_runner()
     checked = runner.invoke(main, ["sources", "check"])
     assert checked.exit_code == 0
     assert "access_logs" in checked.output and "searched by visitor_id" in checked.output

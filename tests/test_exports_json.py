@@ -23,13 +23,7 @@ from dsar.exports.content import (
 )
 from dsar.exports.information import Authority, Coded, Information
 from dsar.exports.json_export import write_json
-from tests.export_helpers import (
-    collection,
-    export_document,
-    gathered_case,
-    package_of,
-    validator,
-)
+from tests.support.exports import collection, export_document, gathered_case, package_of, validator
 
 LEA = SHOWCASE["A"]
 SIX = ["platform", "crm", "newsletter", "analytics", "access_logs", "support"]

@@ -24,14 +24,10 @@ from dsar.extensions import db
 from dsar.models import Case, CaseStatus, GatherStatus, SourceResult
 from dsar.search import gathering
 from dsar.sources.base import Discovery, Record
-from tests.export_helpers import (
-    collection,
-    gathered_case,
-    package_of,
-    validator,
-)
-from tests.gather_helpers import SHOP_SOURCE, app_with_sources, dispose, write_config
-from tests.staff_helpers import make_case
+from tests.support.app import dispose
+from tests.support.exports import collection, gathered_case, package_of, validator
+from tests.support.gathering import SHOP_SOURCE, app_with_sources, write_config
+from tests.support.staff import make_case
 
 
 class NonSeekable(io.RawIOBase):

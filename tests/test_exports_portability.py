@@ -21,8 +21,8 @@ from dsar.models import CaseKind
 from dsar.sources.base import SourceConfigError
 from dsar.sources.catalog import connector_classes
 from dsar.sources.config import load_sources
-from tests.export_helpers import built_package, gathered_case, zip_members
-from tests.gather_helpers import SHOP_SOURCE
+from tests.support.exports import built_package, gathered_case, zip_members
+from tests.support.gathering import SHOP_SOURCE, sources_text
 
 LEA = SHOWCASE["A"]
 ACCOUNT_FIELDS = ["email", "first_name", "last_name", "birth_date", "phone", "address",
@@ -117,7 +117,7 @@ def test_the_same_person_s_access_package_still_holds_everything(demo):
 ])
 def test_provided_and_third_party_name_declared_fields(tmp_path: Path, line, key, fault):
     text = SHOP_SOURCE.replace('erasure = "anonymize"', f'erasure = "anonymize"\n{line}')
-    text = text.replace("{directory}", str(tmp_path)).replace("{{", "{").replace("}}", "}")
+    text = sources_text(text, tmp_path)
     (tmp_path / "sources.toml").write_text(text)
     with pytest.raises(SourceConfigError) as caught:
         load_sources(tmp_path / "sources.toml", connector_classes(), tmp_path)
@@ -126,8 +126,7 @@ def test_provided_and_third_party_name_declared_fields(tmp_path: Path, line, key
 
 
 def test_provided_all_or_some_fields(tmp_path: Path):
-    text = SHOP_SOURCE.replace("{directory}", str(tmp_path)).replace("{{", "{").replace(
-        "}}", "}")
+    text = sources_text(SHOP_SOURCE, tmp_path)
     for line, provided in (("provided = true", ["id", "email", "name"]),
                            ('provided = ["email"]', ["email"]), ("", [])):
         (tmp_path / "sources.toml").write_text(

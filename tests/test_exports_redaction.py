@@ -27,14 +27,11 @@ from dsar.extensions import db
 from dsar.models import AuditEvent, Case, CaseStatus, GatherStatus, SourceResult
 from dsar.search import gathering
 from dsar.sources.base import Discovery, Identity, Record
-from tests.export_helpers import (
-    built_package,
-    gathered_case,
-    validator,
-    zip_members,
-)
-from tests.gather_helpers import app_with_sources, dispose
-from tests.staff_helpers import make_case
+from tests.support.app import dispose
+from tests.support.data import data_text
+from tests.support.exports import built_package, gathered_case, validator, zip_members
+from tests.support.gathering import app_with_sources, sources_text
+from tests.support.staff import make_case
 
 LEA, JULIEN = SHOWCASE["A"], SHOWCASE["D"]
 LEA_PHONE = next(p["phone"] for p in PEOPLE.values() if p["key"] == "A")
@@ -134,47 +131,11 @@ def test_the_same_report_in_english(demo):
     assert lea_traces(members["export.json"].decode()) == []
 
 
-NOTES_SOURCE = """
-[sources.shop]
-kind = "sql"
-label = "Boutique"
-url = "sqlite:///{directory}/shop.sqlite"
-
-[sources.shop.collections.customers]
-match = { email = "email" }
-erasure = "delete"
-third_party = ["referrer"]
-fields = { id = "identification", email = "contact", phone = "contact", note = "free_text", \
-referrer = "identification" }
-"""
-
-REGISTER = """
-[controller]
-name = "Test SAS"
-[categories.identification]
-label = "Données d'identification"
-[categories.contact]
-label = "Coordonnées"
-[categories.free_text]
-label = "Texte libre"
-[recipients.host]
-name = "Hébergeur SAS"
-role = "Hébergement"
-[processing.customers]
-purpose = "Gestion des clients"
-legal_basis = "contract"
-categories = ["identification", "contact", "free_text"]
-recipients = ["host"]
-retention = "5 ans"
-origin = "Vous-même"
-sources = ["shop"]
-"""
-
-
 @pytest.fixture
 def notes_app(app, tmp_path, database_url, redis_url, key_file, smtp_server):
-    (tmp_path / "sources.toml").write_text(NOTES_SOURCE.replace("{directory}", str(tmp_path)))
-    (tmp_path / "register.toml").write_text(REGISTER)
+    (tmp_path / "sources.toml").write_text(
+        sources_text(data_text("redaction/sources.toml"), tmp_path))
+    (tmp_path / "register.toml").write_text(data_text("redaction/register.toml"))
     shop = app_with_sources(database_url, redis_url, key_file, smtp_server, tmp_path)
     yield shop
     dispose(shop)

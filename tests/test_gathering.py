@@ -8,63 +8,18 @@ import hashlib
 from datetime import timedelta
 from pathlib import Path
 
-import pytest
 from redis import Redis
 from sqlalchemy import select
 
-from dsar.cases import staff_actions
 from dsar.core import storage
 from dsar.extensions import db
 from dsar.models import AuditEvent, Case, CaseKind, CaseStatus, GatherStatus, SourceResult
 from dsar.models.types import utcnow
 from dsar.pipeline.sweep import requeue_lost_gathering
 from dsar.search import gathering
-from tests.conftest import run_queued_jobs
-from tests.gather_helpers import (
-    BILLING_SOURCE,
-    SHOP_SOURCE,
-    app_with_sources,
-    build_databases,
-    dispose,
-    verified_case,
-    write_config,
-)
-from tests.staff_helpers import login, make_staff, post_action
-
-EMAIL = "camille.martin@example.fr"
-
-
-@pytest.fixture
-def org(tmp_path, monkeypatch):
-    """Two sources: the shop (searched by e-mail, yields the customer id) and billing (reached
-    only by customer id, through an environment variable holding its URL)."""
-    build_databases(tmp_path)
-    write_config(tmp_path, {"shop": SHOP_SOURCE, "billing": BILLING_SOURCE})
-    monkeypatch.setenv("TEST_BILLING_URL", f"sqlite:///{tmp_path / 'billing.sqlite'}")
-    return tmp_path
-
-
-@pytest.fixture
-def gather_app(org, app, database_url, redis_url, key_file, smtp_server):
-    """An app reading ``org``'s files (``app`` is requested for its clean-up)."""
-    gapp = app_with_sources(database_url, redis_url, key_file, smtp_server, org)
-    yield gapp
-    dispose(gapp)
-
-
-def start(app, case_id: int) -> None:
-    with app.app_context():
-        staff = make_staff(app, "agent", email=f"agent{case_id}@staff.example")
-        staff_actions.start_processing(db.session.get(Case, case_id), staff)
-
-
-def rows_by_source(app, case_id: int) -> dict[str, SourceResult]:
-    with app.app_context():
-        rows = db.session.scalars(select(SourceResult).where(SourceResult.case_id == case_id))
-        result = {r.source: r for r in rows}
-        for row in result.values():
-            db.session.expunge(row)
-        return result
+from tests.support.gathering import EMAIL, case_status, rows_by_source, start, verified_case
+from tests.support.staff import login, make_staff, post_action
+from tests.support.workers import run_queued_jobs
 
 
 def found_keys(app, case_id: int) -> dict[str, list[tuple[str, str]]]:
@@ -72,11 +27,6 @@ def found_keys(app, case_id: int) -> dict[str, list[tuple[str, str]]]:
         rows = db.session.scalars(select(SourceResult).where(SourceResult.case_id == case_id))
         return {r.source: [(x["collection"], x["key"]) for x in gathering.result_of(r)["records"]]
                 for r in rows}
-
-
-def case_status(app, case_id: int) -> CaseStatus:
-    with app.app_context():
-        return db.session.get(Case, case_id).status
 
 
 def test_the_search_follows_the_person_and_stops_at_what_is_theirs(gather_app):

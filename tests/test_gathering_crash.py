@@ -23,32 +23,19 @@ from dsar.pipeline.sweep import requeue_lost_gathering
 from dsar.search import gathering
 from dsar.sources.base import Identity
 from dsar.sources.catalog import get_catalog
-from tests.gather_helpers import (
+from tests.support.app import dispose
+from tests.support.gathering import (
+    CRM_SOURCE,
+    EMAIL,
     SHOP_SOURCE,
     app_with_sources,
     build_databases,
-    dispose,
+    case_status,
+    rows_by_source,
+    start,
     verified_case,
     write_config,
 )
-from tests.test_gathering import EMAIL, case_status, rows_by_source, start
-
-CRM_SOURCE = """
-[sources.crm]
-kind = "http"
-label = "CRM"
-base_url = "{crm_url}"
-timeout = 60
-retries = 0
-
-[sources.crm.collections.contacts]
-path = "/contacts"
-params = {{ email = "{{email}}" }}
-key = "id"
-match = {{ email = "email" }}
-erasure = "delete"
-fields = {{ id = "identification", email = "contact", name = "identification" }}
-"""
 
 CONTACTS = [{"id": 7, "email": EMAIL, "name": "Camille Martin"},
             {"id": 8, "email": "camille.martin@autre.example", "name": "Camille Martin"}]
@@ -100,8 +87,7 @@ class BlockingCrm:
 def crash_app(tmp_path, app, database_url, redis_url, key_file, smtp_server):
     crm = BlockingCrm()
     build_databases(tmp_path)
-    write_config(tmp_path, {"shop": SHOP_SOURCE,
-                            "crm": CRM_SOURCE.replace("{crm_url}", crm.url)})
+    write_config(tmp_path, {"shop": SHOP_SOURCE, "crm": CRM_SOURCE}, crm_url=crm.url)
     gapp = app_with_sources(database_url, redis_url, key_file, smtp_server, tmp_path)
     env = {**os.environ, "DSAR_DATABASE_URL": database_url, "DSAR_REDIS_URL": redis_url,
            "DSAR_MASTER_KEY_FILE": key_file, "DSAR_STORAGE_DIR": gapp.config["STORAGE_DIR"],

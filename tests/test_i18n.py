@@ -283,7 +283,7 @@ def test_form_and_error_pages_are_translated(client):
 def test_email_subject_is_translated(app):
     from flask_babel import force_locale
 
-    from dsar.mail.outbox import SUBJECTS
+    from dsar.mail.compose import SUBJECTS
     from dsar.models import MailTemplate
 
     subject = SUBJECTS[MailTemplate.CONFIRM_EMAIL]

@@ -17,9 +17,9 @@ from dsar.core import tokens
 from dsar.extensions import db
 from dsar.models import AuditEvent, Case, CaseStatus, OutboundEmail
 from dsar.models.types import utcnow
-from tests.helpers import csrf_from, path_of
-from tests.staff_helpers import login, make_staff
-from tests.test_status import file_and_confirm
+from tests.support.forms import csrf_from, path_of
+from tests.support.portal import file_and_confirm
+from tests.support.staff import login, make_staff
 
 
 def english(app):

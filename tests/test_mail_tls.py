@@ -9,9 +9,9 @@ from sqlalchemy import select
 from dsar.cli import main
 from dsar.extensions import db
 from dsar.models import MailStatus, OutboundEmail
-from tests.helpers import access_form, post_form
-from tests.https_helpers import make_pki
-from tests.tls_helpers import tls_smtp_server
+from tests.support.forms import access_form, post_form
+from tests.support.pki import make_pki
+from tests.support.tls_servers import tls_smtp_server
 
 MODES = {"starttls": {"SMTP_STARTTLS": True}, "implicit": {"SMTP_SSL": True}}
 

@@ -15,7 +15,7 @@ from dsar.core import storage
 from dsar.extensions import db
 from dsar.models import Case, CaseStatus, IdentityProof
 from dsar.models.types import utcnow
-from tests.casework_helpers import (
+from tests.support.casework import (
     PDF,
     add_proof,
     ask,
@@ -26,8 +26,8 @@ from tests.casework_helpers import (
     set_today,
     staff_session,
 )
-from tests.helpers import access_form, csrf_from, post_form
-from tests.staff_helpers import make_case, post_action
+from tests.support.forms import access_form, csrf_from, post_form
+from tests.support.staff import make_case, post_action
 
 
 def proofs_of(app, case_id: int) -> list[IdentityProof]:

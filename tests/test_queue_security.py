@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import zlib
@@ -25,10 +24,13 @@ from dsar import create_app, pipeline
 from dsar.extensions import db
 from dsar.models import MailStatus, OutboundEmail
 from dsar.pipeline.worker import cron_scheduler, make_worker
-from tests.conftest import _config, free_port, run_queued_jobs, wait_for_redis
-from tests.helpers import access_form, post_form
-from tests.https_helpers import make_pki
-from tests.tls_helpers import tls_redis_server
+from tests.support.app import app_config
+from tests.support.forms import access_form, post_form
+from tests.support.pki import make_pki
+from tests.support.ports import free_port
+from tests.support.redis_server import redis_server
+from tests.support.tls_servers import tls_redis_server
+from tests.support.workers import run_queued_jobs
 
 PASSWORD = "correct-horse-battery-staple"
 
@@ -50,7 +52,7 @@ def failed_ids(app, queue: str) -> list[str]:
 
 def app_on(redis_url: str, database_url, key_file, smtp_server, tmp_path, limiter_url, **more):
     """An app whose jobs go to ``redis_url`` and whose rate limits go to ``limiter_url``."""
-    config = _config(database_url, redis_url, key_file, tmp_path / "storage", smtp_server.port)
+    config = app_config(database_url, redis_url, key_file, tmp_path / "storage", smtp_server.port)
     return create_app({**config, "RATELIMIT_STORAGE_URI": limiter_url, **more})
 
 
@@ -179,17 +181,11 @@ def test_a_failed_mail_is_retried_through_rqs_scheduler(app, client, run_jobs, s
 @pytest.fixture(scope="module")
 def locked_redis(tmp_path_factory):
     """A redis-server that requires ``PASSWORD``; yields its port."""
-    workdir = tmp_path_factory.mktemp("locked-redis")
     port = free_port()
-    conf = workdir / "redis.conf"
-    conf.write_text(f"port {port}\nbind 127.0.0.1\nsave \"\"\nappendonly no\ndir {workdir}\n"
-                    f"requirepass \"{PASSWORD}\"\n")
-    process = subprocess.Popen([shutil.which("redis-server"), str(conf)],
-                               stdout=subprocess.DEVNULL)
-    wait_for_redis(Redis(port=port, password=PASSWORD), process)
-    yield port
-    process.terminate()
-    process.wait(timeout=10)
+    with redis_server(tmp_path_factory.mktemp("locked-redis"),
+                      f"port {port}\nbind 127.0.0.1\nrequirepass \"{PASSWORD}\"\n",
+                      Redis(port=port, password=PASSWORD)):
+        yield port
 
 
 def test_a_redis_password_in_the_url_is_used(app, locked_redis, database_url, key_file,

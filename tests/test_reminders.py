@@ -19,7 +19,7 @@ from dsar.extensions import db
 from dsar.models import Case, CaseStatus, OutboundEmail, StaffUser
 from dsar.pipeline import QUEUES, get_queue
 from dsar.pipeline.periodic import PERIODIC_JOBS
-from tests.staff_helpers import make_case, make_staff
+from tests.support.staff import make_case, make_staff
 
 TODAY = date(2025, 3, 10)  # a Monday
 

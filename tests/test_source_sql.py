@@ -14,6 +14,7 @@ from sqlalchemy import create_engine, text
 from dsar.sources.base import Identity, SourceConfigError, SourceError
 from dsar.sources.config import load_sources
 from dsar.sources.sql import SqlConnector
+from tests.support.data import data_text, fill
 
 EMAIL = "jeanne.martin@example.fr"
 TWIN_EMAIL = "jeanne.martin@autre.example"
@@ -58,48 +59,8 @@ ROWS = {
                 (3, "jeanne.martin@example.fr.evil", "Faux ami")],
 }
 
-SOURCES = """
-[sources.platform]
-kind = "sql"
-label = "Plateforme"
-{connection}
-
-[sources.platform.collections.accounts]
-match = {{ email = "email" }}
-yields = {{ customer_id = "customer_id", visitor_id = "visitor_id" }}
-exclude = ["password_hash"]
-erasure = "anonymize"
-anonymize = {{ email = "hash" }}
-fields = {{ id = "identification", email = "contact", customer_id = "identification" }}
-
-[sources.platform.collections.enrolments]
-follow = {{ account_id = "accounts.id" }}
-erasure = "delete"
-fields = {{ course = "training" }}
-
-[sources.platform.collections.attendance]
-table = "attendance_log"
-follow = {{ enrolment_id = "enrolments.id" }}
-erasure = "delete"
-fields = {{ day = "training" }}
-
-[sources.platform.collections.certificates]
-erasure = "retain"
-retain_basis = "Code du travail L6353-1"
-fields = {{ grade = "training" }}
-
-[sources.platform.collections.invoices]
-match = {{ customer_id = "customer_id" }}
-key = "number"
-erasure = "retain"
-retain_basis = "Code de commerce L123-22"
-fields = {{ amount = "billing" }}
-
-[sources.platform.collections.tickets]
-match = {{ email = "requester_email" }}
-erasure = "delete"
-fields = {{ subject = "support" }}
-"""
+#: The platform source; ``${connection}`` is its url or url_env line.
+SOURCES = data_text("sources/sql.toml")
 
 SQLITE_URL = 'url = "sqlite:///{instance}/platform.db"'
 
@@ -125,7 +86,7 @@ def load(tmp_path, text_: str):
 def platform(tmp_path):
     """The platform source over a fresh SQLite file."""
     build_database(tmp_path / "platform.db")
-    return load(tmp_path, SOURCES.format(connection=SQLITE_URL))["platform"]
+    return load(tmp_path, fill(SOURCES, connection=SQLITE_URL))["platform"]
 
 
 def discover(source, tmp_path, identity=None, environ=None):
@@ -210,7 +171,7 @@ def test_nobody_found_gives_an_empty_discovery(platform, tmp_path):
 
 def test_url_from_the_environment(tmp_path):
     build_database(tmp_path / "platform.db")
-    source = load(tmp_path, SOURCES.format(connection='url_env = "PLATFORM_DB"'))["platform"]
+    source = load(tmp_path, fill(SOURCES, connection='url_env = "PLATFORM_DB"'))["platform"]
     url = f"sqlite:///{tmp_path / 'platform.db'}"
     found = discover(source, tmp_path, environ={"PLATFORM_DB": url})
     assert keys(found, "accounts") == ["1"]
@@ -220,7 +181,7 @@ def test_url_from_the_environment(tmp_path):
 
 
 def test_connection_errors_name_no_password_and_no_person(tmp_path):
-    source = load(tmp_path, SOURCES.format(connection='url_env = "PLATFORM_DB"'))["platform"]
+    source = load(tmp_path, fill(SOURCES, connection='url_env = "PLATFORM_DB"'))["platform"]
     # Nothing listens on port 1: the driver fails at once.
     url = "postgresql+psycopg://dsar:S3cretPassw0rd@127.0.0.1:1/platform?connect_timeout=5"
     with pytest.raises(SourceError) as failure:
@@ -255,7 +216,7 @@ def test_a_table_gone_mid_life_is_a_source_error_naming_nobody(platform, tmp_pat
 ])
 def test_tables_and_columns_the_database_lacks(tmp_path, change, named):
     build_database(tmp_path / "platform.db")
-    text_ = SOURCES.format(connection=SQLITE_URL).replace(*change)
+    text_ = fill(SOURCES, connection=SQLITE_URL).replace(*change)
     source = load(tmp_path, text_)["platform"]  # checked without opening the database
     with pytest.raises(SourceError) as failure:
         discover(source, tmp_path)
@@ -266,27 +227,23 @@ def test_a_loose_table_without_a_foreign_key_path(tmp_path):
     build_database(tmp_path / "platform.db")
     with contextlib.closing(sqlite3.connect(tmp_path / "platform.db")) as conn:
         conn.execute("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)")
-    text_ = SOURCES.format(connection=SQLITE_URL) + """
-[sources.platform.collections.notes]
-erasure = "delete"
-fields = { body = "support" }
-"""
+    text_ = fill(SOURCES, connection=SQLITE_URL) + data_text("sources/sql_loose_notes.toml")
     source = load(tmp_path, text_)["platform"]
     with pytest.raises(SourceError, match="'notes'.*no foreign key leads from it"):
         discover(source, tmp_path)
 
 
 @pytest.mark.parametrize(("change", "key", "fault"), [
-    (('{connection}', '{connection}\nurl_env = "PLATFORM_DB"'), "sources.platform.url_env",
+    (('${connection}', '${connection}\nurl_env = "PLATFORM_DB"'), "sources.platform.url_env",
      "not both"),
-    (('{connection}', ''), "sources.platform.url", "missing"),
-    (('follow = {{ account_id = "accounts.id" }}', 'follow = {{ account_id = "acounts.id" }}'),
+    (('${connection}', ''), "sources.platform.url", "missing"),
+    (('follow = { account_id = "accounts.id" }', 'follow = { account_id = "acounts.id" }'),
      "sources.platform.collections.enrolments.follow.account_id", "unknown collection 'acounts'"),
-    (('follow = {{ account_id = "accounts.id" }}', 'follow = {{ account_id = "accounts" }}'),
+    (('follow = { account_id = "accounts.id" }', 'follow = { account_id = "accounts" }'),
      "sources.platform.collections.enrolments.follow.account_id", "other_collection.column"),
     # enrolments -> attendance -> enrolments
-    (('follow = {{ account_id = "accounts.id" }}',
-      'follow = {{ account_id = "attendance.enrolment_id" }}'),
+    (('follow = { account_id = "accounts.id" }',
+      'follow = { account_id = "attendance.enrolment_id" }'),
      "sources.platform.collections.enrolments.follow",
      "cycle: enrolments -> attendance -> enrolments"),
     (('key = "number"', 'kee = "number"'), "sources.platform.collections.invoices.kee",
@@ -296,7 +253,7 @@ fields = { body = "support" }
      "sources.platform.collections.attendance.table", "table name"),
 ])
 def test_bad_configuration_names_the_key(tmp_path, change, key, fault):
-    text_ = SOURCES.replace(*change).format(connection=SQLITE_URL)
+    text_ = fill(SOURCES.replace(*change), connection=SQLITE_URL)
     with pytest.raises(SourceConfigError) as failure:
         load(tmp_path, text_)
     assert failure.value.key == key
@@ -304,7 +261,7 @@ def test_bad_configuration_names_the_key(tmp_path, change, key, fault):
 
 
 def test_an_unparsable_url_is_refused_without_quoting_it(tmp_path):
-    text_ = SOURCES.format(connection='url = "not a url with p4ssword"')
+    text_ = fill(SOURCES, connection='url = "not a url with p4ssword"')
     with pytest.raises(SourceConfigError) as failure:
         load(tmp_path, text_)
     assert failure.value.key == "sources.platform.url"
@@ -334,7 +291,7 @@ def test_the_same_matching_on_postgresql(tmp_path):
                 marks = ", ".join(f":v{i}" for i in range(len(values[0])))
                 conn.execute(text(f"INSERT INTO {table} VALUES ({marks})"),  # noqa: S608
                              [{f"v{i}": v for i, v in enumerate(row)} for row in values])
-        text_ = SOURCES.format(connection='url_env = "PLATFORM_DB"')
+        text_ = fill(SOURCES, connection='url_env = "PLATFORM_DB"')
         for table in ROWS:  # every collection in the throwaway schema
             text_ = text_.replace(f'table = "{table}"', f'table = "{schema}.{table}"')
         for name in ("accounts", "enrolments", "certificates", "invoices", "tickets"):

@@ -11,12 +11,12 @@ import pytest
 
 from dsar import create_app
 from dsar.sources.base import SourceConfigError
-from tests.conftest import _config
-from tests.gather_helpers import BILLING_SOURCE, SHOP_SOURCE, dispose, write_config
+from tests.support.app import app_config, dispose
+from tests.support.gathering import BILLING_SOURCE, SHOP_SOURCE, write_config
 
 
 def make_app(tmp_path, database_url, redis_url, key_file):
-    config = _config(database_url, redis_url, key_file, tmp_path / "storage", 1)
+    config = app_config(database_url, redis_url, key_file, tmp_path / "storage", 1)
     config.update(SOURCES_FILE=str(tmp_path / "sources.toml"),
                   REGISTER_FILE=str(tmp_path / "register.toml"))
     return create_app(config)

@@ -14,9 +14,9 @@ from sqlalchemy import select
 from dsar.accounts import management
 from dsar.extensions import db
 from dsar.models import AuditEvent, MailTemplate, OutboundEmail, StaffRole, StaffUser
-from tests.conftest import Mailbox
-from tests.helpers import csrf_from, path_of
-from tests.staff_helpers import PASSWORD, login, make_staff
+from tests.support.forms import csrf_from, path_of
+from tests.support.mailbox import Mailbox
+from tests.support.staff import PASSWORD, login, make_staff
 
 NEW_PASSWORD = "a long and private passphrase"
 COMMON = "qwerty123456"  # 12 characters, among zxcvbn's most common passwords

@@ -10,8 +10,8 @@ from sqlalchemy import select
 
 from dsar.extensions import db
 from dsar.models import AuditEvent, StaffRole, StaffUser
-from tests.helpers import csrf_from
-from tests.staff_helpers import PASSWORD, login, make_staff
+from tests.support.forms import csrf_from
+from tests.support.staff import PASSWORD, login, make_staff
 
 
 def post_login(client, email, password):

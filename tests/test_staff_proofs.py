@@ -12,8 +12,8 @@ from weasyprint import HTML
 
 from dsar.extensions import db
 from dsar.models import Case, IdentityProof
-from tests.helpers import access_form, post_form
-from tests.staff_helpers import login, make_case, make_staff
+from tests.support.forms import access_form, post_form
+from tests.support.staff import login, make_case, make_staff
 
 
 def english_staff(app, role: str):

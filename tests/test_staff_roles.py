@@ -8,182 +8,55 @@ must fail a test.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import timedelta
-from pathlib import Path
-
 import pytest
 from sqlalchemy import select
 
 from dsar.cases.permissions import Action
-from dsar.core import storage
 from dsar.extensions import db
 from dsar.models import (
     AuditEvent,
     Case,
-    CaseKind,
     CaseNote,
     CaseStatus,
     ExportPackage,
     GatherStatus,
-    IdentityProof,
     InfoRequest,
     MailTemplate,
     OutboundEmail,
     PackageStatus,
-    ProofKind,
     SourceResult,
     StaffRole,
     StaffUser,
 )
-from dsar.models.types import utcnow
 from dsar.pipeline import job_is_queued
 from dsar.staff.cases import ACTIONS
-from tests.helpers import csrf_from
-from tests.staff_helpers import login, make_case, make_staff
-
-AGENT, DPO, AUDITOR, ADMIN = StaffRole.AGENT, StaffRole.DPO, StaffRole.AUDITOR, StaffRole.ADMIN
-ROLES = (AGENT, DPO, AUDITOR, ADMIN)
-PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
-
-
-@dataclass
-class World:
-    """What a scenario set up: the case the action is about, and anything else it needs."""
-
-    reference: str = ""
-    case_id: int | None = None
-    extra: dict = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Scenario:
-    name: str
-    #: The permission a refusal must be audited with.
-    permission: Action
-    #: The roles that may do it (the specification).
-    allowed: frozenset[StaffRole]
-    prepare: Callable[..., World]
-    #: ``act(client, world, token)`` -> the response.
-    act: Callable
-    #: ``check(app, world, staff, response)``: asserts the effect of an allowed attempt.
-    check: Callable
-    #: Whether the page or action is about one case (its refusal is audited on that case).
-    on_case: bool = True
-    #: Whether an allowed attempt changes data (beyond the audit trail).
-    writes: bool = True
-
-
-# --------------------------------------------------------------------------- set-ups
-
-
-def case_in(status: CaseStatus) -> Callable[..., World]:
-    def prepare(app) -> World:
-        case = make_case(app, status=status)
-        return World(case.reference, case.id)
-    return prepare
-
-
-def case_with_proof(app) -> World:
-    case = make_case(app, status=CaseStatus.CONFIRMED)
-    with app.app_context():
-        blob = storage.put(PDF)
-        proof = IdentityProof(case_id=case.id, kind=ProofKind.IDENTITY, blob_id=blob.blob_id,
-                              size=blob.size, sha256=blob.sha256, content_type="application/pdf")
-        db.session.add(proof)
-        db.session.commit()
-        return World(case.reference, case.id, {"proof_id": proof.id, "blob_id": blob.blob_id})
-
-
-def case_with_failed_search(app) -> World:
-    case = make_case(app, status=CaseStatus.REVIEW)
-    with app.app_context():
-        row = SourceResult(case_id=case.id, source="crm", round=1, status=GatherStatus.FAILED,
-                           counts={}, error="SourceError: HTTP 503 from /contacts")
-        db.session.add(row)
-        db.session.commit()
-        return World(case.reference, case.id, {"row_id": row.id})
-
-
-def case_with_a_package(app) -> World:
-    """A case in review whose answer package is built and waits for release."""
-    from dsar.exports.build import results_digest
-
-    case = make_case(app, status=CaseStatus.REVIEW)
-    with app.app_context():
-        with storage.writer() as out:
-            out.write(b"PK\x05\x06" + bytes(18))  # an empty ZIP
-        package = ExportPackage(case_id=case.id, blob_id=out.blob.blob_id, size=out.blob.size,
-                                sha256=out.blob.sha256, results_digest=results_digest(case.id))
-        db.session.add(package)
-        db.session.commit()
-        return World(case.reference, case.id, {"package_id": package.id})
-
-
-def released_portability_case(app) -> World:
-    """A completed portability case whose answer was released, with a receiving address."""
-    world = case_with_a_package(app)
-    with app.app_context():
-        case = db.session.get(Case, world.case_id)
-        case.kind = CaseKind.PORTABILITY
-        case.details = {"receiving_endpoint": "https://receiver.example/import"}
-        case.status = CaseStatus.COMPLETED
-        package = db.session.get(ExportPackage, world.extra["package_id"])
-        package.scope, package.status = "portability", PackageStatus.RELEASED
-        package.released_at = utcnow()
-        package.expires_at = utcnow() + timedelta(days=30)
-        db.session.commit()
-    return world
-
-
-def case_and_an_agent_to_assign(app) -> World:
-    world = case_in(CaseStatus.CONFIRMED)(app)
-    world.extra["assignee_id"] = make_staff(app, AGENT, name="Assignee").id
-    return world
-
-
-def case_and_its_original(app) -> World:
-    original = make_case(app, status=CaseStatus.CONFIRMED)
-    repeat = make_case(app, status=CaseStatus.CONFIRMED)
-    return World(repeat.reference, repeat.id, {"original": original.reference,
-                                               "original_id": original.id})
-
-
-# --------------------------------------------------------------------------- acting
-
-
-def post_case_action(action: str, form: Callable[[World], dict]):
-    def act(client, world: World, token: str):
-        return client.post(f"/staff/cases/{world.reference}/{action}",
-                           data={"csrf_token": token, **form(world)})
-    return act
-
-
-def get(path: Callable[[World], str]):
-    return lambda client, world, token: client.get(path(world))
-
-
-def create_user(client, world: World, token: str):
-    return client.post("/staff/users", data={
-        "csrf_token": token, "email": "new.agent@staff.example", "name": "New Agent",
-        "role": "agent"})
-
-
-def an_agent_account(app) -> World:
-    """An agent's account for an administrator to manage."""
-    return World(extra={"staff_id": make_staff(app, AGENT, name="Managed").id})
-
-
-def raise_to_dpo(client, world: World, token: str):
-    return client.post(f"/staff/users/{world.extra['staff_id']}/role",
-                       data={"csrf_token": token, "role": "dpo"})
-
-
-def send_setup_link(client, world: World, token: str):
-    return client.post(f"/staff/users/{world.extra['staff_id']}/setup-link",
-                       data={"csrf_token": token})
-
+from tests.support.casework import PDF
+from tests.support.forms import csrf_from
+from tests.support.role_scenarios import (
+    ADMIN,
+    AGENT,
+    AUDITOR,
+    DPO,
+    ROLES,
+    Scenario,
+    World,
+    an_agent_account,
+    case_and_an_agent_to_assign,
+    case_and_its_original,
+    case_in,
+    case_with_a_package,
+    case_with_failed_search,
+    case_with_proof,
+    create_user,
+    denials,
+    get,
+    post_case_action,
+    raise_to_dpo,
+    released_portability_case,
+    send_setup_link,
+    snapshot,
+)
+from tests.support.staff import login, make_staff
 
 # --------------------------------------------------------------------------- effects
 
@@ -411,30 +284,6 @@ def test_every_case_action_has_a_scenario():
 
 
 # --------------------------------------------------------------------------- the test
-
-
-def snapshot(app) -> dict:
-    """Every row of every table but the audit trail, and the files of the blob store."""
-    with app.app_context():
-        tables = {}
-        for table in db.metadata.sorted_tables:
-            if table.name.startswith("audit_"):
-                continue
-            order = list(table.primary_key.columns)
-            tables[table.name] = [tuple(row) for row in
-                                  db.session.execute(select(table).order_by(*order))]
-        root = Path(app.config["STORAGE_DIR"])
-        tables["<blob store>"] = sorted(str(p) for p in root.rglob("*")) if root.exists() else []
-        return tables
-
-
-def denials(app, staff_id: int) -> list[AuditEvent]:
-    with app.app_context():
-        rows = db.session.scalars(select(AuditEvent).where(
-            AuditEvent.action == "access.denied", AuditEvent.actor_id == str(staff_id))
-            .order_by(AuditEvent.id)).all()
-        db.session.expunge_all()
-        return rows
 
 
 @pytest.mark.parametrize("role", ROLES, ids=str)

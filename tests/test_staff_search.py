@@ -8,8 +8,8 @@ import re
 from urllib.parse import quote, quote_plus
 
 from dsar.models import CaseKind
-from tests.helpers import csrf_from
-from tests.staff_helpers import login, make_case, make_staff
+from tests.support.forms import csrf_from
+from tests.support.staff import login, make_case, make_staff
 
 ADDRESS = "Camille.Martin@Example.fr"
 

@@ -15,8 +15,8 @@ from sqlalchemy import select
 from dsar.core import totp
 from dsar.extensions import db
 from dsar.models import AuditEvent, StaffUser
-from tests.helpers import csrf_from
-from tests.staff_helpers import PASSWORD, Staff, login, make_staff
+from tests.support.forms import csrf_from
+from tests.support.staff import PASSWORD, Staff, login, make_staff
 
 WRONG_PASSWORD = "not the password at all"
 

@@ -12,7 +12,7 @@ from dsar.extensions import db
 from dsar.models import Case, CaseStatus, MailStatus, MailTemplate, OutboundEmail
 from dsar.models.types import utcnow
 from dsar.pipeline.sweep import expire_unconfirmed, requeue_pending_mail
-from tests.helpers import access_form, csrf_from, path_of, post_form
+from tests.support.forms import access_form, csrf_from, path_of, post_form
 
 
 def test_unconfirmed_case_expires_after_seven_days(app, client, run_jobs, smtp_server):
@@ -90,7 +90,7 @@ def test_mail_lost_from_redis_is_requeued_by_the_sweep(app, client, run_jobs, sm
 
 
 def test_sending_twice_sends_once(app, client, run_jobs, smtp_server):
-    from dsar.mail import outbox
+    from dsar.mail import sending as outbox
 
     post_form(client, "/request/access", access_form())
     assert run_jobs() == 0

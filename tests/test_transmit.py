@@ -35,22 +35,11 @@ from dsar.models import (
     TransmissionStatus,
 )
 from dsar.models.types import utcnow
-from tests.conftest import free_port
-from tests.https_helpers import https_receiver, make_pki
-from tests.staff_helpers import make_case
+from tests.support.pki import make_pki
+from tests.support.ports import free_port
+from tests.support.staff import make_case
 
 TOKEN = "acct-7f3a9c"  # an account token in the endpoint's query: it must never be kept
-
-
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory):
-    return make_pki(tmp_path_factory.mktemp("pki"))
-
-
-@pytest.fixture
-def receiver(pki):
-    with https_receiver(pki) as running:
-        yield running
 
 
 @pytest.fixture

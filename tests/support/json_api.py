@@ -1,18 +1,17 @@
 """A scriptable JSON API served on 127.0.0.1 by http.server in a thread, for the tests of
-the ``http`` connector (``api`` fixture)."""
+the ``http`` connector (the ``api`` fixture serves one)."""
 
 from __future__ import annotations
 
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
-
-import pytest
 
 
 @dataclass
@@ -69,16 +68,20 @@ class _Server(ThreadingHTTPServer):
         pass  # a client that timed out and hung up before the answer
 
 
-@pytest.fixture(name="api")
-def json_api_server():
+@contextmanager
+def json_api() -> Iterator[Api]:
+    """An :class:`Api` served on a free port of 127.0.0.1 until the block ends (hanging
+    handlers are released first)."""
     api = Api()
     server = _Server(("127.0.0.1", 0), _Handler)
     server.api = api  # type: ignore[attr-defined]
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
     thread.start()
     api.base_url = f"http://127.0.0.1:{server.server_address[1]}"
-    yield api
-    api.release.set()
-    server.shutdown()
-    thread.join()
-    server.server_close()
+    try:
+        yield api
+    finally:
+        api.release.set()
+        server.shutdown()
+        thread.join()
+        server.server_close()

@@ -14,7 +14,6 @@ from werkzeug.test import encode_multipart
 from dsar.core import storage
 from dsar.extensions import db
 from dsar.models import (
-    AuditEvent,
     Case,
     ClockPause,
     IdentityProof,
@@ -23,8 +22,8 @@ from dsar.models import (
     ProofKind,
     StaffRole,
 )
-from tests.helpers import csrf_from, path_of
-from tests.staff_helpers import login, make_staff, post_action
+from tests.support.forms import csrf_from, path_of
+from tests.support.staff import login, make_staff, post_action
 
 RECEIVED = date(2025, 3, 5)
 DUE = date(2025, 4, 7)  # 2025-04-05 is a Saturday (D3, D4)
@@ -102,14 +101,6 @@ def refused(resp, action: str) -> str:
     marker = f'id="{action}-error">'
     assert marker in html, f"no error shown at the {action} form"
     return html.split(marker, 1)[1].split("</p>", 1)[0]
-
-
-def audit_events(app, action: str) -> list[AuditEvent]:
-    with app.app_context():
-        rows = db.session.scalars(select(AuditEvent).where(AuditEvent.action == action)
-                                  .order_by(AuditEvent.id)).all()
-        db.session.expunge_all()
-        return rows
 
 
 def open_status_link(app, url: str):

@@ -13,7 +13,7 @@ from dsar.core import totp
 from dsar.extensions import db
 from dsar.models import ActorType, Case, CaseKind, CaseStatus, StaffRole, StaffUser
 from dsar.models.types import utcnow
-from tests.helpers import csrf_from
+from tests.support.forms import csrf_from
 
 PASSWORD = "correct horse battery staple"
 

@@ -1,0 +1,140 @@
+"""The DPO extends the deadline by two months (issue 3, LEGAL.md §1 D6, D7), through the real
+pages: once, before the one-month date, with a reason sent to the requester; the identity pause
+counts; a second extension, a late one, one without a reason or on a closed case is refused.
+
+Dates are pinned with ``CLOCK_TODAY``. The worked example: received Wednesday 2025-03-05, due
+Monday 2025-04-07 (D4); extended, 2025-06-05 (D7).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from babel.dates import format_date
+from markupsafe import escape
+
+from dsar import deadlines
+from dsar.models import CaseStatus
+from tests.support.audit import audit_events
+from tests.support.casework import (
+    DUE,
+    EXTENDED_DUE,
+    RECEIVED,
+    ask,
+    body_of,
+    case_state,
+    fetch,
+    open_status_link,
+    post_answer,
+    refused,
+    requester_emails,
+    set_today,
+    staff_session,
+)
+from tests.support.staff import make_case, post_action
+
+REASON = "Your data is spread over four archived systems that must be searched by hand."
+
+
+@pytest.mark.parametrize("today", ["2025-03-20", "2025-04-07"],
+                         ids=["well-before", "on-the-one-month-date"])
+def test_dpo_extends_once_before_the_one_month_date(app, run_jobs, smtp_server, today):
+    case = make_case(app, received_on=RECEIVED)
+    dpo, client = staff_session(app, "dpo")
+    set_today(app, today)
+
+    resp = post_action(client, case.reference, "extend", {"reason": REASON})
+
+    assert resp.status_code == 302
+    extended = fetch(app, case.id)
+    assert extended.extended and extended.extended_at is not None
+    assert extended.extension_reason == REASON
+    assert extended.due_on == EXTENDED_DUE
+    assert extended.due_on == deadlines.due_date(RECEIVED, extended=True)
+    [event] = audit_events(app, "case.extended")
+    assert (event.case_id, event.actor_id) == (case.id, str(dpo.id))
+    # The requester is told why, and the new date, in their language (French).
+    assert run_jobs() == 0
+    mail = smtp_server.last_to(case.requester_email)
+    assert case.reference in mail["Subject"]
+    body = body_of(mail)
+    assert REASON in body
+    assert format_date(EXTENDED_DUE, "long", locale="fr") in body  # "5 juin 2025"
+
+
+def test_second_extension_is_refused(app, run_jobs, smtp_server):
+    case = make_case(app, received_on=RECEIVED)
+    _, client = staff_session(app, "dpo")
+    set_today(app, "2025-03-20")
+    assert post_action(client, case.reference, "extend", {"reason": REASON}).status_code == 302
+    before = case_state(app, case.id)
+
+    resp = post_action(client, case.reference, "extend", {"reason": "Still more archives."})
+
+    message = refused(resp, "extend")
+    assert "already been extended" in message and "once" in message
+    assert "Still more archives." in resp.get_data(as_text=True)
+    assert case_state(app, case.id) == before
+    assert len(requester_emails(app, case.id)) == 1
+
+
+def test_extension_after_the_one_month_date_is_refused_naming_the_date(app):
+    case = make_case(app, received_on=RECEIVED)
+    _, client = staff_session(app, "dpo")
+    set_today(app, "2025-04-08")
+    before = case_state(app, case.id)
+
+    resp = post_action(client, case.reference, "extend", {"reason": REASON})
+
+    message = refused(resp, "extend")
+    assert format_date(DUE, "long", locale="en") in message  # "April 7, 2025"
+    assert str(escape(REASON)) in resp.get_data(as_text=True)
+    assert case_state(app, case.id) == before
+    assert not fetch(app, case.id).extended
+
+
+def test_extension_deadline_includes_the_identity_pause(app, run_jobs, smtp_server):
+    """D6 with D8: a 7-day pause moves the one-month date from 2025-04-07 to 2025-04-14, so an
+    extension on 2025-04-10 is still in time; the extended date moves by the same 7 days."""
+    case = make_case(app, received_on=RECEIVED)
+    _, dpo = staff_session(app, "dpo")
+    set_today(app, "2025-03-10")
+    requester, _ = open_status_link(app, ask(app, dpo, case, run_jobs, smtp_server))
+    set_today(app, "2025-03-17")
+    assert post_answer(requester, case.reference, "Contract 778-2201.").status_code == 302
+
+    set_today(app, "2025-04-10")
+    resp = post_action(dpo, case.reference, "extend", {"reason": REASON})
+
+    assert resp.status_code == 302
+    extended = fetch(app, case.id)
+    assert extended.extended
+    # Raw extended end Thu 2025-06-05 + 7 days = Thu 2025-06-12 (a working day).
+    assert extended.due_on == date(2025, 6, 12)
+    assert extended.due_on == deadlines.effective_due_date(
+        RECEIVED, extended=True, pauses=[(date(2025, 3, 10), date(2025, 3, 17))],
+        today=date(2025, 4, 10))
+
+
+@pytest.mark.parametrize("reason", ["", "   \n "], ids=["empty", "blank"])
+def test_extension_without_a_reason_is_refused(app, reason):
+    case = make_case(app, received_on=RECEIVED)
+    _, client = staff_session(app, "dpo")
+    set_today(app, "2025-03-20")
+    before = case_state(app, case.id)
+
+    resp = post_action(client, case.reference, "extend", {"reason": reason})
+
+    assert "reason" in refused(resp, "extend").lower()
+    assert case_state(app, case.id) == before
+
+
+def test_closed_case_cannot_be_extended(app):
+    case = make_case(app, status=CaseStatus.WITHDRAWN, received_on=RECEIVED)
+    _, client = staff_session(app, "dpo")
+    set_today(app, "2025-03-20")
+    before = case_state(app, case.id)
+    resp = post_action(client, case.reference, "extend", {"reason": REASON})
+    assert "closed" in refused(resp, "extend")
+    assert case_state(app, case.id) == before
