@@ -91,10 +91,12 @@ def build_package(case_id: int, *, actor_id: str | None = None) -> str:
                  payload={"package_id": package.id, "scope": scope,
                           "records": manifest.records, "files": package.file_count,
                           "size": blob.size, "redactions": package.redaction_count})
+    # Read before the commit expires them (each would cost a query after it).
+    package_id, redactions = package.id, package.redaction_count
+    old_blobs = [old.blob_id for old in stale if old.blob_id]
     db.session.commit()
-    for old in stale:
-        if old.blob_id:
-            storage.delete(old.blob_id)
+    for blob_id in old_blobs:
+        storage.delete(blob_id)
     logger.info("case %s: %s package %s built (%d records, %d redactions)", case_id, scope,
-                package.id, manifest.records, package.redaction_count)
+                package_id, manifest.records, redactions)
     return "built"
