@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 import sys
 
@@ -10,6 +11,7 @@ from flask import current_app
 from flask.cli import FlaskGroup, with_appcontext
 
 from dsar import create_app
+from dsar.pipeline.queues import QUEUES
 
 
 def _create_app():
@@ -19,12 +21,14 @@ def _create_app():
     from dsar.pipeline.job_logs import log_to_stderr
     from dsar.sources.base import SourceConfigError
 
+    log_to_stderr()  # first: Flask then gives the app's logger no handler of its own
     try:
         app = create_app()
     except SourceConfigError as exc:
         click.echo(f"Error: {exc}", err=True)
         sys.exit(2)
-    log_to_stderr(app.config["LOG_LEVEL"])
+    # RQ's lines (a worker taking and finishing each job) at the level of dsar's.
+    logging.getLogger("rq").setLevel(app.config["LOG_LEVEL"])
     return app
 
 
@@ -43,8 +47,6 @@ def init_command() -> None:
 
 
 def _queue_names(ctx, param, value: str) -> list[str]:
-    from dsar.pipeline.queues import QUEUES
-
     names = [name.strip() for name in value.split(",") if name.strip()]
     unknown = [name for name in names if name not in QUEUES]
     if unknown or not names:
@@ -53,7 +55,7 @@ def _queue_names(ctx, param, value: str) -> list[str]:
 
 
 @main.command("worker")
-@click.option("--queues", default="mail,gather,build,maintenance,default", show_default=True,
+@click.option("--queues", default=",".join(QUEUES), show_default=True,
               callback=_queue_names,
               help="The queues to take jobs from, in priority order (a worker per workload: "
                    "e.g. --queues build on a machine of its own; docs/queue.md).")

@@ -48,10 +48,9 @@ def job(func: F) -> F:
 def _start_app() -> None:
     """Under a plain ``rq worker`` (no app registered): the configured app, logging as
     ``dsar worker`` does unless whoever started the worker set up logging."""
-    app = create_app()
     if not logging.getLogger().handlers:
-        log_to_stderr(app.config["LOG_LEVEL"])
-    run_jobs_in(app)
+        log_to_stderr()
+    run_jobs_in(create_app())
 
 
 def final_attempt() -> bool:

@@ -151,10 +151,13 @@ def demo_command(host: str, port: int, smtp_port: int, people: int) -> None:
     """Run the whole demo in the foreground until Ctrl-C."""
     from dsar.demo.mailcatcher import start_catcher
     from dsar.instance_setup import set_up_instance
+    from dsar.pipeline.job_logs import log_to_stderr
 
     app = current_app._get_current_object()
     instance = Path(app.instance_path)
     set_up_instance(app, click.echo)
+    # The migrations configure logging their own way (alembic.ini): back to dsar's handler.
+    log_to_stderr()
     prepare_demo_org(instance, people)
 
     processes: list[subprocess.Popen] = []
@@ -183,12 +186,15 @@ def demo_command(host: str, port: int, smtp_port: int, people: int) -> None:
     passwords = _reset_demo_staff()
     from dsar.demo.cases import seed_sample_cases
     from dsar.demo.org import SHOWCASE
+    from dsar.pipeline.queues import QUEUES
 
     dsar = [sys.executable, "-m", "dsar"]
     try:
         _start_services(instance, env, processes)
         seed_sample_cases()
-        processes.append(subprocess.Popen([*dsar, "worker"], env=env))
+        # One worker on every queue (a production machine may run one per workload).
+        processes.append(subprocess.Popen([*dsar, "worker", "--queues", ",".join(QUEUES)],
+                                          env=env))
         processes.append(subprocess.Popen([*dsar, "scheduler"], env=env))
         web = subprocess.Popen([*dsar, "run", "--host", host, "--port", str(port)], env=env)
         processes.append(web)

@@ -35,9 +35,8 @@ class JobIdFilter(logging.Filter):
         return True
 
 
-def log_to_stderr(level: str | int = "INFO") -> logging.Handler:
-    """Make one stderr handler, tagging job lines, the root logger's only handler, and show
-    RQ's lines (a worker taking and finishing each job) from ``level`` up, as dsar's. For the
+def log_to_stderr() -> logging.Handler:
+    """Make one stderr handler, tagging job lines, the root logger's only handler. For the
     entry points of a process (``dsar`` commands, a plain ``rq worker``'s app), which own its
     logging: a library or a test leaves the root logger alone. Returns the handler."""
     handler = logging.StreamHandler()
@@ -49,5 +48,4 @@ def log_to_stderr(level: str | int = "INFO") -> logging.Handler:
     root.addHandler(handler)
     # Flask's handler, if the app's logger already got it, would print dsar's lines again.
     logging.getLogger("dsar").removeHandler(default_handler)
-    logging.getLogger("rq").setLevel(level)
     return handler
