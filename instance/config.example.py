@@ -51,3 +51,9 @@ TRANSMIT_TIMEOUT = 60
 # Behind a reverse proxy (nginx, a load balancer): how many of them set X-Forwarded-For, so
 # that rate limits count each visitor, not the proxy.
 # PROXY_FIX_X_FOR = 1
+
+# Workers (docs/queue.md): each job in a forked child (more isolation, 30-60 ms more per job)
+# or in the worker's own process (warm connections); what the dsar commands log (each line on
+# stderr, a job's lines tagged with its id).
+# WORKER_FORK = False
+# LOG_LEVEL = "INFO"
