@@ -39,10 +39,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.exports_harness import (  # noqa: E402
+from bench.exports_checks import check_package  # noqa: E402
+from bench.exports_data import (  # noqa: E402
     Person,
-    build_in_this_process,
-    check_package,
     email_of,
     gathered_case,
     make_app,
@@ -51,6 +50,7 @@ from bench.exports_harness import (  # noqa: E402
     split,
     write_instance,
 )
+from bench.exports_worker import build_in_this_process  # noqa: E402
 
 GOAL_SMALL_S = 3.0
 GOAL_PDF_S = 30.0

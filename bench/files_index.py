@@ -27,18 +27,7 @@ import time
 from pathlib import Path
 
 GOAL_RSS_MB = 300
-SOURCES_TOML = """
-[sources.web]
-kind = "files"
-label = "Journaux du serveur web"
-[sources.web.collections.access]
-paths = ["{instance}/logs/access.log*"]
-format = "access_log"
-log_format = "combined_visitor"
-match = { visitor_id = "visitor_id" }
-erasure = "delete"
-fields = { ip = "connection", visitor_id = "identification", request = "browsing" }
-"""
+SOURCES_TOML = Path(__file__).resolve().parent / "data" / "files_index_sources.toml"
 PATHS = ["/", "/catalogue", "/formations/python", "/formations/excel", "/panier", "/compte",
          "/recherche?q=management", "/static/app.css", "/static/app.js", "/contact"]
 AGENTS = ["Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0",
@@ -143,7 +132,7 @@ def main() -> int:
     instance = Path(tempfile.mkdtemp(prefix="dsar-bench-files-"))
     try:
         (instance / "logs").mkdir()
-        (instance / "sources.toml").write_text(SOURCES_TOML)
+        shutil.copyfile(SOURCES_TOML, instance / "sources.toml")
         log = instance / "logs" / "access.log"
         began = time.perf_counter()
         lines = generate(log, args.size_mb << 20, args.visitors, 1, 1_767_225_600.0)
