@@ -48,6 +48,14 @@ from bench.gather_measure import Ends, install_triggers, measure  # noqa: E402
 from bench.gather_orgs import build_sql_org, demo_org, sql_org_config  # noqa: E402
 
 
+def first_source(app) -> str:
+    """The source whose search jobs the step breakdown follows (the first configured)."""
+    from dsar.sources.catalog import get_catalog
+
+    with app.app_context():
+        return next(iter(get_catalog().sources))
+
+
 def run_workload(name: str, args, instance: Path, setup) -> bool:
     database_url = ensure_database(args.admin_url, f"dsar_bench_{name}", fresh=True)
     with redis_server(instance) as redis_url:
@@ -70,7 +78,7 @@ def run_workload(name: str, args, instance: Path, setup) -> bool:
         try:
             with workers(env, args.workers, args.profile_workers) as processes:
                 figures = measure(app, ends, emails, args.warmup, args.cases, args.burst,
-                                  [p.pid for p in processes])
+                                  [p.pid for p in processes], first_source(app))
         finally:
             ends.close()
         with app.app_context():

@@ -166,4 +166,8 @@ def report(label: str, figures, goals: dict) -> bool:
           f"{figures.burst_cpu_ms_per_case:.0f} ms in the burst; load average "
           f"{figures.load[0]:.1f} at the start, {figures.load[1]:.1f} at the end "
           f"({os.cpu_count()} CPUs)")
+    if figures.steps:
+        print("   one at a time, where the time goes (medians, from RQ's job records):")
+        for name, ms in figures.steps.items():
+            print(f"      {name:42} {ms:7.1f} ms")
     return ok

@@ -12,9 +12,11 @@ polls the database (on two cores, polling every few milliseconds took CPU from t
 from __future__ import annotations
 
 import os
+import statistics
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import UTC
 from pathlib import Path
 
 import psycopg
@@ -149,6 +151,37 @@ class Figures:
     burst_cpu_ms_per_case: float = 0.0
     #: The load average (1 min) at the start and at the end of the measurements.
     load: tuple[float, float] = (0.0, 0.0)
+    #: Where a case's time goes, one at a time: step -> median ms (from RQ's job records).
+    steps: dict[str, float] = field(default_factory=dict)
+
+
+def job_steps(app, started: dict[int, float], source: str) -> dict[str, float]:
+    """The median of each step of the cases ``started`` (case id -> wall-clock start), read
+    from RQ's records of their jobs (kept ``RESULT_TTL`` seconds): the staff action until the
+    search is queued, then how long each job waited in its queue and ran."""
+    from dsar import pipeline
+
+    def at(moment) -> float:
+        return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+
+    samples: dict[str, list[float]] = {}
+    with app.app_context():
+        for case_id, began in started.items():
+            jobs = {"search": pipeline.gather_job_id(case_id, source),
+                    "fan-in": pipeline.collect_job_id(case_id, 1),
+                    "build": pipeline.package_job_id(case_id)}
+            records = {name: pipeline.fetch_job(job_id) for name, job_id in jobs.items()}
+            if any(r is None or r.ended_at is None for r in records.values()):
+                continue
+            search = records["search"]
+            samples.setdefault("staff action, until the search is queued", []).append(
+                at(search.enqueued_at) - began)
+            for name, record in records.items():
+                samples.setdefault(f"{name}: waits", []).append(
+                    at(record.started_at) - at(record.enqueued_at))
+                samples.setdefault(f"{name}: runs", []).append(
+                    at(record.ended_at) - at(record.started_at))
+    return {name: statistics.median(values) * 1000 for name, values in samples.items()}
 
 
 def cpu_seconds(pids: list[int]) -> float:
@@ -162,24 +195,27 @@ def cpu_seconds(pids: list[int]) -> float:
 
 
 def measure(app, ends: Ends, emails: list[str], warmup: int, timed: int, burst: int,
-            worker_pids: list[int], timeout: float = 120) -> Figures:
+            worker_pids: list[int], source: str, timeout: float = 120) -> Figures:
     """``timed`` cases one at a time after ``warmup`` (the next case starts once the previous
     one's package is built: nothing else in flight), then ``burst`` cases started at once."""
     figures = Figures(burst=burst)
     staff_id = staff_user(app)
     load = os.getloadavg()[0]
     cpu = 0.0
+    started: dict[int, float] = {}
     for index, case_id in enumerate(make_cases(app, emails[: warmup + timed])):
         if index == warmup:
             cpu = cpu_seconds(worker_pids)
-        began = time.perf_counter()
+        wall, began = time.time(), time.perf_counter()
         start(app, case_id, staff_id)
         reviewed = ends.wait("review", case_id, timeout)
         built = ends.wait("package", case_id, timeout)
         if index >= warmup:
             figures.review.append(reviewed - began)
             figures.package.append(built - began)
+            started[case_id] = wall
     figures.cpu_ms_per_case = (cpu_seconds(worker_pids) - cpu) / max(timed, 1) * 1000
+    figures.steps = job_steps(app, started, source)
     batch = make_cases(app, emails[warmup + timed: warmup + timed + burst])
     cpu = cpu_seconds(worker_pids)
     began = time.perf_counter()
