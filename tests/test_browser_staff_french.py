@@ -18,7 +18,6 @@ from dsar.models import CaseKind, MailTemplate
 from tests.support.browser import (
     in_language,
     mails_with_subject,
-    plain_body,
     post_and_wait,
     spaces,
     subject,
@@ -29,6 +28,7 @@ from tests.support.browser_staff import (
     expected_extended_due,
     open_case_from_dashboard,
 )
+from tests.support.mailbox import body_of
 from tests.support.staff import PASSWORD, make_case, make_staff
 from tests.support.workers import run_queued_jobs
 
@@ -105,7 +105,7 @@ def test_dpo_signs_in_and_extends_in_french(live_server, new_context, smtp_serve
     sent = mails_with_subject(smtp_server, extended_subject)
     assert len(sent) == 1, [m["Subject"] for m in smtp_server.messages()]
     assert sent[0]["To"] == requester_email and sent[0]["Content-Language"] == "fr"
-    body = plain_body(sent[0])
+    body = body_of(sent[0])
     assert "Vos données sont réparties dans trois archives." in body
     assert format_date(due, "long", locale="fr") in body
 

@@ -26,7 +26,6 @@ from tests.support.browser import (
     ARTIFACTS,
     in_language,
     mails_with_subject,
-    plain_body,
     post_and_wait,
     spaces,
     subject,
@@ -40,6 +39,7 @@ from tests.support.browser_staff import (
     open_case_from_dashboard,
     sign_in,
 )
+from tests.support.mailbox import body_of
 from tests.support.staff import make_staff
 from tests.support.workers import run_queued_jobs
 
@@ -144,7 +144,7 @@ def test_dpo_needs_info_round_trip_and_extension(live_server, new_context, smtp_
     assert len(sent) == 1, [m["Subject"] for m in smtp_server.messages()]
     assert sent[0]["To"] == requester_email
     assert sent[0]["Content-Language"] == "en"
-    body = plain_body(sent[0])
+    body = body_of(sent[0])
     assert REASON in body
     assert format_date(due, "long", locale="en") in body
     requester.goto(f"{base}/demo/mailbox")

@@ -22,7 +22,6 @@ from tests.support.casework import (
     EXTENDED_DUE,
     RECEIVED,
     ask,
-    body_of,
     case_state,
     fetch,
     open_status_link,
@@ -32,6 +31,7 @@ from tests.support.casework import (
     set_today,
     staff_session,
 )
+from tests.support.mailbox import body_of
 from tests.support.staff import make_case, post_action
 
 REASON = "Your data is spread over four archived systems that must be searched by hand."

@@ -27,7 +27,6 @@ from tests.support.casework import (
     RECEIVED,
     ask,
     blob_files,
-    body_of,
     case_state,
     fetch,
     open_status_link,
@@ -36,6 +35,7 @@ from tests.support.casework import (
     set_today,
     staff_session,
 )
+from tests.support.mailbox import body_of
 from tests.support.staff import make_case, post_action
 
 

@@ -10,13 +10,13 @@ import pytest
 from dsar.models import CaseStatus
 from tests.support.casework import (
     RECEIVED,
-    body_of,
     case_state,
     fetch,
     refused,
     requester_emails,
     staff_session,
 )
+from tests.support.mailbox import body_of
 from tests.support.staff import make_case, post_action
 
 REFUSAL = "We hold no data about this address: it never opened an account with us."

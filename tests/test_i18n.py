@@ -77,8 +77,8 @@ def test_extraction_reads_every_kind_of_source():
     found = extract_sources()
     expected = {
         "Access to my data": "dsar/i18n.py",  # lazy_gettext as _l
-        "Please confirm your request %(reference)s": "dsar/mail/outbox.py",  # lazy_gettext
-        "This message was sent automatically; please do not reply to it.": "dsar/mail/outbox.py",
+        "Please confirm your request %(reference)s": "dsar/mail/compose.py",  # lazy_gettext
+        "This message was sent automatically; please do not reply to it.": "dsar/mail/compose.py",
         EN_TITLE: "templates/portal/index.html",
         "Thank you for confirming your request. Here is what we have recorded:":
             "templates/email/acknowledgement.txt",

@@ -9,9 +9,8 @@ from sqlalchemy import func, select
 
 from dsar.extensions import db
 from dsar.models import AuditEvent, Case, CaseKind, CaseStatus, IdentityProof, OutboundEmail
+from tests.support.casework import PDF
 from tests.support.forms import access_form, csrf_from, post_form
-
-PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
 KIND_EXTRAS = {
     CaseKind.ACCESS: {},

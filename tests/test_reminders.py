@@ -19,6 +19,7 @@ from dsar.extensions import db
 from dsar.models import Case, CaseStatus, OutboundEmail, StaffUser
 from dsar.pipeline import QUEUES, get_queue
 from dsar.pipeline.periodic import PERIODIC_JOBS
+from tests.support.mailbox import body_of
 from tests.support.staff import make_case, make_staff
 
 TODAY = date(2025, 3, 10)  # a Monday
@@ -76,10 +77,6 @@ def reminders(smtp_server, address: str, cases) -> dict[str, object]:
         assert reference not in found, f"{address} got two reminders for {reference}"
         found[reference] = message
     return found
-
-
-def body_of(message) -> str:
-    return message.get_body(preferencelist=("plain",)).get_content()
 
 
 def outbox_size(app) -> int:

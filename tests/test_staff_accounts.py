@@ -14,27 +14,18 @@ from sqlalchemy import select
 from dsar.accounts import management
 from dsar.extensions import db
 from dsar.models import AuditEvent, MailTemplate, OutboundEmail, StaffRole, StaffUser
+from tests.support.audit import audit_events
 from tests.support.forms import csrf_from, path_of
 from tests.support.mailbox import Mailbox
-from tests.support.staff import PASSWORD, login, make_staff
+from tests.support.staff import PASSWORD, login, make_staff, post_login, signed_in
 
 NEW_PASSWORD = "a long and private passphrase"
 COMMON = "qwerty123456"  # 12 characters, among zxcvbn's most common passwords
 
 
-def post_login(client, email: str, password: str):
-    page = client.get("/staff/login")
-    return client.post("/staff/login", data={"csrf_token": csrf_from(page.get_data(True)),
-                                              "email": email, "password": password})
-
-
 def signs_in(app, email: str, password: str) -> bool:
     resp = post_login(app.test_client(), email, password)
     return resp.status_code == 302 and resp.location.endswith("/staff/")
-
-
-def signed_in(client) -> bool:
-    return client.get("/staff/account").status_code == 200
 
 
 def admin_browser(app):
@@ -61,14 +52,6 @@ def setup_path(smtp_server, email: str) -> str:
     links = [link for link in Mailbox.links(smtp_server.last_to(email)) if "/staff/setup/" in link]
     assert len(links) == 1
     return path_of(links[0])
-
-
-def events(app, action: str) -> list[AuditEvent]:
-    with app.app_context():
-        rows = db.session.scalars(select(AuditEvent).where(AuditEvent.action == action)
-                                  .order_by(AuditEvent.id)).all()
-        db.session.expunge_all()
-        return rows
 
 
 def choose(client, password: str, again: str | None = None):
@@ -112,10 +95,10 @@ def test_a_new_account_chooses_its_password_from_a_one_time_emailed_link(
     assert newcomer.get("/staff/setup").status_code == 404
     assert app.test_client().get(path).status_code == 404
     # Audited, with ids only; the outbox holds ids only.
-    created, = events(app, "staff.created")
+    created, = audit_events(app, "staff.created")
     assert created.actor_id == str(admin.id)
-    assert len(events(app, "staff.setup_link_sent")) == 1
-    assert len(events(app, "staff.password_set")) == 1
+    assert len(audit_events(app, "staff.setup_link_sent")) == 1
+    assert len(audit_events(app, "staff.password_set")) == 1
     with app.app_context():
         for row in db.session.scalars(select(AuditEvent)):
             assert "@" not in json.dumps(row.payload)
@@ -170,7 +153,7 @@ def test_an_administrator_sends_a_new_link_for_a_forgotten_password(
     token = csrf_from(admin_client.get("/staff/users").get_data(as_text=True))
     resp = admin_client.post(f"/staff/users/{agent.id}/setup-link", data={"csrf_token": token})
     assert resp.status_code == 302
-    sent, = events(app, "staff.setup_link_sent")
+    sent, = audit_events(app, "staff.setup_link_sent")
     assert sent.actor_id == str(admin.id) and sent.payload == {"staff_id": agent.id}
     run_jobs()
     browser = app.test_client()
@@ -202,9 +185,9 @@ def test_changing_ones_password_needs_the_current_one_and_ends_the_other_session
     assert resp.status_code == 302 and resp.location.endswith("/staff/account")
     assert signed_in(client) and not signed_in(laptop)
     assert signs_in(app, agent.email, NEW_PASSWORD) and not signs_in(app, agent.email, PASSWORD)
-    assert len(events(app, "staff.password_changed")) == 1
+    assert len(audit_events(app, "staff.password_changed")) == 1
     # The wrong current password counted as a failed sign-in.
-    assert [e.payload["step"] for e in events(app, "staff.login_failed")].count(
+    assert [e.payload["step"] for e in audit_events(app, "staff.login_failed")].count(
         "password_change") == 1
 
 
@@ -230,7 +213,8 @@ def test_giving_dpo_or_admin_rights_is_emailed_to_every_active_dpo(app, run_jobs
         for row in db.session.scalars(select(OutboundEmail).where(
                 OutboundEmail.template == MailTemplate.STAFF_ROLE_NOTICE)):
             assert set(row.payload) == {"staff_id", "role", "by"}
-    created = {e.payload["role"]: e.payload["dpos_notified"] for e in events(app, "staff.created")}
+    created = {e.payload["role"]: e.payload["dpos_notified"]
+               for e in audit_events(app, "staff.created")}
     # Every other active DPO: the new DPO is one when the administrator's notice goes out.
     assert created == {"agent": 0, "dpo": 2, "admin": 3}
 
@@ -252,7 +236,7 @@ def test_an_administrator_changes_a_role_a_raise_is_emailed_and_both_are_audited
     assert account(app, auditor.email).role is StaffRole.AGENT
     assert account(app, admin.email).role is StaffRole.ADMIN  # not one's own
     changes = [(e.payload["staff_id"], e.payload["role"], e.payload["previous"])
-               for e in events(app, "staff.role_changed")]
+               for e in audit_events(app, "staff.role_changed")]
     assert changes == [(agent.id, "dpo", "agent"), (auditor.id, "agent", "auditor")]
     run_jobs()
     notices = [b for b in bodies_to(smtp_server, dpo.email) if "/staff/audit" in b]

@@ -11,13 +11,7 @@ from sqlalchemy import select
 from dsar.extensions import db
 from dsar.models import AuditEvent, StaffRole, StaffUser
 from tests.support.forms import csrf_from
-from tests.support.staff import PASSWORD, login, make_staff
-
-
-def post_login(client, email, password):
-    page = client.get("/staff/login")
-    return client.post("/staff/login", data={"csrf_token": csrf_from(page.get_data(True)),
-                                              "email": email, "password": password})
+from tests.support.staff import PASSWORD, login, make_staff, post_login
 
 
 def actions(app) -> list[str]:

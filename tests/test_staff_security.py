@@ -15,16 +15,11 @@ from sqlalchemy import select
 from dsar.core import totp
 from dsar.extensions import db
 from dsar.models import AuditEvent, StaffUser
+from tests.support.audit import audit_events
 from tests.support.forms import csrf_from
-from tests.support.staff import PASSWORD, Staff, login, make_staff
+from tests.support.staff import PASSWORD, Staff, login, make_staff, post_login, signed_in
 
 WRONG_PASSWORD = "not the password at all"
-
-
-def post_login(client, email: str, password: str):
-    page = client.get("/staff/login")
-    return client.post("/staff/login", data={"csrf_token": csrf_from(page.get_data(True)),
-                                              "email": email, "password": password})
 
 
 def login_error(resp) -> str:
@@ -33,21 +28,9 @@ def login_error(resp) -> str:
     return match.group(1)
 
 
-def actions(app, action: str) -> list[AuditEvent]:
-    with app.app_context():
-        rows = db.session.scalars(select(AuditEvent).where(AuditEvent.action == action)
-                                  .order_by(AuditEvent.id)).all()
-        db.session.expunge_all()
-        return rows
-
-
 def sealed_secret(app, staff: Staff) -> str | None:
     with app.app_context():
         return db.session.get(StaffUser, staff.id).totp_secret_encrypted
-
-
-def signed_in(client) -> bool:
-    return client.get("/staff/account").status_code == 200
 
 
 def token_of(client, path: str = "/staff/account") -> str:
@@ -90,7 +73,7 @@ def test_enrolled_dpo_past_the_password_cannot_enrol_a_new_factor(app, client):
     assert resp.status_code == 302 and resp.location.endswith("/staff/login/code")
     assert not signed_in(client)
     assert sealed_secret(app, dpo) == before
-    assert actions(app, "staff.totp_enrolled") == []
+    assert audit_events(app, "staff.totp_enrolled") == []
     # The owner's authenticator still works.
     assert code_step_signs_in(app, dpo, dpo.code())
 
@@ -140,7 +123,7 @@ def test_rekeying_needs_the_password_and_a_current_code_and_a_code_from_the_new_
     # The new key is the factor now; this session stays, the other one ended.
     assert sealed_secret(app, dpo) != before
     assert signed_in(client) and not signed_in(elsewhere)
-    assert len(actions(app, "staff.totp_rekeyed")) == 1
+    assert len(audit_events(app, "staff.totp_rekeyed")) == 1
     assert not code_step_signs_in(app, dpo, dpo.code(1))
     assert code_step_signs_in(app, Staff(dpo.id, dpo.email, dpo.role, new_secret),
                               pyotp.TOTP(new_secret).at(time.time() + 30))
@@ -194,7 +177,7 @@ def test_fifteen_simultaneous_wrong_passwords_lock_the_account(app, client):
     with app.app_context():
         user = db.session.get(StaffUser, agent.id)
         assert user.locked_until is not None
-    assert actions(app, "staff.locked")
+    assert audit_events(app, "staff.locked")
     # Locked: even the right password is refused, with the wrong password's words.
     right = post_login(client, agent.email, PASSWORD)
     assert right.status_code == 400 and not signed_in(client)
@@ -231,7 +214,7 @@ def test_the_same_code_sent_at_once_from_several_browsers_signs_in_once(app):
         return send
 
     assert sum(concurrently(6, attempt)) == 1
-    assert len(actions(app, "staff.login")) == 1
+    assert len(audit_events(app, "staff.login")) == 1
 
 
 def test_verify_consumes_a_step_once_in_the_database(app):
@@ -274,7 +257,7 @@ def test_sign_out_everywhere_ends_every_session_of_the_account(app, client):
     assert resp.status_code == 302 and "/staff/login" in resp.location
     assert not signed_in(client) and not signed_in(laptop)
     assert signed_in(colleague)
-    assert len(actions(app, "staff.signed_out_everywhere")) == 1
+    assert len(audit_events(app, "staff.signed_out_everywhere")) == 1
     login(client, agent)  # signing in again works
     assert signed_in(client)
 

@@ -75,8 +75,3 @@ def post_and_wait(page, action: str, button):
 def mails_with_subject(smtp_server, title: str) -> list:
     """The messages the mailbox received with the subject ``title``."""
     return [m for m in smtp_server.messages() if m["Subject"] == title]
-
-
-def plain_body(message) -> str:
-    """The plain-text body of an e-mail."""
-    return message.get_body(preferencelist=("plain",)).get_content()

@@ -44,6 +44,7 @@ def staff_session(app, role: StaffRole | str):
 
 
 def fetch(app, case_id: int) -> Case:
+    """The case as stored now (detached)."""
     with app.app_context():
         case = db.session.get(Case, case_id)
         db.session.expunge(case)
@@ -63,14 +64,12 @@ def case_state(app, case_id: int) -> dict:
 
 
 def set_today(app, day: str) -> None:
+    """Pin the legal clock of ``app`` to ``day`` (ISO date)."""
     app.config["CLOCK_TODAY"] = day
 
 
-def body_of(message) -> str:
-    return message.get_body(preferencelist=("plain",)).get_content()
-
-
 def requester_emails(app, case_id: int) -> list[OutboundEmail]:
+    """The e-mails to the requester about the case, oldest first (detached)."""
     with app.app_context():
         rows = db.session.scalars(select(OutboundEmail).where(
             OutboundEmail.case_id == case_id, OutboundEmail.recipient_staff_id.is_(None))
@@ -80,6 +79,7 @@ def requester_emails(app, case_id: int) -> list[OutboundEmail]:
 
 
 def add_proof(app, case_id: int, data: bytes = PDF) -> tuple[int, str]:
+    """An identity proof of ``data`` stored for the case; returns its id and blob id."""
     with app.app_context():
         blob = storage.put(data)
         proof = IdentityProof(case_id=case_id, kind=ProofKind.IDENTITY, blob_id=blob.blob_id,
@@ -90,6 +90,7 @@ def add_proof(app, case_id: int, data: bytes = PDF) -> tuple[int, str]:
 
 
 def blob_files(app) -> list[Path]:
+    """Every file of the blob store."""
     root = Path(app.config["STORAGE_DIR"])
     return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
 

@@ -1,4 +1,5 @@
-"""Small helpers shared by the tests."""
+"""Forms through the real pages: the CSRF token of a page, a valid access request, a multipart
+POST, and the path of an e-mailed link."""
 
 from __future__ import annotations
 
@@ -13,12 +14,15 @@ CSRF_PATTERN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|'
 
 
 def csrf_from(html: str) -> str:
+    """The CSRF token of the first form on the page."""
     match = CSRF_PATTERN.search(html)
     assert match, "no CSRF token on the page"
     return match.group(1) or match.group(2)
 
 
 def access_form(**overrides) -> dict:
+    """A valid access request form (Camille Martin); ``overrides`` replace fields, ``None``
+    leaves a field out."""
     data = {
         "full_name": "Camille Martin",
         "email": "camille.martin@example.fr",
@@ -48,4 +52,5 @@ def post_form(client, path: str, data: dict, **kwargs):
 
 
 def path_of(url: str) -> str:
+    """The path of an e-mailed link, for the test client."""
     return urlsplit(url).path

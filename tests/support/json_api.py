@@ -16,6 +16,8 @@ from urllib.parse import parse_qsl, urlsplit
 
 @dataclass
 class Hit:
+    """One request the API received."""
+
     path: str
     query: dict[str, str]
     headers: dict[str, str]

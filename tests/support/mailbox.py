@@ -8,6 +8,11 @@ from pathlib import Path
 from dsar.demo.mailcatcher import read_messages
 
 
+def body_of(message) -> str:
+    """The plain-text body of an e-mail."""
+    return message.get_body(preferencelist=("plain",)).get_content()
+
+
 class Mailbox:
     """The messages a real SMTP server (aiosmtpd, in-process) received."""
 
@@ -34,5 +39,4 @@ class Mailbox:
     @staticmethod
     def links(message) -> list[str]:
         """The links in the message's plain-text body."""
-        body = message.get_body(preferencelist=("plain",)).get_content()
-        return re.findall(r"https?://\S+", body)
+        return re.findall(r"https?://\S+", body_of(message))

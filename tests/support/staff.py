@@ -50,6 +50,18 @@ def make_staff(app, role: StaffRole | str, email: str | None = None, *,
         return Staff(user.id, email, role, secret)
 
 
+def post_login(client, email: str, password: str):
+    """Post the sign-in form (password step) with a CSRF token from the page."""
+    page = client.get("/staff/login")
+    return client.post("/staff/login", data={"csrf_token": csrf_from(page.get_data(True)),
+                                              "email": email, "password": password})
+
+
+def signed_in(client) -> bool:
+    """Whether ``client`` holds a signed-in staff session (its account page opens)."""
+    return client.get("/staff/account").status_code == 200
+
+
 def login(client, staff: Staff, *, expect_ok: bool = True, code_offset: int = 0):
     """Sign in through the real pages: password, then the TOTP code if the account has one
     (``code_offset`` steps from now: each step signs in once)."""

@@ -20,6 +20,7 @@ from tests.support.redis_server import redis_server
 
 
 def server_context(pki: Pki) -> ssl.SSLContext:
+    """A server-side TLS context presenting ``pki``'s certificate."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(pki.cert_file, pki.key_file)
     return context
