@@ -257,6 +257,7 @@ def user_create_command(email: str, role: str, name: str, password: str | None) 
     from dsar.accounts import management
     from dsar.core.audit import record_event
     from dsar.extensions import db
+    from dsar.mail.outbox import commit_and_send
     from dsar.models import StaffRole, StaffUser
 
     email = email.strip().lower()
@@ -273,9 +274,7 @@ def user_create_command(email: str, role: str, name: str, password: str | None) 
     db.session.add(user)
     db.session.flush()
     record_event("staff.created", payload={"staff_id": user.id, "role": role})
-    emails = management.notify_new_account(user, by=None)
-    db.session.commit()
-    management.enqueue(emails)
+    commit_and_send(*management.notify_new_account(user, by=None))
     click.echo(f"Created {role} account {user.id}.")
     if generated:
         click.echo(f"Password (shown once): {password}")

@@ -11,7 +11,10 @@ from flask import current_app
 from sqlalchemy import select, update
 
 from dsar import pipeline
+from dsar.cases.proofs import purge_leftover_proofs
 from dsar.cases.workflow import transition
+from dsar.delivery.release import purge_expired
+from dsar.exports.build import current_package, results_digest
 from dsar.extensions import db
 from dsar.mail.outbox import queue_email
 from dsar.models import (
@@ -127,8 +130,6 @@ def requeue_lost_gathering(now: datetime | None = None) -> dict[str, int]:
 def requeue_lost_packages(now: datetime | None = None) -> int:
     """Queue again the build of the answer package of cases in review that have none for
     their current search results (the job was lost, or failed every retry)."""
-    from dsar.exports.build import current_package, results_digest
-
     now = now or utcnow()
     waiting = db.session.scalars(select(Case.id).where(
         Case.status == CaseStatus.REVIEW, Case.updated_at < now - REQUEUE_GRACE)).all()
@@ -155,9 +156,6 @@ def _job_finished(job_id: str) -> bool:
 
 def sweep(now: datetime | None = None) -> dict[str, int]:
     """Run every housekeeping step; returns counts for the CLI."""
-    from dsar.cases.proofs import purge_leftover_proofs
-    from dsar.delivery.release import purge_expired
-
     purged = purge_expired(now)
     # Before expiring: the documents of unconfirmed cases are counted here, not lost in the
     # expiry's own deletion.
