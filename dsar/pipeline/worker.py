@@ -74,11 +74,11 @@ class _ShutdownMixin:
         super().unsubscribe()
 
 
-class _Worker(_ShutdownMixin, Worker):
-    """RQ's forking worker."""
+class DsarWorker(_ShutdownMixin, Worker):
+    """RQ's forking worker (``rq worker --worker-class`` may name it)."""
 
 
-class _SimpleWorker(_ShutdownMixin, SimpleWorker):
+class DsarSimpleWorker(_ShutdownMixin, SimpleWorker):
     """RQ's worker that runs each job in this process."""
 
 
@@ -86,7 +86,7 @@ def make_worker(queue_names, *, fork: bool) -> Worker:
     """A worker on the named queues whose jobs run in the current app: in a forked child
     (``fork``) or in this process; JSON jobs of :class:`DsarJob` only."""
     run_jobs_in(current_app._get_current_object())
-    worker_class = _Worker if fork else _SimpleWorker
+    worker_class = DsarWorker if fork else DsarSimpleWorker
     return worker_class([get_queue(q) for q in queue_names], connection=redis_connection(),
                         serializer=SERIALIZER, job_class=DsarJob)
 
