@@ -1,11 +1,11 @@
 """Log lines that say which job wrote them, each printed once.
 
-A dsar process (the web server, a worker, the scheduler, the demo) logs through one handler on
-the root logger, to stderr. A line written while an RQ job runs carries its id, so every line
-of a search reads ``… [job case-12-gather-crm]: …``, in a forked work-horse as in a worker
-that runs jobs itself. Lines are printed once: Flask adds its own handler to the app's logger
-only when no handler above it would print, and alembic's migrations put theirs on the root
-logger, so a second handler would print each ``dsar`` line twice.
+A process the ``dsar`` command starts (``run``, ``worker``, ``scheduler``, ``demo``…) logs
+through one handler on the root logger, to stderr. A line written while an RQ job runs carries
+its id, so every line of a search reads ``… [job case-12-gather-crm]: …``, in a forked
+work-horse as in a worker that runs jobs itself. Lines are printed once: Flask adds its own
+handler to the app's logger only when no handler above it would print, and alembic's migrations
+put theirs on the root logger, so a second handler would print each ``dsar`` line twice.
 """
 
 from __future__ import annotations
