@@ -87,11 +87,10 @@ def test_a_lost_package_build_is_queued_again(demo, redis_url):
     case = verified_case(demo, SHOWCASE["C"]["email"])
     start(demo, case.id)
     # Run the searches and the fan-in, but lose the package job with Redis.
+    from dsar.pipeline import package_job_id
     from dsar.pipeline.queues import SERIALIZER, DsarJob, get_queue, redis_connection
     from dsar.pipeline.worker import make_worker
-    from workers.app import set_app
 
-    set_app(demo)
     with demo.app_context():
         queues = [get_queue("gather"), get_queue("build")]
         worker = make_worker(["gather", "build"], fork=False)
@@ -100,7 +99,7 @@ def test_a_lost_package_build_is_queued_again(demo, redis_url):
                                         job_class=DsarJob, serializer=SERIALIZER)
             if job is None:
                 break
-            if job[0].id.endswith("-package"):
+            if job[0].id == package_job_id(case.id):
                 Redis.from_url(redis_url).flushdb()
                 break
             worker.execute_job(job[0], job[1])

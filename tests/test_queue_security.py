@@ -84,8 +84,8 @@ def test_a_pickled_job_written_into_redis_is_not_run(app, client, run_jobs, redi
     assert [m["To"] for m in smtp_server.messages()] == [access_form()["email"]]
 
 
-@pytest.mark.parametrize("func", ["os.mkdir", "workers.app.set_app",
-                                  "workers.jobs.get_current_job", "workers.jobs._job_id"])
+@pytest.mark.parametrize("func", ["os.mkdir", "workers.app.job",
+                                  "workers.jobs.job", "workers.jobs.final_attempt"])
 def test_a_json_job_naming_anything_but_a_job_function_is_not_run(app, run_jobs, redis_url,
                                                                   tmp_path, func):
     marker = tmp_path / "json-ran"
@@ -127,14 +127,14 @@ def test_jobs_and_their_results_are_stored_as_json(app, client, run_jobs, redis_
     post_form(client, "/request/access", access_form())
     with app.app_context():
         outbound_id = db.session.scalars(select(OutboundEmail.id)).one()
-    raw = Redis.from_url(redis_url).hget(f"rq:job:mail-{outbound_id}", "data")
+    raw = Redis.from_url(redis_url).hget(f"rq:job:{pipeline.mail_job_id(outbound_id)}", "data")
     assert json.loads(zlib.decompress(raw)) == ["workers.jobs.send_email", None,
                                                 [outbound_id], {}]
     assert run_jobs() == 0
     with app.app_context():
-        job = pipeline.fetch_job(f"mail-{outbound_id}")
+        job = pipeline.fetch_job(pipeline.mail_job_id(outbound_id))
         assert job is not None and job.return_value() is True
-        assert pipeline.job_status(f"mail-{outbound_id}") == "finished"
+        assert pipeline.job_status(pipeline.mail_job_id(outbound_id)) == "finished"
 
 
 def test_the_periodic_jobs_are_queued_as_json_and_run(app, run_jobs, redis_url):
@@ -158,13 +158,10 @@ def test_the_periodic_jobs_are_queued_as_json_and_run(app, run_jobs, redis_url):
 def test_a_failed_mail_is_retried_through_rqs_scheduler(app, client, run_jobs, smtp_server):
     """RQ's retry path (the job goes to the scheduled registry, the worker's scheduler puts it
     back on its queue) reads and writes JSON too."""
-    from workers.app import set_app
-
     port, app.config["SMTP_PORT"] = app.config["SMTP_PORT"], 1  # nothing listens on 1
     post_form(client, "/request/access", access_form())
     run_jobs()
     app.config["SMTP_PORT"] = port
-    set_app(app)
     with app.app_context():
         registry = pipeline.get_queue("mail").scheduled_job_registry
         (job_id,) = registry.get_job_ids()

@@ -28,7 +28,7 @@ from dsar.models import (
     StaffRole,
     StaffUser,
 )
-from dsar.pipeline import job_is_queued
+from dsar.pipeline import job_is_queued, transmit_job_id
 from dsar.staff.cases import ACTIONS
 from tests.support.casework import PDF
 from tests.support.forms import csrf_from
@@ -160,7 +160,7 @@ def transmission_queued(app, world, staff, resp):
     redirected_to_case(world, resp)
     [event] = events("package.transmission_requested", staff.id)
     assert event.payload == {"package_id": world.extra["package_id"]}
-    assert job_is_queued(f"package-{world.extra['package_id']}-transmit")
+    assert job_is_queued(transmit_job_id(world.extra["package_id"]))
 
 
 def dashboard_shown(app, world, staff, resp):

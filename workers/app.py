@@ -21,10 +21,6 @@ from dsar.pipeline.worker import job_app, job_app_context, run_jobs_in
 
 F = TypeVar("F", bound=Callable)
 
-#: Kept for the callers that name the app jobs run in (tests, benches).
-set_app = run_jobs_in
-
-
 def job(func: F) -> F:
     """Make ``func`` a job: it runs in an application context of the worker's app (its
     database session removed afterwards), and its ``actor_id`` parameter, if it has one,

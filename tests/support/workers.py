@@ -10,9 +10,7 @@ def run_queued_jobs(app) -> int:
 
     from dsar.pipeline import QUEUES, get_queue
     from dsar.pipeline.worker import make_worker
-    from workers.app import set_app
 
-    set_app(app)
     with app.app_context():
         make_worker(QUEUES, fork=False).work(burst=True)  # the app's serializer and job class
         return sum(FailedJobRegistry(queue=get_queue(name)).count for name in QUEUES)
