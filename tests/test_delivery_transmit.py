@@ -4,10 +4,9 @@ local one outside the test configuration."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
-
 from dsar.extensions import db
 from dsar.models import Case, CaseKind, Transmission, TransmissionStatus
+from tests.support.app import detached_rows
 from tests.support.delivery import latest_package, release, requester
 from tests.support.gathering import start, verified_case
 from tests.support.staff import login, make_staff, post_action
@@ -27,11 +26,7 @@ def portability_case_in_review(app, endpoint: str) -> Case:
 
 
 def transmissions(app, case_id: int) -> list[Transmission]:
-    with app.app_context():
-        rows = db.session.scalars(select(Transmission).where(Transmission.case_id == case_id)
-                                  .order_by(Transmission.id)).all()
-        db.session.expunge_all()
-        return rows
+    return detached_rows(app, Transmission, Transmission.case_id == case_id)
 
 
 def test_on_release_the_package_is_sent_to_the_receiving_controller(

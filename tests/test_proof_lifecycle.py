@@ -15,6 +15,7 @@ from dsar.core import storage
 from dsar.extensions import db
 from dsar.models import Case, CaseStatus, IdentityProof
 from dsar.models.types import utcnow
+from tests.support.app import detached_rows
 from tests.support.casework import (
     PDF,
     add_proof,
@@ -31,11 +32,7 @@ from tests.support.staff import make_case, post_action
 
 
 def proofs_of(app, case_id: int) -> list[IdentityProof]:
-    with app.app_context():
-        rows = db.session.scalars(select(IdentityProof).where(IdentityProof.case_id == case_id)
-                                  .order_by(IdentityProof.id)).all()
-        db.session.expunge_all()
-        return rows
+    return detached_rows(app, IdentityProof, IdentityProof.case_id == case_id)
 
 
 def assert_only_the_note_remains(app, case_id: int, blob_ids: list[str]) -> list[str]:

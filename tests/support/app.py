@@ -61,3 +61,14 @@ def dispose(app) -> None:
     """Close the pooled database connections of an app a test made for itself."""
     with app.app_context():
         db.engine.dispose()
+
+
+def detached_rows(app, model, *conditions) -> list:
+    """The rows of ``model`` meeting ``conditions``, oldest first, detached from the session so
+    a test can read them after the app context is gone."""
+    from sqlalchemy import select
+
+    with app.app_context():
+        rows = db.session.scalars(select(model).where(*conditions).order_by(model.id)).all()
+        db.session.expunge_all()
+        return rows

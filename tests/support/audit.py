@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
-
 from dsar.cases.workflow import create_case, transition
 from dsar.extensions import db
 from dsar.models import ActorType, AuditEvent, CaseKind, CaseStatus
+from tests.support.app import detached_rows
 
 
 def make_events(app, n_cases: int = 3) -> list[int]:
@@ -24,8 +23,4 @@ def make_events(app, n_cases: int = 3) -> list[int]:
 
 def audit_events(app, action: str) -> list[AuditEvent]:
     """The events of ``action``, oldest first (detached)."""
-    with app.app_context():
-        rows = db.session.scalars(select(AuditEvent).where(AuditEvent.action == action)
-                                  .order_by(AuditEvent.id)).all()
-        db.session.expunge_all()
-        return rows
+    return detached_rows(app, AuditEvent, AuditEvent.action == action)

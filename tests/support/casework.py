@@ -22,6 +22,7 @@ from dsar.models import (
     ProofKind,
     StaffRole,
 )
+from tests.support.app import detached_rows
 from tests.support.forms import csrf_from, path_of
 from tests.support.staff import login, make_staff, post_action
 
@@ -70,12 +71,8 @@ def set_today(app, day: str) -> None:
 
 def requester_emails(app, case_id: int) -> list[OutboundEmail]:
     """The e-mails to the requester about the case, oldest first (detached)."""
-    with app.app_context():
-        rows = db.session.scalars(select(OutboundEmail).where(
-            OutboundEmail.case_id == case_id, OutboundEmail.recipient_staff_id.is_(None))
-            .order_by(OutboundEmail.id)).all()
-        db.session.expunge_all()
-        return rows
+    return detached_rows(app, OutboundEmail, OutboundEmail.case_id == case_id,
+                         OutboundEmail.recipient_staff_id.is_(None))
 
 
 def add_proof(app, case_id: int, data: bytes = PDF) -> tuple[int, str]:

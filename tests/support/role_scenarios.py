@@ -28,6 +28,7 @@ from dsar.models import (
     StaffRole,
 )
 from dsar.models.types import utcnow
+from tests.support.app import detached_rows
 from tests.support.casework import PDF
 from tests.support.staff import make_case, make_staff
 
@@ -204,9 +205,5 @@ def snapshot(app) -> dict:
 
 def denials(app, staff_id: int) -> list[AuditEvent]:
     """The refusals audited for ``staff_id``, oldest first (detached)."""
-    with app.app_context():
-        rows = db.session.scalars(select(AuditEvent).where(
-            AuditEvent.action == "access.denied", AuditEvent.actor_id == str(staff_id))
-            .order_by(AuditEvent.id)).all()
-        db.session.expunge_all()
-        return rows
+    return detached_rows(app, AuditEvent, AuditEvent.action == "access.denied",
+                         AuditEvent.actor_id == str(staff_id))
