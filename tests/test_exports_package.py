@@ -25,22 +25,9 @@ from dsar.models import Case, CaseStatus, GatherStatus, SourceResult
 from dsar.search import gathering
 from dsar.sources.base import Discovery, Record
 from tests.support.app import dispose
-from tests.support.exports import collection, gathered_case, package_of, validator
+from tests.support.exports import NonSeekable, collection, gathered_case, package_of, validator
 from tests.support.gathering import SHOP_SOURCE, app_with_sources, write_config
 from tests.support.staff import make_case
-
-
-class NonSeekable(io.RawIOBase):
-    """A write-only stream that cannot seek or tell, like an encrypting storage writer."""
-
-    def __init__(self):
-        self.buffer = io.BytesIO()
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, data) -> int:
-        return self.buffer.write(bytes(data))
 
 
 def read_csv(archive: zipfile.ZipFile, name: str, delimiter: str) -> list[list[str]]:

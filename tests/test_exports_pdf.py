@@ -40,7 +40,7 @@ from dsar.models import Case, CaseStatus, GatherStatus, SourceResult
 from dsar.search import gathering
 from dsar.sources.base import Discovery, Record
 from tests.support.app import dispose
-from tests.support.exports import collection, gathered_case
+from tests.support.exports import NonSeekable, collection, gathered_case
 from tests.support.gathering import SHOP_SOURCE, app_with_sources, write_config
 from tests.support.staff import make_case
 
@@ -194,19 +194,6 @@ def shop_case(app, tmp_path, database_url, redis_url, key_file, smtp_server, web
         db.session.commit()
     yield shop, case.id
     dispose(shop)
-
-
-class NonSeekable(io.RawIOBase):
-    """A write-only stream that cannot seek or tell, like the encrypting storage writer."""
-
-    def __init__(self):
-        self.buffer = io.BytesIO()
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, data) -> int:
-        return self.buffer.write(bytes(data))
 
 
 def test_a_long_collection_is_capped_and_markup_in_values_is_text_never_fetched(

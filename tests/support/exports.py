@@ -81,3 +81,16 @@ def zip_members(zip_bytes: bytes) -> dict[str, bytes]:
     """Every file of a package, decompressed."""
     with zipfile.ZipFile(io.BytesIO(zip_bytes)) as archive:
         return {name: archive.read(name) for name in archive.namelist()}
+
+
+class NonSeekable(io.RawIOBase):
+    """A write-only stream that cannot seek or tell, like the encrypting storage writer."""
+
+    def __init__(self):
+        self.buffer = io.BytesIO()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:
+        return self.buffer.write(bytes(data))
