@@ -33,6 +33,7 @@ from dsar.extensions import db
 from dsar.models import (
     ActorType,
     ExportPackage,
+    PackageScope,
     PackageStatus,
     Transmission,
     TransmissionStatus,
@@ -176,7 +177,7 @@ def _attempt(package: ExportPackage,
         return TransmissionStatus.REFUSED, None, "not-released"
     if package.expires_at is not None and package.expires_at <= utcnow():
         return TransmissionStatus.REFUSED, None, "expired"
-    if package.scope != "portability":
+    if package.scope != PackageScope.PORTABILITY:
         return TransmissionStatus.REFUSED, None, "not-portability"
     allow_private = bool(current_app.config.get("TRANSMIT_ALLOW_PRIVATE"))
     try:
