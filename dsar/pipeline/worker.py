@@ -7,6 +7,8 @@ worker registers it. A plain ``rq worker`` registers none, and ``workers.app`` b
 
 from __future__ import annotations
 
+import gc
+import importlib
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,6 +19,7 @@ from rq.cron import CronJob, CronScheduler
 from rq.utils import now
 
 from dsar.extensions import db
+from dsar.pipeline.job_ids import JOBS_MODULE
 from dsar.pipeline.periodic import PERIODIC_JOBS
 from dsar.pipeline.queues import (
     FAILURE_TTL,
@@ -80,6 +83,17 @@ class DsarWorker(_ShutdownMixin, Worker):
 
 class DsarSimpleWorker(_ShutdownMixin, SimpleWorker):
     """RQ's worker that runs each job in this process."""
+
+
+def settle_worker_process() -> None:
+    """Before a long-lived worker takes its first job: import the job functions (and so the
+    services and WeasyPrint) by their dotted path, then put everything start-up loaded out of
+    the garbage collector's reach. Each package build promotes WeasyPrint's boxes to the
+    oldest generation, which set off a full collection over the whole heap every few builds:
+    about a fifth of a build's CPU (bench/README.md, gather.py)."""
+    importlib.import_module(JOBS_MODULE)
+    gc.collect()
+    gc.freeze()
 
 
 def make_worker(queue_names, *, fork: bool) -> Worker:
