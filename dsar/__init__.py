@@ -12,8 +12,8 @@ from dsar.paths import MIGRATIONS_DIR, STATIC_DIR, TEMPLATES_DIR
 
 
 def create_app(test_config: dict | None = None) -> Flask:
-    """Build the application (DESIGN.md contract). ``test_config`` replaces the instance file
-    and the environment layers."""
+    """Build the application (a contract: docs/architecture.md). ``test_config`` replaces the
+    instance file and the environment layers."""
     app = Flask(
         __name__,
         # DSAR_INSTANCE_PATH moves the whole instance folder (config, key, database, sources).

@@ -1,5 +1,5 @@
 """Configuration layers: defaults, then ``instance/config.py``, then ``DSAR_*`` environment
-variables, then the test config (DESIGN.md). Nothing here runs at import time but constants."""
+variables, then the test config. Nothing here runs at import time but constants."""
 
 from __future__ import annotations
 
@@ -133,7 +133,7 @@ def _coerce(raw: str, current: object) -> object:
 
 
 def load_config(app: Flask, test_config: dict | None) -> None:
-    """Apply the four configuration layers to ``app.config`` (DESIGN.md contract)."""
+    """Apply the four configuration layers to ``app.config`` (a contract: docs/architecture.md)."""
     app.config.from_mapping(DEFAULTS)
     if test_config is None:
         app.config.from_pyfile("config.py", silent=True)

@@ -1,6 +1,6 @@
 """Legal response deadlines for data-subject requests (GDPR Art. 12(3)).
 
-This module implements rules D1-D8 of LEGAL.md:
+This module implements rules D1-D8 of docs/legal-rules.md:
 
 * D1 -- Day 0 is the Europe/Paris calendar date on which the request reached any official
   channel (:func:`paris_date`).
@@ -205,8 +205,8 @@ def due_date(
 def extension_target(received_on: date, *, calendar: str = DEFAULT_CALENDAR) -> date:
     """Return the internal "one-month end + 2 months" target of D7.
 
-    The one-month due date (after D4), plus two months with D3, then D4 again. LEGAL.md keeps
-    this stricter-looking reading only as an internal target shown where it differs from the
+    The one-month due date (after D4), plus two months with D3, then D4 again. docs/legal-rules.md
+    keeps this stricter-looking reading only as an internal target shown where it differs from the
     legal extended deadline ``due_date(received_on, extended=True)``; it may fall before or
     after it. Example: received 2025-03-05 -> one-month due 2025-04-07 -> 2025-06-07 (Saturday)
     -> 2025-06-09 (Whit Monday) -> 2025-06-10, while the extended due date is 2025-06-05.

@@ -1,4 +1,4 @@
-"""The DPO extends the deadline by two months (issue 3, LEGAL.md §1 D6, D7), through the real
+"""The DPO extends the deadline by two months (issue 3, legal rules §1 D6, D7), through the real
 pages: once, before the one-month date, with a reason sent to the requester; the identity pause
 counts; a second extension, a late one, one without a reason or on a closed case is refused.
 

@@ -1,4 +1,4 @@
-"""Identity decisions (issue 3, LEGAL.md §3), through the real pages: verifying deletes the proof
+"""Identity decisions (issue 3, legal rules §3), through the real pages: verifying deletes the proof
 and keeps only the decision, unless verified by the document itself, which needs a note.
 """
 

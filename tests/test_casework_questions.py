@@ -1,4 +1,4 @@
-"""Staff ask the requester a question (issue 3, LEGAL.md §1 D8), through the real pages: the
+"""Staff ask the requester a question (issue 3, legal rules §1 D8), through the real pages: the
 clock pauses until the answer, given from the e-mailed link with an optional document; a
 question or an answer without text, or with a disguised executable, is refused and changes
 nothing.

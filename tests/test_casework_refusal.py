@@ -1,4 +1,4 @@
-"""Refusing a request, fully or partly (issue 3, LEGAL.md §2), through the real pages: reasons
+"""Refusing a request, fully or partly (issue 3, legal rules §2), through the real pages: reasons
 are required; the notice names the CNIL and the judicial remedy, in the requester's language; a
 full refusal closes the case, a partial one keeps it open.
 """
@@ -20,7 +20,7 @@ from tests.support.mailbox import body_of
 from tests.support.staff import make_case, post_action
 
 REFUSAL = "We hold no data about this address: it never opened an account with us."
-# LEGAL.md §2: the notice names the CNIL and the judicial remedy (English or French wording).
+# legal rules §2: the notice names the CNIL and the judicial remedy (English or French wording).
 REMEDY_WORDS = ("judicial", "court", "juridiction", "tribunal", "juge")
 
 

@@ -1,4 +1,4 @@
-"""Tests for dsar.deadlines (LEGAL.md rules D1, D4, D5): working days and public holidays by
+"""Tests for dsar.deadlines (legal rules D1, D4, D5): working days and public holidays by
 calendar, and the Paris date of a moment.
 
 Every expected date below was worked out by hand from a printed calendar, never copied from the

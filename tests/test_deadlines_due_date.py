@@ -1,4 +1,4 @@
-"""Tests for dsar.deadlines (LEGAL.md rules D2-D7): the due date, one month or extended, in
+"""Tests for dsar.deadlines (legal rules D2-D7): the due date, one month or extended, in
 mainland France and in Alsace-Moselle, the extension's target, and adding months.
 
 Every expected date below was worked out by hand from a printed calendar (weekday of the raw
@@ -18,11 +18,11 @@ FR = "FR"
 AM = "FR-ALSACE-MOSELLE"
 
 
-# --------------------------------------------------------------------------- LEGAL.md examples
+# --------------------------------------------------------------------------- legal rules examples
 
 # fmt: off
 LEGAL_EXAMPLES = [
-    # (received, extended, due) -- verbatim from LEGAL.md
+    # (received, extended, due) -- verbatim from docs/legal-rules.md
     ("2025-08-31", False, "2025-09-30"),
     ("2025-03-05", False, "2025-04-07"),  # 5 Apr is a Saturday
     ("2025-07-15", False, "2025-08-18"),  # 15 Aug holiday, then the weekend

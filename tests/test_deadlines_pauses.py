@@ -1,4 +1,4 @@
-"""Tests for dsar.deadlines (LEGAL.md rule D8): clock pauses, the effective due date they give,
+"""Tests for dsar.deadlines (legal rules rule D8): clock pauses, the effective due date they give,
 and the deadlines a case shows.
 
 Every expected date below was worked out by hand from a printed calendar, never copied from the

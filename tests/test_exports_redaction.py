@@ -1,4 +1,4 @@
-"""Other people's data is masked in the answer and the masking reported (LEGAL.md §4, GDPR
+"""Other people's data is masked in the answer and the masking reported (legal rules §4, GDPR
 Art. 15(4)). Julien Mercier (D in the demo) wrote a support ticket naming his colleague Léa
 Fontaine (A) and quoting her address: his package, built by the real pipeline from the demo
 organisation, holds none of her identifiers in any file nor in the PDF's text, says where and

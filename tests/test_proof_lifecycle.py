@@ -1,4 +1,4 @@
-"""Identity documents are deleted on every path once they have served (LEGAL.md §3): after the
+"""Identity documents are deleted on every path once they have served (legal rules §3): after the
 identity decision, when processing starts, on every closing move, and by the purge for whatever
 is left. After each path no document remains in the encrypted store and the case keeps only the
 note of what was checked."""

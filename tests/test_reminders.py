@@ -226,7 +226,7 @@ def test_no_digest_when_no_open_case_is_overdue(app, run_jobs, smtp_server):
 
 
 def test_case_waiting_for_the_requesters_answer_is_not_overdue(app, run_jobs, smtp_server):
-    """LEGAL.md D8: while the question waits for its answer the clock is suspended, so a case
+    """legal rules D8: while the question waits for its answer the clock is suspended, so a case
     whose unpaused date has passed is not late. Received 2025-03-05 (due 2025-04-07), question
     sent 2025-03-10 and still unanswered on 2025-04-08: 29 days suspended so far, the deadline
     is at least 2025-05-05."""

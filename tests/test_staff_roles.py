@@ -1,7 +1,7 @@
 """Least privilege in the back office (issue 3 acceptance): for every action and every role, the
 allowed roles succeed, the others get 403 with nothing changed and the refusal audited.
 
-The expected roles are written out here from DESIGN.md ("Staff back office") and LEGAL.md §2
+The expected roles are written out here from docs/security.md (each role) and docs/legal-rules.md §2
 (only the DPO extends), not read from ``dsar.cases.permissions``: a wrong entry in the app's table
 must fail a test.
 """

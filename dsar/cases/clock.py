@@ -37,7 +37,8 @@ def case_deadlines(case: Case) -> deadlines.Deadlines:
 
 
 def one_month_deadline(case: Case) -> date:
-    """The last day to notify an extension or a refusal (LEGAL.md D6), pauses included."""
+    """The last day to notify an extension or a refusal (docs/legal-rules.md D6), pauses
+    included."""
     return deadlines.extension_deadline(
         case.received_on, pauses=pauses_of(case), today=today_in_paris(),
         calendar=case.calendar,

@@ -1,4 +1,5 @@
-"""Who may do what in the back office: least privilege per role (DESIGN.md, issue 3).
+"""Who may do what in the back office: least privilege per role (docs/architecture.md,
+docs/security.md).
 
 Checked on the server for every action; a refusal is audited."""
 

@@ -5,7 +5,7 @@ the encrypted store when identity is verified, when processing starts (a documen
 answer to a later question has then served), and on every closing move (expired, withdrawn,
 refused, completed). A periodic purge deletes whatever is left: documents of cases that moved
 on or closed by a path that did not delete them, and uploads of cases never confirmed within
-the confirmation period. Only the note of what was checked remains (LEGAL.md §3).
+the confirmation period. Only the note of what was checked remains (docs/legal-rules.md §3).
 """
 
 from __future__ import annotations

@@ -63,8 +63,8 @@ def add_note(case: Case, staff: StaffUser, body: str) -> CaseNote:
 
 
 def verify_identity(case: Case, staff: StaffUser, method: str, note: str | None) -> None:
-    """Record the identity decision; the proof documents are deleted at once (LEGAL.md §3),
-    only "checked on D by U, method M" remains."""
+    """Record the identity decision; the proof documents are deleted at once (docs/legal-rules.md
+    §3), only "checked on D by U, method M" remains."""
     try:
         method = IdentityMethod(method)
     except ValueError:
@@ -85,7 +85,7 @@ def verify_identity(case: Case, staff: StaffUser, method: str, note: str | None)
 
 
 def ask_info(case: Case, staff: StaffUser, question: str) -> InfoRequest:
-    """Ask the requester for information: the clock pauses from today (LEGAL.md D8)."""
+    """Ask the requester for information: the clock pauses from today (docs/legal-rules.md D8)."""
     question = required_text(question, _l("Please write the question."))
     resume = CaseStatus(case.status)
     move_case(case, CaseStatus.NEEDS_INFO, staff)

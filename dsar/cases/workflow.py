@@ -1,5 +1,5 @@
 """The case state machine: creating a case and changing its status, each audited in the
-same transaction as the change (DESIGN.md "The request")."""
+same transaction as the change (docs/architecture.md)."""
 
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ class InvalidTransition(Exception):
 
 
 def refresh_due_date(case: Case, *, today: date | None = None) -> None:
-    """Recompute ``case.due_on`` from receipt, extension and pauses (LEGAL.md D2–D8)."""
+    """Recompute ``case.due_on`` from receipt, extension and pauses (docs/legal-rules.md D2–D8)."""
     case.due_on = deadlines.effective_due_date(
         case.received_on,
         extended=case.extended,
@@ -141,7 +141,7 @@ def transition(
         case.confirmed_at = now
     if not target.is_open:
         case.closed_at = now
-    # Identity documents go as soon as they have served (LEGAL.md §3), whatever the path.
+    # Identity documents go as soon as they have served (docs/legal-rules.md §3), whatever the path.
     deleted = delete_after_move(case, target, today_in_paris().isoformat())
     record_event(
         "case.status_changed",

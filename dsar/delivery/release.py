@@ -3,7 +3,7 @@
 The DPO releases the package staff have previewed: the case is completed, the requester is
 e-mailed that the answer waits on their status page, and the package stays downloadable for
 ``EXPORT_DAYS`` days. :func:`purge_expired` (a periodic job) then deletes it from storage; only
-its row (what was sent, when, its sum) and the audit trail remain (LEGAL.md §6).
+its row (what was sent, when, its sum) and the audit trail remain (docs/legal-rules.md §6).
 """
 
 from __future__ import annotations

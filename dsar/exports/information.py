@@ -1,7 +1,7 @@
 """The Art. 15 information of an answer, computed from the records of processing.
 
-GDPR Art. 15(1)(a)-(h) and 15(2) (LEGAL.md §4): for the sources where something was found, the
-purposes, the legal bases, the categories of data, the recipients by name, the retention
+GDPR Art. 15(1)(a)-(h) and 15(2) (docs/legal-rules.md §4): for the sources where something was
+found, the purposes, the legal bases, the categories of data, the recipients by name, the retention
 periods, the rights, the right to complain to the CNIL, where the data came from, automated
 decisions, and transfers outside the EU with their safeguards. Texts come from
 ``register.toml`` (French, with English variants) and from this module's messages (English

@@ -1,5 +1,5 @@
 """Other people's data in an answer: masked, and reported (GDPR Art. 15(4) and 20(4);
-LEGAL.md §4: "Other people's data is redacted and the redaction reported").
+docs/legal-rules.md §4: "Other people's data is redacted and the redaction reported").
 
 A person's records are theirs by construction (the search matches exact identifiers only), but
 the text in them may name someone else: a support ticket quoting a colleague's address, a

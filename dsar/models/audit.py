@@ -1,4 +1,4 @@
-"""The append-only, hash-chained audit trail (DESIGN.md "Audit trail")."""
+"""The append-only, hash-chained audit trail (docs/security.md)."""
 
 from __future__ import annotations
 

@@ -57,7 +57,7 @@ class Case(db.Model):
     requester_email: Mapped[str] = mapped_column(String(254))
     #: Lower-cased address, for matching, search and per-address rate limits.
     email_normalized: Mapped[str] = mapped_column(String(254))
-    #: Set when someone files on the person's behalf (LEGAL.md §3: the mandate is recorded).
+    #: Set when someone files on the person's behalf (legal rules §3: the mandate is recorded).
     representative_name: Mapped[str | None] = mapped_column(String(200))
     #: Identifiers the requester gave to match them in sources (customer number, phone…).
     identifiers: Mapped[dict] = mapped_column(JSON, default=dict)
@@ -66,7 +66,7 @@ class Case(db.Model):
     #: The requester's free text.
     message: Mapped[str | None] = mapped_column(Text)
 
-    #: When the request reached an official channel (LEGAL.md D1); set once, never changed.
+    #: When the request reached an official channel (legal rules D1); set once, never changed.
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     #: Europe/Paris calendar date of ``received_at``: day 0 of the clock.
     received_on: Mapped[date] = mapped_column(Date)
@@ -113,7 +113,7 @@ class Case(db.Model):
 
 
 class ClockPause(db.Model):
-    """A suspension of the clock while staff wait for information (LEGAL.md D8)."""
+    """A suspension of the clock while staff wait for information (docs/legal-rules.md D8)."""
 
     __tablename__ = "clock_pauses"
 

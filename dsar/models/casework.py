@@ -29,7 +29,7 @@ class CaseNote(db.Model):
 
 
 class InfoRequest(db.Model):
-    """A question to the requester (reasonable doubt, LEGAL.md D8): the clock is paused from
+    """A question to the requester (reasonable doubt, legal rules D8): the clock is paused from
     ``asked_at`` until ``answered_at``."""
 
     __tablename__ = "info_requests"

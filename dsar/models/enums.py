@@ -6,7 +6,7 @@ import enum
 
 
 class CaseKind(enum.StrEnum):
-    """The right a request exercises (DESIGN.md "The request")."""
+    """The right a request exercises (docs/architecture.md)."""
 
     ACCESS = "access"
     PORTABILITY = "portability"
@@ -41,7 +41,7 @@ CLOSED_STATUSES = frozenset(
     {CaseStatus.COMPLETED, CaseStatus.REJECTED, CaseStatus.WITHDRAWN, CaseStatus.EXPIRED}
 )
 #: Statuses in which the legal clock runs: open, and not suspended while waiting for the
-#: requester's answer (LEGAL.md D8). Only these can be overdue or need a reminder.
+#: requester's answer (docs/legal-rules.md D8). Only these can be overdue or need a reminder.
 CLOCK_RUNNING_STATUSES = frozenset(
     s for s in CaseStatus if s not in CLOSED_STATUSES and s is not CaseStatus.NEEDS_INFO
 )
@@ -52,7 +52,7 @@ INFO_RESUME_STATUSES = (CaseStatus.CONFIRMED, CaseStatus.VERIFIED)
 
 
 class Channel(enum.StrEnum):
-    """How the request reached the organisation (LEGAL.md D1: any official channel)."""
+    """How the request reached the organisation (docs/legal-rules.md D1: any official channel)."""
 
     PORTAL = "portal"
     EMAIL = "email"
@@ -71,7 +71,7 @@ class ActorType(enum.StrEnum):
 
 
 class StaffRole(enum.StrEnum):
-    """Least-privilege roles of the back office (DESIGN.md)."""
+    """Least-privilege roles of the back office (docs/security.md)."""
 
     AGENT = "agent"
     DPO = "dpo"
@@ -120,7 +120,7 @@ STAFF_TEMPLATES = frozenset({MailTemplate.STAFF_REMINDER, MailTemplate.OVERDUE_D
 
 
 class IdentityMethod(enum.StrEnum):
-    """How staff satisfied themselves of the requester's identity (LEGAL.md §3)."""
+    """How staff satisfied themselves of the requester's identity (docs/legal-rules.md §3)."""
 
     EMAIL_AND_IDENTIFIERS = "email_and_identifiers"
     DOCUMENT = "document"

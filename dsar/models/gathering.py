@@ -1,4 +1,4 @@
-"""What the search of each source found for a case (DESIGN.md "Jobs").
+"""What the search of each source found for a case (docs/architecture.md).
 
 One row per (case, source), rewritten by each round of the search. The identifiers a source is
 searched with are stored sealed (AES-GCM), the records found in the encrypted blob store; the

@@ -19,7 +19,7 @@ def mail_job_id(outbound_id: int) -> str:
 
 
 def gather_job_id(case_id: int, source: str, round_: int = 1) -> str:
-    """Deterministic id of a search job (DESIGN.md: ``case-<id>-gather-<source>``; later rounds
+    """Deterministic id of a search job (``case-<id>-gather-<source>``; later rounds
     add ``-r<n>``)."""
     base = f"case-{case_id}-gather-{source}"
     return base if round_ == 1 else f"{base}-r{round_}"

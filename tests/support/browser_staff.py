@@ -80,7 +80,7 @@ def open_case_from_dashboard(page, base: str, reference: str) -> None:
 
 def expected_extended_due(app, reference: str):
     """The extended due date from the case's receipt date and clock pauses in the database
-    (LEGAL.md D7, D8), computed by ``dsar.deadlines``, not read from the case."""
+    (docs/legal-rules.md D7, D8), computed by ``dsar.deadlines``, not read from the case."""
     with app.app_context():
         case = db.session.scalar(select(Case).where(Case.reference == reference))
         pauses = [(p.started_on, p.ended_on) for p in case.pauses]
