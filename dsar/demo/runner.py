@@ -153,6 +153,9 @@ def demo_command(host: str, port: int, smtp_port: int, people: int) -> None:
     from dsar.instance_setup import set_up_instance
     from dsar.pipeline.job_logs import log_to_stderr
 
+    # SIGTERM (a service manager, a test) stops the demo as Ctrl-C does, whatever it is doing:
+    # the processes started so far stop with it instead of running on, orphaned.
+    signal.signal(signal.SIGTERM, _interrupt)
     app = current_app._get_current_object()
     instance = Path(app.instance_path)
     set_up_instance(app, click.echo)
@@ -161,14 +164,39 @@ def demo_command(host: str, port: int, smtp_port: int, people: int) -> None:
     prepare_demo_org(instance, people)
 
     processes: list[subprocess.Popen] = []
-    env = dict(os.environ)
-    redis_url = env.get("DSAR_REDIS_URL")
-    if not redis_url:
-        redis, redis_url = start_redis(instance / "redis", DEMO_REDIS_PORT)
-        processes.append(redis)
+    catcher = None
+    try:
+        env = dict(os.environ)
+        redis_url = env.get("DSAR_REDIS_URL")
+        if not redis_url:
+            redis, redis_url = start_redis(instance / "redis", DEMO_REDIS_PORT)
+            processes.append(redis)
+        mail_dir = instance / "demo-mail"
+        catcher = start_catcher(mail_dir, port=smtp_port)
+        _run(app, instance, processes, env, redis_url, mail_dir, host, port, smtp_port, people)
+    finally:
+        # Reverse start order: the web server, scheduler and worker finish before the APIs
+        # and Redis go.
+        for process in reversed(processes):
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        if catcher is not None:
+            catcher.stop()
 
-    mail_dir = instance / "demo-mail"
-    catcher = start_catcher(mail_dir, port=smtp_port)
+
+def _interrupt(signum, frame) -> None:
+    """SIGTERM handled as Ctrl-C."""
+    raise KeyboardInterrupt
+
+
+def _run(app, instance: Path, processes: list[subprocess.Popen], env: dict, redis_url: str,
+         mail_dir: Path, host: str, port: int, smtp_port: int, people: int) -> None:
+    """Start the demo's processes (appended to ``processes`` as they start), seed the sample
+    cases, print the logins, then watch the processes until Ctrl-C or SIGTERM."""
     base_url = f"http://{host}:{port}"
     env.update({
         "DSAR_REDIS_URL": redis_url,
@@ -189,51 +217,33 @@ def demo_command(host: str, port: int, smtp_port: int, people: int) -> None:
     from dsar.pipeline.queues import QUEUES
 
     dsar = [sys.executable, "-m", "dsar"]
-    try:
-        _start_services(instance, env, processes)
-        seed_sample_cases()
-        # One worker on every queue (a production machine may run one per workload).
-        processes.append(subprocess.Popen([*dsar, "worker", "--queues", ",".join(QUEUES)],
-                                          env=env))
-        processes.append(subprocess.Popen([*dsar, "scheduler"], env=env))
-        web = subprocess.Popen([*dsar, "run", "--host", host, "--port", str(port)], env=env)
-        processes.append(web)
-        _wait_for_port(host, port, 30, web)
-        click.echo("\n" + "=" * 70)
-        click.echo(f"  dsar demo is running: {base_url}/")
-        click.echo(f"  Demo mailbox (every e-mail sent): {base_url}/demo/mailbox")
-        click.echo(f"  Back office: {base_url}/staff/")
-        for email, _, role in DEMO_STAFF:
-            click.echo(f"    {role:5} {email} / {passwords[email]}")
-        click.echo("    (the DPO sets up two-step sign-in with an authenticator app at first"
-                   " sign-in; the agent needs none)")
-        click.echo(f"  Demo organisation: {people} people. Try an access request as "
-                   f"{SHOWCASE['A']['email']} (data in all six sources).")
-        click.echo("  Stop everything with Ctrl-C.")
-        click.echo("=" * 70 + "\n", nl=True)
-        _supervise(processes)
-    finally:
-        # Reverse start order: the web server, scheduler and worker finish before the APIs
-        # and Redis go.
-        for process in reversed(processes):
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-        catcher.stop()
+    _start_services(instance, env, processes)
+    seed_sample_cases()
+    # One worker on every queue (a production machine may run one per workload).
+    processes.append(subprocess.Popen([*dsar, "worker", "--queues", ",".join(QUEUES)],
+                                      env=env))
+    processes.append(subprocess.Popen([*dsar, "scheduler"], env=env))
+    web = subprocess.Popen([*dsar, "run", "--host", host, "--port", str(port)], env=env)
+    processes.append(web)
+    _wait_for_port(host, port, 30, web)
+    click.echo("\n" + "=" * 70)
+    click.echo(f"  dsar demo is running: {base_url}/")
+    click.echo(f"  Demo mailbox (every e-mail sent): {base_url}/demo/mailbox")
+    click.echo(f"  Back office: {base_url}/staff/")
+    for email, _, role in DEMO_STAFF:
+        click.echo(f"    {role:5} {email} / {passwords[email]}")
+    click.echo("    (the DPO sets up two-step sign-in with an authenticator app at first"
+               " sign-in; the agent needs none)")
+    click.echo(f"  Demo organisation: {people} people. Try an access request as "
+               f"{SHOWCASE['A']['email']} (data in all six sources).")
+    click.echo("  Stop everything with Ctrl-C.")
+    click.echo("=" * 70 + "\n", nl=True)
+    _supervise(processes)
 
 
 def _supervise(processes: list[subprocess.Popen]) -> None:
-    stop = {"now": False}
-
-    def request_stop(signum, frame):
-        stop["now"] = True
-
-    signal.signal(signal.SIGTERM, request_stop)
     try:
-        while not stop["now"]:
+        while True:
             for process in processes:
                 if process.poll() is not None:
                     raise click.ClickException(
