@@ -12,6 +12,7 @@ from weasyprint import HTML
 
 from dsar.extensions import db
 from dsar.models import Case, IdentityProof
+from tests.support.casework import add_proof
 from tests.support.forms import access_form, post_form
 from tests.support.staff import login, make_case, make_staff
 
@@ -78,18 +79,10 @@ def test_an_uploaded_pdf_is_served_as_an_attachment_in_a_sandbox(app, role):
 
 
 def test_an_image_proof_gets_its_own_extension(app):
-    from dsar.core import storage
-    from dsar.models import ProofKind
 
     case = make_case(app)
     png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32  # the type recorded at upload is what counts
-    with app.app_context():
-        blob = storage.put(png)
-        proof = IdentityProof(case_id=case.id, kind=ProofKind.IDENTITY, blob_id=blob.blob_id,
-                              size=blob.size, sha256=blob.sha256, content_type="image/png")
-        db.session.add(proof)
-        db.session.commit()
-        proof_id = proof.id
+    proof_id, _ = add_proof(app, case.id, png, "image/png")
     _, client = english_staff(app, "agent")
     resp = client.get(f"/staff/cases/{case.reference}/proofs/{proof_id}")
     assert resp.headers["Content-Disposition"] == (

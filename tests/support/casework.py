@@ -75,12 +75,14 @@ def requester_emails(app, case_id: int) -> list[OutboundEmail]:
                          OutboundEmail.recipient_staff_id.is_(None))
 
 
-def add_proof(app, case_id: int, data: bytes = PDF) -> tuple[int, str]:
-    """An identity proof of ``data`` stored for the case; returns its id and blob id."""
+def add_proof(app, case_id: int, data: bytes = PDF,
+              content_type: str = "application/pdf") -> tuple[int, str]:
+    """An identity proof of ``data`` stored for the case, recorded as ``content_type``;
+    returns its id and blob id."""
     with app.app_context():
         blob = storage.put(data)
         proof = IdentityProof(case_id=case_id, kind=ProofKind.IDENTITY, blob_id=blob.blob_id,
-                              size=blob.size, sha256=blob.sha256, content_type="application/pdf")
+                              size=blob.size, sha256=blob.sha256, content_type=content_type)
         db.session.add(proof)
         db.session.commit()
         return proof.id, blob.blob_id

@@ -21,15 +21,13 @@ from dsar.models import (
     CaseStatus,
     ExportPackage,
     GatherStatus,
-    IdentityProof,
     PackageStatus,
-    ProofKind,
     SourceResult,
     StaffRole,
 )
 from dsar.models.types import utcnow
 from tests.support.app import detached_rows
-from tests.support.casework import PDF
+from tests.support.casework import add_proof
 from tests.support.staff import make_case, make_staff
 
 AGENT, DPO, AUDITOR, ADMIN = StaffRole.AGENT, StaffRole.DPO, StaffRole.AUDITOR, StaffRole.ADMIN
@@ -79,13 +77,8 @@ def case_in(status: CaseStatus) -> Callable[..., World]:
 def case_with_proof(app) -> World:
     """A confirmed case with an identity proof (a PDF in the blob store)."""
     case = make_case(app, status=CaseStatus.CONFIRMED)
-    with app.app_context():
-        blob = storage.put(PDF)
-        proof = IdentityProof(case_id=case.id, kind=ProofKind.IDENTITY, blob_id=blob.blob_id,
-                              size=blob.size, sha256=blob.sha256, content_type="application/pdf")
-        db.session.add(proof)
-        db.session.commit()
-        return World(case.reference, case.id, {"proof_id": proof.id, "blob_id": blob.blob_id})
+    proof_id, blob_id = add_proof(app, case.id)
+    return World(case.reference, case.id, {"proof_id": proof_id, "blob_id": blob_id})
 
 
 def case_with_failed_search(app) -> World:
