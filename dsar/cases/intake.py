@@ -10,11 +10,12 @@ from flask import current_app
 from sqlalchemy import func, select
 
 from dsar.cases.clock import today_in_paris
+from dsar.cases.proofs import store_upload
 from dsar.cases.workflow import create_case
 from dsar.core import storage
 from dsar.extensions import db
 from dsar.mail.outbox import commit_and_send, queue_email
-from dsar.models import Case, CaseKind, IdentityProof, MailTemplate, ProofKind
+from dsar.models import Case, CaseKind, MailTemplate, ProofKind
 from dsar.models.types import utcnow
 
 
@@ -50,14 +51,9 @@ def file_case(kind: CaseKind, *, requester_name: str, requester_email: str, lang
     deleted: no ciphertext is left for a case that does not exist."""
     proofs = []
     if upload is not None:
-        data, content_type = upload
-        blob = storage.put(data)
         # A representative's name as typed, as the form judged it when it asked for the mandate.
-        proofs.append(IdentityProof(
-            kind=proof_kind(kind, representative=bool(representative_name)),
-            blob_id=blob.blob_id, size=blob.size, sha256=blob.sha256,
-            content_type=content_type,
-        ))
+        proofs.append(store_upload(
+            upload, proof_kind(kind, representative=bool(representative_name))))
     try:
         case = create_case(
             kind=kind,
@@ -71,14 +67,13 @@ def file_case(kind: CaseKind, *, requester_name: str, requester_email: str, lang
             representative_name=(representative_name or "").strip(),
             proofs=proofs,
         )
-        outbound = queue_email(case, MailTemplate.CONFIRM_EMAIL)
-        db.session.commit()
+        # Enqueuing never raises (the sweep retries), so only the commit can fail here.
+        commit_and_send(queue_email(case, MailTemplate.CONFIRM_EMAIL))
     except Exception:
         db.session.rollback()
         for proof in proofs:
             storage.delete(proof.blob_id)
         raise
-    commit_and_send(outbound)  # committed above: this only enqueues
     return case
 
 

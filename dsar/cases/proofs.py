@@ -20,7 +20,7 @@ from dsar.cases.clock import today_in_paris
 from dsar.core import storage
 from dsar.core.audit import record_event
 from dsar.extensions import db
-from dsar.models import ActorType, Case, CaseStatus, IdentityProof
+from dsar.models import ActorType, Case, CaseStatus, IdentityProof, ProofKind
 from dsar.models.types import utcnow
 
 logger = logging.getLogger(__name__)
@@ -29,6 +29,15 @@ logger = logging.getLogger(__name__)
 #: behind (processing started) or the case is closed.
 DECIDED_STATUSES = frozenset({CaseStatus.IN_PROGRESS, CaseStatus.REVIEW, CaseStatus.COMPLETED,
                               CaseStatus.REJECTED, CaseStatus.WITHDRAWN, CaseStatus.EXPIRED})
+
+
+def store_upload(upload: tuple[bytes, str], kind: ProofKind) -> IdentityProof:
+    """A document the requester sent (bytes and their checked type), stored encrypted: its
+    proof row, not yet added to a case. If the case is not committed, delete its blob."""
+    data, content_type = upload
+    blob = storage.put(data)
+    return IdentityProof(kind=kind, blob_id=blob.blob_id, size=blob.size, sha256=blob.sha256,
+                         content_type=content_type)
 
 
 def delete_case_proofs(case: Case, note: str) -> list[int]:

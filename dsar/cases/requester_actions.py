@@ -13,6 +13,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from dsar.cases.clock import today_in_paris
+from dsar.cases.proofs import store_upload
 from dsar.cases.refusals import ActionRefused, required_text
 from dsar.cases.workflow import InvalidTransition, refresh_due_date, transition
 from dsar.core import storage
@@ -86,12 +87,7 @@ def answer_question(case: Case, answer: str, upload: tuple[bytes, str] | None = 
     type) is given, stored encrypted: the clock resumes from today and the case goes back to
     where it was. Refused (``ActionRefused``) when no question is open, answered meanwhile
     in another tab for instance; the document is then deleted and nothing is kept."""
-    proof = None
-    if upload is not None:
-        data, content_type = upload
-        blob = storage.put(data)
-        proof = IdentityProof(kind=ProofKind.OTHER, blob_id=blob.blob_id, size=blob.size,
-                              sha256=blob.sha256, content_type=content_type)
+    proof = store_upload(upload, ProofKind.OTHER) if upload is not None else None
     try:
         _record_answer(case, answer, proof)
     except ActionRefused:
