@@ -67,7 +67,7 @@ def _queue_names(ctx, param, value: str) -> list[str]:
 def worker_command(queues: list[str], burst: bool, fork: bool | None) -> None:
     """Run an RQ worker (with RQ's scheduler for retries) whose jobs run in this app."""
     from dsar.mail.smtp_tls import SmtpConfigError, check_smtp_config
-    from dsar.pipeline.worker import make_worker, settle_worker_process
+    from dsar.pipeline.worker import run_worker, settle_worker_process
 
     try:  # at start, rather than as the error of every e-mail
         check_smtp_config(current_app.config)
@@ -77,9 +77,8 @@ def worker_command(queues: list[str], burst: bool, fork: bool | None) -> None:
     # Without a fork, database pools, source connections and reflected schemas stay warm
     # from one job to the next (a search takes milliseconds instead of a fork and a
     # reconnection); time limits still apply (SIGALRM in this process).
-    worker = make_worker(queues, fork=fork)
     settle_worker_process()
-    worker.work(with_scheduler=True, burst=burst, logging_level=current_app.config["LOG_LEVEL"])
+    run_worker(queues, fork=fork, burst=burst)
 
 
 @main.command("scheduler")

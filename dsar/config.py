@@ -80,8 +80,8 @@ DEFAULTS: dict[str, object] = {
     # file of that name in instance/.
     "SOURCES_FILE": None,
     "REGISTER_FILE": None,
-    # A gather job's time limit; a worker that dies mid-search holds the source this much
-    # longer before the sweep hands it to another worker.
+    # A gather job's time limit. The lease (timeout + margin) is only the last resort when a
+    # search's worker is gone: the sweep sees a dead worker by its heartbeat first.
     "GATHER_TIMEOUT": 300,
     "GATHER_LEASE_MARGIN": 60,
     # Waits between the retries of a failed search (seconds); then staff may run it again.
@@ -94,6 +94,15 @@ DEFAULTS: dict[str, object] = {
     # ``dsar worker`` runs jobs in its own process (warm connections) unless this is true
     # (a forked child per job: more isolation, about 30-60 ms more per job).
     "WORKER_FORK": False,
+    # Exactly-once under faults (docs/architecture.md): each worker beats every this many
+    # seconds (a key in Redis naming the job it runs) and is dead after three missed beats;
+    # its job is then queued again at the next sweep.
+    "WORKER_HEARTBEAT_SECONDS": 5,
+    # Work the database still owes whose job is missing, finished or failed is queued again
+    # this long after its last activity (at once when Redis lost its data).
+    "REQUEUE_GRACE_SECONDS": 60,
+    # How often ``dsar scheduler`` runs the sweep of lost work.
+    "SWEEP_INTERVAL_SECONDS": 15,
     # export.json is attached inside report.pdf up to this size; WeasyPrint holds an
     # attachment whole in memory, so a larger one stays next to the report in the package.
     "PDF_ATTACHMENT_MAX_BYTES": 32 * 1024 * 1024,

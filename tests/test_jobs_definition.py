@@ -37,7 +37,8 @@ def test_job_ids_are_unchanged():
     assert gather_job_id(12, "crm") == "case-12-gather-crm"
     assert gather_job_id(12, "crm", 2) == "case-12-gather-crm-r2"
     assert collect_job_id(12, 1) == "case-12-collect-r1"
-    assert package_job_id(12) == "case-12-package"
+    # A build is named by the results it builds from: new results, a new job.
+    assert package_job_id(12, "ab" * 32) == "case-12-package-" + "ab" * 8
     assert transmit_job_id(3) == "package-3-transmit"
 
 

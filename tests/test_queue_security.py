@@ -146,7 +146,7 @@ def test_the_periodic_jobs_are_queued_as_json_and_run(app, run_jobs, redis_url):
         cron = cron_scheduler("test")
         for periodic in PERIODIC_JOBS:
             cron.register(import_attribute(periodic.func), queue_name=periodic.queue,
-                          interval=periodic.interval_seconds, name=periodic.name)
+                          interval=periodic.interval_seconds(app.config), name=periodic.name)
         assert len(cron.enqueue_jobs()) == len(PERIODIC_JOBS)
         ids = pipeline.get_queue("maintenance").job_ids
     redis = Redis.from_url(redis_url)

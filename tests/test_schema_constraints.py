@@ -115,8 +115,9 @@ def _new_row(table: str, ids: dict[str, int]) -> dict:
                                   "question": "?", "resume_status": "confirmed",
                                   "pause_id": ids["pause"]},
         "source_results": lambda: {"case_id": ids["case"], "source": f"source{n}"},
+        # Expired: a case has one ready package at most (a partial unique index).
         "export_packages": lambda: {"case_id": ids["case"], "sha256": "0" * 64,
-                                    "results_digest": "0" * 64},
+                                    "results_digest": "0" * 64, "status": "expired"},
         "transmissions": lambda: {"case_id": ids["case"], "package_id": ids["package"],
                                   "host": "receiver.example", "status": "sent"},
     }

@@ -40,10 +40,9 @@ def purge_identity_documents() -> int:
 
 @job
 def sweep_lost_work() -> int:
-    """Periodic: re-enqueue work whose job vanished from Redis or whose worker died."""
-    mails = len(sweep.requeue_pending_mail())
-    return (mails + sum(sweep.requeue_lost_gathering().values())
-            + sweep.requeue_lost_packages())
+    """Periodic: queue again the work whose job vanished from Redis, ended without doing it,
+    or whose worker died."""
+    return sum(sweep.requeue_lost_work().values())
 
 
 @job
@@ -74,7 +73,8 @@ def collect_gathering(case_id: int, *, actor_id: str | None = None) -> str:
     outcome, planned = gathering.collect(case_id, actor_id=actor_id)
     pipeline.start(planned)
     if outcome in ("review", "unchanged"):
-        pipeline.enqueue_package(case_id)  # skipped if the results did not change
+        # Named by the results' digest: the same results are built once.
+        pipeline.enqueue_package(case_id, build.results_digest(case_id))
     return outcome
 
 

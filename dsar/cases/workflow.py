@@ -7,7 +7,8 @@ import logging
 from datetime import date, datetime
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.orm.attributes import set_committed_value
 
 from dsar import deadlines
 from dsar.cases.clock import pauses_of, today_in_paris
@@ -44,6 +45,11 @@ class InvalidTransition(Exception):
         super().__init__(f"cannot go from {current} to {target}")
         self.current = current
         self.target = target
+
+
+class StaleTransition(InvalidTransition):
+    """The case left the status the change was decided from (another worker or agent moved
+    it first): nothing was changed, and the caller's transaction is to be rolled back."""
 
 
 def refresh_due_date(case: Case, *, today: date | None = None) -> None:
@@ -129,14 +135,26 @@ def transition(
 ) -> None:
     """Move ``case`` to ``target`` if the state machine allows it, and audit the move.
 
-    Raises ``InvalidTransition`` otherwise, leaving the case unchanged. The caller commits, so
-    the change and its audit event land together or not at all.
+    Raises ``InvalidTransition`` otherwise, leaving the case unchanged, and
+    ``StaleTransition`` when the case is no longer in the status it was read in (someone
+    moved it meanwhile). The caller commits, so the change and its audit event land together
+    or not at all.
     """
     current = CaseStatus(case.status)
     if target not in TRANSITIONS[current]:
         raise InvalidTransition(current, target)
     now = utcnow()
-    case.status = target
+    # A compare-and-set, not a read then a write: of two workers (or agents) that both saw the
+    # case in ``current``, one moves it and the other changes nothing (SQLite ignores
+    # SELECT … FOR UPDATE; on PostgreSQL the second waits for the first, then finds no row).
+    moved = db.session.execute(
+        update(Case).where(Case.id == case.id, Case.status == current)
+        .values(status=target, updated_at=now)
+        .execution_options(synchronize_session=False)).rowcount
+    if moved != 1:
+        raise StaleTransition(current, target)
+    set_committed_value(case, "status", target)
+    set_committed_value(case, "updated_at", now)
     if target is CaseStatus.CONFIRMED and case.confirmed_at is None:
         case.confirmed_at = now
     if not target.is_open:

@@ -183,7 +183,8 @@ def expire(package: ExportPackage, *, actor_type: ActorType = ActorType.SYSTEM,
 
 def purge_expired(now: datetime | None = None, *, actor_id: str | None = None) -> dict[str, int]:
     """Delete what has served its time: released packages past their download period,
-    packages of cases closed without release (withdrawn, refused), and the sealed codes of
+    packages of cases closed without release (withdrawn, refused), replaced packages still
+    stored, and the sealed codes of
     download codes no longer usable. Idempotent; returns what was done."""
     now = now or utcnow()
     closed = select(Case.id).where(Case.status.in_(
@@ -191,7 +192,10 @@ def purge_expired(now: datetime | None = None, *, actor_id: str | None = None) -
     due = list(db.session.scalars(select(ExportPackage).where(
         ExportPackage.blob_id.is_not(None),
         or_(ExportPackage.expires_at <= now,
-            (ExportPackage.status == PackageStatus.READY) & ExportPackage.case_id.in_(closed)),
+            (ExportPackage.status == PackageStatus.READY) & ExportPackage.case_id.in_(closed),
+            # Replaced by a newer build but still stored (a crash between the replacing
+            # build's commit and the deletion of the old file).
+            ExportPackage.status == PackageStatus.EXPIRED),
     ).order_by(ExportPackage.id)))
     due = [package for package in due if expire(package, actor_id=actor_id)]
     spent = db.session.execute(update(DownloadCode).where(

@@ -14,7 +14,8 @@ import hashlib
 import hmac
 import logging
 
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 
 from dsar.core import storage
 from dsar.core.audit import record_event
@@ -63,7 +64,8 @@ def package_scope(case: Case) -> str:
 
 def build_package(case_id: int, *, actor_id: str | None = None) -> str:
     """Build the package of a case in review. Returns ``built``, or why nothing was done
-    (``not-in-review``, ``already-built``)."""
+    (``not-in-review``, ``already-built``, ``superseded``: the results changed, or another
+    build landed, while this one ran)."""
     case = db.session.get(Case, case_id)
     if case is None or case.status is not CaseStatus.REVIEW:
         return "not-in-review"
@@ -77,26 +79,60 @@ def build_package(case_id: int, *, actor_id: str | None = None) -> str:
     with storage.writer() as out:
         manifest = write_package(content, out, extra=extra)
     blob = out.blob
-    stale = list(db.session.scalars(select(ExportPackage).where(
-        ExportPackage.case_id == case_id, ExportPackage.status == PackageStatus.READY)))
     package = ExportPackage(case_id=case_id, status=PackageStatus.READY, blob_id=blob.blob_id,
                             size=blob.size, sha256=blob.sha256, results_digest=digest,
                             record_count=manifest.records, file_count=len(manifest.files) + 1,
                             scope=scope, redaction_count=len(content.limitations.redactions))
-    db.session.add(package)
-    for old in stale:
-        old.status, old.expired_at = PackageStatus.EXPIRED, utcnow()
-    db.session.flush()
+    stale = _replace_ready_package(case_id, digest, package)
+    if stale is None:
+        db.session.rollback()
+        storage.delete(blob.blob_id)
+        logger.info("case %s: another build landed, or the results changed, while this one "
+                    "ran; its package is dropped", case_id)
+        return "superseded"
     record_event("package.built", case=case, actor_type=ActorType.WORKER, actor_id=actor_id,
                  payload={"package_id": package.id, "scope": scope,
                           "records": manifest.records, "files": package.file_count,
                           "size": blob.size, "redactions": package.redaction_count})
     # Read before the commit expires them (each would cost a query after it).
     package_id, redactions = package.id, package.redaction_count
-    old_blobs = [old.blob_id for old in stale if old.blob_id]
     db.session.commit()
-    for blob_id in old_blobs:
+    for blob_id in stale:
         storage.delete(blob_id)
     logger.info("case %s: %s package %s built (%d records, %d redactions)", case_id, scope,
                 package_id, manifest.records, redactions)
     return "built"
+
+
+def _replace_ready_package(case_id: int, digest: str, package: ExportPackage) -> list | None:
+    """Make ``package`` the case's one ready package, expiring the one it replaces; the blobs
+    to delete after the commit, or None (nothing done) when the build is not to land: the
+    search results changed while it ran, or another build landed first. Every step is a
+    compare-and-set and a partial unique index allows one ready package per case, so of two
+    builds racing exactly one lands, on SQLite as on PostgreSQL."""
+    case_moved = db.session.execute(
+        update(Case).where(Case.id == case_id, Case.status == CaseStatus.REVIEW)
+        .values(updated_at=utcnow()).execution_options(synchronize_session=False)).rowcount
+    if case_moved != 1 or results_digest(case_id) != digest:
+        return None
+    ready = db.session.execute(select(ExportPackage.id, ExportPackage.blob_id,
+                                      ExportPackage.results_digest)
+                               .where(ExportPackage.case_id == case_id,
+                                      ExportPackage.status == PackageStatus.READY)).all()
+    if any(row.results_digest == digest for row in ready):
+        return None
+    if ready:
+        expired = db.session.execute(
+            update(ExportPackage)
+            .where(ExportPackage.id.in_([row.id for row in ready]),
+                   ExportPackage.status == PackageStatus.READY)
+            .values(status=PackageStatus.EXPIRED, expired_at=utcnow(), blob_id=None)
+            .execution_options(synchronize_session=False)).rowcount
+        if expired != len(ready):
+            return None
+    db.session.add(package)
+    try:
+        db.session.flush()
+    except IntegrityError:  # another build's package landed between the two statements
+        return None
+    return [row.blob_id for row in ready if row.blob_id]

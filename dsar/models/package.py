@@ -6,7 +6,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, LargeBinary, String
+from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from dsar.extensions import db
@@ -34,7 +34,14 @@ class ExportPackage(db.Model):
     blob is deleted and it is kept as ``expired`` (what was built, when, its sum)."""
 
     __tablename__ = "export_packages"
-    __table_args__ = (value_check("package_scope", "scope", PackageScope),)
+    __table_args__ = (
+        value_check("package_scope", "scope", PackageScope),
+        # One package waiting for review per case: of two builds racing, one lands
+        # (dsar.exports.build).
+        Index("uq_export_packages_one_ready", "case_id", unique=True,
+              sqlite_where=text("status = 'ready'"),
+              postgresql_where=text("status = 'ready'")),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)

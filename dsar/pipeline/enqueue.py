@@ -25,7 +25,7 @@ from dsar.pipeline.job_ids import (
     package_job_id,
     transmit_job_id,
 )
-from dsar.pipeline.queues import FAILURE_TTL, RESULT_TTL, get_queue
+from dsar.pipeline.queues import FAILURE_TTL, RESULT_TTL, enqueue_on, get_queue
 
 logger = logging.getLogger(__name__)
 
@@ -35,19 +35,8 @@ MAIL_RETRY = Retry(max=5, interval=[10, 60, 300, 900, 3600])
 def enqueue_email(outbound_id: int) -> bool:
     """Enqueue the sending of outbox e-mail ``outbound_id``. False if Redis is unreachable
     (the sweep will retry); never raises to the web request."""
-    try:
-        get_queue("mail").enqueue(
-            MAIL_JOB,
-            outbound_id,
-            job_id=mail_job_id(outbound_id),
-            retry=MAIL_RETRY,
-            result_ttl=RESULT_TTL,
-            failure_ttl=FAILURE_TTL,
-        )
-    except RedisError as exc:
-        logger.warning("could not enqueue e-mail %s: %s", outbound_id, type(exc).__name__)
-        return False
-    return True
+    return enqueue_once("mail", MAIL_JOB, outbound_id, job_id=mail_job_id(outbound_id),
+                        retry=MAIL_RETRY)
 
 
 def enqueue_gather(case_id: int, source: str, round_: int = 1) -> bool:
@@ -55,42 +44,50 @@ def enqueue_gather(case_id: int, source: str, round_: int = 1) -> bool:
     unreachable: the row stays pending and the sweep queues it later."""
     config = current_app.config
     intervals = [int(i) for i in config["GATHER_RETRY_INTERVALS"]]
-    return _enqueue("gather", GATHER_JOB, case_id, source,
-                    job_id=gather_job_id(case_id, source, round_),
-                    retry=Retry(max=len(intervals), interval=intervals) if intervals else None,
-                    job_timeout=int(config["GATHER_TIMEOUT"]))
+    return enqueue_once("gather", GATHER_JOB, case_id, source,
+                        job_id=gather_job_id(case_id, source, round_),
+                        retry=Retry(max=len(intervals), interval=intervals) if intervals
+                        else None,
+                        job_timeout=int(config["GATHER_TIMEOUT"]))
 
 
 def enqueue_collect(case_id: int, round_: int) -> bool:
     """Queue the fan-in of a case's search (when its last source finished)."""
-    return _enqueue("gather", COLLECT_JOB, case_id, job_id=collect_job_id(case_id, round_),
-                    retry=Retry(max=3, interval=[5, 30, 120]))
+    return enqueue_once("gather", COLLECT_JOB, case_id, job_id=collect_job_id(case_id, round_),
+                        retry=Retry(max=3, interval=[5, 30, 120]))
 
 
-def enqueue_package(case_id: int) -> bool:
-    """Queue the build of a case's answer package (when its search is over)."""
-    return _enqueue("build", PACKAGE_JOB, case_id, job_id=package_job_id(case_id),
-                    retry=Retry(max=3, interval=[10, 60, 300]),
-                    job_timeout=int(current_app.config["GATHER_TIMEOUT"]))
+def enqueue_package(case_id: int, results_digest: str) -> bool:
+    """Queue the build of a case's answer package (when its search is over), for the search
+    results of this digest."""
+    return enqueue_once("build", PACKAGE_JOB, case_id,
+                        job_id=package_job_id(case_id, results_digest),
+                        retry=Retry(max=3, interval=[10, 60, 300]),
+                        job_timeout=int(current_app.config["GATHER_TIMEOUT"]))
 
 
 def enqueue_transmission(package_id: int, staff_id: int | None = None) -> bool:
     """Queue the direct transmission of a released portability package (Art. 20(2)). The
     receiving address is read by the job from the case, never carried in Redis. No automatic
     retry: a receiver that failed once is retried by staff, who see why it failed."""
-    return _enqueue("build", TRANSMIT_JOB, package_id, staff_id,
-                    job_id=transmit_job_id(package_id),
-                    job_timeout=int(current_app.config["TRANSMIT_TIMEOUT"]) * 4)
+    return enqueue_once("build", TRANSMIT_JOB, package_id, staff_id,
+                        job_id=transmit_job_id(package_id),
+                        job_timeout=int(current_app.config["TRANSMIT_TIMEOUT"]) * 4)
 
 
-def _enqueue(queue: str, func: str, *args, job_id: str, **options) -> bool:
+def enqueue_once(queue: str, func: str, *args, job_id: str, **options) -> bool:
+    """Enqueue job ``job_id`` on the named queue unless a job of that id is queued, scheduled
+    or running (then nothing happens: that job does the work). True if the job is queued
+    (by this call or before it); False if Redis is unreachable (the sweep queues the work
+    later, the database still owing it). Never raises to the web request."""
     try:
-        get_queue(queue).enqueue(func, *args, job_id=job_id, result_ttl=RESULT_TTL,
-                                 failure_ttl=FAILURE_TTL, **options)
+        enqueue_on(get_queue(queue), func, *args, job_id=job_id, result_ttl=RESULT_TTL,
+                   failure_ttl=FAILURE_TTL, **options)
     except RedisError as exc:
         logger.warning("could not enqueue %s: %s", job_id, type(exc).__name__)
         return False
     return True
+
 
 
 def start(planned) -> int:

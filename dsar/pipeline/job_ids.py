@@ -30,9 +30,12 @@ def collect_job_id(case_id: int, round_: int) -> str:
     return f"case-{case_id}-collect-r{round_}"
 
 
-def package_job_id(case_id: int) -> str:
-    """Id of the build of a case's answer package."""
-    return f"case-{case_id}-package"
+def package_job_id(case_id: int, results_digest: str) -> str:
+    """Id of the build of a case's answer package from the search results of this digest
+    (``dsar.exports.build.results_digest``): the same results name the same job, so a build
+    is queued once; new results (a source searched again) name a new one, not held back by
+    a build of the old ones still running."""
+    return f"case-{case_id}-package-{results_digest[:16]}"
 
 
 def transmit_job_id(package_id: int) -> str:

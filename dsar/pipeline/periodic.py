@@ -11,12 +11,24 @@ class PeriodicJob:
     name: str
     func: str
     queue: str
-    interval_seconds: int
+    #: Seconds, or the name of the setting that holds them.
+    interval: int | str
+
+    def interval_seconds(self, config) -> int:
+        """The interval, read from ``config`` when it names a setting."""
+        return int(config[self.interval]) if isinstance(self.interval, str) else self.interval
+
+    @property
+    def job_id(self) -> str:
+        """One id per periodic job: a run still queued or running is not queued again."""
+        return f"periodic-{self.name}"
 
 
 PERIODIC_JOBS: tuple[PeriodicJob, ...] = (
     PeriodicJob("expire-unconfirmed", "workers.jobs.expire_unconfirmed_cases", "maintenance", 3600),
-    PeriodicJob("sweep-lost-work", "workers.jobs.sweep_lost_work", "maintenance", 300),
+    # Recovery after a fault waits for this one (docs/architecture.md): every few seconds.
+    PeriodicJob("sweep-lost-work", "workers.jobs.sweep_lost_work", "maintenance",
+                "SWEEP_INTERVAL_SECONDS"),
     # Hourly, but each reminder and each day's digest is sent once (see dsar.cases.reminders).
     PeriodicJob("deadline-reminders", "workers.jobs.send_deadline_reminders", "maintenance",
                 3600),

@@ -107,6 +107,36 @@ def get_queue(name: str) -> Queue:
     return queue_on(name, redis_connection())
 
 
+#: Statuses of a job that will still run or is running: enqueueing its id again is a no-op.
+IN_FLIGHT = frozenset({JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED,
+                       JobStatus.STARTED, JobStatus.READY_TO_ENQUEUE})
+#: How long one process holds the right to enqueue a job id (a crash mid-enqueue frees it).
+ENQUEUE_CLAIM_SECONDS = 10
+
+
+def enqueue_on(queue: Queue, func: str, *args, job_id: str, **options) -> bool:
+    """Enqueue ``func(*args)`` as job ``job_id`` on ``queue`` unless a job of that id will
+    still run or is running (queued, scheduled, deferred, started): RQ itself would put the
+    id in the queue a second time and run both copies. Two processes enqueueing the same id
+    at once: a short Redis claim lets one of them check and enqueue. Returns whether this
+    call enqueued; raises ``RedisError`` when Redis is unreachable."""
+    connection = queue.connection
+    claim = f"dsar:enqueuing:{job_id}"
+    if not connection.set(claim, "1", nx=True, ex=ENQUEUE_CLAIM_SECONDS):
+        return False  # another process is enqueueing this very job now
+    try:
+        try:  # whatever queue it is on
+            existing = DsarJob.fetch(job_id, connection=connection, serializer=SERIALIZER)
+        except NoSuchJobError:
+            existing = None
+        if existing is not None and existing.get_status(refresh=False) in IN_FLIGHT:
+            return False
+        queue.enqueue(func, *args, job_id=job_id, **options)
+        return True
+    finally:
+        connection.delete(claim)
+
+
 def fetch_job(job_id: str) -> Job | None:
     """The job of this id as RQ keeps it (read as JSON), None if Redis forgot it."""
     try:

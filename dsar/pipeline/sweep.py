@@ -1,6 +1,7 @@
 """Housekeeping that keeps the database and the queues in step: expiring cases whose e-mail
-was never confirmed, and re-enqueueing work whose job vanished from Redis or whose worker
-died."""
+was never confirmed, and queuing again the work the database still owes whose job is lost:
+vanished from Redis, ended without doing it, or left by a dead worker (the decision:
+``dsar.pipeline.recovery``)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import logging
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from dsar import pipeline
 from dsar.cases.proofs import purge_leftover_proofs
@@ -18,6 +19,7 @@ from dsar.exports.build import current_package, results_digest
 from dsar.extensions import db
 from dsar.mail.outbox import queue_email
 from dsar.models import (
+    FINISHED_GATHER_STATUSES,
     ActorType,
     Case,
     CaseStatus,
@@ -28,14 +30,11 @@ from dsar.models import (
     SourceResult,
 )
 from dsar.models.types import utcnow
+from dsar.pipeline.recovery import JobState, RedisView, forget, should_requeue
 from dsar.search import gathering
 from dsar.search.gathering import GATHERING_STATUSES
 
 logger = logging.getLogger(__name__)
-
-#: Leave a fresh outbox row alone for this long: its job is probably on its way.
-REQUEUE_GRACE = timedelta(minutes=2)
-
 
 def expire_unconfirmed(now: datetime | None = None) -> list[int]:
     """Close as ``expired`` every case still unconfirmed after ``CONFIRMATION_DAYS``; tell the
@@ -60,15 +59,14 @@ def expire_unconfirmed(now: datetime | None = None) -> list[int]:
 
 
 def requeue_pending_mail(now: datetime | None = None) -> list[int]:
-    """Enqueue again every pending e-mail whose job Redis no longer knows."""
+    """Enqueue again every pending e-mail whose job is lost (see :func:`requeue_lost_work`)."""
     now = now or utcnow()
-    pending = db.session.scalars(
-        select(OutboundEmail.id).where(
-            OutboundEmail.status == MailStatus.PENDING,
-            OutboundEmail.created_at < now - REQUEUE_GRACE,
-        )
-    ).all()
-    requeued = [i for i in pending if not pipeline.job_is_queued(pipeline.mail_job_id(i))]
+    view = RedisView.read(pipeline.redis_connection(), now)
+    pending = db.session.execute(select(OutboundEmail.id, OutboundEmail.created_at).where(
+        OutboundEmail.status == MailStatus.PENDING)).all()
+    db.session.rollback()
+    requeued = [outbound_id for outbound_id, created_at in pending
+                if _lost(pipeline.mail_job_id(outbound_id), created_at, now, view)]
     for outbound_id in requeued:
         pipeline.enqueue_email(outbound_id)
     if requeued:
@@ -77,49 +75,32 @@ def requeue_pending_mail(now: datetime | None = None) -> list[int]:
 
 
 def requeue_lost_gathering(now: datetime | None = None) -> dict[str, int]:
-    """Queue again the searches of open cases that no worker will finish: pending ones whose
-    job Redis no longer knows (Redis emptied or restarted), and running ones whose worker died
-    (their lease ran out). Then queue the fan-in of cases whose sources are all finished but
-    which are still ``in_progress`` (the fan-in job was lost). Returns counts."""
+    """Queue again the searches of open cases that no job will finish (their job lost with
+    Redis, ended without recording, or its worker dead: a running search is then handed
+    back, its claim void), and the fan-in of cases whose sources are all finished but which
+    are still ``in_progress``. Returns counts."""
     now = now or utcnow()
+    view = RedisView.read(pipeline.redis_connection(), now)
     rows = db.session.execute(
         select(SourceResult.case_id, SourceResult.source, SourceResult.round,
-               SourceResult.status, SourceResult.lease_until, SourceResult.updated_at)
+               SourceResult.status, SourceResult.attempts, SourceResult.updated_at)
         .join(Case, Case.id == SourceResult.case_id)
         .where(Case.status.in_(GATHERING_STATUSES),
                SourceResult.status.in_([GatherStatus.PENDING, GatherStatus.RUNNING]))
     ).all()
+    db.session.rollback()
     searches = 0
-    for case_id, source, round_, status, lease_until, updated_at in rows:
-        if status is GatherStatus.RUNNING:
-            lost = lease_until is None or lease_until < now
-        else:
-            lost = (updated_at < now - REQUEUE_GRACE
-                    and not pipeline.job_is_queued(pipeline.gather_job_id(case_id, source,
-                                                                          round_)))
-        if not lost:
+    for case_id, source, round_, status, attempts, updated_at in rows:
+        job_id = pipeline.gather_job_id(case_id, source, round_)
+        if not _lost(job_id, updated_at, now, view):
             continue
-        if status is GatherStatus.RUNNING:
-            # The worker died: its claim is void, the next job may start the search over.
-            db.session.execute(
-                update(SourceResult).where(SourceResult.case_id == case_id,
-                                           SourceResult.source == source,
-                                           SourceResult.status == GatherStatus.RUNNING)
-                .values(status=GatherStatus.PENDING, lease_until=None))
-            db.session.commit()
-        if pipeline.enqueue_gather(case_id, source, round_):
-            searches += 1
-    stalled = db.session.scalars(
-        select(Case.id).where(Case.status == CaseStatus.IN_PROGRESS,
-                              Case.updated_at < now - REQUEUE_GRACE)
-    ).all()
+        if status is GatherStatus.RUNNING and not _hand_back(case_id, source, attempts):
+            continue  # it finished, or was handed back, meanwhile
+        searches += pipeline.enqueue_gather(case_id, source, round_)
     fan_ins = 0
-    for case_id in stalled:
-        if not gathering.all_finished(case_id):
-            continue
+    for case_id, last_activity in _cases_awaiting_fan_in():
         round_ = gathering.current_round(case_id)
-        if not pipeline.job_is_queued(pipeline.collect_job_id(case_id, round_)) or \
-                _job_finished(pipeline.collect_job_id(case_id, round_)):
+        if _lost(pipeline.collect_job_id(case_id, round_), last_activity, now, view):
             fan_ins += pipeline.enqueue_collect(case_id, round_)
     db.session.rollback()
     if searches or fan_ins:
@@ -127,31 +108,70 @@ def requeue_lost_gathering(now: datetime | None = None) -> dict[str, int]:
     return {"requeued_searches": searches, "requeued_fan_ins": fan_ins}
 
 
+def _hand_back(case_id: int, source: str, attempts: int) -> bool:
+    """Void the claim of a running search whose job is lost (compare-and-set on the claim's
+    number: a result recorded meanwhile stands, and the old job can no longer record one)."""
+    handed = db.session.execute(
+        update(SourceResult).where(SourceResult.case_id == case_id,
+                                   SourceResult.source == source,
+                                   SourceResult.status == GatherStatus.RUNNING,
+                                   SourceResult.attempts == attempts)
+        .values(status=GatherStatus.PENDING, lease_until=None, updated_at=utcnow())
+        .execution_options(synchronize_session=False)).rowcount
+    db.session.commit()
+    return handed == 1
+
+
+def _cases_awaiting_fan_in() -> list[tuple[int, datetime]]:
+    """Cases in progress whose every search is finished, with their last search's end."""
+    unfinished = select(SourceResult.case_id).where(
+        SourceResult.status.not_in(FINISHED_GATHER_STATUSES))
+    return [tuple(row) for row in db.session.execute(
+        select(SourceResult.case_id, func.max(SourceResult.updated_at))
+        .join(Case, Case.id == SourceResult.case_id)
+        .where(Case.status == CaseStatus.IN_PROGRESS,
+               SourceResult.case_id.not_in(unfinished))
+        .group_by(SourceResult.case_id)).all()]
+
+
 def requeue_lost_packages(now: datetime | None = None) -> int:
     """Queue again the build of the answer package of cases in review that have none for
-    their current search results (the job was lost, or failed every retry)."""
+    their current search results and whose build job is lost."""
     now = now or utcnow()
-    waiting = db.session.scalars(select(Case.id).where(
-        Case.status == CaseStatus.REVIEW, Case.updated_at < now - REQUEUE_GRACE)).all()
+    view = RedisView.read(pipeline.redis_connection(), now)
+    waiting = db.session.execute(select(Case.id, Case.updated_at).where(
+        Case.status == CaseStatus.REVIEW)).all()
     queued = 0
-    for case_id in waiting:
+    for case_id, updated_at in waiting:
+        digest = results_digest(case_id)
         package = current_package(case_id)
-        if package is not None and package.results_digest == results_digest(case_id):
+        if package is not None and package.results_digest == digest:
             continue
-        if pipeline.job_status(pipeline.package_job_id(case_id)) in ("queued", "started",
-                                                                     "scheduled", "deferred"):
-            continue
-        queued += pipeline.enqueue_package(case_id)
+        if _lost(pipeline.package_job_id(case_id, digest), updated_at, now, view):
+            queued += pipeline.enqueue_package(case_id, digest)
     db.session.rollback()
     if queued:
         logger.info("re-enqueued %d package builds", queued)
     return queued
 
 
-def _job_finished(job_id: str) -> bool:
-    """A fan-in that ran while the case still is in progress did not finish its work (its
-    case moved on otherwise): run it again."""
-    return pipeline.job_status(job_id) in ("finished", "failed", "stopped", "canceled")
+def requeue_lost_work(now: datetime | None = None) -> dict[str, int]:
+    """Every step that queues lost work again (the periodic ``sweep_lost_work`` job)."""
+    return {"requeued_mail": len(requeue_pending_mail(now)),
+            **requeue_lost_gathering(now),
+            "requeued_packages": requeue_lost_packages(now)}
+
+
+def _lost(job_id: str, last_activity: datetime, now: datetime, view: RedisView) -> bool:
+    """Whether the job of owed work is to be queued again (``recovery.decide``); if so, what
+    Redis still holds of the old one is removed first."""
+    seen = should_requeue(job_id, last_activity, now, view)
+    if seen is None:
+        return False
+    if seen.state is not JobState.MISSING:
+        forget(job_id, view)
+    logger.info("job %s: %s, queued again", job_id, seen.state)
+    return True
 
 
 def sweep(now: datetime | None = None) -> dict[str, int]:
@@ -163,9 +183,7 @@ def sweep(now: datetime | None = None) -> dict[str, int]:
     return {
         "purged_proofs": purged_proofs,
         "expired": len(expire_unconfirmed(now)),
-        "requeued_mail": len(requeue_pending_mail(now)),
-        **requeue_lost_gathering(now),
-        "requeued_packages": requeue_lost_packages(now),
+        **requeue_lost_work(now),
         "purged_packages": purged["packages"],
         "purged_codes": purged["codes"],
     }

@@ -7,29 +7,39 @@ worker registers it. A plain ``rq worker`` registers none, and ``workers.app`` b
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import importlib
+import logging
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from flask import Flask, current_app
+from redis import Redis
+from redis.exceptions import RedisError
 from rq import SimpleWorker, Worker
 from rq.cron import CronJob, CronScheduler
+from rq.exceptions import StopRequested
 from rq.utils import now
 
 from dsar.extensions import db
 from dsar.pipeline.job_ids import JOBS_MODULE
+from dsar.pipeline.liveness import Heartbeat
 from dsar.pipeline.periodic import PERIODIC_JOBS
 from dsar.pipeline.queues import (
     FAILURE_TTL,
     RESULT_TTL,
     SERIALIZER,
     DsarJob,
+    enqueue_on,
     get_queue,
     queue_on,
     redis_connection,
 )
+
+logger = logging.getLogger(__name__)
 
 _job_app: Flask | None = None
 #: The process that registered the app: a forked work-horse is another one.
@@ -66,10 +76,47 @@ def job_app_context() -> Iterator[Flask]:
             db.session.remove()
 
 
-class _ShutdownMixin:
-    """RQ 3.0 unsubscribes its command channel before stopping redis-py's listening thread,
+class _DsarWorkerMixin:
+    """What dsar adds to RQ's workers: a heartbeat thread naming the running job
+    (:mod:`dsar.pipeline.liveness`), and a shutdown that does not hang.
+
+    RQ 3.0 unsubscribes its command channel before stopping redis-py's listening thread,
     which then waits up to 60 s for a subscription that never comes: every burst or stop of
     a worker could hang a minute. Stopping the thread first lets it end on the reply."""
+
+    heartbeat_seconds: float = 5.0
+    _beat: Heartbeat | None = None
+
+    def register_birth(self) -> None:
+        super().register_birth()  # refuses a name whose key exists: beat only after it
+        self._beat = Heartbeat(self.connection, self.name, self.heartbeat_seconds,
+                               rq_worker=self)
+        self._beat.start()
+
+    def register_death(self) -> None:
+        if self._beat is not None:
+            self._beat.stop()
+            self._beat = None
+        super().register_death()
+
+    def work(self, *args, **kwargs) -> bool:
+        try:
+            return super().work(*args, **kwargs)
+        finally:
+            if self._beat is not None:  # RQ's teardown failed before its register_death
+                self._beat.stop()
+                self._beat = None
+
+    def execute_job(self, job, queue):
+        # Named before RQ marks the job started: the sweep never sees it started on a live
+        # worker that does not say so.
+        if self._beat is not None:
+            self._beat.running(job.id)
+        try:
+            return super().execute_job(job, queue)
+        finally:
+            if self._beat is not None:
+                self._beat.running(None)
 
     def unsubscribe(self) -> None:
         if self.pubsub_thread:
@@ -77,11 +124,11 @@ class _ShutdownMixin:
         super().unsubscribe()
 
 
-class DsarWorker(_ShutdownMixin, Worker):
+class DsarWorker(_DsarWorkerMixin, Worker):
     """RQ's forking worker (``rq worker --worker-class`` may name it)."""
 
 
-class DsarSimpleWorker(_ShutdownMixin, SimpleWorker):
+class DsarSimpleWorker(_DsarWorkerMixin, SimpleWorker):
     """RQ's worker that runs each job in this process."""
 
 
@@ -101,8 +148,57 @@ def make_worker(queue_names, *, fork: bool) -> Worker:
     (``fork``) or in this process; JSON jobs of :class:`DsarJob` only."""
     run_jobs_in(current_app._get_current_object())
     worker_class = DsarWorker if fork else DsarSimpleWorker
-    return worker_class([get_queue(q) for q in queue_names], connection=redis_connection(),
-                        serializer=SERIALIZER, job_class=DsarJob)
+    worker = worker_class([get_queue(q) for q in queue_names], connection=redis_connection(),
+                          serializer=SERIALIZER, job_class=DsarJob)
+    worker.heartbeat_seconds = float(current_app.config["WORKER_HEARTBEAT_SECONDS"])
+    return worker
+
+
+def run_worker(queue_names, *, fork: bool, burst: bool = False) -> None:
+    """``dsar worker``: work until asked to stop, riding out a Redis restart. RQ's worker
+    waits for Redis while it waits for a job, but quits on a Redis error anywhere else (the
+    end of a job, its own bookkeeping): a new worker then starts once Redis answers again.
+    A job cut off that way is the sweep's (its worker stopped beating)."""
+    level = current_app.config["LOG_LEVEL"]
+    wait = Backoff()
+    while True:
+        worker = make_worker(queue_names, fork=fork)
+        try:
+            worker.work(with_scheduler=True, burst=burst, logging_level=level)
+        except RedisError as exc:  # in RQ's teardown, with Redis gone
+            logger.warning("worker %s: Redis error (%s)", worker.name, type(exc).__name__)
+        if burst or worker._stop_requested:
+            return
+        logger.warning("worker %s stopped on a Redis error; a new worker starts once Redis "
+                       "answers", worker.name)
+        wait.until_redis_answers(worker.connection, stop=lambda w=worker: w._stop_requested)
+        if worker._stop_requested:
+            return
+
+
+class Backoff:
+    """Waits that double from 1 s up to 30 s while Redis does not answer."""
+
+    def __init__(self, first: float = 1.0, longest: float = 30.0):
+        self.first, self.longest = first, longest
+        self.next = first
+
+    def sleep(self) -> None:
+        time.sleep(self.next)
+        self.next = min(self.next * 2, self.longest)
+
+    def reset(self) -> None:
+        self.next = self.first
+
+    def until_redis_answers(self, connection: Redis, stop=lambda: False) -> None:
+        """Sleep, longer each time, until ``connection`` answers a PING (or ``stop()``)."""
+        self.reset()
+        while not stop():
+            try:
+                connection.ping()
+                return
+            except RedisError:
+                self.sleep()
 
 
 class _CronScheduler(CronScheduler):
@@ -125,15 +221,51 @@ class _CronScheduler(CronScheduler):
         enqueued = []
         for cron_job in self.get_jobs():
             if cron_job.should_run():
-                job = queue_on(cron_job.queue_name, self.connection).enqueue(
-                    cron_job.func or cron_job.func_name, args=cron_job.args,
-                    kwargs=cron_job.kwargs, **cron_job.job_options)
-                # RQ's history of what each periodic job spawned (its monitoring reads it).
-                self.connection.zadd(cron_job.job_history_key,
-                                     {job.id: job.enqueued_at.timestamp()})
+                # One id per periodic job: a sweep still queued or running (every worker busy
+                # with long builds) is not queued a second time.
+                job_id = f"periodic-{cron_job.name}"
+                if enqueue_on(queue_on(cron_job.queue_name, self.connection),
+                              cron_job.func_name, *(cron_job.args or ()), job_id=job_id,
+                              **(cron_job.kwargs or {}), **cron_job.job_options):
+                    # RQ's history of what each periodic job spawned (its monitoring reads
+                    # it).
+                    self.connection.zadd(cron_job.job_history_key, {job_id: time.time()})
                 cron_job.set_enqueue_time(enqueue_time)
                 enqueued.append(cron_job)
         return enqueued
+
+    def start(self) -> None:
+        """RQ's loop, riding out a Redis restart: a Redis error is logged and the loop waits
+        (1 s, doubling up to 30 s) instead of ending; jobs due meanwhile are queued once
+        Redis is back."""
+        self.log.info("CronScheduler %s: starting...", self.name)
+        self._install_signal_handlers()
+        wait = Backoff()
+        registered = False
+        try:
+            while True:
+                try:
+                    if not registered:
+                        self.register_birth()
+                        registered = True
+                    if self.enqueue_jobs():
+                        self.save()
+                    self.heartbeat()
+                    wait.reset()
+                    pause = self.calculate_sleep_interval()
+                except RedisError as exc:
+                    self.log.warning("CronScheduler %s: Redis error (%s); retrying", self.name,
+                                     type(exc).__name__)
+                    registered = False
+                    pause = wait.next
+                    wait.next = min(wait.next * 2, wait.longest)
+                if pause > 0:
+                    time.sleep(pause)
+        except (KeyboardInterrupt, StopRequested):
+            self.log.info("CronScheduler %s: stop requested", self.name)
+        finally:
+            with contextlib.suppress(RedisError):
+                self.register_death()
 
 
 def cron_scheduler(name: str) -> CronScheduler:
@@ -149,4 +281,5 @@ def schedule_periodic_jobs(scheduler: CronScheduler) -> None:
     never imports the job functions (nor the services and libraries they load)."""
     for periodic in PERIODIC_JOBS:
         scheduler.register_by_name(periodic.func, periodic.queue,
-                                   interval=periodic.interval_seconds, name=periodic.name)
+                                   interval=periodic.interval_seconds(current_app.config),
+                                   name=periodic.name)

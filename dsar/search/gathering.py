@@ -24,14 +24,21 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select, update
 
-from dsar.cases.workflow import transition
+from dsar.cases.workflow import StaleTransition, transition
 from dsar.core import storage
 from dsar.core.audit import record_event
 from dsar.core.keys import derived_key
 from dsar.extensions import db
-from dsar.models import ActorType, Case, CaseStatus, GatherStatus, SourceResult
+from dsar.models import (
+    FINISHED_GATHER_STATUSES,
+    ActorType,
+    Case,
+    CaseStatus,
+    GatherStatus,
+    SourceResult,
+)
 from dsar.models.types import utcnow
 from dsar.sources.base import Discovery, Identity, SourceError
 from dsar.sources.catalog import get_catalog
@@ -116,10 +123,11 @@ def gather(case_id: int, source: str, *, final_attempt: bool = True,
            actor_id: str | None = None, now: datetime | None = None) -> str:
     """Search one source for a case and store what it found. Returns what happened:
     ``done``, ``failed``, ``retrying`` (the exception is re-raised for RQ's Retry), or why it
-    did nothing (``already-done``, ``held``, ``closed``, ``gone``)."""
+    did nothing (``already-done``, ``held``: another job holds the search; ``superseded``:
+    the search was handed to another job while this one ran; ``closed``, ``gone``)."""
     now = now or utcnow()
     row = db.session.scalar(select(SourceResult).where(
-        SourceResult.case_id == case_id, SourceResult.source == source).with_for_update())
+        SourceResult.case_id == case_id, SourceResult.source == source))
     if row is None or source not in get_catalog().sources:
         db.session.rollback()
         return "gone"
@@ -130,15 +138,24 @@ def gather(case_id: int, source: str, *, final_attempt: bool = True,
     if row.status.finished:
         db.session.rollback()
         return "already-done"
-    if row.status is GatherStatus.RUNNING and row.lease_until and row.lease_until > now:
-        db.session.rollback()  # another worker is on it
-        return "held"
     config = current_app.config
-    row.status = GatherStatus.RUNNING
-    row.attempts += 1
-    row.started_at = now
-    row.lease_until = now + timedelta(seconds=int(config["GATHER_TIMEOUT"])
-                                      + int(config["GATHER_LEASE_MARGIN"]))
+    lease_until = now + timedelta(seconds=int(config["GATHER_TIMEOUT"])
+                                  + int(config["GATHER_LEASE_MARGIN"]))
+    # The claim is a compare-and-set on the attempt number read above, which then fences the
+    # result: only the job holding the latest claim may record it.
+    claim = row.attempts + 1
+    claimed = db.session.execute(
+        update(SourceResult)
+        .where(SourceResult.id == row.id, SourceResult.attempts == row.attempts,
+               or_(SourceResult.status == GatherStatus.PENDING,
+                   and_(SourceResult.status == GatherStatus.RUNNING,
+                        SourceResult.lease_until < now)))
+        .values(status=GatherStatus.RUNNING, attempts=claim, started_at=now,
+                lease_until=lease_until, updated_at=now)
+        .execution_options(synchronize_session=False)).rowcount
+    if claimed != 1:
+        db.session.rollback()  # another job is on it (or finished it meanwhile)
+        return "held"
     identity = row_input(row)
     db.session.commit()
 
@@ -146,9 +163,16 @@ def gather(case_id: int, source: str, *, final_attempt: bool = True,
         with get_catalog().connector(source) as connector:
             found = connector.discover(identity).sorted()
     except Exception as exc:
-        return _record_failure(case_id, source, exc, final_attempt, actor_id)
-    _record_success(case_id, source, found, actor_id)
-    return "done"
+        return _record_failure(case_id, source, claim, exc, final_attempt, actor_id)
+    return _record_success(case_id, source, claim, found, actor_id)
+
+
+def _fenced(case_id: int, source: str, claim: int):
+    """The search row of ``source``, only while the claim ``claim`` still holds it."""
+    return update(SourceResult).where(
+        SourceResult.case_id == case_id, SourceResult.source == source,
+        SourceResult.status == GatherStatus.RUNNING, SourceResult.attempts == claim,
+    ).execution_options(synchronize_session=False)
 
 
 def result_lines(found: Discovery) -> Iterator[str]:
@@ -170,53 +194,66 @@ def result_document(found: Discovery) -> bytes:
     return "".join(result_lines(found)).encode()
 
 
-def _record_success(case_id: int, source: str, found: Discovery, actor_id: str | None) -> None:
+def _record_success(case_id: int, source: str, claim: int, found: Discovery,
+                    actor_id: str | None) -> str:
     with storage.text_writer() as out:
         for line in result_lines(found):
             out.write(line)
     blob = out.blob
-    row = db.session.scalar(select(SourceResult).where(
-        SourceResult.case_id == case_id, SourceResult.source == source).with_for_update())
-    old_blob = row.result_blob_id
+    old_blob = db.session.scalar(select(SourceResult.result_blob_id).where(
+        SourceResult.case_id == case_id, SourceResult.source == source))
     counts: dict[str, int] = {}
     for record in found.records:
         counts[record.collection] = counts.get(record.collection, 0) + 1
-    row.result_blob_id = blob.blob_id
-    row.result_sha256 = blob.sha256
-    row.record_count = len(found.records)
-    row.counts = counts
-    row.status = GatherStatus.DONE
-    row.error = None
-    row.lease_until = None
-    row.finished_at = utcnow()
-    record_event("gather.source_done", case=row.case, actor_type=ActorType.WORKER,
-                 actor_id=actor_id, payload={"source": source, "round": row.round,
-                                             "records": row.record_count})
+    recorded = db.session.execute(_fenced(case_id, source, claim).values(
+        result_blob_id=blob.blob_id, result_sha256=blob.sha256,
+        record_count=len(found.records), counts=counts, status=GatherStatus.DONE, error=None,
+        lease_until=None, finished_at=utcnow(), updated_at=utcnow())).rowcount
+    if recorded != 1:
+        return _superseded(case_id, source, blob.blob_id)
+    row = db.session.scalar(select(SourceResult).where(
+        SourceResult.case_id == case_id, SourceResult.source == source))
+    record_event("gather.source_done", case=db.session.get(Case, case_id),
+                 actor_type=ActorType.WORKER, actor_id=actor_id,
+                 payload={"source": source, "round": row.round, "records": len(found.records)})
     db.session.commit()
     if old_blob and old_blob != blob.blob_id:
         storage.delete(old_blob)
     logger.info("case %s source %s: %d records", case_id, source, len(found.records))
+    return "done"
 
 
-def _record_failure(case_id: int, source: str, exc: Exception, final_attempt: bool,
-                    actor_id: str | None) -> str:
+def _superseded(case_id: int, source: str, blob_id: str | None = None) -> str:
+    """The search was handed to another job while this one ran (its worker was taken for
+    dead): what this one found is dropped, the other one's result stands."""
+    db.session.rollback()
+    if blob_id:
+        storage.delete(blob_id)
+    logger.warning("case %s source %s: search handed to another job meanwhile; this result "
+                   "is dropped", case_id, source)
+    return "superseded"
+
+
+def _record_failure(case_id: int, source: str, claim: int, exc: Exception,
+                    final_attempt: bool, actor_id: str | None) -> str:
     db.session.rollback()
     # A SourceError's message is written to be shown (no identifier in it); anything else
     # may quote data, so only its type is kept.
     message = (f"{type(exc).__name__}: {exc}" if isinstance(exc, SourceError)
                else type(exc).__name__)[:500]
-    row = db.session.scalar(select(SourceResult).where(
-        SourceResult.case_id == case_id, SourceResult.source == source).with_for_update())
-    row.error = message
-    row.lease_until = None
+    values = ({"status": GatherStatus.FAILED, "finished_at": utcnow()} if final_attempt
+              else {"status": GatherStatus.PENDING})
+    recorded = db.session.execute(_fenced(case_id, source, claim).values(
+        error=message, lease_until=None, updated_at=utcnow(), **values)).rowcount
+    if recorded != 1:
+        return _superseded(case_id, source)
     if final_attempt:
-        row.status = GatherStatus.FAILED
-        row.finished_at = utcnow()
-        record_event("gather.source_failed", case=row.case, actor_type=ActorType.WORKER,
-                     actor_id=actor_id, payload={"source": source, "round": row.round,
-                                                 "error": type(exc).__name__})
-    else:
-        row.status = GatherStatus.PENDING
+        row = db.session.scalar(select(SourceResult).where(
+            SourceResult.case_id == case_id, SourceResult.source == source))
+        record_event("gather.source_failed", case=db.session.get(Case, case_id),
+                     actor_type=ActorType.WORKER, actor_id=actor_id,
+                     payload={"source": source, "round": row.round,
+                              "error": type(exc).__name__})
     db.session.commit()
     logger.warning("case %s source %s failed (%s)%s", case_id, source, type(exc).__name__,
                    "" if final_attempt else ", will retry")
@@ -241,7 +278,7 @@ def collect(case_id: int, *, actor_id: str | None = None) -> tuple[str, list[Pla
     """The fan-in. Once every source is finished: plan the next round for the sources whose
     identifiers grew, or, when nothing new was found, move the case to ``review``.
     Returns what happened and the searches to queue after the commit."""
-    case = db.session.scalar(select(Case).where(Case.id == case_id).with_for_update())
+    case = db.session.get(Case, case_id)
     if case is None or case.status not in GATHERING_STATUSES:
         db.session.rollback()
         return "closed", []
@@ -249,6 +286,10 @@ def collect(case_id: int, *, actor_id: str | None = None) -> tuple[str, list[Pla
     if not rows or not all(r.status.finished for r in rows.values()):
         db.session.rollback()
         return "waiting", []
+    if not _claim_fan_in(case_id, rows.values()):
+        db.session.rollback()
+        logger.info("case %s: its fan-in was done by another job", case_id)
+        return "superseded", []
     identity = base_identity(case)
     #: What each source already covered: what it was searched with and what its own
     #: records yielded (its connector followed those itself).
@@ -282,12 +323,35 @@ def collect(case_id: int, *, actor_id: str | None = None) -> tuple[str, list[Pla
     outcome = "unchanged"
     if case.status is CaseStatus.IN_PROGRESS:
         failed = sorted(n for n, r in rows.items() if r.status is GatherStatus.FAILED)
-        transition(case, CaseStatus.REVIEW, actor_type=ActorType.WORKER, actor_id=actor_id,
-                   payload={"sources": len(rows), "failed_sources": failed,
-                            "records": sum(r.record_count or 0 for r in rows.values())})
+        try:
+            transition(case, CaseStatus.REVIEW, actor_type=ActorType.WORKER,
+                       actor_id=actor_id,
+                       payload={"sources": len(rows), "failed_sources": failed,
+                                "records": sum(r.record_count or 0 for r in rows.values())})
+        except StaleTransition:
+            db.session.rollback()
+            logger.info("case %s: moved by another job meanwhile", case_id)
+            return "superseded", []
         outcome = "review"
     db.session.commit()
     return outcome, []
+
+
+def _claim_fan_in(case_id: int, rows) -> bool:
+    """The fan-in's claim: touch every search row of the case on condition it is still
+    finished and in the round read. Two fan-ins of one round: the second waits for the first
+    to commit (the database's write lock on SQLite, the row locks on PostgreSQL), then finds a
+    row of a new round (the first planned one) and gives up, or claims and finds the case
+    already moved on (``transition`` refuses)."""
+    rows = list(rows)
+    seen_round = max(r.round for r in rows)
+    touched = db.session.execute(
+        update(SourceResult)
+        .where(SourceResult.case_id == case_id, SourceResult.round <= seen_round,
+               SourceResult.status.in_(FINISHED_GATHER_STATUSES))
+        .values(updated_at=utcnow())
+        .execution_options(synchronize_session=False)).rowcount
+    return touched == len(rows)
 
 
 def _within(wanted: Identity, covered: Identity) -> bool:
