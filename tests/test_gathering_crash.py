@@ -1,6 +1,7 @@
-"""A worker killed with SIGKILL in the middle of a search does not lose the case: once its lease
-runs out the sweep hands the search to another worker, which finishes the case with the same
-result. Real worker processes (``dsar worker``), a real Redis, a real HTTP source."""
+"""A worker killed with SIGKILL in the middle of a search does not lose the case: once it has
+missed three heartbeats (not the search's whole lease) the sweep hands the search to another
+worker, which finishes the case with the same result. Real worker processes (``dsar worker``),
+a real Redis, a real HTTP source."""
 
 from __future__ import annotations
 
@@ -10,15 +11,18 @@ import signal
 import subprocess
 import sys
 import threading
-from datetime import timedelta
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
 import pytest
 from sqlalchemy import select
 
+from dsar import pipeline
 from dsar.extensions import db
 from dsar.models import Case, CaseStatus, GatherStatus, SourceResult
+from dsar.models.types import utcnow
+from dsar.pipeline.liveness import running_jobs
 from dsar.pipeline.sweep import requeue_lost_gathering
 from dsar.search import gathering
 from dsar.sources.base import Identity
@@ -93,7 +97,8 @@ def crash_app(tmp_path, app, database_url, redis_url, key_file, smtp_server):
            "DSAR_MASTER_KEY_FILE": key_file, "DSAR_STORAGE_DIR": gapp.config["STORAGE_DIR"],
            "DSAR_SOURCES_FILE": gapp.config["SOURCES_FILE"],
            "DSAR_REGISTER_FILE": gapp.config["REGISTER_FILE"],
-           "DSAR_GATHER_RETRY_INTERVALS": "[]", "DSAR_LOG_LEVEL": "WARNING"}
+           "DSAR_GATHER_RETRY_INTERVALS": "[]", "DSAR_LOG_LEVEL": "WARNING",
+           "DSAR_WORKER_HEARTBEAT_SECONDS": "2"}
     yield gapp, crm, env
     crm.close()
     dispose(gapp)
@@ -135,11 +140,17 @@ def test_a_worker_killed_mid_search_loses_nothing(crash_app):
     assert case_status(app, case.id) is CaseStatus.IN_PROGRESS
 
     with app.app_context():
-        # While the dead worker's lease runs, nobody else takes the search…
+        # While the dead worker's heartbeat key lives (three 2-second beats), nobody else
+        # takes the search…
         assert requeue_lost_gathering()["requeued_searches"] == 0
-        # …and once it has run out, the sweep queues it for another worker.
-        after = lease_until + timedelta(seconds=1)
-        assert requeue_lost_gathering(after)["requeued_searches"] == 1
+        redis = pipeline.redis_connection()
+        deadline = time.monotonic() + 30
+        while running_jobs(redis) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not running_jobs(redis), "the killed worker's key never expired"
+        # …then the sweep hands it to another worker at once, long before the lease's end.
+        assert utcnow() < lease_until
+        assert requeue_lost_gathering()["requeued_searches"] == 1
     crm.release.set()
     second = worker(env, "--burst")
     assert second.wait(120) == 0

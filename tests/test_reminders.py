@@ -18,6 +18,7 @@ from dsar.cases import staff_actions
 from dsar.extensions import db
 from dsar.models import Case, CaseStatus, OutboundEmail, StaffUser
 from dsar.pipeline import QUEUES, get_queue
+from dsar.config import DEFAULTS
 from dsar.pipeline.periodic import PERIODIC_JOBS
 from tests.support.mailbox import body_of
 from tests.support.staff import make_case, make_staff
@@ -92,7 +93,7 @@ def test_both_jobs_are_scheduled_on_the_maintenance_queue_at_least_daily():
     for func_path in ("workers.jobs.send_deadline_reminders", "workers.jobs.send_overdue_digest"):
         assert func_path in jobs, f"{func_path} is not scheduled"
         assert jobs[func_path].queue == "maintenance"
-        assert 0 < jobs[func_path].interval_seconds <= 24 * 3600
+        assert 0 < jobs[func_path].interval_seconds(DEFAULTS) <= 24 * 3600
         module, _, name = func_path.rpartition(".")
         assert callable(getattr(importlib.import_module(module), name))
 

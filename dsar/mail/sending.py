@@ -7,6 +7,7 @@ import logging
 from email.message import EmailMessage
 
 from flask import current_app
+from sqlalchemy import update
 
 from dsar.core.audit import record_event
 from dsar.extensions import db
@@ -45,10 +46,18 @@ def deliver(outbound_id: int, *, actor_id: str | None = None) -> bool:
         db.session.commit()
         logger.warning("e-mail %s failed (%s)", outbound_id, type(exc).__name__)
         raise
-    outbound.attempts += 1
-    outbound.status = MailStatus.SENT
-    outbound.sent_at = utcnow()
-    outbound.last_error = None
+    # Marked sent by a compare-and-set: had another job sent it meanwhile (SMTP cannot be
+    # asked, so at least once), the message is recorded and audited once.
+    marked = db.session.execute(
+        update(OutboundEmail).where(OutboundEmail.id == outbound_id,
+                                    OutboundEmail.status == MailStatus.PENDING)
+        .values(status=MailStatus.SENT, sent_at=utcnow(), last_error=None,
+                attempts=OutboundEmail.attempts + 1)
+        .execution_options(synchronize_session=False)).rowcount
+    if marked != 1:
+        db.session.rollback()
+        logger.warning("e-mail %s was sent by another job meanwhile", outbound_id)
+        return False
     record_event(
         "email.sent",
         case=outbound.case,
