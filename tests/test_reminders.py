@@ -15,10 +15,10 @@ from babel.dates import format_date
 from sqlalchemy import func, select, update
 
 from dsar.cases import staff_actions
+from dsar.config import DEFAULTS
 from dsar.extensions import db
 from dsar.models import Case, CaseStatus, OutboundEmail, StaffUser
 from dsar.pipeline import QUEUES, get_queue
-from dsar.config import DEFAULTS
 from dsar.pipeline.periodic import PERIODIC_JOBS
 from tests.support.mailbox import body_of
 from tests.support.staff import make_case, make_staff
