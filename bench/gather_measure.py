@@ -164,12 +164,14 @@ def job_steps(app, started: dict[int, float], source: str) -> dict[str, float]:
     def at(moment) -> float:
         return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
 
+    from dsar.exports.build import results_digest
+
     samples: dict[str, list[float]] = {}
     with app.app_context():
         for case_id, began in started.items():
             jobs = {"search": pipeline.gather_job_id(case_id, source),
                     "fan-in": pipeline.collect_job_id(case_id, 1),
-                    "build": pipeline.package_job_id(case_id)}
+                    "build": pipeline.package_job_id(case_id, results_digest(case_id))}
             records = {name: pipeline.fetch_job(job_id) for name, job_id in jobs.items()}
             if any(r is None or r.ended_at is None for r in records.values()):
                 continue

@@ -86,6 +86,12 @@ class _DsarWorkerMixin:
 
     heartbeat_seconds: float = 5.0
     _beat: Heartbeat | None = None
+    #: Set on SIGTERM or Ctrl-C (RQ sets its own flag only when a job is running).
+    stop_asked: bool = False
+
+    def request_stop(self, signum, frame) -> None:
+        self.stop_asked = True
+        super().request_stop(signum, frame)
 
     def register_birth(self) -> None:
         super().register_birth()  # refuses a name whose key exists: beat only after it
@@ -167,12 +173,15 @@ def run_worker(queue_names, *, fork: bool, burst: bool = False) -> None:
             worker.work(with_scheduler=True, burst=burst, logging_level=level)
         except RedisError as exc:  # in RQ's teardown, with Redis gone
             logger.warning("worker %s: Redis error (%s)", worker.name, type(exc).__name__)
-        if burst or worker._stop_requested:
+        if burst or worker.stop_asked:
             return
         logger.warning("worker %s stopped on a Redis error; a new worker starts once Redis "
                        "answers", worker.name)
-        wait.until_redis_answers(worker.connection, stop=lambda w=worker: w._stop_requested)
-        if worker._stop_requested:
+        try:
+            wait.until_redis_answers(worker.connection, stop=lambda w=worker: w.stop_asked)
+        except StopRequested:  # SIGTERM or Ctrl-C while waiting (RQ's signal handler)
+            return
+        if worker.stop_asked:
             return
 
 
