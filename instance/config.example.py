@@ -57,3 +57,10 @@ TRANSMIT_TIMEOUT = 60
 # stderr, a job's lines tagged with its id).
 # WORKER_FORK = False
 # LOG_LEVEL = "INFO"
+# Recovery after a fault (docs/architecture.md, "How a job stays exactly-once"): a worker
+# beats every 5 s and is dead after three missed beats; dsar scheduler sweeps every 15 s; work
+# whose job ended or vanished without doing it is queued again after 60 s (at once when Redis
+# lost its data or the job's worker died).
+# WORKER_HEARTBEAT_SECONDS = 5
+# SWEEP_INTERVAL_SECONDS = 15
+# REQUEUE_GRACE_SECONDS = 60
