@@ -158,7 +158,7 @@ def test_a_lost_fan_in_is_queued_again(gather_app, redis_url):
     Redis.from_url(redis_url).flushdb()  # the fan-in job the last search queued is gone
     with gather_app.app_context():
         # The first sweep notes that Redis lost its data; it waits for live workers to say
-        # what they run (three heartbeats), then queues what was lost.
+        # what they run (two heartbeats), then queues what was lost.
         now = utcnow()
         assert requeue_lost_gathering(now)["requeued_fan_ins"] == 0
         assert requeue_lost_gathering(now + timedelta(seconds=15))["requeued_fan_ins"] == 1

@@ -105,7 +105,7 @@ def test_a_lost_package_build_is_queued_again(demo, redis_url):
             worker.execute_job(job[0], job[1])
     assert packages(demo, case.id) == []
     with demo.app_context():
-        # Noted as lost with Redis's data, queued again once live workers have had three
+        # Noted as lost with Redis's data, queued again once live workers have had two
         # heartbeats to name what they run.
         now = utcnow()
         assert requeue_lost_packages(now) == 0

@@ -122,5 +122,6 @@ def test_a_missing_job_and_the_loss_of_redis_data(app, redis_url):
     assert observe("case-3-collect-r1", view).state is JobState.MISSING
     assert redis.exists(EPOCH_KEY)  # the first sweep after a loss notes when it saw it
     assert not view.settled
-    assert _view(app, now + timedelta(seconds=15)).settled  # three 5-second beats later
-    assert _view(app, now + timedelta(seconds=15)).emptied_at == now
+    assert not _view(app, now + timedelta(seconds=9)).settled
+    assert _view(app, now + timedelta(seconds=10)).settled  # two 5-second beats later
+    assert _view(app, now + timedelta(seconds=10)).emptied_at == now

@@ -28,6 +28,9 @@ WORKER_KEY_PREFIX = "dsar:worker:"
 EPOCH_KEY = "dsar:queue-epoch"
 #: A worker missing this many beats is dead.
 BEATS_TO_DEATH = 3
+#: After Redis lost its data, every live worker has named its job again within one beat;
+#: two leave a margin (a beat late under load) yet stay under the sweep's interval.
+BEATS_TO_SETTLE = 2
 
 
 def worker_key(name: str) -> str:

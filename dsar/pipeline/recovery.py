@@ -19,7 +19,7 @@ from redis import Redis
 from rq.exceptions import NoSuchJobError
 from rq.job import JobStatus
 
-from dsar.pipeline.liveness import BEATS_TO_DEATH, redis_emptied_at, running_jobs, worker_alive
+from dsar.pipeline.liveness import BEATS_TO_SETTLE, redis_emptied_at, running_jobs, worker_alive
 from dsar.pipeline.queues import SERIALIZER, DsarJob
 
 
@@ -59,8 +59,8 @@ class RedisView:
     connection: Redis
     running: dict[str, str]
     emptied_at: datetime
-    #: Whether every live worker has beaten since the loss: until then a job in flight may
-    #: not be named by its worker's key yet.
+    #: Whether every live worker has beaten since the loss (two beats have passed): until
+    #: then a job in flight may not be named by its worker's key yet.
     settled: bool
 
     @classmethod
@@ -69,7 +69,7 @@ class RedisView:
         beat = timedelta(seconds=float(current_app.config["WORKER_HEARTBEAT_SECONDS"]))
         # Read the heartbeats after the epoch: a worker that beat since names its job.
         return cls(connection, running_jobs(connection), emptied_at,
-                   now - emptied_at >= beat * BEATS_TO_DEATH)
+                   now - emptied_at >= beat * BEATS_TO_SETTLE)
 
 
 def observe(job_id: str, view: RedisView) -> Observation:
