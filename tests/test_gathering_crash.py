@@ -5,15 +5,11 @@ a real Redis, a real HTTP source."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
 import sys
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlparse
 
 import pytest
 from sqlalchemy import select
@@ -28,6 +24,7 @@ from dsar.search import gathering
 from dsar.sources.base import Identity
 from dsar.sources.catalog import get_catalog
 from tests.support.app import dispose
+from tests.support.blocking_crm import BlockingCrm
 from tests.support.gathering import (
     CRM_SOURCE,
     EMAIL,
@@ -40,51 +37,6 @@ from tests.support.gathering import (
     verified_case,
     write_config,
 )
-
-CONTACTS = [{"id": 7, "email": EMAIL, "name": "Camille Martin"},
-            {"id": 8, "email": "camille.martin@autre.example", "name": "Camille Martin"}]
-
-
-class BlockingCrm:
-    """A CRM whose first search hangs until released: the worker is then mid-search."""
-
-    def __init__(self):
-        self.arrived = threading.Event()
-        self.release = threading.Event()
-        self.hits = 0
-        crm = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802 (http.server's name)
-                crm.hits += 1
-                if crm.hits == 1:
-                    crm.arrived.set()
-                    crm.release.wait(60)
-                wanted = parse_qs(urlparse(self.path).query).get("email", [""])[0].lower()
-                body = json.dumps({"data": [c for c in CONTACTS
-                                            if wanted in c["email"].lower()]}).encode()
-                try:
-                    self.send_response(200)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(body)))
-                    self.end_headers()
-                    self.wfile.write(body)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # the killed worker's connection
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def close(self):
-        self.release.set()
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(10)
 
 
 @pytest.fixture
