@@ -125,3 +125,37 @@ def test_a_missing_job_and_the_loss_of_redis_data(app, redis_url):
     assert not _view(app, now + timedelta(seconds=9)).settled
     assert _view(app, now + timedelta(seconds=10)).settled  # two 5-second beats later
     assert _view(app, now + timedelta(seconds=10)).emptied_at == now
+
+
+def test_the_sweep_rebuilds_a_package_whose_results_changed_and_no_other(gather_app):
+    """Cases in review with the package of their results are left alone; one whose search
+    changed after its package was built, its build lost, gets a build queued again."""
+    from sqlalchemy import select, update
+
+    from dsar.extensions import db
+    from dsar.models import ExportPackage, PackageStatus, SourceResult
+    from dsar.pipeline.sweep import requeue_lost_packages
+    from tests.support.gathering import start, verified_case
+    from tests.support.workers import run_queued_jobs
+
+    answered, changed = verified_case(gather_app), verified_case(gather_app)
+    for case in (answered, changed):
+        start(gather_app, case.id)
+    assert run_queued_jobs(gather_app) == 0
+    with gather_app.app_context():
+        # A source of one case searched again with another result; its build job lost.
+        db.session.execute(update(SourceResult).where(
+            SourceResult.case_id == changed.id, SourceResult.source == "shop")
+            .values(result_sha256="0" * 64, updated_at=utcnow() + timedelta(seconds=1)))
+        db.session.commit()
+        later = utcnow() + timedelta(minutes=2)
+        assert requeue_lost_packages(later) == 0  # notes that Redis holds nothing of before
+        assert requeue_lost_packages(later + timedelta(seconds=10)) == 1
+        [job_id] = pipeline.get_queue("build").job_ids
+        assert job_id.startswith(f"case-{changed.id}-package-")
+    assert run_queued_jobs(gather_app) == 0
+    with gather_app.app_context():
+        ready = db.session.scalars(select(ExportPackage.case_id).where(
+            ExportPackage.status == PackageStatus.READY)).all()
+        assert sorted(ready) == sorted([answered.id, changed.id])
+        assert db.session.query(ExportPackage).filter_by(case_id=changed.id).count() == 2

@@ -9,7 +9,7 @@ import logging
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import func, select, update
+from sqlalchemy import exists, func, or_, select, update
 
 from dsar import pipeline
 from dsar.cases.proofs import purge_leftover_proofs
@@ -23,10 +23,12 @@ from dsar.models import (
     ActorType,
     Case,
     CaseStatus,
+    ExportPackage,
     GatherStatus,
     MailStatus,
     MailTemplate,
     OutboundEmail,
+    PackageStatus,
     SourceResult,
 )
 from dsar.models.types import utcnow
@@ -139,8 +141,17 @@ def requeue_lost_packages(now: datetime | None = None) -> int:
     their current search results and whose build job is lost."""
     now = now or utcnow()
     view = RedisView.read(pipeline.redis_connection(), now)
+    # Cases waiting for the DPO may be thousands: only those without a ready package, or
+    # whose searches changed since it was built, can lack the package of their results.
+    ready_built_at = (select(ExportPackage.created_at)
+                      .where(ExportPackage.case_id == Case.id,
+                             ExportPackage.status == PackageStatus.READY)
+                      .scalar_subquery())
     waiting = db.session.execute(select(Case.id, Case.updated_at).where(
-        Case.status == CaseStatus.REVIEW)).all()
+        Case.status == CaseStatus.REVIEW,
+        or_(ready_built_at.is_(None),
+            exists().where(SourceResult.case_id == Case.id,
+                           SourceResult.updated_at > ready_built_at)))).all()
     queued = 0
     for case_id, updated_at in waiting:
         digest = results_digest(case_id)
