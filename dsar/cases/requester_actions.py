@@ -108,8 +108,12 @@ def _record_answer(case: Case, answer: str, proof: IdentityProof | None) -> None
         db.session.flush()
         request.answer_proof_id = proof.id
     request.pause.ended_on = today_in_paris()
-    transition(case, request.resume_status, actor_type=ActorType.REQUESTER,
-               payload={"info_request_id": request.id})
+    try:
+        transition(case, request.resume_status, actor_type=ActorType.REQUESTER,
+                   payload={"info_request_id": request.id})
+    except InvalidTransition:  # staff moved the case the same instant
+        db.session.rollback()
+        raise ActionRefused(_l("There is no open question on this request.")) from None
     refresh_due_date(case)
     record_event("case.info_answered", case=case, actor_type=ActorType.REQUESTER,
                  payload={"info_request_id": request.id, "proof": proof.id if proof else None})

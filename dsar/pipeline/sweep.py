@@ -13,7 +13,7 @@ from sqlalchemy import exists, func, or_, select, update
 
 from dsar import pipeline
 from dsar.cases.proofs import purge_leftover_proofs
-from dsar.cases.workflow import transition
+from dsar.cases.workflow import StaleTransition, transition
 from dsar.delivery.release import purge_expired
 from dsar.exports.build import current_package, results_digest
 from dsar.extensions import db
@@ -48,8 +48,11 @@ def expire_unconfirmed(now: datetime | None = None) -> list[int]:
     ).all()
     expired, mails = [], []
     for case in cases:
-        transition(case, CaseStatus.EXPIRED, actor_type=ActorType.SYSTEM,
-                   payload={"reason": "not_confirmed"})
+        try:
+            transition(case, CaseStatus.EXPIRED, actor_type=ActorType.SYSTEM,
+                       payload={"reason": "not_confirmed"})
+        except StaleTransition:  # confirmed (or withdrawn) the same instant: it stays so
+            continue
         mails.append(queue_email(case, MailTemplate.EXPIRED))
         expired.append(case.id)
     db.session.commit()
