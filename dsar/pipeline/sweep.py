@@ -9,7 +9,8 @@ import logging
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import exists, func, or_, select, update
+from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy.orm import aliased
 
 from dsar import pipeline
 from dsar.cases.proofs import purge_leftover_proofs
@@ -146,15 +147,15 @@ def requeue_lost_packages(now: datetime | None = None) -> int:
     view = RedisView.read(pipeline.redis_connection(), now)
     # Cases waiting for the DPO may be thousands: only those without a ready package, or
     # whose searches changed since it was built, can lack the package of their results.
-    ready_built_at = (select(ExportPackage.created_at)
-                      .where(ExportPackage.case_id == Case.id,
-                             ExportPackage.status == PackageStatus.READY)
-                      .scalar_subquery())
-    waiting = db.session.execute(select(Case.id, Case.updated_at).where(
-        Case.status == CaseStatus.REVIEW,
-        or_(ready_built_at.is_(None),
-            exists().where(SourceResult.case_id == Case.id,
-                           SourceResult.updated_at > ready_built_at)))).all()
+    # (One ready package per case at most: a unique index.)
+    ready = aliased(ExportPackage)
+    waiting = db.session.execute(
+        select(Case.id, Case.updated_at)
+        .outerjoin(ready, and_(ready.case_id == Case.id, ready.status == PackageStatus.READY))
+        .where(Case.status == CaseStatus.REVIEW,
+               or_(ready.id.is_(None),
+                   exists().where(SourceResult.case_id == Case.id,
+                                  SourceResult.updated_at > ready.created_at)))).all()
     queued = 0
     for case_id, updated_at in waiting:
         digest = results_digest(case_id)
