@@ -32,8 +32,10 @@ from dsar.models import (
     MailTemplate,
     PackageScope,
     PackageStatus,
+    PlanStatus,
     ProofKind,
     StaffRole,
+    StepStatus,
     TransmissionStatus,
 )
 
@@ -54,10 +56,15 @@ VOCABULARIES: dict[tuple[str, str], tuple[str, ...]] = {
     ("export_packages", "status"): tuple(PackageStatus),
     ("export_packages", "scope"): tuple(PackageScope),
     ("transmissions", "status"): tuple(TransmissionStatus),
+    ("change_plans", "status"): tuple(PlanStatus),
+    ("change_steps", "status"): tuple(StepStatus),
 }
 #: What 0008 adds or narrows: gone after ``downgrade 0007``, back after ``upgrade``.
 ADDED_BY_0008 = {("cases", "ck_cases_case_calendar"),
                  ("export_packages", "ck_export_packages_package_scope")}
+#: The tables 0010 creates, with their CHECKs.
+ADDED_BY_0010 = {("change_plans", "ck_change_plans_plan_status"),
+                 ("change_steps", "ck_change_steps_step_status")}
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 TODAY = date(2026, 3, 2)
@@ -120,6 +127,11 @@ def _new_row(table: str, ids: dict[str, int]) -> dict:
                                     "results_digest": "0" * 64, "status": "expired"},
         "transmissions": lambda: {"case_id": ids["case"], "package_id": ids["package"],
                                   "host": "receiver.example", "status": "sent"},
+        # One plan per case: each its own spare case.
+        "change_plans": lambda: {"case_id": next(ids["spare_cases"]), "exceptions": [],
+                                 "remaining": {}},
+        "change_steps": lambda: {"case_id": ids["case"], "source": f"source{n}",
+                                 "outcome": [], "attempts": 0},
     }
     return rows[table]()
 
@@ -134,12 +146,14 @@ def _insert(connection, table: str, ids: dict[str, int], **raw: str) -> int:
 
 
 def _rows_referred_to(app) -> dict[str, int]:
-    """A staff member, a case, its clock pause and a package, for the rows that refer to them."""
+    """A staff member, a case, its clock pause and a package, for the rows that refer to them
+    (and spare cases, for the rows of which a case has one at most)."""
     with app.app_context(), db.engine.begin() as connection:
         ids = {"staff": _insert(connection, "staff_users", {}),
                "case": _insert(connection, "cases", {})}
         ids["pause"] = _insert(connection, "clock_pauses", ids)
         ids["package"] = _insert(connection, "export_packages", ids)
+        ids["spare_cases"] = iter([_insert(connection, "cases", {}) for _ in range(10)])
     return ids
 
 
@@ -234,8 +248,8 @@ def test_downgrade_drops_the_new_checks_and_upgrade_restores_them(app, tmp_path)
         upgrade()
         with db.engine.connect() as connection:
             again = _migrated_checks(connection)
-    assert set(at_head) >= ADDED_BY_0008
-    assert set(at_0007) == set(at_head) - ADDED_BY_0008
+    assert set(at_head) >= ADDED_BY_0008 | ADDED_BY_0010
+    assert set(at_0007) == set(at_head) - ADDED_BY_0008 - ADDED_BY_0010
     resume = ("info_requests", "ck_info_requests_resume_status")
     assert at_0007[resume][1] == frozenset(CaseStatus)  # widened back as 0007 had it
     assert again == at_head

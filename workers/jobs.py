@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dsar import pipeline
 from dsar.cases import proofs, reminders
+from dsar.changes import answer, execution, plan
 from dsar.delivery import release
 from dsar.exports import build
 from dsar.mail import sending
@@ -73,6 +74,8 @@ def collect_gathering(case_id: int, *, actor_id: str | None = None) -> str:
     outcome, planned = gathering.collect(case_id, actor_id=actor_id)
     pipeline.start(planned)
     if outcome in ("review", "unchanged"):
+        if plan.draft_plan(case_id):
+            return outcome  # a request that changes data: its plan waits for the DPO
         # Named by the results' digest: the same results are built once.
         pipeline.enqueue_package(case_id, build.results_digest(case_id))
     return outcome
@@ -102,3 +105,30 @@ def transmit_package(package_id: int, staff_id: int | None = None, *,
                      actor_id: str | None = None) -> str:
     """Send a released portability package to the receiving controller the person named."""
     return release.transmit_released(package_id, staff_id=staff_id, actor_id=actor_id)
+
+
+@job
+def carry_out_step(case_id: int, source: str, *, actor_id: str | None = None) -> str:
+    """Carry out a case's approved plan in one source; the last step to finish queues the
+    verification."""
+    outcome = execution.carry_out_step(case_id, source, final_attempt=final_attempt(),
+                                       actor_id=actor_id)
+    if outcome in ("done", "failed", "unsupported", "already-done") and \
+            execution.all_steps_finished(case_id):
+        pipeline.enqueue_verification(case_id)
+    return outcome
+
+
+@job
+def verify_plan(case_id: int, *, actor_id: str | None = None) -> str:
+    """Search again where the plan changed data; verified, the certificate is built."""
+    outcome = execution.verify(case_id, actor_id=actor_id)
+    if outcome == "verified":
+        pipeline.enqueue_certificate(case_id)
+    return outcome
+
+
+@job
+def build_certificate(case_id: int, *, actor_id: str | None = None) -> str:
+    """Build the erasure certificate of a case whose plan is verified."""
+    return answer.build_certificate(case_id, actor_id=actor_id)

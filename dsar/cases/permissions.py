@@ -24,6 +24,9 @@ class Action(enum.StrEnum):
     RERUN_SOURCE = "rerun_source"
     PREVIEW_PACKAGE = "preview_package"
     RELEASE = "release"
+    #: A request that changes data: keep items under an exception, approve the plan.
+    KEEP_IN_PLAN = "keep_in_plan"
+    APPROVE_PLAN = "approve_plan"
     TRANSMIT = "transmit"
     EXTEND = "extend"
     REJECT = "reject"
@@ -49,6 +52,8 @@ ALLOWED: dict[Action, frozenset[StaffRole]] = {
     Action.PREVIEW_PACKAGE: frozenset({A, D}),
     # Sending a complete copy of the data out of the organisation is the DPO's decision.
     Action.RELEASE: frozenset({D}),
+    Action.KEEP_IN_PLAN: frozenset({D}),
+    Action.APPROVE_PLAN: frozenset({D}),
     Action.TRANSMIT: frozenset({D}),
     Action.EXTEND: frozenset({D}),
     Action.REJECT: frozenset({D}),

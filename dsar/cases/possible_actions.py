@@ -5,11 +5,14 @@ what is ``dsar.cases.permissions``."""
 
 from __future__ import annotations
 
+from sqlalchemy import select
+
 from dsar.cases import links
 from dsar.cases.workflow import TRANSITIONS
 from dsar.delivery import release
 from dsar.exports.build import current_package
-from dsar.models import Case, CaseStatus
+from dsar.extensions import db
+from dsar.models import CHANGE_KINDS, Case, CaseStatus, ChangePlan, PlanStatus
 from dsar.search.gathering import GATHERING_STATUSES
 
 #: Actions that need the case to move to a status: possible when the state machine allows it.
@@ -34,6 +37,10 @@ def possible(case: Case, action: str) -> bool:
     if action == "release":
         return (status is CaseStatus.REVIEW and case.kind in release.RELEASED_KINDS
                 and current_package(case.id) is not None)
+    if action in ("keep", "approve"):
+        plan = db.session.scalar(select(ChangePlan.status).where(ChangePlan.case_id == case.id))
+        return (status is CaseStatus.REVIEW and case.kind in CHANGE_KINDS
+                and plan in (PlanStatus.DRAFT, PlanStatus.REMAINS))
     if action == "extend":
         return status.is_open and not case.extended
     if action == "revoke_links":

@@ -27,8 +27,9 @@ logger = logging.getLogger(__name__)
 
 #: Statuses after which no document of the case is needed any more: the identity decision is
 #: behind (processing started) or the case is closed.
-DECIDED_STATUSES = frozenset({CaseStatus.IN_PROGRESS, CaseStatus.REVIEW, CaseStatus.COMPLETED,
-                              CaseStatus.REJECTED, CaseStatus.WITHDRAWN, CaseStatus.EXPIRED})
+DECIDED_STATUSES = frozenset({CaseStatus.IN_PROGRESS, CaseStatus.REVIEW, CaseStatus.EXECUTING,
+                              CaseStatus.VERIFYING, CaseStatus.COMPLETED, CaseStatus.REJECTED,
+                              CaseStatus.WITHDRAWN, CaseStatus.EXPIRED})
 
 
 def store_upload(upload: tuple[bytes, str], kind: ProofKind) -> IdentityProof:

@@ -30,7 +30,11 @@ TRANSITIONS: dict[CaseStatus, frozenset[CaseStatus]] = {
     S.NEEDS_INFO: frozenset({S.CONFIRMED, S.VERIFIED, S.WITHDRAWN, S.REJECTED}),
     S.VERIFIED: frozenset({S.IN_PROGRESS, S.NEEDS_INFO, S.WITHDRAWN, S.REJECTED}),
     S.IN_PROGRESS: frozenset({S.REVIEW, S.WITHDRAWN, S.REJECTED}),
-    S.REVIEW: frozenset({S.COMPLETED, S.IN_PROGRESS, S.WITHDRAWN, S.REJECTED}),
+    S.REVIEW: frozenset({S.COMPLETED, S.IN_PROGRESS, S.EXECUTING, S.WITHDRAWN, S.REJECTED}),
+    # Kinds that change data (docs/erasure.md): the approved plan runs, then is verified;
+    # verified, or something found again, the case is back in review for the DPO.
+    S.EXECUTING: frozenset({S.VERIFYING, S.REVIEW, S.WITHDRAWN, S.REJECTED}),
+    S.VERIFYING: frozenset({S.REVIEW, S.WITHDRAWN, S.REJECTED}),
     S.COMPLETED: frozenset(),
     S.REJECTED: frozenset(),
     S.WITHDRAWN: frozenset(),

@@ -27,15 +27,18 @@ from dsar.exports.build import current_package, results_digest
 from dsar.extensions import db
 from dsar.mail.outbox import commit_and_send, queue_email
 from dsar.models import (
+    CHANGE_KINDS,
     ActorType,
     Case,
     CaseKind,
     CaseStatus,
+    ChangePlan,
     DownloadCode,
     ExportPackage,
     GatherStatus,
     MailTemplate,
     PackageStatus,
+    PlanStatus,
     SourceResult,
     StaffUser,
     Transmission,
@@ -45,7 +48,9 @@ from dsar.models.types import utcnow
 logger = logging.getLogger(__name__)
 
 #: The kinds whose answer is the package itself (the others complete with their own action).
-RELEASED_KINDS = frozenset({CaseKind.ACCESS, CaseKind.PORTABILITY})
+#: The kinds answered by a package the DPO releases: a copy of the data, or (erasure) the
+#: certificate of what was done.
+RELEASED_KINDS = frozenset({CaseKind.ACCESS, CaseKind.PORTABILITY, CaseKind.ERASURE})
 
 
 def failed_sources(case: Case) -> list[str]:
@@ -71,6 +76,10 @@ def release(case: Case, staff: StaffUser, *, package_id: int | str | None,
                                "sending a copy of the data."))
     if case.status is not CaseStatus.REVIEW:
         raise ActionRefused(_l("This action is not possible while the case is in this state."))
+    if case.kind in CHANGE_KINDS and db.session.scalar(select(ChangePlan.status).where(
+            ChangePlan.case_id == case.id)) is not PlanStatus.VERIFIED:
+        raise ActionRefused(_l("The plan must be approved, carried out and verified before "
+                               "its certificate is sent."))
     package = current_package(case.id)
     if package is None or package.results_digest != results_digest(case.id):
         raise ActionRefused(_l("The answer is still being prepared from the latest search. "

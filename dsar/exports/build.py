@@ -25,6 +25,7 @@ from dsar.exports.package import write_package
 from dsar.exports.pdf import report_member
 from dsar.extensions import db
 from dsar.models import (
+    CHANGE_KINDS,
     ActorType,
     Case,
     CaseKind,
@@ -69,6 +70,8 @@ def build_package(case_id: int, *, actor_id: str | None = None) -> str:
     case = db.session.get(Case, case_id)
     if case is None or case.status is not CaseStatus.REVIEW:
         return "not-in-review"
+    if case.kind in CHANGE_KINDS:
+        return "not-a-copy"  # answered by what was done (its certificate), never a copy
     digest = results_digest(case_id)
     latest = current_package(case_id)
     if latest is not None and latest.results_digest == digest:

@@ -20,6 +20,7 @@ from dsar.accounts.management import role_label, setup_token
 from dsar.cases.intake import confirmation_deadline
 from dsar.cases.reminders import overdue_cases
 from dsar.cases.requester_actions import open_info_request
+from dsar.changes.plan import planned_collections
 from dsar.core.tokens import case_token
 from dsar.delivery.download_codes import code_for_email
 from dsar.delivery.release import failed_sources
@@ -86,7 +87,9 @@ def _package_ready(outbound: OutboundEmail) -> dict:
     sources = get_catalog().sources
     missing = [sources[n].label(outbound.case.language) if n in sources else n
                for n in failed_sources(outbound.case)]
-    return {"package": package, "missing_sources": missing,
+    kept = bool(package is not None and package.scope == "erasure" and any(
+        p.kept for p in planned_collections(outbound.case)))
+    return {"package": package, "missing_sources": missing, "kept_anything": kept,
             "available_until": format_date(package.expires_at, "long") if package else ""}
 
 

@@ -3,7 +3,15 @@
 from dsar.models.audit import AuditEvent, AuditHead
 from dsar.models.case import Case, ClockPause
 from dsar.models.casework import CaseNote, InfoRequest
+from dsar.models.changes import (
+    FINISHED_STEP_STATUSES,
+    ChangePlan,
+    ChangeStep,
+    PlanStatus,
+    StepStatus,
+)
 from dsar.models.enums import (
+    CHANGE_KINDS,
     CLOCK_RUNNING_STATUSES,
     CLOSED_STATUSES,
     INFO_RESUME_STATUSES,
@@ -32,6 +40,12 @@ from dsar.models.proof import IdentityProof
 from dsar.models.staff import StaffUser
 
 __all__ = [
+    "CHANGE_KINDS",
+    "FINISHED_STEP_STATUSES",
+    "ChangePlan",
+    "ChangeStep",
+    "PlanStatus",
+    "StepStatus",
     "CLOCK_RUNNING_STATUSES",
     "CLOSED_STATUSES",
     "INFO_RESUME_STATUSES",

@@ -27,6 +27,10 @@ class CaseStatus(enum.StrEnum):
     VERIFIED = "verified"
     IN_PROGRESS = "in_progress"
     REVIEW = "review"
+    #: A kind that changes data: the DPO approved the plan, its steps run in the sources.
+    EXECUTING = "executing"
+    #: Every step done: a new search checks that what should be gone is gone.
+    VERIFYING = "verifying"
     COMPLETED = "completed"
     REJECTED = "rejected"
     WITHDRAWN = "withdrawn"
@@ -36,6 +40,10 @@ class CaseStatus(enum.StrEnum):
     def is_open(self) -> bool:
         return self not in CLOSED_STATUSES
 
+
+#: The kinds whose answer is carried out in the sources (docs/erasure.md), not a copy of the
+#: data: after the search, a plan the DPO approves.
+CHANGE_KINDS = frozenset({CaseKind.ERASURE})
 
 CLOSED_STATUSES = frozenset(
     {CaseStatus.COMPLETED, CaseStatus.REJECTED, CaseStatus.WITHDRAWN, CaseStatus.EXPIRED}

@@ -27,6 +27,7 @@ class PackageScope(enum.StrEnum):
 
     ACCESS = "access"  # everything found (Art. 15)
     PORTABILITY = "portability"  # what the person provided, in a reusable form (Art. 20)
+    ERASURE = "erasure"  # the erasure certificate: what was erased, anonymised and kept
 
 
 class ExportPackage(db.Model):

@@ -12,19 +12,25 @@ The names below are the queue's public face: ``from dsar import pipeline`` then
 """
 
 from dsar.pipeline.enqueue import (
+    enqueue_certificate,
     enqueue_collect,
     enqueue_email,
     enqueue_gather,
     enqueue_package,
+    enqueue_step,
     enqueue_transmission,
+    enqueue_verification,
     start,
 )
 from dsar.pipeline.job_ids import (
+    certificate_job_id,
     collect_job_id,
     gather_job_id,
     mail_job_id,
     package_job_id,
+    step_job_id,
     transmit_job_id,
+    verify_job_id,
 )
 from dsar.pipeline.queues import (
     QUEUES,
@@ -36,8 +42,9 @@ from dsar.pipeline.queues import (
 )
 
 __all__ = [
-    "QUEUES", "collect_job_id", "enqueue_collect", "enqueue_email", "enqueue_gather",
+    "QUEUES", "collect_job_id", "enqueue_certificate", "enqueue_step", "enqueue_verification",
+    "enqueue_collect", "enqueue_email", "enqueue_gather",
     "enqueue_package", "enqueue_transmission", "fetch_job", "gather_job_id", "get_queue",
     "job_is_queued", "job_status", "mail_job_id", "package_job_id", "redis_connection", "start",
-    "transmit_job_id",
+    "transmit_job_id", "certificate_job_id", "step_job_id", "verify_job_id",
 ]

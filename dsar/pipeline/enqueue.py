@@ -14,16 +14,22 @@ from redis.exceptions import RedisError
 from rq import Retry
 
 from dsar.pipeline.job_ids import (
+    CERTIFICATE_JOB,
     COLLECT_JOB,
     GATHER_JOB,
     MAIL_JOB,
     PACKAGE_JOB,
+    STEP_JOB,
     TRANSMIT_JOB,
+    VERIFY_JOB,
+    certificate_job_id,
     collect_job_id,
     gather_job_id,
     mail_job_id,
     package_job_id,
+    step_job_id,
     transmit_job_id,
+    verify_job_id,
 )
 from dsar.pipeline.queues import FAILURE_TTL, RESULT_TTL, enqueue_on, get_queue
 
@@ -73,6 +79,31 @@ def enqueue_transmission(package_id: int, staff_id: int | None = None) -> bool:
     return enqueue_once("build", TRANSMIT_JOB, package_id, staff_id,
                         job_id=transmit_job_id(package_id),
                         job_timeout=int(current_app.config["TRANSMIT_TIMEOUT"]) * 4)
+
+
+def enqueue_step(case_id: int, source: str) -> bool:
+    """Queue the carrying out of a case's approved plan in one source (after the commit of
+    the approval)."""
+    config = current_app.config
+    intervals = [int(i) for i in config["GATHER_RETRY_INTERVALS"]]
+    return enqueue_once("gather", STEP_JOB, case_id, source,
+                        job_id=step_job_id(case_id, source),
+                        retry=Retry(max=len(intervals), interval=intervals) if intervals
+                        else None,
+                        job_timeout=int(config["GATHER_TIMEOUT"]))
+
+
+def enqueue_verification(case_id: int) -> bool:
+    """Queue the verification of a case's plan (when its last step finished)."""
+    return enqueue_once("gather", VERIFY_JOB, case_id, job_id=verify_job_id(case_id),
+                        retry=Retry(max=3, interval=[5, 30, 120]),
+                        job_timeout=int(current_app.config["GATHER_TIMEOUT"]))
+
+
+def enqueue_certificate(case_id: int) -> bool:
+    """Queue the build of a case's erasure certificate (once its plan is verified)."""
+    return enqueue_once("build", CERTIFICATE_JOB, case_id, job_id=certificate_job_id(case_id),
+                        retry=Retry(max=3, interval=[10, 60, 300]))
 
 
 def enqueue_once(queue: str, func: str, *args, job_id: str, **options) -> bool:

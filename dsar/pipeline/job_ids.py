@@ -11,6 +11,9 @@ GATHER_JOB = f"{JOBS_MODULE}.gather_source"
 COLLECT_JOB = f"{JOBS_MODULE}.collect_gathering"
 PACKAGE_JOB = f"{JOBS_MODULE}.build_package"
 TRANSMIT_JOB = f"{JOBS_MODULE}.transmit_package"
+STEP_JOB = f"{JOBS_MODULE}.carry_out_step"
+VERIFY_JOB = f"{JOBS_MODULE}.verify_plan"
+CERTIFICATE_JOB = f"{JOBS_MODULE}.build_certificate"
 
 
 def mail_job_id(outbound_id: int) -> str:
@@ -41,3 +44,18 @@ def package_job_id(case_id: int, results_digest: str) -> str:
 def transmit_job_id(package_id: int) -> str:
     """Id of the direct transmission of a released portability package."""
     return f"package-{package_id}-transmit"
+
+
+def step_job_id(case_id: int, source: str) -> str:
+    """Id of the job carrying out a case's approved plan in one source."""
+    return f"case-{case_id}-change-{source}"
+
+
+def verify_job_id(case_id: int) -> str:
+    """Id of the job verifying a case's plan once every step is finished."""
+    return f"case-{case_id}-verify"
+
+
+def certificate_job_id(case_id: int) -> str:
+    """Id of the build of a case's erasure certificate."""
+    return f"case-{case_id}-certificate"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import enum
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -21,6 +22,8 @@ from rq.job import JobStatus
 
 from dsar.pipeline.liveness import BEATS_TO_SETTLE, redis_emptied_at, running_jobs, worker_alive
 from dsar.pipeline.queues import SERIALIZER, DsarJob
+
+logger = logging.getLogger(__name__)
 
 
 class JobState(enum.StrEnum):
@@ -133,3 +136,15 @@ def forget(job_id: str, view: RedisView) -> None:
     that its id can be queued again and RQ's own clean-up never touches the new job."""
     with contextlib.suppress(NoSuchJobError):
         DsarJob.fetch(job_id, connection=view.connection, serializer=SERIALIZER).delete()
+
+
+def is_lost(job_id: str, last_activity: datetime, now: datetime, view: RedisView) -> bool:
+    """Whether the job of owed work is to be queued again (:func:`decide`); if so, what Redis
+    still holds of the old one is removed first."""
+    seen = should_requeue(job_id, last_activity, now, view)
+    if seen is None:
+        return False
+    if seen.state is not JobState.MISSING:
+        forget(job_id, view)
+    logger.info("job %s: %s, queued again", job_id, seen.state)
+    return True

@@ -20,6 +20,7 @@ from dsar.exports.build import current_package, results_digest
 from dsar.extensions import db
 from dsar.mail.outbox import queue_email
 from dsar.models import (
+    CHANGE_KINDS,
     FINISHED_GATHER_STATUSES,
     ActorType,
     Case,
@@ -33,7 +34,8 @@ from dsar.models import (
     SourceResult,
 )
 from dsar.models.types import utcnow
-from dsar.pipeline.recovery import JobState, RedisView, forget, should_requeue
+from dsar.pipeline.recovery import RedisView, is_lost
+from dsar.pipeline.sweep_changes import requeue_lost_changes
 from dsar.search import gathering
 from dsar.search.gathering import GATHERING_STATUSES
 
@@ -72,7 +74,7 @@ def requeue_pending_mail(now: datetime | None = None) -> list[int]:
         OutboundEmail.status == MailStatus.PENDING)).all()
     db.session.rollback()
     requeued = [outbound_id for outbound_id, created_at in pending
-                if _lost(pipeline.mail_job_id(outbound_id), created_at, now, view)]
+                if is_lost(pipeline.mail_job_id(outbound_id), created_at, now, view)]
     for outbound_id in requeued:
         pipeline.enqueue_email(outbound_id)
     if requeued:
@@ -98,7 +100,7 @@ def requeue_lost_gathering(now: datetime | None = None) -> dict[str, int]:
     searches = 0
     for case_id, source, round_, status, attempts, updated_at in rows:
         job_id = pipeline.gather_job_id(case_id, source, round_)
-        if not _lost(job_id, updated_at, now, view):
+        if not is_lost(job_id, updated_at, now, view):
             continue
         if status is GatherStatus.RUNNING and not _hand_back(case_id, source, attempts):
             continue  # it finished, or was handed back, meanwhile
@@ -106,7 +108,7 @@ def requeue_lost_gathering(now: datetime | None = None) -> dict[str, int]:
     fan_ins = 0
     for case_id, last_activity in _cases_awaiting_fan_in():
         round_ = gathering.current_round(case_id)
-        if _lost(pipeline.collect_job_id(case_id, round_), last_activity, now, view):
+        if is_lost(pipeline.collect_job_id(case_id, round_), last_activity, now, view):
             fan_ins += pipeline.enqueue_collect(case_id, round_)
     db.session.rollback()
     if searches or fan_ins:
@@ -152,7 +154,7 @@ def requeue_lost_packages(now: datetime | None = None) -> int:
     waiting = db.session.execute(
         select(Case.id, Case.updated_at)
         .outerjoin(ready, and_(ready.case_id == Case.id, ready.status == PackageStatus.READY))
-        .where(Case.status == CaseStatus.REVIEW,
+        .where(Case.status == CaseStatus.REVIEW, Case.kind.not_in(CHANGE_KINDS),
                or_(ready.id.is_(None),
                    exists().where(SourceResult.case_id == Case.id,
                                   SourceResult.updated_at > ready.created_at)))).all()
@@ -162,7 +164,7 @@ def requeue_lost_packages(now: datetime | None = None) -> int:
         package = current_package(case_id)
         if package is not None and package.results_digest == digest:
             continue
-        if _lost(pipeline.package_job_id(case_id, digest), updated_at, now, view):
+        if is_lost(pipeline.package_job_id(case_id, digest), updated_at, now, view):
             queued += pipeline.enqueue_package(case_id, digest)
     db.session.rollback()
     if queued:
@@ -174,19 +176,8 @@ def requeue_lost_work(now: datetime | None = None) -> dict[str, int]:
     """Every step that queues lost work again (the periodic ``sweep_lost_work`` job)."""
     return {"requeued_mail": len(requeue_pending_mail(now)),
             **requeue_lost_gathering(now),
-            "requeued_packages": requeue_lost_packages(now)}
-
-
-def _lost(job_id: str, last_activity: datetime, now: datetime, view: RedisView) -> bool:
-    """Whether the job of owed work is to be queued again (``recovery.decide``); if so, what
-    Redis still holds of the old one is removed first."""
-    seen = should_requeue(job_id, last_activity, now, view)
-    if seen is None:
-        return False
-    if seen.state is not JobState.MISSING:
-        forget(job_id, view)
-    logger.info("job %s: %s, queued again", job_id, seen.state)
-    return True
+            "requeued_packages": requeue_lost_packages(now),
+            **requeue_lost_changes(now)}
 
 
 def sweep(now: datetime | None = None) -> dict[str, int]:

@@ -227,6 +227,63 @@ class SourceConfig:
         return SourceConfigError(self.file, f"sources.{self.name}.{key}", fault)
 
 
+#: What a plan may ask of a collection. ``retain`` is never sent to a connector (nothing is
+#: done); ``redact`` is the ``files`` kind's way to erase: the lines rewritten with the
+#: person's values masked.
+OPERATION_ACTIONS = ("delete", "anonymize", "redact")
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One collection's part of an approved plan, for one source: what to do to the records
+    the search found (``keys``: their ``Record.key``). ``anonymize`` maps a field to ``null``,
+    ``hash`` (a keyed hash: the same value each time, so a second run changes nothing) or
+    ``fixed:TEXT``. ``identity``: the person's identifiers (to mask in ``redact``)."""
+
+    collection: str
+    action: str
+    keys: tuple[str, ...]
+    anonymize: Mapping[str, str] = field(default_factory=dict)
+    identity: Identity = field(default_factory=Identity)
+
+
+@dataclass
+class OperationResult:
+    """What carrying out an :class:`Operation` did: ``changed`` records deleted, anonymised
+    or redacted by this run, ``absent`` already gone or already in their final state (a
+    second run reports the same totals: changed + absent = the keys asked for), ``details``
+    a short text without personal data (e.g. a rotation date for a retained file)."""
+
+    collection: str
+    action: str
+    changed: int = 0
+    absent: int = 0
+    details: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"collection": self.collection, "action": self.action,
+                "changed": self.changed, "absent": self.absent, "details": self.details}
+
+
+class OperationUnsupported(SourceError):
+    """The connector cannot do this operation on this collection (reported to the DPO, never
+    silently skipped): e.g. an ``http`` collection that declares no method for it."""
+
+
+def anonymized_value(action: str, value: Any, hash_key: bytes) -> Any:
+    """The value a field takes when anonymised: ``null`` → None, ``hash`` → a keyed
+    HMAC-SHA-256 (hex, 64 characters; stable for the same value), ``fixed:TEXT`` → TEXT."""
+    if action == "null":
+        return None
+    if action == "hash":
+        if value is None:
+            return None
+        return hmac.new(hash_key, str(value).encode(), hashlib.sha256).hexdigest()
+    if action.startswith("fixed:"):
+        return action.removeprefix("fixed:")
+    raise ValueError(f"unknown anonymisation {action!r}")
+
+
 class Connector:
     """Base of the connector kinds. A connector is built per job, used for one search, and
     closed; it must not keep personal data beyond the call.
@@ -257,6 +314,14 @@ class Connector:
         """Every record of this source that matches ``identity``, and the identifiers they
         carry. Raises :class:`SourceError` on a failure worth retrying."""
         raise NotImplementedError
+
+    def carry_out(self, operations: list[Operation], *, hash_key: bytes) -> list[OperationResult]:
+        """Carry out an approved plan's operations on this source, all or nothing where the
+        kind allows it (``sql``: one transaction, children before parents). Idempotent: run
+        again, it changes nothing and reports the same totals. Raises
+        :class:`OperationUnsupported` for an operation the kind cannot do, :class:`SourceError`
+        on a failure worth retrying."""
+        raise OperationUnsupported(f"the {self.kind} connector cannot change data")
 
     def close(self) -> None:
         """Release connections and files."""

@@ -12,14 +12,17 @@ from dsar.cases.clock import one_month_deadline, today_in_paris
 from dsar.cases.permissions import Action, allowed
 from dsar.cases.possible_actions import possible
 from dsar.cases.refusals import ActionRefused
+from dsar.changes import plan
 from dsar.core import storage
 from dsar.core.audit import record_event
 from dsar.core.blob_download import streamed_zip
 from dsar.core.uploads import ACCEPTED_TYPES
 from dsar.delivery import release
 from dsar.exports.build import current_package
+from dsar.exports.certificate_content import GROUND_LABELS
 from dsar.extensions import db
 from dsar.models import (
+    CHANGE_KINDS,
     ActorType,
     AuditEvent,
     Case,
@@ -56,6 +59,8 @@ ACTIONS = {
         acknowledged=f.getlist("acknowledged_source")
         if f.get("acknowledge_failures") == "yes" else ())),
     "transmit": (Action.TRANSMIT, lambda c, u, f: release.request_transmission(c, u)),
+    "keep": (Action.KEEP_IN_PLAN, plan.keep_action),
+    "approve": (Action.APPROVE_PLAN, plan.approve_action),
     "revoke_links": (Action.REVOKE_LINKS, lambda c, u, f: links.revoke_links(c, u)),
 }
 
@@ -91,6 +96,10 @@ def render_case(case: Case, *, error_action: str | None = None, error=None, stat
         assignees=staff_actions.assignable_staff(), can=can, error_action=error_action,
         error=error, form=request.form if error_action else {},
         identity_methods=IDENTITY_METHODS, one_month=one_month_deadline(case),
+        plan=plan.plan_of(case), planned=plan.planned_collections(case)
+        if case.kind in CHANGE_KINDS else [], exceptions=plan.EXCEPTIONS,
+        ground_labels=GROUND_LABELS,
+        steps=plan.steps_of(case),
         today=today_in_paris(),
     ), status
 

@@ -1,0 +1,144 @@
+"""Erasure carried out end to end through the back office and real workers: after the search
+the case shows its plan, only a DPO approves it, each source's step runs, a new search verifies,
+the certificate is built and released. Real SQLite source databases (the shop and billing of
+``tests/support/gathering``)."""
+
+from __future__ import annotations
+
+import io
+import sqlite3
+import zipfile
+
+from pypdf import PdfReader
+from sqlalchemy import select
+
+from dsar.extensions import db
+from dsar.models import (
+    AuditEvent,
+    Case,
+    CaseKind,
+    CaseStatus,
+    ChangePlan,
+    ExportPackage,
+    PackageStatus,
+    PlanStatus,
+)
+from tests.support.gathering import EMAIL, case_status, start, verified_case
+from tests.support.staff import login, make_staff, post_action
+from tests.support.workers import run_queued_jobs
+
+
+def shop_rows(org) -> dict[int, tuple]:
+    with sqlite3.connect(org / "shop.sqlite") as conn:
+        rows = {r[0]: r[1:] for r in conn.execute("SELECT id, email, name FROM customers")}
+    conn.close()
+    return rows
+
+
+def invoices(org) -> list[tuple]:
+    with sqlite3.connect(org / "billing.sqlite") as conn:
+        rows = conn.execute("SELECT id, customer_id FROM invoices ORDER BY id").fetchall()
+    conn.close()
+    return rows
+
+
+def plan_status(app, case_id):
+    with app.app_context():
+        return db.session.scalar(select(ChangePlan.status).where(ChangePlan.case_id == case_id))
+
+
+def erasure_in_review(app):
+    case = verified_case(app, kind=CaseKind.ERASURE)
+    start(app, case.id)
+    assert run_queued_jobs(app) == 0
+    return case
+
+
+def test_an_erasure_waits_in_review_with_its_plan_and_no_copy_of_the_data(gather_app, org):
+    case = erasure_in_review(gather_app)
+    assert case_status(gather_app, case.id) is CaseStatus.REVIEW
+    assert plan_status(gather_app, case.id) is PlanStatus.DRAFT
+    with gather_app.app_context():
+        assert db.session.scalars(select(ExportPackage).where(
+            ExportPackage.case_id == case.id)).all() == []  # never the access letter
+    agent = make_staff(gather_app, "agent", email="agent-plan@staff.example")
+    client = gather_app.test_client()
+    login(client, agent)
+    page = client.get(f"/staff/cases/{case.reference}").get_data(as_text=True)
+    assert 'data-source="shop" data-collection="customers" data-action="anonymize"' in page
+    assert 'data-source="billing" data-collection="invoices" data-action="retain"' in page
+    assert "Code de commerce L123-22" in page
+    # An agent prepares; only a DPO approves (refused and audited).
+    refused = post_action(client, case.reference, "approve", {})
+    assert refused.status_code == 403
+    assert case_status(gather_app, case.id) is CaseStatus.REVIEW
+    assert shop_rows(org)[1][0] == EMAIL  # nothing changed
+
+
+def test_the_dpo_approves_the_plan_and_the_erasure_is_carried_out(gather_app, org):
+    twins_before = {k: v for k, v in shop_rows(org).items() if k != 1}
+    invoices_before = invoices(org)
+    case = erasure_in_review(gather_app)
+    dpo = make_staff(gather_app, "dpo", email="dpo-plan@staff.example")
+    client = gather_app.test_client()
+    login(client, dpo)
+    resp = post_action(client, case.reference, "approve", {})
+    assert resp.status_code == 302
+    assert case_status(gather_app, case.id) is CaseStatus.EXECUTING
+    assert run_queued_jobs(gather_app) == 0
+
+    # The person's customer record anonymised per the strategy; her namesake untouched;
+    # the invoices kept (Code de commerce).
+    email, name = shop_rows(org)[1]
+    assert email != EMAIL and len(email) == 64 and name is None
+    assert {k: v for k, v in shop_rows(org).items() if k != 1} == twins_before
+    assert invoices(org) == invoices_before
+    assert case_status(gather_app, case.id) is CaseStatus.REVIEW
+    assert plan_status(gather_app, case.id) is PlanStatus.VERIFIED
+    with gather_app.app_context():
+        [package] = db.session.scalars(select(ExportPackage).where(
+            ExportPackage.case_id == case.id)).all()
+        assert (package.status, str(package.scope)) == (PackageStatus.READY, "erasure")
+        package_id = package.id
+        actions = [e.action for e in db.session.scalars(select(AuditEvent).where(
+            AuditEvent.case_id == case.id).order_by(AuditEvent.id))]
+    assert actions.count("plan.approved") == 1 and actions.count("plan.verified") == 1
+
+    preview = client.get(f"/staff/cases/{case.reference}/package/{package_id}")
+    with zipfile.ZipFile(io.BytesIO(preview.get_data())) as archive:
+        text = "\n".join(page.extract_text() for page in
+                         PdfReader(io.BytesIO(archive.read("certificate.pdf"))).pages)
+    assert "Code de commerce L123-22" in text and "Camille Martin" in text
+    assert "Boutique" in text and "Facturation" in text
+
+    released = post_action(client, case.reference, "release", {"package_id": str(package_id)})
+    assert released.status_code == 302
+    assert case_status(gather_app, case.id) is CaseStatus.COMPLETED
+
+
+def test_erasing_twice_changes_nothing_the_second_time(gather_app, org):
+    from dsar.changes.execution import carry_out_step
+    from dsar.models import ChangeStep, StepStatus
+
+    case = erasure_in_review(gather_app)
+    dpo = make_staff(gather_app, "dpo", email="dpo-twice@staff.example")
+    client = gather_app.test_client()
+    login(client, dpo)
+    post_action(client, case.reference, "approve", {})
+    assert run_queued_jobs(gather_app) == 0
+    after_first = shop_rows(org)
+    with gather_app.app_context():
+        step = db.session.scalar(select(ChangeStep).where(ChangeStep.case_id == case.id,
+                                                          ChangeStep.source == "shop"))
+        first = step.outcome
+        # Run the step again as a retry would (the case put back in execution).
+        db.session.get(Case, case.id).status = CaseStatus.EXECUTING
+        step.status = StepStatus.PENDING
+        db.session.commit()
+        assert carry_out_step(case.id, "shop") == "done"
+        again = db.session.scalar(select(ChangeStep.outcome).where(
+            ChangeStep.case_id == case.id, ChangeStep.source == "shop"))
+    assert shop_rows(org) == after_first
+    assert [o["changed"] for o in first] == [1] and [o["changed"] for o in again] == [0]
+    assert [o["changed"] + o["absent"] for o in again] == [o["changed"] + o["absent"]
+                                                          for o in first]
