@@ -281,5 +281,7 @@ def user_create_command(email: str, role: str, name: str, password: str | None) 
 
 
 from dsar.demo.runner import demo_command  # noqa: E402
+from dsar.suppression_cli import suppression_group  # noqa: E402
 
 main.add_command(demo_command)
+main.add_command(suppression_group)

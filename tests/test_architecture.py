@@ -20,7 +20,7 @@ PACKAGES = ("dsar", "workers")
 #: and the command line starts it. Only they may import a view or the factory.
 ENTRY_POINTS = {"dsar", "dsar.cli", "dsar.__main__"}
 #: Modules that only parse requests and render (Flask blueprints).
-VIEWS = ("dsar.portal", "dsar.staff", "dsar.demo.mailbox")
+VIEWS = ("dsar.portal", "dsar.staff", "dsar.demo.mailbox", "dsar.api")
 #: The low-level pieces and what they may stand on: nothing above them.
 LOW_LEVEL = ("dsar.core", "dsar.models", "dsar.extensions", "dsar.config", "dsar.deadlines",
              "dsar.paths")

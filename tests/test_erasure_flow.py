@@ -22,8 +22,10 @@ from dsar.models import (
     ExportPackage,
     PackageStatus,
     PlanStatus,
+    RecipientNotice,
 )
 from tests.support.gathering import EMAIL, case_status, start, verified_case
+from tests.support.mailbox import body_of
 from tests.support.staff import login, make_staff, post_action
 from tests.support.workers import run_queued_jobs
 
@@ -75,7 +77,8 @@ def test_an_erasure_waits_in_review_with_its_plan_and_no_copy_of_the_data(gather
     assert shop_rows(org)[1][0] == EMAIL  # nothing changed
 
 
-def test_the_dpo_approves_the_plan_and_the_erasure_is_carried_out(gather_app, org):
+def test_the_dpo_approves_the_plan_and_the_erasure_is_carried_out(gather_app, org,
+                                                                  smtp_server):
     twins_before = {k: v for k, v in shop_rows(org).items() if k != 1}
     invoices_before = invoices(org)
     case = erasure_in_review(gather_app)
@@ -95,6 +98,27 @@ def test_the_dpo_approves_the_plan_and_the_erasure_is_carried_out(gather_app, or
     assert invoices(org) == invoices_before
     assert case_status(gather_app, case.id) is CaseStatus.REVIEW
     assert plan_status(gather_app, case.id) is PlanStatus.VERIFIED
+
+    # Art. 19: the recipient with a declared address was e-mailed; the other waits for staff,
+    # and the certificate for both.
+    notice_mail = [m for m in smtp_server.messages() if m["To"] == "dpo@routeur.example"]
+    assert len(notice_mail) == 1 and EMAIL in body_of(notice_mail[0])
+    page = client.get(f"/staff/cases/{case.reference}").get_data(as_text=True)
+    assert 'data-recipient="mailer" data-status="notified"' in page
+    assert 'data-recipient="host" data-status="pending"' in page
+    with gather_app.app_context():
+        assert db.session.scalars(select(ExportPackage).where(
+            ExportPackage.case_id == case.id)).all() == []
+        host = db.session.scalar(select(RecipientNotice.id).where(
+            RecipientNotice.case_id == case.id, RecipientNotice.recipient == "host"))
+    refused = post_action(client, case.reference, "notice",
+                          {"notice_id": str(host), "outcome": "disproportionate"})
+    assert refused.status_code == 400  # a reason is required
+    post_action(client, case.reference, "notice",
+                {"notice_id": str(host), "outcome": "disproportionate",
+                 "reason": "L'hébergeur ne détient que des sauvegardes chiffrées, écrasées "
+                           "sous 30 jours."})
+    assert run_queued_jobs(gather_app) == 0
     with gather_app.app_context():
         [package] = db.session.scalars(select(ExportPackage).where(
             ExportPackage.case_id == case.id)).all()
@@ -108,8 +132,10 @@ def test_the_dpo_approves_the_plan_and_the_erasure_is_carried_out(gather_app, or
     with zipfile.ZipFile(io.BytesIO(preview.get_data())) as archive:
         text = "\n".join(page.extract_text() for page in
                          PdfReader(io.BytesIO(archive.read("certificate.pdf"))).pages)
+    text = " ".join(text.split())  # lines wrap where the table cells end
     assert "Code de commerce L123-22" in text and "Camille Martin" in text
     assert "Boutique" in text and "Facturation" in text
+    assert "Routeur SAS" in text and "Hébergeur SAS" in text and "sauvegardes chiffrées" in text
 
     released = post_action(client, case.reference, "release", {"package_id": str(package_id)})
     assert released.status_code == 302

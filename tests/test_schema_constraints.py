@@ -30,12 +30,14 @@ from dsar.models import (
     GatherStatus,
     MailStatus,
     MailTemplate,
+    NoticeStatus,
     PackageScope,
     PackageStatus,
     PlanStatus,
     ProofKind,
     StaffRole,
     StepStatus,
+    SuppressionKind,
     TransmissionStatus,
 )
 
@@ -58,13 +60,17 @@ VOCABULARIES: dict[tuple[str, str], tuple[str, ...]] = {
     ("transmissions", "status"): tuple(TransmissionStatus),
     ("change_plans", "status"): tuple(PlanStatus),
     ("change_steps", "status"): tuple(StepStatus),
+    ("recipient_notices", "status"): tuple(NoticeStatus),
+    ("suppression_entries", "kind"): tuple(SuppressionKind),
 }
 #: What 0008 adds or narrows: gone after ``downgrade 0007``, back after ``upgrade``.
 ADDED_BY_0008 = {("cases", "ck_cases_case_calendar"),
                  ("export_packages", "ck_export_packages_package_scope")}
-#: The tables 0010 creates, with their CHECKs.
+#: The tables 0010, 0011 and 0012 create, with their CHECKs.
 ADDED_BY_0010 = {("change_plans", "ck_change_plans_plan_status"),
-                 ("change_steps", "ck_change_steps_step_status")}
+                 ("change_steps", "ck_change_steps_step_status"),
+                 ("recipient_notices", "ck_recipient_notices_notice_status"),  # 0011
+                 ("suppression_entries", "ck_suppression_entries_suppression_kind")}  # 0012
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 TODAY = date(2026, 3, 2)
@@ -132,6 +138,8 @@ def _new_row(table: str, ids: dict[str, int]) -> dict:
                                  "remaining": {}},
         "change_steps": lambda: {"case_id": ids["case"], "source": f"source{n}",
                                  "outcome": [], "attempts": 0},
+        "recipient_notices": lambda: {"case_id": ids["case"], "recipient": f"r{n}"},
+        "suppression_entries": lambda: {"kind": "email", "digest": f"{n:064x}"},
     }
     return rows[table]()
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dsar import pipeline
 from dsar.cases import proofs, reminders
-from dsar.changes import answer, execution, plan
+from dsar.changes import answer, execution, notices, plan
 from dsar.delivery import release
 from dsar.exports import build
 from dsar.mail import sending
@@ -22,8 +22,13 @@ from workers.app import final_attempt, job
 
 @job
 def send_email(outbound_id: int, *, actor_id: str | None = None) -> bool:
-    """Send outbox e-mail ``outbound_id`` (skipped if already sent)."""
-    return sending.deliver(outbound_id, actor_id=actor_id)
+    """Send outbox e-mail ``outbound_id`` (skipped if already sent). The last notice of an
+    erasure to a recipient sent, the certificate is built."""
+    sent = sending.deliver(outbound_id, actor_id=actor_id)
+    case_id = sending.notice_case(outbound_id) if sent else None
+    if case_id is not None and notices.all_decided(case_id):
+        pipeline.enqueue_certificate(case_id)
+    return sent
 
 
 @job
@@ -123,7 +128,7 @@ def carry_out_step(case_id: int, source: str, *, actor_id: str | None = None) ->
 def verify_plan(case_id: int, *, actor_id: str | None = None) -> str:
     """Search again where the plan changed data; verified, the certificate is built."""
     outcome = execution.verify(case_id, actor_id=actor_id)
-    if outcome == "verified":
+    if outcome == "verified" and notices.all_decided(case_id):
         pipeline.enqueue_certificate(case_id)
     return outcome
 

@@ -27,6 +27,8 @@ class Action(enum.StrEnum):
     #: A request that changes data: keep items under an exception, approve the plan.
     KEEP_IN_PLAN = "keep_in_plan"
     APPROVE_PLAN = "approve_plan"
+    #: Record how a recipient was told of an erasure (Art. 19), or why it could not be.
+    RECORD_NOTICE = "record_notice"
     TRANSMIT = "transmit"
     EXTEND = "extend"
     REJECT = "reject"
@@ -54,6 +56,7 @@ ALLOWED: dict[Action, frozenset[StaffRole]] = {
     Action.RELEASE: frozenset({D}),
     Action.KEEP_IN_PLAN: frozenset({D}),
     Action.APPROVE_PLAN: frozenset({D}),
+    Action.RECORD_NOTICE: frozenset({A, D}),
     Action.TRANSMIT: frozenset({D}),
     Action.EXTEND: frozenset({D}),
     Action.REJECT: frozenset({D}),

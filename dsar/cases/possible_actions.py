@@ -41,6 +41,8 @@ def possible(case: Case, action: str) -> bool:
         plan = db.session.scalar(select(ChangePlan.status).where(ChangePlan.case_id == case.id))
         return (status is CaseStatus.REVIEW and case.kind in CHANGE_KINDS
                 and plan in (PlanStatus.DRAFT, PlanStatus.REMAINS))
+    if action == "notice":
+        return status is CaseStatus.REVIEW and case.kind in CHANGE_KINDS
     if action == "extend":
         return status.is_open and not case.extended
     if action == "revoke_links":

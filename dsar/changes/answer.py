@@ -13,6 +13,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from dsar.cases.clock import today_in_paris
+from dsar.changes.notices import all_decided, notices_of
 from dsar.changes.plan import plan_of, planned_collections
 from dsar.core import storage
 from dsar.core.audit import record_event
@@ -22,6 +23,7 @@ from dsar.exports.certificate import CERTIFICATE_PDF, render_certificate
 from dsar.exports.certificate_content import (
     CertificateContent,
     CertificateLine,
+    CertificateRecipient,
     controller_of,
 )
 from dsar.extensions import db
@@ -54,14 +56,22 @@ def certificate_content(case: Case) -> CertificateContent:
                              reason=p.reason if p.exception else None)
              for p in planned_collections(case, plan)]
     config = current_app.config
+    register = get_catalog().register
+    recipients = tuple(
+        CertificateRecipient(
+            name=register.recipients[n.recipient].legal_name
+            if n.recipient in register.recipients else n.recipient,
+            outcome=str(n.status), reason=n.reason)
+        for n in notices_of(case))
     return CertificateContent(
         reference=case.reference, requester_name=case.requester_name,
         language=case.language, received_on=case.received_on,
-        carried_out_on=paris_date(plan.approved_at) if plan.approved_at else today_in_paris(),
+        carried_out_on=paris_date(plan.verified_at) if plan.verified_at else today_in_paris(),
         controller=controller_of(get_catalog().register, config.get("ORGANISATION_NAME", ""),
                                  config.get("DPO_EMAIL")),
         ground=(case.details or {}).get("erasure_ground") or None,
-        lines=tuple(lines), representative_name=case.representative_name,
+        lines=tuple(lines), recipients=recipients,
+        representative_name=case.representative_name,
         verified_on=paris_date(plan.verified_at) if plan.verified_at else None)
 
 
@@ -73,6 +83,8 @@ def build_certificate(case_id: int, *, actor_id: str | None = None) -> str:
     if plan is None or case.status is not CaseStatus.REVIEW or \
             plan.status is not PlanStatus.VERIFIED:
         return "not-verified"
+    if not all_decided(case_id):
+        return "notices-pending"  # built once every recipient's notice has ended
     if db.session.scalar(select(ExportPackage.id).where(
             ExportPackage.case_id == case_id, ExportPackage.status == PackageStatus.READY)):
         return "already-built"

@@ -13,10 +13,13 @@ from flask import current_app
 from sqlalchemy import and_, or_, select, update
 
 from dsar.cases.workflow import StaleTransition, transition
+from dsar.changes.notices import open_notices
 from dsar.changes.plan import plan_of, planned_collections, step_operations
+from dsar.changes.suppression import suppress_case
 from dsar.core.audit import record_event
 from dsar.core.keys import derived_key
 from dsar.extensions import db
+from dsar.mail.outbox import commit_and_send
 from dsar.models import (
     ActorType,
     Case,
@@ -157,7 +160,12 @@ def verify(case_id: int, *, actor_id: str | None = None) -> str:
     plan.verified_at = utcnow()
     record_event("plan.verified", case=case, actor_type=ActorType.WORKER, actor_id=actor_id,
                  payload={"remaining": remaining})
-    db.session.commit()
+    # Art. 19: the recipients are told once the erasure is done and checked; the person is
+    # not re-imported or contacted again (the suppression list, keyed hashes only).
+    mails = [] if remaining else open_notices(case)
+    if not remaining:
+        suppress_case(case)
+    commit_and_send(*mails)
     return "remains" if remaining else "verified"
 
 
@@ -178,16 +186,22 @@ def _found_again(case: Case) -> dict[str, dict[str, int]]:
         identity = next(iter(operations.values())).identity if operations else None
         if identity is None:
             continue
+        # What the source reported it had to keep (referenced by retained records).
+        expected = {o.get("collection"): o.get("kept", 0) for o in step.outcome or []}
         with catalog.connector(planned_source) as connector:
             found = connector.discover(identity)
+        again: dict[str, int] = {}
         for record in found.records:
             operation = operations.get(record.collection)
             if operation is None or record.key not in operation.keys:
                 continue  # kept, or not the person's record the plan named
             if operation.action == "anonymize" and _anonymised(record.fields, operation):
                 continue
-            per_source = remaining.setdefault(planned_source, {})
-            per_source[record.collection] = per_source.get(record.collection, 0) + 1
+            again[record.collection] = again.get(record.collection, 0) + 1
+        for collection, count in again.items():
+            if count > expected.get(collection, 0):
+                remaining.setdefault(planned_source, {})[collection] = \
+                    count - expected.get(collection, 0)
     return remaining
 
 

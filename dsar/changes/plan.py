@@ -126,7 +126,9 @@ def planned_collections(case: Case, plan: ChangePlan | None = None) -> list[Plan
             planned.append(PlannedCollection(
                 source=row.source, source_label=source.label(case.language), collection=name,
                 count=len(found), action="retain" if exception else action,
-                anonymize=dict(policy.anonymize) if action == "anonymize" else {},
+                # A delete carries the map too: a record retained ones still reference is
+                # anonymised instead (dsar.sources.sql_changes).
+                anonymize=dict(policy.anonymize) if action in ("anonymize", "delete") else {},
                 basis=policy.retain_basis if action == "retain" else None,
                 until=policy.retain_until if action == "retain" else None,
                 exception=exception["exception"] if exception else None,

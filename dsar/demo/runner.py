@@ -214,8 +214,14 @@ def _run(app, instance: Path, processes: list[subprocess.Popen], env: dict, redi
     passwords = _reset_demo_staff()
     from dsar.demo.cases import seed_sample_cases
     from dsar.demo.org import SHOWCASE
+    from dsar.demo.services.newsletter import SUPPRESSION_TOKEN_ENV, SUPPRESSION_URL_ENV
     from dsar.pipeline.queues import QUEUES
 
+    # The newsletter's sign-up asks dsar's suppression list, with a token of the run's own.
+    suppression_token = secrets.token_urlsafe(24)
+    env["DSAR_SUPPRESSION_API_TOKEN"] = suppression_token
+    env[SUPPRESSION_TOKEN_ENV] = suppression_token
+    env[SUPPRESSION_URL_ENV] = f"{base_url}/api/suppression/check"
     dsar = [sys.executable, "-m", "dsar"]
     _start_services(instance, env, processes)
     seed_sample_cases()

@@ -20,12 +20,20 @@ from dsar.accounts.management import role_label, setup_token
 from dsar.cases.intake import confirmation_deadline
 from dsar.cases.reminders import overdue_cases
 from dsar.cases.requester_actions import open_info_request
+from dsar.changes.notices import notice_address
 from dsar.changes.plan import planned_collections
 from dsar.core.tokens import case_token
 from dsar.delivery.download_codes import code_for_email
 from dsar.delivery.release import failed_sources
 from dsar.extensions import db
-from dsar.models import Case, ExportPackage, MailTemplate, OutboundEmail, StaffUser
+from dsar.models import (
+    Case,
+    ExportPackage,
+    MailTemplate,
+    OutboundEmail,
+    RecipientNotice,
+    StaffUser,
+)
 from dsar.models.types import utcnow
 from dsar.sources.catalog import get_catalog
 
@@ -49,6 +57,8 @@ SUBJECTS = {
     MailTemplate.STAFF_ROLE_NOTICE: lazy_gettext("Back office: an account with extended "
                                                  "rights"),
     MailTemplate.LINKS_RENEWED: lazy_gettext("New link to follow your request %(reference)s"),
+    MailTemplate.RECIPIENT_NOTICE: lazy_gettext("Erasure of a person's data (request "
+                                                "%(reference)s)"),
 }
 
 
@@ -119,7 +129,15 @@ def _overdue_digest(outbound: OutboundEmail) -> dict:
 
 
 #: What a template needs beyond the case, the recipient and the organisation.
+def _recipient_notice(outbound: OutboundEmail) -> dict:
+    notice = db.session.get(RecipientNotice, (outbound.payload or {}).get("notice_id"))
+    recipient = get_catalog().register.recipients.get(notice.recipient) if notice else None
+    return {"recipient": recipient.legal_name if recipient else "",
+            "erased_on": format_date(outbound.created_at, "long")}
+
+
 TEMPLATE_CONTEXTS: dict[MailTemplate, Callable[[OutboundEmail], dict]] = {
+    MailTemplate.RECIPIENT_NOTICE: _recipient_notice,
     MailTemplate.INFO_REQUEST: _info_request,
     MailTemplate.PACKAGE_READY: _package_ready,
     MailTemplate.DOWNLOAD_CODE: _download_code,
@@ -137,7 +155,10 @@ def render_email(outbound: OutboundEmail) -> EmailMessage:
     case e-mails, the staff member's for reminders and digests."""
     case, staff = outbound.case, outbound.recipient_staff
     config = current_app.config
-    language = staff.language if staff else case.language
+    to_recipient = outbound.template is MailTemplate.RECIPIENT_NOTICE
+    # An organisation's notice to another is written in the organisation's language.
+    language = (config["LANGUAGES"][0] if to_recipient
+                else staff.language if staff else case.language)
     with force_locale(language):
         context = {
             "case": case,
@@ -152,7 +173,7 @@ def render_email(outbound: OutboundEmail) -> EmailMessage:
                 due=format_date(case.due_on, "long"),
                 confirm_until=format_date(confirmation_deadline(case), "long"),
             )
-            if staff is None:
+            if staff is None and not to_recipient:
                 context.update(case_links(case))
             else:
                 context["case_url"] = external_url("staff.case", reference=case.reference)
@@ -166,7 +187,8 @@ def render_email(outbound: OutboundEmail) -> EmailMessage:
     message = EmailMessage()
     message["Subject"] = subject
     message["From"] = config["MAIL_FROM"]
-    message["To"] = staff.email if staff else case.requester_email
+    message["To"] = (notice_address((outbound.payload or {}).get("notice_id")) if to_recipient
+                     else staff.email if staff else case.requester_email)
     message["Date"] = format_datetime(utcnow())
     message["Message-ID"] = make_msgid(domain=config["MAIL_FROM"].rpartition("@")[2] or None)
     message["Auto-Submitted"] = "auto-generated"

@@ -13,7 +13,14 @@ from dsar.core.audit import record_event
 from dsar.extensions import db
 from dsar.mail.compose import render_email
 from dsar.mail.smtp_tls import open_smtp
-from dsar.models import ActorType, MailStatus, OutboundEmail
+from dsar.models import (
+    ActorType,
+    MailStatus,
+    MailTemplate,
+    NoticeStatus,
+    OutboundEmail,
+    RecipientNotice,
+)
 from dsar.models.types import utcnow
 
 logger = logging.getLogger(__name__)
@@ -58,6 +65,12 @@ def deliver(outbound_id: int, *, actor_id: str | None = None) -> bool:
         db.session.rollback()
         logger.warning("e-mail %s was sent by another job meanwhile", outbound_id)
         return False
+    if outbound.template is MailTemplate.RECIPIENT_NOTICE:
+        # The recipient is told (Art. 19): its notice is settled with the e-mail, atomically.
+        db.session.execute(update(RecipientNotice).where(
+            RecipientNotice.id == (outbound.payload or {}).get("notice_id"),
+            RecipientNotice.status == NoticeStatus.PENDING)
+            .values(status=NoticeStatus.NOTIFIED, decided_at=utcnow()))
     record_event(
         "email.sent",
         case=outbound.case,
@@ -68,3 +81,11 @@ def deliver(outbound_id: int, *, actor_id: str | None = None) -> bool:
     db.session.commit()
     logger.info("e-mail %s sent (%s)", outbound_id, outbound.template)
     return True
+
+
+def notice_case(outbound_id: int) -> int | None:
+    """The case of an Art. 19 notice e-mail (None for any other e-mail)."""
+    outbound = db.session.get(OutboundEmail, outbound_id)
+    if outbound is None or outbound.template is not MailTemplate.RECIPIENT_NOTICE:
+        return None
+    return outbound.case_id

@@ -7,7 +7,9 @@ from dsar.models.changes import (
     FINISHED_STEP_STATUSES,
     ChangePlan,
     ChangeStep,
+    NoticeStatus,
     PlanStatus,
+    RecipientNotice,
     StepStatus,
 )
 from dsar.models.enums import (
@@ -38,12 +40,15 @@ from dsar.models.package import (
 )
 from dsar.models.proof import IdentityProof
 from dsar.models.staff import StaffUser
+from dsar.models.suppression import SuppressionEntry, SuppressionKind
 
 __all__ = [
     "CHANGE_KINDS",
     "FINISHED_STEP_STATUSES",
     "ChangePlan",
     "ChangeStep",
+    "NoticeStatus",
+    "RecipientNotice",
     "PlanStatus",
     "StepStatus",
     "CLOCK_RUNNING_STATUSES",
@@ -77,4 +82,6 @@ __all__ = [
     "ProofKind",
     "StaffRole",
     "StaffUser",
+    "SuppressionEntry",
+    "SuppressionKind",
 ]

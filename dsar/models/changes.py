@@ -95,3 +95,34 @@ class ChangeStep(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     case = relationship("Case")
+
+
+class NoticeStatus(enum.StrEnum):
+    """How the notice of an erasure to a recipient of the data (Art. 19) ended."""
+
+    PENDING = "pending"  # being sent, or waiting for staff (no address declared)
+    NOTIFIED = "notified"
+    IMPOSSIBLE = "impossible"  # closed by staff, with the reason
+    DISPROPORTIONATE = "disproportionate"  # closed by staff, with the reason
+
+
+class RecipientNotice(db.Model):
+    """The notice of a case's erasure to one recipient of ``register.toml`` (Art. 19)."""
+
+    __tablename__ = "recipient_notices"
+    __table_args__ = (UniqueConstraint("case_id", "recipient"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    #: The recipient's key in ``register.toml``.
+    recipient: Mapped[str] = mapped_column(String(60))
+    status: Mapped[NoticeStatus] = mapped_column(
+        enum_column_type(NoticeStatus, "notice_status"), default=NoticeStatus.PENDING)
+    #: ``email`` (sent to the address the register declares) or ``staff`` (decided by hand).
+    channel: Mapped[str | None] = mapped_column(String(20))
+    #: Staff's reason when impossible or disproportionate (shown to the person).
+    reason: Mapped[str | None] = mapped_column(Text)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

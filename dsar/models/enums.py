@@ -120,6 +120,9 @@ class MailTemplate(enum.StrEnum):
     # To the requester again:
     #: The DPO revoked the case's links; the new status link.
     LINKS_RENEWED = "links_renewed"
+    # To a recipient of the data (``payload["notice_id"]``; address from register.toml):
+    #: The person's data was erased: erase it too (Art. 19).
+    RECIPIENT_NOTICE = "recipient_notice"
 
 
 #: Templates addressed to a staff member rather than to the requester.

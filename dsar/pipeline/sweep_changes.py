@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import and_, exists, select, update
 from sqlalchemy.orm import aliased
 
 from dsar import pipeline
@@ -21,8 +21,10 @@ from dsar.models import (
     ChangePlan,
     ChangeStep,
     ExportPackage,
+    NoticeStatus,
     PackageStatus,
     PlanStatus,
+    RecipientNotice,
     StepStatus,
 )
 from dsar.models.types import utcnow
@@ -65,7 +67,9 @@ def requeue_lost_changes(now: datetime | None = None) -> dict[str, int]:
         .join(ChangePlan, ChangePlan.case_id == Case.id)
         .outerjoin(ready, and_(ready.case_id == Case.id, ready.status == PackageStatus.READY))
         .where(Case.status == CaseStatus.REVIEW, Case.kind.in_(CHANGE_KINDS),
-               ChangePlan.status == PlanStatus.VERIFIED, ready.id.is_(None))).all()
+               ChangePlan.status == PlanStatus.VERIFIED, ready.id.is_(None),
+               ~exists().where(RecipientNotice.case_id == Case.id,
+                               RecipientNotice.status == NoticeStatus.PENDING))).all()
     db.session.rollback()
     certificates = sum(pipeline.enqueue_certificate(case_id)
                        for case_id, verified_at in unanswered

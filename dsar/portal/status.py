@@ -31,6 +31,7 @@ from dsar.cases.clock import case_deadlines
 from dsar.cases.intake import confirmation_open
 from dsar.cases.links import case_for_link, links_alive
 from dsar.cases.refusals import ActionRefused
+from dsar.changes.notices import erasure_progress
 from dsar.core.tokens import check_session_mark, session_mark
 from dsar.core.uploads import UploadRejected
 from dsar.delivery import release
@@ -131,6 +132,7 @@ def _render_status(case: Case, answer_form: AnswerForm | None = None, code: int 
                            can_withdraw=case.status.is_open,
                            question=requester_actions.open_info_request(case),
                            package=package, downloadable=release.is_downloadable(package),
+                           erasure=erasure_progress(case),
                            answer_form=answer_form or AnswerForm()), code
 
 

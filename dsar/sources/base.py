@@ -259,10 +259,14 @@ class OperationResult:
     changed: int = 0
     absent: int = 0
     details: str = ""
+    #: Records of a ``delete`` the source had to keep (still referenced by retained records),
+    #: anonymised when the operation carries a map: the verification expects to find them.
+    kept: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return {"collection": self.collection, "action": self.action,
-                "changed": self.changed, "absent": self.absent, "details": self.details}
+                "changed": self.changed, "absent": self.absent, "details": self.details,
+                "kept": self.kept}
 
 
 class OperationUnsupported(SourceError):

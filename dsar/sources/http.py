@@ -25,6 +25,10 @@ path = "/api/v1/contacts/{crm_contact_id}/notes"   # searched once contacts gave
 key = "id"
 pagination = { type = "cursor", param = "cursor", next = "meta.next_cursor" }
 match = { crm_contact_id = "contact_id" }
+
+[sources.crm.collections.contacts.operations]   # what erasure may do (optional)
+delete = { method = "DELETE", path = "/api/v1/contacts/{key}" }
+anonymize = { method = "PATCH", path = "/api/v1/contacts/{key}" }  # item = "data": see below
 ```
 
 ``auth`` is ``{ type = "bearer", token_env = "VAR" }``, ``{ type = "header", header =
@@ -38,6 +42,13 @@ equals one of the person's identifiers (e-mails without regard to case). A 404 o
 holding a placeholder means "nobody here". Collections searched by an identifier another
 collection yields (contacts -> notes) are searched again, round after round, until nothing new
 appears.
+
+``operations`` declares how the API deletes or anonymises one record, ``{key}`` being the
+record's key (:mod:`dsar.sources.http_changes` says how each is carried out): ``method`` one of
+DELETE, PATCH, PUT, POST (anonymize: not DELETE), ``path`` holding ``{key}`` and no other
+placeholder; for ``anonymize``, ``item`` is the dotted key of the record in the answer to
+``GET path`` (default: the body). An operation a collection does not declare is reported as
+unsupported when a plan asks for it, never skipped.
 """
 
 from __future__ import annotations
@@ -53,11 +64,14 @@ from dsar.sources.base import (
     Connector,
     Discovery,
     Identity,
+    Operation,
+    OperationResult,
     Record,
     SourceConfig,
     SourceError,
     normalize_identifier,
 )
+from dsar.sources.http_changes import carry_out, checked_steps, safe_path_segment
 from dsar.sources.http_client import HttpClient, Listing
 from dsar.sources.http_config import AuthSpec, HttpCollection, parse_collection, parse_source
 
@@ -73,7 +87,8 @@ class HttpConnector(Connector):
     kind = "http"
     SOURCE_KEYS = frozenset({"base_url", "auth", "timeout", "retries", "backoff",
                              "max_retry_after", "rate_limit"})
-    COLLECTION_KEYS = frozenset({"path", "params", "items", "key", "pagination"})
+    COLLECTION_KEYS = frozenset({"path", "params", "items", "key", "pagination",
+                                 "operations"})
 
     def __init__(self, source: SourceConfig, **kwargs: Any):
         super().__init__(source, **kwargs)
@@ -131,6 +146,18 @@ class HttpConnector(Connector):
         return Discovery(records=list(records.values()),
                          identifiers=_yields(matched)).sorted()
 
+    def carry_out(self, operations: list[Operation], *, hash_key: bytes
+                  ) -> list[OperationResult]:
+        """Each operation through the endpoint its collection declares (``operations`` in
+        sources.toml; :mod:`dsar.sources.http_changes`), with the searches' credentials and
+        retries. Every operation is checked before the first request (one not declared:
+        :class:`OperationUnsupported`); there is no transaction across requests, so a failure
+        mid-way leaves what was done, which a second run counts as absent."""
+        steps = checked_steps(self.source.name, self.collections, operations)
+        if any(operation.keys for operation in operations):
+            self._authenticate()
+        return carry_out(self.client, self.source.name, steps, hash_key)
+
     def close(self) -> None:
         """Close the HTTP connections."""
         self.client.close()
@@ -171,7 +198,7 @@ def _listing(collection: HttpCollection, value: str) -> Listing:
     the query parameters (httpx encodes those). A value that would change which path is
     requested is refused (``SourceError``), whoever supplied it."""
     placeholder = "{" + collection.identifier_type + "}"
-    if placeholder in collection.path and not _safe_path_segment(value):
+    if placeholder in collection.path and not safe_path_segment(value):
         # Not skipped silently: the person's data in this collection would go unsearched.
         raise SourceError(f"an identifier searched in {collection.path} cannot be put in the "
                           "path (empty, '.', '..' or holding a slash); nothing was requested "
@@ -182,13 +209,6 @@ def _listing(collection: HttpCollection, value: str) -> Listing:
                    path=collection.path.replace(placeholder, quote(value, safe="")),
                    params=params, items=collection.items, pagination=collection.pagination,
                    missing_ok=placeholder in collection.path)
-
-
-def _safe_path_segment(value: str) -> bool:
-    """Whether ``value``, once URL-encoded, stays one path segment on any server. ``.`` and
-    ``..`` are collapsed by clients and servers (``/contacts/../notes`` is ``/notes``), and
-    many servers decode ``%2F`` and ``%5C`` back into separators before routing."""
-    return value.strip() not in ("", ".", "..") and not any(c in value for c in "/\\")
 
 
 def _is_theirs(config: CollectionConfig, item: dict[str, Any], known: Identity) -> bool:

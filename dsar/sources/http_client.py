@@ -205,13 +205,24 @@ class HttpClient:
                  missing_ok: bool = False) -> Any:
         """The parsed JSON body of ``GET path``, retried on 429, 5xx, time-outs and
         connection errors; None for a 404 when ``missing_ok``. Raises :class:`SourceError`."""
+        response = self.request("GET", template, path, params=params,
+                                missing=(404,) if missing_ok else ())
+        return None if response is None else _json(response, template)
+
+    def request(self, method: str, template: str, path: str, *,
+                params: Mapping[str, Any] | None = None, body: Any = None,
+                missing: tuple[int, ...] = ()) -> httpx.Response | None:
+        """``method path`` (``body`` sent as JSON unless None), retried on 429, 5xx,
+        time-outs and connection errors; the 2xx response, or None when the status is one of
+        ``missing`` (no such record). ``template`` names the request in messages and logs
+        (never ``path``, which may hold an identifier). Raises :class:`SourceError`."""
         attempts = self.retries + 1
         for attempt in range(attempts):
             self._throttle()
             self.requests += 1
             wait: float | None = None
             try:
-                response = self.client.get(path, params=params)
+                response = self.client.request(method, path, params=params, json=body)
             except httpx.TimeoutException:
                 failure = f"timed out on {template}"
             except httpx.TransportError:
@@ -223,8 +234,8 @@ class HttpClient:
             else:
                 status = response.status_code
                 if 200 <= status < 300:
-                    return _json(response, template)
-                if status == 404 and missing_ok:
+                    return response
+                if status in missing:
                     return None
                 failure = f"HTTP {status} from {template}"
                 if status == 429:

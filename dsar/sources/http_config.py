@@ -19,6 +19,11 @@ HEADER_RE = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 PLACEHOLDER_RE = re.compile(r"\{([^{}]*)\}")
 AUTH_KEYS = {"bearer": ("token_env",), "header": ("header", "token_env"),
              "basic": ("username_env", "password_env")}
+#: The operations a collection may declare, the methods each may use (anonymising sends the
+#: fields, so never DELETE), and each one's keys.
+OPERATION_METHODS = {"delete": ("DELETE", "PATCH", "PUT", "POST"),
+                     "anonymize": ("PATCH", "PUT", "POST")}
+OPERATION_KEYS = {"delete": ("method", "path"), "anonymize": ("method", "path", "item")}
 
 
 @dataclass(frozen=True)
@@ -46,6 +51,23 @@ class HttpSettings:
 
 
 @dataclass(frozen=True)
+class OperationSpec:
+    """How the API carries out one operation on one record: ``method`` on ``path`` (holding
+    ``{key}``, the record's key); for ``anonymize``, ``item`` is the dotted key of the record
+    in the answer to ``GET path`` (None: the body itself)."""
+
+    action: str
+    method: str
+    path: str
+    item: str | None = None
+
+    @property
+    def template(self) -> str:
+        """``DELETE /contacts/{key}``: names the request in messages, never the key."""
+        return f"{self.method} {self.path}"
+
+
+@dataclass(frozen=True)
 class HttpCollection:
     """A collection's own keys, checked, with the one identifier type it is searched by."""
 
@@ -56,6 +78,8 @@ class HttpCollection:
     params: Mapping[str, Any] = field(default_factory=dict)
     items: str | None = None
     pagination: Pagination = field(default_factory=Pagination)
+    #: Operation name (``delete``, ``anonymize``) -> how the API does it.
+    operations: Mapping[str, OperationSpec] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -183,7 +207,48 @@ def parse_collection(source: SourceConfig, collection: CollectionConfig) -> Http
         if name in params:
             raise error(f"params.{name}", "set by the pagination")
     return HttpCollection(config=collection, path=path, identifier_type=types.pop(), key=key,
-                          params=dict(params), items=items, pagination=pagination)
+                          params=dict(params), items=items, pagination=pagination,
+                          operations=_operations(options.get("operations", {}), error))
+
+
+def _operations(raw: Any, error: Any) -> dict[str, OperationSpec]:
+    """A collection's ``operations`` table: ``{ delete = { method = "DELETE", path =
+    "/contacts/{key}" } }``."""
+    if not isinstance(raw, dict):
+        raise error("operations", 'must be a table, e.g. { delete = { method = "DELETE", '
+                                  'path = "/contacts/{key}" } }')
+    found = {}
+    for name, spec in raw.items():
+        where = f"operations.{name}"
+        if name not in OPERATION_METHODS:
+            raise error(where, "unknown operation (an http collection may declare "
+                               f"{', '.join(OPERATION_METHODS)})")
+        if not isinstance(spec, dict):
+            raise error(where, 'must be a table, e.g. { method = "DELETE", path = '
+                               '"/contacts/{key}" }')
+        for key in spec:
+            if key not in OPERATION_KEYS[name]:
+                raise error(f"{where}.{key}", "unknown key (allowed: "
+                                              f"{', '.join(OPERATION_KEYS[name])})")
+        method, allowed = spec.get("method"), OPERATION_METHODS[name]
+        if not isinstance(method, str) or method.upper() not in allowed:
+            raise error(f"{where}.method", f"must be one of {', '.join(allowed)} "
+                                           f"(got {method!r})")
+        path = spec.get("path")
+        if (not isinstance(path, str) or not path.startswith("/") or path.startswith("//")
+                or any(c in path for c in "?# \t\r\n")):
+            raise error(f"{where}.path", "must be a path on the API starting with /, holding "
+                                         "{key}, e.g. /contacts/{key}")
+        rest = PLACEHOLDER_RE.sub("", path)
+        if PLACEHOLDER_RE.findall(path) != ["key"] or "{" in rest or "}" in rest:
+            raise error(f"{where}.path", "must hold {key} (the record's key) once, and no "
+                                         "other placeholder")
+        item = spec.get("item")
+        if item is not None and (not isinstance(item, str)
+                                 or not all(p.strip() for p in item.split("."))):
+            raise error(f"{where}.item", "must be the (dotted) key of the record in the answer")
+        found[name] = OperationSpec(name, method.upper(), path, item)
+    return found
 
 
 def _placeholders(text: str, collection: CollectionConfig, error: Any) -> set[str]:

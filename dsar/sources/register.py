@@ -40,6 +40,8 @@ class Recipient:
     legal_name: str
     roles: Mapping[str, str]
     country: str | None
+    #: Where the notice of an erasure is e-mailed (Art. 19); None: decided by staff.
+    notify_email: str | None = None
 
 
 @dataclass(frozen=True)
@@ -149,10 +151,14 @@ def load_register(path: Path, source_names: Iterable[str] | None = None) -> Regi
     for name, raw in r.table("recipients", data.get("recipients", {})).items():
         key = f"recipients.{name}"
         r.table(key, raw)
-        r.keys(key, raw, ("name", "role", "role_en", "country"))
+        r.keys(key, raw, ("name", "role", "role_en", "country", "notify_email"))
+        notify = r.text(f"{key}.notify_email", raw.get("notify_email"), required=False)
+        if notify is not None and "@" not in notify:
+            raise r.fail(f"{key}.notify_email", "must be an e-mail address")
         recipients[name] = Recipient(name, r.text(f"{key}.name", raw.get("name")),
                                      r.bilingual(key, raw, "role"),
-                                     r.text(f"{key}.country", raw.get("country"), required=False))
+                                     r.text(f"{key}.country", raw.get("country"), required=False),
+                                     notify)
     processing = {}
     for name, raw in r.table("processing", data.get("processing", {})).items():
         processing[name] = _processing(r, name, raw, categories, recipients)

@@ -24,6 +24,9 @@ On PostgreSQL the whole search is one read-only REPEATABLE READ transaction: eve
 is read as it stood at the same moment, and a search can write nothing. On SQLite, dates, times
 and JSON are handed over as the text stored (SQLAlchemy would stop on any other format).
 
+Erasure (:meth:`SqlConnector.carry_out`): deletes and updates in one transaction, children
+before parents, a parent still referenced kept; the rules are in :mod:`.sql_changes`.
+
 Errors become :class:`SourceError` with the exception's type and the source's name only: a
 driver message may quote a value searched (PostgreSQL quotes bad parameters), and the engine
 hides SQL parameters anyway.
@@ -35,25 +38,28 @@ import datetime as dt
 import logging
 import math
 import re
-import uuid
 from collections.abc import Callable, Iterable, Mapping
-from decimal import Decimal, InvalidOperation
+from decimal import InvalidOperation
 from typing import Any
 
 from sqlalchemy import Column, Connection, func, or_, select
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
+from dsar.sources import sql_changes
 from dsar.sources.base import (
     CASE_INSENSITIVE_TYPES,
     Connector,
     Discovery,
     Identity,
+    Operation,
+    OperationResult,
     Record,
     SourceConfig,
     SourceError,
     normalize_identifier,
 )
+from dsar.sources.sql_changes import converter
 from dsar.sources.sql_engines import engine_for, is_kept
 from dsar.sources.sql_paths import CollectionPlan, build_plans, check_paths, reflect_tables
 
@@ -70,8 +76,6 @@ MAX_ROUNDS = 10
 #: its query; the search then reads the catalogue again once.
 _PLAN_CACHE: dict[tuple[str, str, str], list[CollectionPlan]] = {}
 ENV_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-INT_RE = re.compile(r"^[+-]?[0-9]+$")
-NUMBER_RE = re.compile(r"^[+-]?[0-9]+(\.[0-9]+)?$")
 
 
 class SqlConnector(Connector):
@@ -113,14 +117,28 @@ class SqlConnector(Connector):
 
     def discover(self, identity: Identity) -> Discovery:
         """The rows of every collection that belong to the person, and what they yield."""
+        return self._retrying(lambda: self._discover(identity))
+
+    def carry_out(self, operations: list[Operation], *, hash_key: bytes) -> list[OperationResult]:
+        """Delete and anonymise the rows of an approved plan, all in one transaction, children
+        before parents; a row that a row staying in the database still references is kept
+        (anonymised when the operation carries a map). The rules: :mod:`.sql_changes`."""
+        if not operations:
+            return []
+        return self._retrying(lambda: self._carry_out(operations, hash_key))
+
+    def _retrying(self, work: Callable[[], Any]) -> Any:
+        """``work()``; after a database error, once more with the catalogue read again when
+        the plan kept from an earlier call was used (it may be stale)."""
         try:
-            return self._discover(identity)
+            return work()
         except SQLAlchemyError as exc:
-            if _PLAN_CACHE.pop(self._cache_key(), None) is None:
+            stale = _PLAN_CACHE.pop(self._cache_key(), None) is not None
+            if not (sql_changes.forget(self._cache_key()) or stale):
                 raise SourceError(self._failure(exc)) from None
-        self._plans = None  # the cached plan may be stale: read the catalogue again
+        self._plans = None
         try:
-            return self._discover(identity)
+            return work()
         except SQLAlchemyError as exc:
             raise SourceError(self._failure(exc)) from None
 
@@ -129,6 +147,13 @@ class SqlConnector(Connector):
             _snapshot(conn)
             plans = self._plan(conn)
             return _Search(conn, plans, self.source).run(identity)
+
+    def _carry_out(self, operations: list[Operation], hash_key: bytes) -> list[OperationResult]:
+        with self._connect() as conn, sql_changes.transaction(conn):
+            plans = self._plan(conn)
+            graph = sql_changes.read_graph(conn, plans, self._cache_key())
+            return sql_changes.Changes(conn, plans, graph, self.source.name,
+                                       hash_key).run(operations)
 
     def _cache_key(self) -> tuple[str, str, str]:
         return (self.source.name, self._url(), repr(self.source.collections))
@@ -176,7 +201,11 @@ class SqlConnector(Connector):
         detail = f" ({type(cause).__module__}.{type(cause).__name__})" if cause else ""
         logger.warning("source %s: database error %s%s", self.source.name,
                        type(exc).__name__, detail)
-        return f"{type(exc).__name__}{detail} from the database of source {self.source.name!r}"
+        # What carry_out was doing (sql_changes adds it): a collection's name, no value.
+        doing = "".join(f" ({n})" for n in getattr(exc, "__notes__", ())
+                        if n.startswith("collection '"))
+        return (f"{type(exc).__name__}{detail} from the database of source "
+                f"{self.source.name!r}{doing}")
 
 
 class _Search:
@@ -304,7 +333,7 @@ def _match_condition(column: Column, kind: str, values: Iterable[str]
     other values converted to the column's Python type (those that do not convert dropped)."""
     if kind in CASE_INSENSITIVE_TYPES:
         return func.lower(column), sorted(values)
-    convert = _converter(column)
+    convert = converter(column)
     converted = []
     for value in sorted(values):
         try:
@@ -312,35 +341,6 @@ def _match_condition(column: Column, kind: str, values: Iterable[str]
         except (ValueError, TypeError, InvalidOperation):
             continue  # "abc" can be no Integer column's value
     return column, converted
-
-
-def _converter(column: Column) -> Callable[[str], Any]:
-    try:
-        python_type = column.type.python_type
-    except NotImplementedError:
-        return str
-    if python_type is bool:
-        return _no_value  # an identifier is never a yes/no column
-    if python_type is int:
-        return _number(int, INT_RE)
-    if python_type in (float, Decimal):
-        return _number(python_type, NUMBER_RE)
-    if python_type is uuid.UUID:
-        return uuid.UUID
-    return str
-
-
-def _number(python_type: type, pattern: re.Pattern[str]) -> Callable[[str], Any]:
-    # Python's own parsers are laxer than an identifier should be ("4_2", " 42", "nan").
-    def convert(value: str) -> Any:
-        if not pattern.match(value):
-            raise ValueError("not a number")
-        return python_type(value)
-    return convert
-
-
-def _no_value(value: str) -> Any:
-    raise ValueError("no identifier converts to this column's type")
 
 
 def _pack(conditions: list[tuple[Any, list[Any]]]) -> list[list[tuple[Any, list[Any]]]]:

@@ -12,7 +12,7 @@ from dsar.cases.clock import one_month_deadline, today_in_paris
 from dsar.cases.permissions import Action, allowed
 from dsar.cases.possible_actions import possible
 from dsar.cases.refusals import ActionRefused
-from dsar.changes import plan
+from dsar.changes import notices, plan
 from dsar.core import storage
 from dsar.core.audit import record_event
 from dsar.core.blob_download import streamed_zip
@@ -33,6 +33,7 @@ from dsar.models import (
     InfoRequest,
 )
 from dsar.search.gathering import source_searches
+from dsar.sources.catalog import get_catalog
 from dsar.staff.access import case_or_404, deny, require
 from dsar.staff.blueprint import bp
 
@@ -61,6 +62,7 @@ ACTIONS = {
     "transmit": (Action.TRANSMIT, lambda c, u, f: release.request_transmission(c, u)),
     "keep": (Action.KEEP_IN_PLAN, plan.keep_action),
     "approve": (Action.APPROVE_PLAN, plan.approve_action),
+    "notice": (Action.RECORD_NOTICE, notices.decide),
     "revoke_links": (Action.REVOKE_LINKS, lambda c, u, f: links.revoke_links(c, u)),
 }
 
@@ -99,7 +101,8 @@ def render_case(case: Case, *, error_action: str | None = None, error=None, stat
         plan=plan.plan_of(case), planned=plan.planned_collections(case)
         if case.kind in CHANGE_KINDS else [], exceptions=plan.EXCEPTIONS,
         ground_labels=GROUND_LABELS,
-        steps=plan.steps_of(case),
+        steps=plan.steps_of(case), notices=notices.notices_of(case),
+        recipients=get_catalog().register.recipients,
         today=today_in_paris(),
     ), status
 

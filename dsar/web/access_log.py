@@ -32,6 +32,8 @@ _PATH = re.compile(r"/[^\s\"'\x00-\x1f\x7f]*")
 _SECRETS = (
     re.compile(r"(?P<keep>/+(?:confirm|status)/+[^/?#]+/+)(?P<secret>[^?#]+)", re.IGNORECASE),
     re.compile(r"(?P<keep>/+setup/+)(?P<secret>[^?#]+)", re.IGNORECASE),
+    # An address mistakenly put in the query string of the suppression check.
+    re.compile(r"(?P<keep>/+api/[^?#]*\?)(?P<secret>[^#]+)", re.IGNORECASE),
 )
 
 #: The case pages under ``/status/<ref>/`` that are not links: nothing secret to hide.

@@ -138,7 +138,7 @@ paid = "financial"
 payment_method = "financial"
 
 # 2. The CRM (Zoho-like API). Its e-mail search is fuzzy ("contains"): the connector keeps
-# only exact matches.
+# only exact matches. `operations`: how erasure deletes or anonymises one record ({key}).
 [sources.crm]
 kind = "http"
 label = "Gestion de la relation client (CRM)"
@@ -261,6 +261,8 @@ pagination = {{ type = "page", param = "page", size_param = "per_page", size = 5
 match = {{ email = "email" }}
 yields = {{ crm_contact_id = "id", customer_id = "customer_id" }}
 erasure = "delete"
+operations.delete = {{ method = "DELETE", path = "/api/v1/contacts/{{key}}" }}
+operations.anonymize = {{ method = "PATCH", path = "/api/v1/contacts/{{key}}", item = "data" }}
 [sources.crm.collections.contacts.fields]
 {_CRM_CONTACT_FIELDS}
 # The same contacts searched by platform customer id: finds a contact filed under a work
@@ -274,6 +276,8 @@ pagination = {{ type = "page", param = "page", size_param = "per_page", size = 5
 match = {{ customer_id = "customer_id" }}
 yields = {{ crm_contact_id = "id", customer_id = "customer_id" }}
 erasure = "delete"
+operations.delete = {{ method = "DELETE", path = "/api/v1/contacts/{{key}}" }}
+operations.anonymize = {{ method = "PATCH", path = "/api/v1/contacts/{{key}}", item = "data" }}
 [sources.crm.collections.contacts_by_customer.fields]
 {_CRM_CONTACT_FIELDS}
 [sources.crm.collections.notes]
@@ -283,6 +287,7 @@ key = "id"
 pagination = {{ type = "page", param = "page", size_param = "per_page", size = 50 }}
 match = {{ crm_contact_id = "contact_id" }}
 erasure = "delete"
+operations.delete = {{ method = "DELETE", path = "/api/v1/notes/{{key}}" }}
 [sources.crm.collections.notes.fields]
 id = "commercial"
 contact_id = "identification"
@@ -298,6 +303,7 @@ key = "id"
 pagination = {{ type = "page", param = "page", size_param = "per_page", size = 50 }}
 match = {{ crm_contact_id = "contact_id" }}
 erasure = "delete"
+operations.delete = {{ method = "DELETE", path = "/api/v1/deals/{{key}}" }}
 [sources.crm.collections.deals.fields]
 id = "commercial"
 contact_id = "identification"
@@ -318,6 +324,8 @@ pagination = { type = "cursor", param = "cursor", next = "next_cursor" }
 match = { email = "email" }
 yields = { newsletter_contact_id = "id" }
 erasure = "delete"
+operations.delete = { method = "DELETE", path = "/v3/contacts/{key}" }
+operations.anonymize = { method = "PATCH", path = "/v3/contacts/{key}" }
 provided = ["email", "first_name", "last_name", "sms", "double_optin_at"]
 [sources.newsletter.collections.contacts.fields]
 id = "identification"
@@ -339,6 +347,7 @@ key = "id"
 pagination = { type = "cursor", param = "cursor", next = "next_cursor" }
 match = { newsletter_contact_id = "contact_id" }
 erasure = "delete"
+operations.delete = { method = "DELETE", path = "/v3/memberships/{key}" }
 provided = ["list_name", "status", "subscribed_at"]
 [sources.newsletter.collections.list_memberships.fields]
 id = "marketing"
@@ -355,6 +364,7 @@ key = "id"
 pagination = { type = "cursor", param = "cursor", next = "next_cursor" }
 match = { newsletter_contact_id = "contact_id" }
 erasure = "delete"
+operations.delete = { method = "DELETE", path = "/v3/events/{key}" }
 provided = ["event", "campaign", "occurred_at", "link"]  # observed (opens, clicks)
 [sources.newsletter.collections.email_events.fields]
 id = "marketing"

@@ -4,30 +4,57 @@
 Its e-mail search is deliberately fuzzy, as real CRMs' are: a case-insensitive "contains"
 match (served by a trigram full-text index), so a search for ``lea.fontaine@example.fr`` also
 returns ``clea.fontaine@example.fr``. The caller must check what it gets.
+
+Erasure goes through ``GET``, ``PATCH`` and ``DELETE /api/v1/contacts/<id>``, ``DELETE
+/api/v1/notes/<id>`` and ``DELETE /api/v1/deals/<id>``: the database really changes (and the
+e-mail index with it). A contact that still has notes or deals is not deleted (409): they go
+first, so that nothing an erasure plan keeps disappears along with its contact.
 """
 
 from __future__ import annotations
 
 import sqlite3
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
-from dsar.demo.services.common import ApiError, SqliteApi, json_response, same_secret, whole
+from dsar.demo.services.common import (
+    ApiError,
+    SqliteApi,
+    delete_row,
+    json_object,
+    json_response,
+    same_secret,
+    update_row,
+    whole,
+)
 
 _CONTACT_COLUMNS = ("id, first_name, last_name, email, phone, company, job_title, city, "
                     "lead_source, contact_type, owner, customer_id, created_time, modified_time")
+#: What a PATCH may change (not the id, nor the record's own timestamps).
+_WRITABLE = ("first_name", "last_name", "email", "phone", "company", "job_title", "city",
+             "lead_source", "contact_type", "owner", "customer_id")
 MAX_PER_PAGE = 200
 
 
 class CrmApi(SqliteApi):
     """``GET /api/v1/contacts?email=…|customer_id=…``, ``GET /api/v1/contacts/<id>/notes``,
-    ``GET /api/v1/contacts/<id>/deals``; ``page`` (from 1) and ``per_page`` (at most 200)."""
+    ``GET /api/v1/contacts/<id>/deals``; ``page`` (from 1) and ``per_page`` (at most 200).
+    One contact: ``GET``, ``PATCH`` (a JSON object of fields), ``DELETE``; ``DELETE`` a note
+    or a deal."""
 
     routes = Map([
         Rule("/api/v1/contacts", endpoint="contacts", methods=["GET"]),
+        Rule("/api/v1/contacts/<int:contact_id>", endpoint="contact", methods=["GET"]),
+        Rule("/api/v1/contacts/<int:contact_id>", endpoint="update_contact",
+             methods=["PATCH"]),
+        Rule("/api/v1/contacts/<int:contact_id>", endpoint="delete_contact",
+             methods=["DELETE"]),
+        Rule("/api/v1/notes/<int:row_id>", endpoint="delete_note", methods=["DELETE"]),
+        Rule("/api/v1/deals/<int:row_id>", endpoint="delete_deal", methods=["DELETE"]),
         Rule("/api/v1/contacts/<int:contact_id>/notes", endpoint="notes", methods=["GET"]),
         Rule("/api/v1/contacts/<int:contact_id>/deals", endpoint="deals", methods=["GET"]),
     ])
@@ -66,6 +93,41 @@ class CrmApi(SqliteApi):
         ).fetchall()
         return _page([_contact(r) for r in rows], page, per_page)
 
+    def contact(self, con: sqlite3.Connection, request: Request, contact_id: int
+                ) -> dict[str, Any]:
+        row = con.execute(f"SELECT {_CONTACT_COLUMNS} FROM contacts WHERE id = ?",  # noqa: S608
+                          (contact_id,)).fetchone()
+        if row is None:
+            raise ApiError(404, "INVALID_DATA", "the id given seems to be invalid")
+        return {"data": [_contact(row)]}
+
+    def update_contact(self, con: sqlite3.Connection, request: Request, contact_id: int
+                       ) -> dict[str, Any]:
+        changes = json_object(request)
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        old = update_row(con, "contacts", contact_id, changes, _WRITABLE, ("modified_time", now))
+        if "email" in changes and changes["email"] != old["email"]:
+            # The full-text index is external: it learns of the new address only when told.
+            _reindex(con, contact_id, old["email"], changes["email"])
+        return _success(contact_id, "record updated")
+
+    def delete_contact(self, con: sqlite3.Connection, request: Request, contact_id: int
+                       ) -> dict[str, Any]:
+        old = delete_row(con, "contacts", contact_id,
+                         (("notes", "contact_id"), ("deals", "contact_id")))
+        _reindex(con, contact_id, old["email"], None)
+        return _success(contact_id, "record deleted")
+
+    def delete_note(self, con: sqlite3.Connection, request: Request, row_id: int
+                    ) -> dict[str, Any]:
+        delete_row(con, "notes", row_id)
+        return _success(row_id, "record deleted")
+
+    def delete_deal(self, con: sqlite3.Connection, request: Request, row_id: int
+                    ) -> dict[str, Any]:
+        delete_row(con, "deals", row_id)
+        return _success(row_id, "record deleted")
+
     def notes(self, con: sqlite3.Connection, request: Request, contact_id: int
               ) -> dict[str, Any]:
         return self._related(con, request, contact_id, "SELECT id, contact_id, title, "
@@ -100,6 +162,21 @@ def _page(items: list[dict[str, Any]], page: int, per_page: int) -> dict[str, An
     items = items[:per_page]
     return {"data": items, "info": {"page": page, "per_page": per_page, "count": len(items),
                                     "more_records": more}}
+
+
+def _success(row_id: int, message: str) -> dict[str, Any]:
+    """Zoho's answer to a change."""
+    return {"data": [{"code": "SUCCESS", "status": "success", "message": message,
+                      "details": {"id": str(row_id)}}]}
+
+
+def _reindex(con: sqlite3.Connection, contact_id: int, old: str | None, new: str | None
+             ) -> None:
+    """Move a contact's address in the trigram index: the old one out, the new one in."""
+    con.execute("INSERT INTO contacts_fts(contacts_fts, rowid, email) VALUES ('delete', ?, ?)",
+                (contact_id, old))
+    if new is not None:
+        con.execute("INSERT INTO contacts_fts(rowid, email) VALUES (?, ?)", (contact_id, new))
 
 
 def _contact(row: sqlite3.Row) -> dict[str, Any]:

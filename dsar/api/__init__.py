@@ -1,0 +1,2 @@
+"""The HTTP API for the organisation's own tools (bearer tokens, JSON, no session, no CSRF
+token): :mod:`.suppression`, the suppression-list check."""
