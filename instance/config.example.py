@@ -64,3 +64,7 @@ TRANSMIT_TIMEOUT = 60
 # WORKER_HEARTBEAT_SECONDS = 5
 # SWEEP_INTERVAL_SECONDS = 15
 # REQUEUE_GRACE_SECONDS = 60
+
+# The suppression list's check for the organisation's own tools (docs/erasure.md):
+# POST /api/suppression/check with this bearer token; unset, the endpoint does not exist.
+# SUPPRESSION_API_TOKEN = "a long random string: python -c 'import secrets; print(secrets.token_urlsafe(32))'"
