@@ -79,7 +79,7 @@ def test_a_bad_sources_file_names_the_file_the_key_and_the_fault(config_args, ch
 REGISTER_FAULTS = [
     (('legal_basis = "contract"', 'legal_basis = "contrat"'),
      "processing.customers.legal_basis", "must be one of consent, contract"),
-    (('recipients = ["host"]', 'recipients = ["ovh"]'), "processing.customers.recipients",
+    (('recipients = ["host", "mailer"]', 'recipients = ["ovh"]'), "processing.customers.recipients",
      "unknown recipient 'ovh'"),
     (('sources = ["shop"]', 'sources = ["shop", "crm"]'), "processing.customers.sources",
      "unknown source 'crm'"),

@@ -49,7 +49,7 @@ CERTIFICATE_ACTIONS = {"delete": "erased", "anonymize": "anonymized", "redact": 
 def certificate_content(case: Case) -> CertificateContent:
     """What the certificate of ``case`` says, from its verified plan."""
     plan = plan_of(case)
-    lines = [CertificateLine(source_label=p.source_label, collection_label=p.collection,
+    lines = [CertificateLine(source_label=p.source_label, collection_label=p.collection_label,
                              action=CERTIFICATE_ACTIONS[p.action], count=p.count,
                              basis=p.basis if p.kept and not p.exception else None,
                              until=p.until if p.kept else None,

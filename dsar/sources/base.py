@@ -180,6 +180,12 @@ class CollectionConfig:
     #: Fields that may hold other people's data: scanned for their e-mail addresses and phone
     #: numbers like free text, and never read as the person's own values (docs/sources.md).
     third_party: tuple[str, ...] = ()
+    #: Names shown to the person by language (``label``, ``label_en``; the name by default).
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+    def label(self, language: str = "fr") -> str:
+        """The collection's name in words, in ``language``."""
+        return self.labels.get(language) or self.labels.get("fr") or self.name
 
     def category(self, field_name: str) -> str:
         """The field's data category; ``unclassified`` for a field the file does not name."""

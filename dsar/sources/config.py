@@ -22,7 +22,7 @@ ERASURE_STRATEGIES = ("delete", "anonymize", "retain")
 SOURCE_COMMON_KEYS = frozenset({"kind", "label", "label_en", "collections"})
 COLLECTION_COMMON_KEYS = frozenset({
     "fields", "match", "yields", "exclude", "erasure", "anonymize", "retain_basis",
-    "retain_until", "provided", "third_party",
+    "retain_until", "provided", "third_party", "label", "label_en",
 })
 
 
@@ -117,9 +117,14 @@ def _parse_collection(path: Path, where: str, name: str, raw: Any, kind_keys: fr
                                          raw.get("third_party", []), fields, exclude))
     options = {k: _expand(v, instance) for k, v in raw.items()
                if k not in COLLECTION_COMMON_KEYS}
+    # What the person reads (the erasure certificate, the plan): a name in words, not the
+    # table's; the table's name when none is given.
+    label = _string(path, f"{where}.label", raw.get("label", name))
+    labels = {"fr": label, "en": _string(path, f"{where}.label_en", raw.get("label_en", label))}
     return CollectionConfig(name=name, fields=fields, match=match, yields=yields,
                             exclude=tuple(exclude), erasure=erasure, options=options,
-                            where=where, provided=provided, third_party=third_party)
+                            where=where, provided=provided, third_party=third_party,
+                            labels=labels)
 
 
 def _declared_fields(path: Path, where: str, value: Any, fields: Mapping[str, str],

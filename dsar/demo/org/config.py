@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from dsar.demo.org.api_sources import CRM_COLLECTIONS, NEWSLETTER_COLLECTIONS
 from dsar.demo.org.register_text import REGISTER_TOML
 
 #: The environment variables holding the demo APIs' secrets (the runner generates them).
@@ -37,6 +38,8 @@ label_en = "Training platform"
 url = "sqlite:///{instance}/demo-org/platform.sqlite"
 
 [sources.platform.collections.accounts]
+label = "Compte d'apprenant"
+label_en = "Learner account"
 match = { email = "email" }
 yields = { customer_id = "id", visitor_id = "visitor_id" }
 exclude = ["password_hash"]
@@ -77,6 +80,8 @@ created_at = "identification"
 last_login_at = "connection"
 
 [sources.platform.collections.enrolments]
+label = "Inscriptions aux formations"
+label_en = "Course enrolments"
 follow = { account_id = "accounts.id" }
 provided = ["course_code", "course_title", "funding"]  # the person's choices; status is ours
 erasure = "retain"
@@ -95,6 +100,8 @@ funding = "financial"
 
 # No `follow`: the connector follows the database's own foreign key to enrolments.
 [sources.platform.collections.attendance]
+label = "Présence aux cours"
+label_en = "Attendance"
 provided = ["session_date", "mode", "duration_minutes", "signed"]  # observed
 erasure = "retain"
 retain_basis = "Feuilles d'émargement : preuve de l'assiduité exigée par les financeurs \
@@ -110,6 +117,8 @@ signed = "training"
 
 # Not provided: scores and levels are the results of our assessment.
 [sources.platform.collections.level_tests]
+label = "Tests de niveau"
+label_en = "Level tests"
 follow = { account_id = "accounts.id" }
 erasure = "delete"
 [sources.platform.collections.level_tests.fields]
@@ -121,6 +130,8 @@ score = "test_results"
 level = "test_results"
 
 [sources.platform.collections.invoices]
+label = "Factures"
+label_en = "Invoices"
 follow = { account_id = "accounts.id" }
 erasure = "retain"
 retain_basis = "Obligation légale de conservation des pièces comptables \
@@ -165,6 +176,8 @@ label = "Mesure d'audience"
 label_en = "Audience measurement"
 
 [sources.analytics.collections.events]
+label = "Mesure d'audience"
+label_en = "Audience measurement"
 paths = ["{instance}/demo-org/analytics/events-*.jsonl"]
 format = "jsonl"
 match = { visitor_id = "visitor_id" }
@@ -191,6 +204,8 @@ label = "Journaux du serveur web"
 label_en = "Web server logs"
 
 [sources.access_logs.collections.requests]
+label = "Journaux de connexion"
+label_en = "Access logs"
 paths = ["{instance}/demo-org/logs/access.log*"]
 format = "access_log"
 log_format = "combined_visitor"
@@ -215,6 +230,8 @@ label = "Service client"
 label_en = "Customer support"
 
 [sources.support.collections.tickets]
+label = "Demandes au support"
+label_en = "Support tickets"
 paths = ["{instance}/demo-org/support/tickets.csv"]
 format = "csv"
 match = { email = "requester_email", customer_id = "customer_id" }
@@ -233,148 +250,6 @@ body = "free_text"
 status = "correspondence"
 agent = "correspondence"
 """
-
-_CRM_CONTACT_FIELDS = """\
-id = "identification"
-first_name = "identification"
-last_name = "identification"
-email = "contact"
-phone = "contact"
-company = "professional"
-job_title = "professional"
-city = "contact"
-lead_source = "commercial"
-contact_type = "commercial"
-owner = "commercial"
-customer_id = "identification"
-created_time = "commercial"
-modified_time = "commercial"
-"""
-
-CRM_COLLECTIONS = f"""
-[sources.crm.collections.contacts]
-path = "/api/v1/contacts"
-params = {{ email = "{{email}}" }}
-items = "data"
-key = "id"
-pagination = {{ type = "page", param = "page", size_param = "per_page", size = 50 }}
-match = {{ email = "email" }}
-yields = {{ crm_contact_id = "id", customer_id = "customer_id" }}
-erasure = "delete"
-operations.delete = {{ method = "DELETE", path = "/api/v1/contacts/{{key}}" }}
-operations.anonymize = {{ method = "PATCH", path = "/api/v1/contacts/{{key}}", item = "data" }}
-[sources.crm.collections.contacts.fields]
-{_CRM_CONTACT_FIELDS}
-# The same contacts searched by platform customer id: finds a contact filed under a work
-# address but linked to the person's account, in a later round.
-[sources.crm.collections.contacts_by_customer]
-path = "/api/v1/contacts"
-params = {{ customer_id = "{{customer_id}}" }}
-items = "data"
-key = "id"
-pagination = {{ type = "page", param = "page", size_param = "per_page", size = 50 }}
-match = {{ customer_id = "customer_id" }}
-yields = {{ crm_contact_id = "id", customer_id = "customer_id" }}
-erasure = "delete"
-operations.delete = {{ method = "DELETE", path = "/api/v1/contacts/{{key}}" }}
-operations.anonymize = {{ method = "PATCH", path = "/api/v1/contacts/{{key}}", item = "data" }}
-[sources.crm.collections.contacts_by_customer.fields]
-{_CRM_CONTACT_FIELDS}
-[sources.crm.collections.notes]
-path = "/api/v1/contacts/{{crm_contact_id}}/notes"
-items = "data"
-key = "id"
-pagination = {{ type = "page", param = "page", size_param = "per_page", size = 50 }}
-match = {{ crm_contact_id = "contact_id" }}
-erasure = "delete"
-operations.delete = {{ method = "DELETE", path = "/api/v1/notes/{{key}}" }}
-[sources.crm.collections.notes.fields]
-id = "commercial"
-contact_id = "identification"
-title = "correspondence"
-content = "free_text"
-created_by = "commercial"
-created_time = "correspondence"
-
-[sources.crm.collections.deals]
-path = "/api/v1/contacts/{{crm_contact_id}}/deals"
-items = "data"
-key = "id"
-pagination = {{ type = "page", param = "page", size_param = "per_page", size = 50 }}
-match = {{ crm_contact_id = "contact_id" }}
-erasure = "delete"
-operations.delete = {{ method = "DELETE", path = "/api/v1/deals/{{key}}" }}
-[sources.crm.collections.deals.fields]
-id = "commercial"
-contact_id = "identification"
-deal_name = "commercial"
-stage = "commercial"
-amount = "financial"
-closing_date = "commercial"
-owner = "commercial"
-"""
-
-NEWSLETTER_COLLECTIONS = """
-[sources.newsletter.collections.contacts]
-path = "/v3/contacts"
-params = { email = "{email}" }
-items = "contacts"
-key = "id"
-pagination = { type = "cursor", param = "cursor", next = "next_cursor" }
-match = { email = "email" }
-yields = { newsletter_contact_id = "id" }
-erasure = "delete"
-operations.delete = { method = "DELETE", path = "/v3/contacts/{key}" }
-operations.anonymize = { method = "PATCH", path = "/v3/contacts/{key}" }
-provided = ["email", "first_name", "last_name", "sms", "double_optin_at"]
-[sources.newsletter.collections.contacts.fields]
-id = "identification"
-email = "contact"
-first_name = "identification"
-last_name = "identification"
-sms = "contact"
-email_blacklisted = "marketing"
-optin_source = "marketing"
-optin_ip = "connection"
-double_optin_at = "marketing"
-created_at = "marketing"
-modified_at = "marketing"
-
-[sources.newsletter.collections.list_memberships]
-path = "/v3/contacts/{newsletter_contact_id}/lists"
-items = "lists"
-key = "id"
-pagination = { type = "cursor", param = "cursor", next = "next_cursor" }
-match = { newsletter_contact_id = "contact_id" }
-erasure = "delete"
-operations.delete = { method = "DELETE", path = "/v3/memberships/{key}" }
-provided = ["list_name", "status", "subscribed_at"]
-[sources.newsletter.collections.list_memberships.fields]
-id = "marketing"
-contact_id = "identification"
-list_id = "marketing"
-list_name = "marketing"
-status = "marketing"
-subscribed_at = "marketing"
-
-[sources.newsletter.collections.email_events]
-path = "/v3/contacts/{newsletter_contact_id}/events"
-items = "events"
-key = "id"
-pagination = { type = "cursor", param = "cursor", next = "next_cursor" }
-match = { newsletter_contact_id = "contact_id" }
-erasure = "delete"
-operations.delete = { method = "DELETE", path = "/v3/events/{key}" }
-provided = ["event", "campaign", "occurred_at", "link"]  # observed (opens, clicks)
-[sources.newsletter.collections.email_events.fields]
-id = "marketing"
-contact_id = "identification"
-event = "marketing"
-campaign = "marketing"
-occurred_at = "marketing"
-link = "marketing"
-"""
-
 
 def sources_toml(crm_url: str, newsletter_url: str) -> str:
     """The text of ``sources.toml`` for APIs at these addresses."""
