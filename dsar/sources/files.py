@@ -24,6 +24,7 @@ A line is the person's when one of its ``match`` fields equals one of the person
 of that type; nothing else is searched (an IP address matches nothing unless a collection says
 so). Record keys are ``<file name>:<byte offset of the line>``. Each search first brings the
 index up to date (only the bytes appended since), then reads only the lines the index points at.
+An erasure rewrites the person's lines with their values masked (:mod:`.files_changes`).
 """
 
 from __future__ import annotations
@@ -51,6 +52,8 @@ from dsar.sources.base import (
     Connector,
     Discovery,
     Identity,
+    Operation,
+    OperationResult,
     Record,
     SourceConfig,
     SourceError,
@@ -266,6 +269,13 @@ class FilesConnector(Connector):
             # paths name nobody: the SQL only ever carries hashes.
             raise SourceError(f"files of source {self.source.name}: {type(exc).__name__}: "
                               f"{exc}") from None
+
+    def carry_out(self, operations: list[Operation], *, hash_key: bytes
+                  ) -> list[OperationResult]:
+        """Redact the person's lines (:mod:`.files_changes`); nothing is hashed here."""
+        from dsar.sources.files_changes import carry_out  # it builds on this module
+
+        return carry_out(self, operations)
 
     def _search(self, index: FileIndex, identity: Identity) -> Discovery:
         """The fixpoint: search, add the identifiers the lines found yield, search again."""
