@@ -67,4 +67,5 @@ TRANSMIT_TIMEOUT = 60
 
 # The suppression list's check for the organisation's own tools (docs/erasure.md):
 # POST /api/suppression/check with this bearer token; unset, the endpoint does not exist.
-# SUPPRESSION_API_TOKEN = "a long random string: python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+# (a long random string: python -c 'import secrets; print(secrets.token_urlsafe(32))')
+# SUPPRESSION_API_TOKEN = "…"

@@ -193,8 +193,12 @@ def _found_again(case: Case) -> dict[str, dict[str, int]]:
         again: dict[str, int] = {}
         for record in found.records:
             operation = operations.get(record.collection)
-            if operation is None or record.key not in operation.keys:
-                continue  # kept, or not the person's record the plan named
+            if operation is None:
+                continue  # a kept collection
+            # A masked file's lines move (keys are byte offsets): anything of hers found there
+            # again counts; elsewhere only the records the plan named.
+            if operation.action != "redact" and record.key not in operation.keys:
+                continue
             if operation.action == "anonymize" and _anonymised(record.fields, operation):
                 continue
             again[record.collection] = again.get(record.collection, 0) + 1

@@ -126,7 +126,8 @@ def planned_collections(case: Case, plan: ChangePlan | None = None) -> list[Plan
             exception = kept.get((row.source, name))
             planned.append(PlannedCollection(
                 source=row.source, source_label=source.label(case.language), collection=name,
-                collection_label=config.label(case.language), count=len(found), action="retain" if exception else action,
+                collection_label=config.label(case.language), count=len(found),
+                action="retain" if exception else action,
                 # A delete carries the map too: a record retained ones still reference is
                 # anonymised instead (dsar.sources.sql_changes).
                 anonymize=dict(policy.anonymize) if action in ("anonymize", "delete") else {},
