@@ -280,6 +280,14 @@ class OperationUnsupported(SourceError):
     silently skipped): e.g. an ``http`` collection that declares no method for it."""
 
 
+def record_matches(collection: CollectionConfig, fields: Mapping[str, Any],
+                   identity: Identity) -> bool:
+    """Whether a record's ``fields`` match one of ``identity``'s identifiers on one of the
+    collection's ``match`` fields (the only way a record is the person's)."""
+    return any(normalize_identifier(kind, fields.get(name)) in identity.get(kind)
+               for kind, name in collection.match.items())
+
+
 def anonymized_value(action: str, value: Any, hash_key: bytes) -> Any:
     """The value a field takes when anonymised: ``null`` → None, ``hash`` → a keyed
     HMAC-SHA-256 (hex, 64 characters; stable for the same value), ``fixed:TEXT`` → TEXT."""

@@ -57,7 +57,7 @@ from dsar.sources.base import (
     Record,
     SourceConfig,
     SourceError,
-    normalize_identifier,
+    record_matches,
 )
 from dsar.sources.file_index import FileChangedError, FileIndex, IndexSpec, IndexStats
 
@@ -190,10 +190,7 @@ class LineParser:
         return shown
 
 
-def _matches(collection: CollectionConfig, fields: Mapping[str, Any], identity: Identity
-             ) -> bool:
-    return any(normalize_identifier(kind, fields.get(name)) in identity.get(kind)
-               for kind, name in collection.match.items())
+_matches = record_matches
 
 
 class FilesConnector(Connector):

@@ -51,22 +51,23 @@ import stat
 import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from dsar.sources.base import (
     CollectionConfig,
+    Connector,
     Identity,
     Operation,
     OperationResult,
     OperationUnsupported,
     SourceError,
+    record_matches,
 )
 from dsar.sources.file_index import MAX_FRAME, FileChangedError, read_frames
-from dsar.sources.files import _matches
 from dsar.sources.files_masking import CannotMask, Masker, mask_line
 
-if TYPE_CHECKING:
-    from dsar.sources.files import FilesConnector
+#: The ``FilesConnector`` this works for (not imported: ``files`` imports this module).
+FilesConnector = Connector
 
 logger = logging.getLogger(__name__)
 
@@ -216,7 +217,7 @@ def _rewrite(path: str, offsets: set[int], collection: CollectionConfig, parser:
             raw = _frame_at(src, offset, size, quoted) if offset >= end else None
             fields = None if raw is None or (quoted and offset == 0) else parser.parse(
                 raw, header)
-            if fields is None or not _matches(collection, fields, her):
+            if fields is None or not record_matches(collection, fields, her):
                 continue
             new = mask_line(parser, collection, masker, raw, header)
             if new == raw:
