@@ -8,6 +8,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from dsar.cases import links
+from dsar.cases.staff_actions import plan_locked
 from dsar.cases.workflow import TRANSITIONS
 from dsar.delivery import release
 from dsar.exports.build import current_package
@@ -27,6 +28,8 @@ def possible(case: Case, action: str) -> bool:
     status = CaseStatus(case.status)
     if action in ("note", "assign"):
         return True
+    if action in ("start", "rerun") and plan_locked(case):
+        return False  # the plan approved: searching again would rebuild it under the DPO
     if action in _MOVES:
         return _MOVES[action] in TRANSITIONS[status]
     if action == "rerun":
@@ -48,3 +51,4 @@ def possible(case: Case, action: str) -> bool:
     if action == "revoke_links":
         return links.links_alive(case)
     return status.is_open
+

@@ -21,15 +21,18 @@ from dsar.core.tokens import normalise_reference
 from dsar.extensions import db
 from dsar.mail.outbox import commit_and_send, queue_email
 from dsar.models import (
+    CHANGE_KINDS,
     ActorType,
     Case,
     CaseKind,
     CaseNote,
     CaseStatus,
+    ChangePlan,
     ClockPause,
     IdentityMethod,
     InfoRequest,
     MailTemplate,
+    PlanStatus,
     StaffRole,
     StaffUser,
 )
@@ -204,6 +207,9 @@ GATHERED_KINDS = frozenset({
 def start_processing(case: Case, staff: StaffUser) -> None:
     """Hand a verified case to processing: the search of every source starts (the gather
     jobs are queued after the commit); the case then waits in ``review``."""
+    if plan_locked(case):
+        raise ActionRefused(_l("The plan of this request was approved: it is not searched "
+                               "again."))
     move_case(case, CaseStatus.IN_PROGRESS, staff)
     planned = gathering.prepare(case) if case.kind in GATHERED_KINDS else []
     db.session.commit()
@@ -215,6 +221,9 @@ def start_processing(case: Case, staff: StaffUser) -> None:
 
 def rerun_source(case: Case, staff: StaffUser, source: str) -> None:
     """Search one source again after it failed (or to refresh it)."""
+    if plan_locked(case):
+        raise ActionRefused(_l("The plan of this request was approved: it is not searched "
+                               "again."))
     if case.status not in gathering.GATHERING_STATUSES:
         raise ActionRefused(_l("This action is not possible while the case is in this state."))
     try:
@@ -225,3 +234,12 @@ def rerun_source(case: Case, staff: StaffUser, source: str) -> None:
                  actor_id=staff.id, payload={"source": source})
     db.session.commit()
     pipeline.start([planned])
+
+
+def plan_locked(case: Case) -> bool:
+    """Whether ``case`` has a plan a DPO approved (being carried out, or done): its search
+    is no longer to change."""
+    if case.kind not in CHANGE_KINDS:
+        return False
+    return db.session.scalar(select(ChangePlan.status).where(ChangePlan.case_id == case.id)) in (
+        PlanStatus.APPROVED, PlanStatus.CARRIED_OUT, PlanStatus.VERIFIED)

@@ -36,6 +36,10 @@ from dsar.sources.catalog import get_catalog
 logger = logging.getLogger(__name__)
 
 
+#: In a plan's ``remaining``: the source could not be searched again.
+UNREACHABLE = "_unreachable"
+
+
 def hash_key() -> bytes:
     """The key of the keyed hashes anonymisation writes (a purpose of its own)."""
     return derived_key("anonymisation")
@@ -188,8 +192,14 @@ def _found_again(case: Case) -> dict[str, dict[str, int]]:
             continue
         # What the source reported it had to keep (referenced by retained records).
         expected = {o.get("collection"): o.get("kept", 0) for o in step.outcome or []}
-        with catalog.connector(planned_source) as connector:
-            found = connector.discover(identity)
+        try:
+            with catalog.connector(planned_source) as connector:
+                found = connector.discover(identity)
+        except SourceError:
+            # Cannot be checked now (the source is down): the DPO sees it and runs the plan
+            # again once it is back; the erasure is never called done unverified.
+            remaining[planned_source] = {UNREACHABLE: 1}
+            continue
         again: dict[str, int] = {}
         for record in found.records:
             operation = operations.get(record.collection)

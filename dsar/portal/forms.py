@@ -30,6 +30,13 @@ from wtforms.validators import (
     ValidationError,
 )
 
+from dsar.cases.details import (
+    DIRECTIVE_CHOICE_CHOICES,
+    ERASURE_GROUND_CHOICES,
+    OBJECTION_TARGET_CHOICES,
+    REQUESTER_ROLE_CHOICES,
+    RESTRICTION_GROUND_CHOICES,
+)
 from dsar.core.uploads import UploadRejected, check_upload
 from dsar.models import CaseKind
 
@@ -168,15 +175,7 @@ class RectificationForm(RequestForm):
     detail_fields = ("data_to_correct", "correct_value")
 
 
-ERASURE_GROUNDS = options(
-    ("", _l("I do not wish to say")),
-    ("no_longer_needed", _l("The data is no longer needed for its purpose")),
-    ("consent_withdrawn", _l("I withdraw my consent")),
-    ("objection", _l("I object to the processing")),
-    ("unlawful", _l("The data was processed unlawfully")),
-    ("legal_obligation", _l("The law requires erasure")),
-    ("child", _l("The data was collected when I was a child")),
-)
+ERASURE_GROUNDS = options(*ERASURE_GROUND_CHOICES)
 
 
 class ErasureForm(RequestForm):
@@ -187,12 +186,7 @@ class ErasureForm(RequestForm):
     detail_fields = ("erasure_ground",)
 
 
-RESTRICTION_GROUNDS = options(
-    ("accuracy_contested", _l("I contest the accuracy of my data")),
-    ("unlawful", _l("The processing is unlawful but I do not want erasure")),
-    ("legal_claims", _l("You no longer need the data but I need it for a legal claim")),
-    ("objection_pending", _l("I have objected and wait for your decision")),
-)
+RESTRICTION_GROUNDS = options(*RESTRICTION_GROUND_CHOICES)
 
 
 class RestrictionForm(RequestForm):
@@ -203,10 +197,7 @@ class RestrictionForm(RequestForm):
     detail_fields = ("restriction_ground",)
 
 
-OBJECTION_TARGETS = options(
-    ("direct_marketing", _l("Direct marketing (newsletters, offers, profiling for marketing)")),
-    ("other", _l("Another processing based on your legitimate interest")),
-)
+OBJECTION_TARGETS = options(*OBJECTION_TARGET_CHOICES)
 
 
 class ObjectionForm(RequestForm):
@@ -232,12 +223,7 @@ class ObjectionForm(RequestForm):
         return valid
 
 
-DIRECTIVE_CHOICES = options(
-    ("erase", _l("Erase all my data")),
-    ("hand_over", _l("Hand my data over to the person I designate")),
-    ("keep", _l("Keep my data as it is")),
-    ("custom", _l("Something else, described below")),
-)
+DIRECTIVE_CHOICES = options(*DIRECTIVE_CHOICE_CHOICES)
 
 
 class PostmortemDirectiveForm(RequestForm):
@@ -277,8 +263,7 @@ class PostmortemExecutionForm(RequestForm):
     )
     requester_role = RadioField(
         _l("You act as"),
-        choices=options(("designated_person", _l("The person designated in their directives")),
-                        ("heir", _l("An heir"))),
+        choices=options(*REQUESTER_ROLE_CHOICES),
         validators=[InputRequired(message=_l("Please choose one of the options."))],
     )
     detail_fields = ("deceased_name", "date_of_death", "requester_role")

@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from dsar.cases import links, staff_actions
 from dsar.cases.clock import one_month_deadline, today_in_paris
+from dsar.cases.details import shown_details
 from dsar.cases.permissions import Action, allowed
 from dsar.cases.possible_actions import possible
 from dsar.cases.refusals import ActionRefused
@@ -100,11 +101,22 @@ def render_case(case: Case, *, error_action: str | None = None, error=None, stat
         identity_methods=IDENTITY_METHODS, one_month=one_month_deadline(case),
         plan=plan.plan_of(case), planned=plan.planned_collections(case)
         if case.kind in CHANGE_KINDS else [], exceptions=plan.EXCEPTIONS,
-        ground_labels=GROUND_LABELS,
+        ground_labels=GROUND_LABELS, shown_details=shown_details(case.details),
+        source_labels=_source_labels(case),
         steps=plan.steps_of(case), notices=notices.notices_of(case),
         recipients=get_catalog().register.recipients,
         today=today_in_paris(),
     ), status
+
+
+def _source_labels(case: Case) -> dict[str, str]:
+    """Each source's and collection's name in words (``source`` and ``source/collection``)."""
+    labels = {}
+    for name, source in get_catalog().sources.items():
+        labels[name] = source.label(case.language)
+        for collection_name, collection in source.collections.items():
+            labels[f"{name}/{collection_name}"] = collection.label(case.language)
+    return labels
 
 
 @bp.get("/cases/<reference>")
