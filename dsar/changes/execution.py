@@ -174,9 +174,9 @@ def verify(case_id: int, *, actor_id: str | None = None) -> str:
 
 
 def _found_again(case: Case) -> dict[str, dict[str, int]]:
-    """Per source and collection, how many records the plan erased are found again (a
-    record anonymised and found again counts only if a field it anonymised kept its
-    value)."""
+    """Per source and collection, how many records the plan erased or anonymised are still
+    there unchanged (``Connector.remaining``: looked up by key where the kind can), beyond
+    those the source said it had to keep."""
     remaining: dict[str, dict[str, int]] = {}
     catalog = get_catalog()
     steps = {s.source: s for s in db.session.scalars(
@@ -187,45 +187,21 @@ def _found_again(case: Case) -> dict[str, dict[str, int]]:
         if step is None:
             continue
         operations = {o.collection: o for o in step_operations(step)}
-        identity = next(iter(operations.values())).identity if operations else None
-        if identity is None:
+        if not operations:
             continue
         # What the source reported it had to keep (referenced by retained records).
         expected = {o.get("collection"): o.get("kept", 0) for o in step.outcome or []}
         try:
             with catalog.connector(planned_source) as connector:
-                found = connector.discover(identity)
+                again = connector.remaining(list(operations.values()))
         except SourceError:
             # Cannot be checked now (the source is down): the DPO sees it and runs the plan
             # again once it is back; the erasure is never called done unverified.
             remaining[planned_source] = {UNREACHABLE: 1}
             continue
-        again: dict[str, int] = {}
-        for record in found.records:
-            operation = operations.get(record.collection)
-            if operation is None:
-                continue  # a kept collection
-            # A masked file's lines move (keys are byte offsets): anything of hers found there
-            # again counts; elsewhere only the records the plan named.
-            if operation.action != "redact" and record.key not in operation.keys:
-                continue
-            if operation.action == "anonymize" and _anonymised(record.fields, operation):
-                continue
-            again[record.collection] = again.get(record.collection, 0) + 1
         for collection, count in again.items():
             if count > expected.get(collection, 0):
                 remaining.setdefault(planned_source, {})[collection] = \
                     count - expected.get(collection, 0)
     return remaining
 
-
-def _anonymised(fields: dict, operation) -> bool:
-    for name, action in operation.anonymize.items():
-        value = fields.get(name)
-        if action == "null" and value is not None:
-            return False
-        if action == "hash" and not (isinstance(value, str) and len(value) == 64):
-            return False
-        if action.startswith("fixed:") and value != action.removeprefix("fixed:"):
-            return False
-    return True

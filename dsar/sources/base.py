@@ -20,6 +20,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -288,6 +289,19 @@ def record_matches(collection: CollectionConfig, fields: Mapping[str, Any],
                for kind, name in collection.match.items())
 
 
+_HASH_RE = re.compile(r"^[0-9a-f]{64}$")
+
+
+def is_anonymized(action: str, value: Any) -> bool:
+    """Whether ``value`` already is what anonymising it with ``action`` gives (a keyed hash
+    is 64 lower-case hexadecimal digits)."""
+    if action == "null":
+        return value is None
+    if action == "hash":
+        return value is None or (isinstance(value, str) and bool(_HASH_RE.match(value)))
+    return value is not None and str(value) == action.removeprefix("fixed:")
+
+
 def anonymized_value(action: str, value: Any, hash_key: bytes) -> Any:
     """The value a field takes when anonymised: ``null`` → None, ``hash`` → a keyed
     HMAC-SHA-256 (hex, 64 characters; stable for the same value), ``fixed:TEXT`` → TEXT."""
@@ -340,6 +354,29 @@ class Connector:
         :class:`OperationUnsupported` for an operation the kind cannot do, :class:`SourceError`
         on a failure worth retrying."""
         raise OperationUnsupported(f"the {self.kind} connector cannot change data")
+
+    def remaining(self, operations: list[Operation]) -> dict[str, int]:
+        """After :meth:`carry_out`: per collection, how many of the records the operations
+        named are still there unchanged (deleted ones still present, anonymised ones whose
+        fields kept a value; for ``redact``, any line of the person found again). The
+        verification of a plan. By default a new search with the operations' identifiers;
+        a kind that can look records up by key does so (a search by e-mail no longer reaches
+        what was found through a record whose e-mail was just anonymised)."""
+        identity = operations[0].identity if operations else Identity()
+        by_collection = {o.collection: o for o in operations}
+        counts: dict[str, int] = {}
+        for record in self.discover(identity).records:
+            operation = by_collection.get(record.collection)
+            if operation is None:
+                continue
+            if operation.action != "redact" and record.key not in operation.keys:
+                continue  # lines move when a file is rewritten; records elsewhere do not
+            if operation.action == "anonymize" and all(
+                    is_anonymized(action, record.fields.get(name))
+                    for name, action in operation.anonymize.items()):
+                continue
+            counts[record.collection] = counts.get(record.collection, 0) + 1
+        return counts
 
     def close(self) -> None:
         """Release connections and files."""

@@ -155,6 +155,21 @@ class SqlConnector(Connector):
             return sql_changes.Changes(conn, plans, graph, self.source.name,
                                        hash_key).run(operations)
 
+    def remaining(self, operations: list[Operation]) -> dict[str, int]:
+        """The records the operations named, looked up by their keys (not searched again):
+        per collection, how many are still there unchanged. A row kept because retained rows
+        reference it counts (the step's outcome says how many to expect)."""
+        if not operations:
+            return {}
+        return self._retrying(lambda: self._remaining(operations))
+
+    def _remaining(self, operations: list[Operation]) -> dict[str, int]:
+        with self._connect() as conn:
+            plans = self._plan(conn)
+            graph = sql_changes.read_graph(conn, plans, self._cache_key())
+            return sql_changes.Changes(conn, plans, graph, self.source.name, b"").remaining(
+                operations)
+
     def _cache_key(self) -> tuple[str, str, str]:
         return (self.source.name, self._url(), repr(self.source.collections))
 

@@ -188,6 +188,19 @@ class Changes:
             results[index].absent = len(op.keys) - results[index].changed
         return results
 
+    def remaining(self, operations: Sequence[Operation]) -> dict[str, int]:
+        """Per collection, the named rows still there unchanged (read, not locked)."""
+        counts: dict[str, int] = {}
+        for op in operations:
+            plan = self._check(op)
+            rows = self._rows(plan, op.keys, op.anonymize, lock=False).values()
+            if op.action == "anonymize":
+                rows = [r for r in rows if not all(_final(action, r.get(name))
+                                                   for name, action in op.anonymize.items())]
+            if rows:
+                counts[op.collection] = len(list(rows))
+        return counts
+
     def _check(self, op: Operation) -> CollectionPlan:
         """The collection's plan; an operation that cannot be done refused before any write."""
         plan = self.plans.get(op.collection)
@@ -215,8 +228,8 @@ class Changes:
             exc.add_note(f"collection {op.collection!r}: {doing}")
             raise
 
-    def _rows(self, plan: CollectionPlan, keys: Iterable[str], fields: Iterable[str]
-              ) -> dict[RowId, dict]:
+    def _rows(self, plan: CollectionPlan, keys: Iterable[str], fields: Iterable[str],
+              lock: bool = True) -> dict[RowId, dict]:
         """The rows whose key is one of ``keys``, locked, by identity: the columns needed to
         find them, anonymise ``fields``, and find the rows pointing at them (no more)."""
         wanted, key = set(keys), self.keys[plan.name]
@@ -229,7 +242,9 @@ class Changes:
         read = [c for c in plan.table.c if c.name in needed]
         rows: dict[RowId, dict] = {}
         for condition in _in(columns, candidates):
-            statement = select(*read).where(condition).with_for_update()
+            statement = select(*read).where(condition)
+            if lock:
+                statement = statement.with_for_update()
             for row in self.conn.execute(statement).mappings():
                 row = dict(row)  # the exact key the search wrote ("07" is not 7):
                 if ":".join("" if row[c] is None else str(row[c])
