@@ -18,12 +18,16 @@ from dsar.models import (
     Case,
     CaseNote,
     CaseStatus,
+    ChangePlan,
     ExportPackage,
     GatherStatus,
     InfoRequest,
     MailTemplate,
+    NoticeStatus,
     OutboundEmail,
     PackageStatus,
+    PlanStatus,
+    RecipientNotice,
     SourceResult,
     StaffRole,
     StaffUser,
@@ -31,6 +35,7 @@ from dsar.models import (
 from dsar.pipeline import job_is_queued, transmit_job_id
 from dsar.staff.cases import ACTIONS
 from tests.support.casework import PDF
+from tests.support.erasure_world import erasure_in_review, erasure_with_a_pending_notice
 from tests.support.forms import csrf_from
 from tests.support.role_scenarios import (
     ADMIN,
@@ -156,6 +161,29 @@ def package_released(app, world, staff, resp):
     assert package.status is PackageStatus.RELEASED and package.released_by_id == staff.id
 
 
+def item_kept(app, world, staff, resp):
+    redirected_to_case(world, resp)
+    plan = db.session.scalar(select(ChangePlan).where(ChangePlan.case_id == world.case_id))
+    assert [(e["source"], e["collection"], e["exception"]) for e in plan.exceptions] == [
+        ("shop", "customers", "legal_claims")]
+    assert len(events("plan.item_kept", staff.id)) == 1
+
+
+def plan_approved(app, world, staff, resp):
+    redirected_to_case(world, resp)
+    assert load_case(world).status is CaseStatus.EXECUTING
+    plan = db.session.scalar(select(ChangePlan).where(ChangePlan.case_id == world.case_id))
+    assert plan.status is PlanStatus.APPROVED and plan.approved_by_id == staff.id
+    assert len(events("plan.approved", staff.id)) == 1
+
+
+def notice_recorded(app, world, staff, resp):
+    redirected_to_case(world, resp)
+    notice = db.session.get(RecipientNotice, world.extra["notice_id"])
+    assert notice.status is NoticeStatus.DISPROPORTIONATE and notice.decided_by_id == staff.id
+    assert len(events("notice.decided", staff.id)) == 1
+
+
 def transmission_queued(app, world, staff, resp):
     redirected_to_case(world, resp)
     [event] = events("package.transmission_requested", staff.id)
@@ -250,6 +278,17 @@ CASE_ACTIONS = [
              writes=False),  # it queues a job; the job writes the outcome
     Scenario("revoke_links", Action.REVOKE_LINKS, DPO_ONLY, case_in(CaseStatus.CONFIRMED),
              post_case_action("revoke_links", lambda w: {}), links_revoked),
+    # An erasure: an agent prepares; only a DPO keeps items or approves the plan.
+    Scenario("keep", Action.KEEP_IN_PLAN, DPO_ONLY, erasure_in_review,
+             post_case_action("keep", lambda w: {
+                 "source_collection": "shop/customers", "exception": "legal_claims",
+                 "reason": "Litige en cours devant le tribunal de commerce."}), item_kept),
+    Scenario("approve", Action.APPROVE_PLAN, DPO_ONLY, erasure_in_review,
+             post_case_action("approve", lambda w: {}), plan_approved),
+    Scenario("notice", Action.RECORD_NOTICE, CASEWORKERS, erasure_with_a_pending_notice,
+             post_case_action("notice", lambda w: {
+                 "notice_id": str(w.extra["notice_id"]), "outcome": "disproportionate",
+                 "reason": "Sauvegardes chiffrées écrasées sous 30 jours."}), notice_recorded),
 ]
 
 PAGES = [
