@@ -9,7 +9,7 @@ import logging
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.orm import aliased
 
 from dsar import pipeline
@@ -34,6 +34,7 @@ from dsar.models import (
     SourceResult,
 )
 from dsar.models.types import utcnow
+from dsar.pipeline.claims import hand_back
 from dsar.pipeline.recovery import RedisView, is_lost
 from dsar.pipeline.sweep_changes import requeue_lost_changes
 from dsar.search import gathering
@@ -102,7 +103,9 @@ def requeue_lost_gathering(now: datetime | None = None) -> dict[str, int]:
         job_id = pipeline.gather_job_id(case_id, source, round_)
         if not is_lost(job_id, updated_at, now, view):
             continue
-        if status is GatherStatus.RUNNING and not _hand_back(case_id, source, attempts):
+        if status is GatherStatus.RUNNING and not hand_back(
+                SourceResult, case_id=case_id, source=source, attempts=attempts,
+                running=GatherStatus.RUNNING, pending=GatherStatus.PENDING):
             continue  # it finished, or was handed back, meanwhile
         searches += pipeline.enqueue_gather(case_id, source, round_)
     fan_ins = 0
@@ -114,20 +117,6 @@ def requeue_lost_gathering(now: datetime | None = None) -> dict[str, int]:
     if searches or fan_ins:
         logger.info("re-enqueued %d searches and %d fan-ins", searches, fan_ins)
     return {"requeued_searches": searches, "requeued_fan_ins": fan_ins}
-
-
-def _hand_back(case_id: int, source: str, attempts: int) -> bool:
-    """Void the claim of a running search whose job is lost (compare-and-set on the claim's
-    number: a result recorded meanwhile stands, and the old job can no longer record one)."""
-    handed = db.session.execute(
-        update(SourceResult).where(SourceResult.case_id == case_id,
-                                   SourceResult.source == source,
-                                   SourceResult.status == GatherStatus.RUNNING,
-                                   SourceResult.attempts == attempts)
-        .values(status=GatherStatus.PENDING, lease_until=None, updated_at=utcnow())
-        .execution_options(synchronize_session=False)).rowcount
-    db.session.commit()
-    return handed == 1
 
 
 def _cases_awaiting_fan_in() -> list[tuple[int, datetime]]:

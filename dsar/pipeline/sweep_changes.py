@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from sqlalchemy import and_, exists, select, update
+from sqlalchemy import and_, exists, select
 from sqlalchemy.orm import aliased
 
 from dsar import pipeline
@@ -28,6 +28,7 @@ from dsar.models import (
     StepStatus,
 )
 from dsar.models.types import utcnow
+from dsar.pipeline.claims import hand_back
 from dsar.pipeline.recovery import RedisView, is_lost
 
 logger = logging.getLogger(__name__)
@@ -48,7 +49,9 @@ def requeue_lost_changes(now: datetime | None = None) -> dict[str, int]:
     for case_id, source, status, attempts, updated_at in steps:
         if not is_lost(pipeline.step_job_id(case_id, source), updated_at, now, view):
             continue
-        if status is StepStatus.RUNNING and not _hand_back(case_id, source, attempts):
+        if status is StepStatus.RUNNING and not hand_back(
+                ChangeStep, case_id=case_id, source=source, attempts=attempts,
+                running=StepStatus.RUNNING, pending=StepStatus.PENDING):
             continue
         requeued_steps += pipeline.enqueue_step(case_id, source)
 
@@ -80,14 +83,3 @@ def requeue_lost_changes(now: datetime | None = None) -> dict[str, int]:
     return {"requeued_steps": requeued_steps, "requeued_verifications": verifications,
             "requeued_certificates": certificates}
 
-
-def _hand_back(case_id: int, source: str, attempts: int) -> bool:
-    """Void the claim of a running step whose job is lost (compare-and-set on its number)."""
-    handed = db.session.execute(
-        update(ChangeStep).where(ChangeStep.case_id == case_id, ChangeStep.source == source,
-                                 ChangeStep.status == StepStatus.RUNNING,
-                                 ChangeStep.attempts == attempts)
-        .values(status=StepStatus.PENDING, lease_until=None, updated_at=utcnow())
-        .execution_options(synchronize_session=False)).rowcount
-    db.session.commit()
-    return handed == 1
