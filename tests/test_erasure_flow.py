@@ -89,6 +89,10 @@ def test_the_dpo_approves_the_plan_and_the_erasure_is_carried_out(gather_app, or
     assert resp.status_code == 302
     assert case_status(gather_app, case.id) is CaseStatus.EXECUTING
     assert run_queued_jobs(gather_app) == 0
+    # The person is told it is under way, with what is kept and why, in French.
+    under_way = body_of(smtp_server.last_to(EMAIL))
+    assert "est maintenant en cours d’exécution" in under_way
+    assert "Facturation · Factures\u00a0: Code de commerce L123-22" in under_way
 
     # The person's customer record anonymised per the strategy; her namesake untouched;
     # the invoices kept (Code de commerce).

@@ -18,6 +18,7 @@ from dsar.cases.staff_actions import move_case
 from dsar.core import storage
 from dsar.core.audit import record_event
 from dsar.extensions import db
+from dsar.mail.outbox import commit_and_send, queue_email
 from dsar.models import (
     CHANGE_KINDS,
     ActorType,
@@ -26,6 +27,7 @@ from dsar.models import (
     ChangePlan,
     ChangeStep,
     GatherStatus,
+    MailTemplate,
     PlanStatus,
     SourceResult,
     StaffUser,
@@ -240,7 +242,8 @@ def approve_action(case: Case, staff: StaffUser, form=None) -> None:
     """The case page's "approve" action (DPO only): approve, commit, queue the steps (or the
     verification at once when no source has anything to do)."""
     to_run = approve(case, staff)
-    db.session.commit()
+    # The person is told it is under way, and what is kept and why (the certificate follows).
+    commit_and_send(queue_email(case, MailTemplate.CHANGE_UNDER_WAY))
     for source in to_run:
         pipeline.enqueue_step(case.id, source)
     if not to_run:

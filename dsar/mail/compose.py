@@ -59,6 +59,8 @@ SUBJECTS = {
     MailTemplate.LINKS_RENEWED: lazy_gettext("New link to follow your request %(reference)s"),
     MailTemplate.RECIPIENT_NOTICE: lazy_gettext("Erasure of a person's data (request "
                                                 "%(reference)s)"),
+    MailTemplate.CHANGE_UNDER_WAY: lazy_gettext("Your request %(reference)s is being carried "
+                                                "out"),
 }
 
 
@@ -136,7 +138,15 @@ def _recipient_notice(outbound: OutboundEmail) -> dict:
             "erased_on": format_date(outbound.created_at, "long")}
 
 
+def _change_under_way(outbound: OutboundEmail) -> dict:
+    kept = [p for p in planned_collections(outbound.case) if p.kept]
+    return {"kept": [gettext("%(label)s: %(text)s", label=f"{p.source_label} · "
+                             f"{p.collection_label}", text=p.reason or p.basis)
+                     + (f" ({p.until})" if p.until else "") for p in kept]}
+
+
 TEMPLATE_CONTEXTS: dict[MailTemplate, Callable[[OutboundEmail], dict]] = {
+    MailTemplate.CHANGE_UNDER_WAY: _change_under_way,
     MailTemplate.RECIPIENT_NOTICE: _recipient_notice,
     MailTemplate.INFO_REQUEST: _info_request,
     MailTemplate.PACKAGE_READY: _package_ready,

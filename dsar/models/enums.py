@@ -120,6 +120,8 @@ class MailTemplate(enum.StrEnum):
     # To the requester again:
     #: The DPO revoked the case's links; the new status link.
     LINKS_RENEWED = "links_renewed"
+    #: An erasure's plan was approved: it is being carried out (the certificate follows).
+    CHANGE_UNDER_WAY = "change_under_way"
     # To a recipient of the data (``payload["notice_id"]``; address from register.toml):
     #: The person's data was erased: erase it too (Art. 19).
     RECIPIENT_NOTICE = "recipient_notice"
