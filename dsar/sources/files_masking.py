@@ -47,10 +47,14 @@ class CannotMask(Exception):
 
 
 def structured_fields(collection: CollectionConfig) -> frozenset[str]:
-    """The fields whose whole value is masked in the person's lines."""
+    """The fields whose whole value is masked in the person's lines: her own contact and
+    identification fields, the match and yields fields, and every field the collection's
+    ``anonymize`` map names (a line of a file cannot hold a keyed hash or a fixed text in place
+    of a free-text field without the risk of breaking its format: the field is masked whole)."""
     own = {name for name, code in collection.fields.items()
            if code in OWN_CATEGORIES and name not in collection.third_party}
-    return frozenset(own | set(collection.match.values()) | set(collection.yields.values()))
+    return frozenset(own | set(collection.match.values()) | set(collection.yields.values())
+                     | set(collection.erasure.anonymize))
 
 
 class Masker:
