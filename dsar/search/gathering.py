@@ -16,10 +16,8 @@ again, and a job run twice finds its work done and stops.
 
 from __future__ import annotations
 
-import io
 import json
 import logging
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -40,6 +38,15 @@ from dsar.models import (
     SourceResult,
 )
 from dsar.models.types import utcnow
+
+# Re-exported: callers read a search's results through this module too.
+from dsar.search.results import (  # noqa: F401
+    iter_records,
+    result_document,
+    result_lines,
+    result_of,
+    yielded_identifiers,
+)
 from dsar.sources.base import Discovery, Identity, SourceError
 from dsar.sources.catalog import get_catalog
 
@@ -173,25 +180,6 @@ def _fenced(case_id: int, source: str, claim: int):
         SourceResult.case_id == case_id, SourceResult.source == source,
         SourceResult.status == GatherStatus.RUNNING, SourceResult.attempts == claim,
     ).execution_options(synchronize_session=False)
-
-
-def result_lines(found: Discovery) -> Iterator[str]:
-    """A search result as canonical JSON lines: a header (the identifiers the records carry,
-    the record count), then one record per line. The same records give the same bytes, and a
-    reader can go through 100,000 records without holding them."""
-    yield _canonical({"identifiers": found.identifiers.to_json(),
-                      "record_count": len(found.records)})
-    for record in found.records:
-        yield _canonical(record.to_json())
-
-
-def _canonical(value: dict) -> str:
-    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":")) + "\n"
-
-
-def result_document(found: Discovery) -> bytes:
-    """The bytes :func:`result_lines` stores (tests compare sums with it)."""
-    return "".join(result_lines(found)).encode()
 
 
 def _record_success(case_id: int, source: str, claim: int, found: Discovery,
@@ -356,49 +344,6 @@ def _claim_fan_in(case_id: int, rows) -> bool:
 
 def _within(wanted: Identity, covered: Identity) -> bool:
     return all(values <= covered.get(kind) for kind, values in wanted.values.items())
-
-
-def result_of(row: SourceResult) -> dict:
-    """The decrypted result of a finished search, whole: ``records`` and ``identifiers``
-    (use :func:`iter_records` for large results)."""
-    header, records, _ = _open_result(row)
-    return {"identifiers": header.get("identifiers", {}), "records": list(records)}
-
-
-def iter_records(row: SourceResult) -> Iterator[dict]:
-    """The records of a finished search, one at a time (``collection``, ``key``, ``fields``),
-    decrypted segment by segment: memory stays flat whatever their number."""
-    return _open_result(row)[1]
-
-
-def _open_result(row: SourceResult) -> tuple[dict, Iterator[dict], io.TextIOBase | None]:
-    if not row.result_blob_id:
-        return {}, iter(()), None
-    text = io.TextIOWrapper(storage.reader(row.result_blob_id), encoding="utf-8")
-    try:
-        header = json.loads(text.readline() or "{}")
-    except (ValueError, storage.BlobError):
-        text.close()
-        raise
-    if isinstance(header.get("records"), list):  # a result stored whole (before JSON lines)
-        text.close()
-        return header, iter(header["records"]), None
-
-    def records() -> Iterator[dict]:
-        try:
-            for line in text:
-                yield json.loads(line)
-        finally:
-            text.close()
-
-    return header, records(), text
-
-
-def yielded_identifiers(row: SourceResult) -> Identity:
-    header, _, text = _open_result(row)
-    if text is not None:
-        text.close()
-    return Identity.from_json(header.get("identifiers", {}))
 
 
 def rerun(case: Case, source: str) -> Planned:

@@ -59,9 +59,9 @@ from dsar.sources.base import (
     SourceError,
     normalize_identifier,
 )
-from dsar.sources.sql_changes import converter
 from dsar.sources.sql_engines import engine_for, is_kept
 from dsar.sources.sql_paths import CollectionPlan, build_plans, check_paths, reflect_tables
+from dsar.sources.sql_values import converter
 
 logger = logging.getLogger(__name__)
 
@@ -156,9 +156,8 @@ class SqlConnector(Connector):
                                        hash_key).run(operations)
 
     def remaining(self, operations: list[Operation]) -> dict[str, int]:
-        """The records the operations named, looked up by their keys (not searched again):
-        per collection, how many are still there unchanged. A row kept because retained rows
-        reference it counts (the step's outcome says how many to expect)."""
+        """The records the operations named, looked up by key (not searched again): per
+        collection, how many are still there unchanged (kept parents included)."""
         if not operations:
             return {}
         return self._retrying(lambda: self._remaining(operations))

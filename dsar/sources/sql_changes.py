@@ -23,13 +23,8 @@ referencing them is not seen (PostgreSQL then refuses the delete: the step fails
 
 from __future__ import annotations
 
-import datetime as dt
-import itertools
-import re
-import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
-from decimal import Decimal
 from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, and_, bindparam, column, delete, inspect, or_, select, table
@@ -42,17 +37,15 @@ from dsar.sources.base import (
     OperationUnsupported,
     SourceError,
     anonymized_value,
+    is_anonymized,
 )
 from dsar.sources.sql_paths import CollectionPlan
+from dsar.sources.sql_values import column_type, parse_key
 
 #: Values per ``IN`` list (rows per statement for composite keys: fewer).
 CHUNK = 500
 #: How long PostgreSQL waits for a row another transaction holds (then: fail, retry later).
 LOCK_TIMEOUT = "10s"
-#: What :func:`~dsar.sources.base.anonymized_value` writes for ``hash``.
-HASH_RE = re.compile(r"^[0-9a-f]{64}$")
-INT_RE = re.compile(r"^[+-]?[0-9]+$")
-NUMBER_RE = re.compile(r"^[+-]?[0-9]+(\.[0-9]+)?$")
 KEPT = "kept: referenced by retained records"
 
 #: (schema, table); schema None for the connection's default schema.
@@ -216,7 +209,7 @@ class Changes:
                 raise SourceError(f"{where}: column {name!r} (anonymize.{name}) not found in "
                                   f"table {plan.table.fullname!r}")
             # SQLite would store a hash in an integer column without a word.
-            if action == "hash" and _python_type(plan.table.c[name]) not in (str, None):
+            if action == "hash" and column_type(plan.table.c[name]) not in (str, None):
                 raise SourceError(f"{where}: column {name!r} cannot hold a hash (not text)")
         return plan
 
@@ -235,7 +228,7 @@ class Changes:
         wanted, key = set(keys), self.keys[plan.name]
         columns = [plan.table.c[c] for c in plan.key_columns]
         candidates = list(dict.fromkeys(
-            parts for text_ in sorted(wanted) for parts in _parse_key(text_, columns)))
+            parts for text_ in sorted(wanted) for parts in parse_key(text_, columns)))
         identity = self.identity[key]
         needed = {*plan.key_columns, *identity, *fields, *(
             c for r in self.graph.references if r.parent == key for c in r.referred)}
@@ -344,62 +337,7 @@ class Changes:
         return order
 
 
-def _final(action: str, value: Any) -> bool:
-    """Whether ``value`` already is what anonymising it with ``action`` gives."""
-    if action == "null":
-        return value is None
-    if action == "hash":
-        return value is None or (isinstance(value, str) and bool(HASH_RE.match(value)))
-    return value is not None and str(value) == action.removeprefix("fixed:")
-
-
-def _parse_key(key: str, columns: Sequence[Any]) -> Iterator[tuple]:
-    """The column values ``key`` may stand for: for several columns, one tuple per way of
-    cutting it at its colons that the types accept (a value may hold one: a time, a URL)."""
-    cuts = [i for i, char in enumerate(key) if char == ":"]
-    for chosen in itertools.combinations(cuts, len(columns) - 1):
-        bounds = [-1, *chosen, len(key)]
-        parts = [key[a + 1:b] for a, b in itertools.pairwise(bounds)]
-        try:
-            yield tuple(_parse(c, p) for c, p in zip(columns, parts, strict=True))
-        except (ValueError, TypeError, ArithmeticError):  # InvalidOperation too
-            continue  # not this cut, or no such value
-
-
-def converter(column_: Any) -> Callable[[str], Any]:
-    """How an identifier or a key part (text) becomes a value of ``column_``'s type: a
-    function raising ``ValueError`` (or ``TypeError``, ``decimal.InvalidOperation``) for
-    text that can be no value of it (``"abc"`` for an integer column; never a yes/no)."""
-    python_type = _python_type(column_)
-    if python_type is bool:  # an identifier is never a yes/no column
-        return lambda text: _checked(text, None)
-    if python_type in (int, float, Decimal):
-        pattern = INT_RE if python_type is int else NUMBER_RE
-        return lambda text: python_type(_checked(text, pattern))
-    return uuid.UUID if python_type is uuid.UUID else str
-
-
-def _checked(text: str, pattern: re.Pattern[str] | None) -> str:
-    # Python's own parsers are laxer than an identifier should be ("4_2", " 42", "nan").
-    if pattern is None or not pattern.match(text):
-        raise ValueError("no value of this column's type")
-    return text
-
-
-def _python_type(column_: Any) -> type | None:
-    try:
-        return column_.type.python_type
-    except NotImplementedError:
-        return None  # a type SQLAlchemy does not know: compared as text
-
-
-def _parse(column_: Any, text: str) -> Any:
-    """A key part as the column's value: as :func:`converter`, dates and times too (a
-    composite key may hold one; ``str()`` wrote it in ISO form)."""
-    python_type = _python_type(column_)
-    if python_type in (dt.datetime, dt.date, dt.time):
-        return python_type.fromisoformat(text)
-    return converter(column_)(text)
+_final = is_anonymized
 
 
 def _in(columns: Sequence[Any], values: Sequence[tuple]) -> Iterator[Any]:
