@@ -65,6 +65,7 @@ class PlannedCollection:
     #: A DPO's exception (a key of :data:`EXCEPTIONS`) and their reason, when kept by them.
     exception: str | None = None
     reason: str | None = None
+    #: The records' keys (only when asked for: ``planned_collections(with_keys=True)``).
     keys: tuple[str, ...] = ()
 
     @property
@@ -104,8 +105,11 @@ def draft_plan(case_id: int) -> bool:
     return True
 
 
-def planned_collections(case: Case, plan: ChangePlan | None = None) -> list[PlannedCollection]:
-    """Every collection where the search found the person, and what the plan does there."""
+def planned_collections(case: Case, plan: ChangePlan | None = None, *,
+                        with_keys: bool = False) -> list[PlannedCollection]:
+    """Every collection where the search found the person, and what the plan does there.
+    The counts come from the search rows; the records' keys (``with_keys``: what approval
+    seals) mean reading every stored result through, which only approval needs."""
     plan = plan or plan_of(case)
     kept = {(e["source"], e["collection"]): e for e in (plan.exceptions if plan else [])}
     catalog = get_catalog()
@@ -115,9 +119,12 @@ def planned_collections(case: Case, plan: ChangePlan | None = None) -> list[Plan
         if source is None:
             continue
         keys: dict[str, list[str]] = defaultdict(list)
-        for record in gathering.iter_records(row):
-            keys[record["collection"]].append(record["key"])
-        for name, found in sorted(keys.items()):
+        if with_keys:
+            for record in gathering.iter_records(row):
+                keys[record["collection"]].append(record["key"])
+        counts = ({name: len(found) for name, found in keys.items()} if with_keys
+                  else {name: n for name, n in (row.counts or {}).items() if n})
+        for name, count in sorted(counts.items()):
             config = source.collections.get(name)
             if config is None:
                 continue
@@ -128,7 +135,7 @@ def planned_collections(case: Case, plan: ChangePlan | None = None) -> list[Plan
             exception = kept.get((row.source, name))
             planned.append(PlannedCollection(
                 source=row.source, source_label=source.label(case.language), collection=name,
-                collection_label=config.label(case.language), count=len(found),
+                collection_label=config.label(case.language), count=count,
                 action="retain" if exception else action,
                 # A delete carries the map too: a record retained ones still reference is
                 # anonymised instead (dsar.sources.sql_changes).
@@ -136,7 +143,8 @@ def planned_collections(case: Case, plan: ChangePlan | None = None) -> list[Plan
                 basis=policy.retain_basis if action == "retain" else None,
                 until=policy.retain_until if action == "retain" else None,
                 exception=exception["exception"] if exception else None,
-                reason=exception["reason"] if exception else None, keys=tuple(found)))
+                reason=exception["reason"] if exception else None,
+                keys=tuple(keys.get(name, ()))))
     return planned
 
 
@@ -181,7 +189,7 @@ def approve(case: Case, staff: StaffUser) -> list[str]:
     them after the commit, which this function does)."""
     plan = _editable(case)
     by_source: dict[str, list[PlannedCollection]] = defaultdict(list)
-    for planned in planned_collections(case, plan):
+    for planned in planned_collections(case, plan, with_keys=True):
         by_source[planned.source].append(planned)
     identities = {row.source: gathering.row_input(row) for row in _searched(case)}
     steps = {s.source: s for s in db.session.scalars(

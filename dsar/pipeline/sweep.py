@@ -37,7 +37,6 @@ from dsar.models.types import utcnow
 from dsar.pipeline.claims import hand_back
 from dsar.pipeline.recovery import RedisView, is_lost
 from dsar.pipeline.sweep_changes import requeue_lost_changes
-from dsar.search import gathering
 from dsar.search.gathering import GATHERING_STATUSES
 
 logger = logging.getLogger(__name__)
@@ -67,10 +66,10 @@ def expire_unconfirmed(now: datetime | None = None) -> list[int]:
     return expired
 
 
-def requeue_pending_mail(now: datetime | None = None) -> list[int]:
+def requeue_pending_mail(now: datetime | None = None, view: RedisView | None = None) -> list[int]:
     """Enqueue again every pending e-mail whose job is lost (see :func:`requeue_lost_work`)."""
     now = now or utcnow()
-    view = RedisView.read(pipeline.redis_connection(), now)
+    view = view or RedisView.read(pipeline.redis_connection(), now)
     pending = db.session.execute(select(OutboundEmail.id, OutboundEmail.created_at).where(
         OutboundEmail.status == MailStatus.PENDING)).all()
     db.session.rollback()
@@ -83,13 +82,14 @@ def requeue_pending_mail(now: datetime | None = None) -> list[int]:
     return requeued
 
 
-def requeue_lost_gathering(now: datetime | None = None) -> dict[str, int]:
+def requeue_lost_gathering(now: datetime | None = None,
+                           view: RedisView | None = None) -> dict[str, int]:
     """Queue again the searches of open cases that no job will finish (their job lost with
     Redis, ended without recording, or its worker dead: a running search is then handed
     back, its claim void), and the fan-in of cases whose sources are all finished but which
     are still ``in_progress``. Returns counts."""
     now = now or utcnow()
-    view = RedisView.read(pipeline.redis_connection(), now)
+    view = view or RedisView.read(pipeline.redis_connection(), now)
     rows = db.session.execute(
         select(SourceResult.case_id, SourceResult.source, SourceResult.round,
                SourceResult.status, SourceResult.attempts, SourceResult.updated_at)
@@ -109,8 +109,7 @@ def requeue_lost_gathering(now: datetime | None = None) -> dict[str, int]:
             continue  # it finished, or was handed back, meanwhile
         searches += pipeline.enqueue_gather(case_id, source, round_)
     fan_ins = 0
-    for case_id, last_activity in _cases_awaiting_fan_in():
-        round_ = gathering.current_round(case_id)
+    for case_id, round_, last_activity in _cases_awaiting_fan_in():
         if is_lost(pipeline.collect_job_id(case_id, round_), last_activity, now, view):
             fan_ins += pipeline.enqueue_collect(case_id, round_)
     db.session.rollback()
@@ -119,23 +118,25 @@ def requeue_lost_gathering(now: datetime | None = None) -> dict[str, int]:
     return {"requeued_searches": searches, "requeued_fan_ins": fan_ins}
 
 
-def _cases_awaiting_fan_in() -> list[tuple[int, datetime]]:
-    """Cases in progress whose every search is finished, with their last search's end."""
+def _cases_awaiting_fan_in() -> list[tuple[int, int, datetime]]:
+    """Cases in progress whose every search is finished, with their round and their last
+    search's end."""
     unfinished = select(SourceResult.case_id).where(
         SourceResult.status.not_in(FINISHED_GATHER_STATUSES))
     return [tuple(row) for row in db.session.execute(
-        select(SourceResult.case_id, func.max(SourceResult.updated_at))
+        select(SourceResult.case_id, func.max(SourceResult.round),
+               func.max(SourceResult.updated_at))
         .join(Case, Case.id == SourceResult.case_id)
         .where(Case.status == CaseStatus.IN_PROGRESS,
                SourceResult.case_id.not_in(unfinished))
         .group_by(SourceResult.case_id)).all()]
 
 
-def requeue_lost_packages(now: datetime | None = None) -> int:
+def requeue_lost_packages(now: datetime | None = None, view: RedisView | None = None) -> int:
     """Queue again the build of the answer package of cases in review that have none for
     their current search results and whose build job is lost."""
     now = now or utcnow()
-    view = RedisView.read(pipeline.redis_connection(), now)
+    view = view or RedisView.read(pipeline.redis_connection(), now)
     # Cases waiting for the DPO may be thousands: only those without a ready package, or
     # whose searches changed since it was built, can lack the package of their results.
     # (One ready package per case at most: a unique index.)
@@ -162,11 +163,14 @@ def requeue_lost_packages(now: datetime | None = None) -> int:
 
 
 def requeue_lost_work(now: datetime | None = None) -> dict[str, int]:
-    """Every step that queues lost work again (the periodic ``sweep_lost_work`` job)."""
-    return {"requeued_mail": len(requeue_pending_mail(now)),
-            **requeue_lost_gathering(now),
-            "requeued_packages": requeue_lost_packages(now),
-            **requeue_lost_changes(now)}
+    """Every step that queues lost work again (the periodic ``sweep_lost_work`` job), on one
+    reading of Redis (the live workers' jobs, its last loss of data)."""
+    now = now or utcnow()
+    view = RedisView.read(pipeline.redis_connection(), now)
+    return {"requeued_mail": len(requeue_pending_mail(now, view)),
+            **requeue_lost_gathering(now, view),
+            "requeued_packages": requeue_lost_packages(now, view),
+            **requeue_lost_changes(now, view)}
 
 
 def sweep(now: datetime | None = None) -> dict[str, int]:

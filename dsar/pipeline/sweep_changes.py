@@ -34,10 +34,11 @@ from dsar.pipeline.recovery import RedisView, is_lost
 logger = logging.getLogger(__name__)
 
 
-def requeue_lost_changes(now: datetime | None = None) -> dict[str, int]:
+def requeue_lost_changes(now: datetime | None = None,
+                         view: RedisView | None = None) -> dict[str, int]:
     """Queue again the lost jobs of approved plans; returns counts."""
     now = now or utcnow()
-    view = RedisView.read(pipeline.redis_connection(), now)
+    view = view or RedisView.read(pipeline.redis_connection(), now)
     steps = db.session.execute(
         select(ChangeStep.case_id, ChangeStep.source, ChangeStep.status, ChangeStep.attempts,
                ChangeStep.updated_at)
