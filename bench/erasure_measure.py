@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 import psycopg
 
+from bench.gather_measure import make_cases as gather_make_cases
 from bench.gather_measure import plain_url
 
 CHANNEL = "dsar_bench_erasure"
@@ -111,22 +112,7 @@ class Events:
 def make_cases(app, emails: list[str]) -> list[int]:
     """Verified erasure cases, one per address, with the ground the person gave (what staff
     have before "start")."""
-    from dsar.cases.workflow import create_case, transition
-    from dsar.extensions import db
-    from dsar.models import ActorType, CaseKind, CaseStatus
-
-    ids = []
-    with app.app_context():
-        for email in emails:
-            case = create_case(kind=CaseKind.ERASURE, requester_name="Bench", language="fr",
-                               requester_email=email,
-                               details={"erasure_ground": "consent_withdrawn"})
-            for step in (CaseStatus.CONFIRMED, CaseStatus.VERIFIED):
-                transition(case, step, actor_type=ActorType.SYSTEM)
-            db.session.flush()
-            ids.append(case.id)
-        db.session.commit()
-    return ids
+    return gather_make_cases(app, emails, "erasure", {"erasure_ground": "consent_withdrawn"})
 
 
 def dpo_user(app) -> int:

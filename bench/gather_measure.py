@@ -86,8 +86,10 @@ class Ends:
         self._conn.close()
 
 
-def make_cases(app, emails: list[str]) -> list[int]:
-    """Verified access cases, one per address (what staff have before "start")."""
+def make_cases(app, emails: list[str], kind: str = "access",
+               details: dict | None = None) -> list[int]:
+    """Verified cases of ``kind``, one per address, with the ``details`` the form collected
+    (what staff have before "start")."""
     from dsar.cases.workflow import create_case, transition
     from dsar.extensions import db
     from dsar.models import ActorType, CaseKind, CaseStatus
@@ -95,8 +97,8 @@ def make_cases(app, emails: list[str]) -> list[int]:
     ids = []
     with app.app_context():
         for email in emails:
-            case = create_case(kind=CaseKind.ACCESS, requester_name="Bench", language="fr",
-                               requester_email=email)
+            case = create_case(kind=CaseKind(kind), requester_name="Bench", language="fr",
+                               requester_email=email, details=details)
             for step in (CaseStatus.CONFIRMED, CaseStatus.VERIFIED):
                 transition(case, step, actor_type=ActorType.SYSTEM)
             db.session.flush()

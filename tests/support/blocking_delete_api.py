@@ -5,11 +5,11 @@ loosely ("contains", as real CRMs do); each DELETE says 404 once the record is g
 
 from __future__ import annotations
 
-import json
 import re
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
+
+from tests.support.local_http import JsonHandler, LocalServer
 
 #: The source's block in sources.toml (``${crm_url}``: :attr:`BlockingDeleteApi.url`).
 SOURCE = """
@@ -33,7 +33,7 @@ fields = { id = "identification", email = "contact", name = "identification" }
 _ONE = re.compile(r"^/contacts/(\d+)$")
 
 
-class BlockingDeleteApi:
+class BlockingDeleteApi(LocalServer):
     """The CRM at :attr:`url`, holding ``contacts`` (dicts with an integer ``id``). Its first
     DELETE removes the record, sets :attr:`arrived`, then waits until :attr:`release` is set
     before answering. :attr:`deleted` lists the ids really removed, in order;
@@ -41,13 +41,13 @@ class BlockingDeleteApi:
 
     def __init__(self, contacts: list[dict]):
         self.contacts = {c["id"]: dict(c) for c in contacts}
-        self.arrived, self.release = threading.Event(), threading.Event()
+        self.arrived = threading.Event()
         self.deleted: list[int] = []
         self.delete_requests = 0
         lock = threading.Lock()
         api = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(JsonHandler):
             def do_GET(self):  # noqa: N802 (http.server's name)
                 wanted = parse_qs(urlparse(self.path).query).get("email", [""])[0].lower()
                 with lock:
@@ -73,28 +73,4 @@ class BlockingDeleteApi:
                 else:
                     self.answer(200, {"deleted": gone["id"]})
 
-            def answer(self, status: int, payload: dict) -> None:
-                body = json.dumps(payload).encode()
-                try:
-                    self.send_response(status)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(body)))
-                    self.end_headers()
-                    self.wfile.write(body)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # a killed worker's connection
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def close(self) -> None:
-        self.release.set()
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(10)
+        super().__init__(Handler)
