@@ -172,3 +172,39 @@ def test_erasing_twice_changes_nothing_the_second_time(gather_app, org):
     assert [o["changed"] for o in first] == [1] and [o["changed"] for o in again] == [0]
     assert [o["changed"] + o["absent"] for o in again] == [o["changed"] + o["absent"]
                                                           for o in first]
+
+
+def test_the_dpo_keeps_items_under_an_exception_and_bad_input_is_refused(gather_app, org):
+    """A reason is required, the exception must be one of Art. 17(3)'s and the items must be
+    the person's: each refusal says why, in French, and keeps nothing; kept items are then not
+    touched."""
+    case = erasure_in_review(gather_app)
+    dpo = make_staff(gather_app, "dpo", email="dpo-keep@staff.example")
+    client = gather_app.test_client()
+    login(client, dpo)
+    refusals = [
+        ({"source_collection": "shop/customers", "exception": "legal_claims", "reason": " "},
+         "Veuillez expliquer pourquoi ces éléments sont conservés."),
+        ({"source_collection": "shop/customers", "exception": "because", "reason": "Litige"},
+         "Choisissez l’exception au titre de laquelle ces éléments sont conservés."),
+        ({"source_collection": "shop/orders", "exception": "legal_claims", "reason": "Litige"},
+         "Rien de cette personne n’a été trouvé à cet endroit."),
+    ]
+    for form, message in refusals:
+        resp = post_action(client, case.reference, "keep", form)
+        assert resp.status_code == 400 and message in resp.get_data(as_text=True)
+        with gather_app.app_context():
+            assert db.session.scalar(select(ChangePlan.exceptions).where(
+                ChangePlan.case_id == case.id)) == []
+    kept = post_action(client, case.reference, "keep", {
+        "source_collection": "shop/customers", "exception": "legal_claims",
+        "reason": "Litige en cours devant le tribunal de commerce."})
+    assert kept.status_code == 302
+    page = client.get(f"/staff/cases/{case.reference}").get_data(as_text=True)
+    assert 'data-collection="customers" data-action="retain"' in page
+    assert "Litige en cours devant le tribunal de commerce." in page
+    before = shop_rows(org)
+    assert post_action(client, case.reference, "approve").status_code == 302
+    assert run_queued_jobs(gather_app) == 0
+    assert shop_rows(org) == before  # kept: nothing of hers changed
+    assert plan_status(gather_app, case.id) is PlanStatus.VERIFIED
