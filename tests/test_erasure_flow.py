@@ -15,7 +15,6 @@ from sqlalchemy import select
 from dsar.extensions import db
 from dsar.models import (
     AuditEvent,
-    Case,
     CaseKind,
     CaseStatus,
     ChangePlan,
@@ -24,6 +23,7 @@ from dsar.models import (
     PlanStatus,
     RecipientNotice,
 )
+from tests.support.erasure_steps import run_step_again
 from tests.support.gathering import EMAIL, case_status, start, verified_case
 from tests.support.mailbox import body_of
 from tests.support.staff import login, make_staff, post_action
@@ -147,8 +147,6 @@ def test_the_dpo_approves_the_plan_and_the_erasure_is_carried_out(gather_app, or
 
 
 def test_erasing_twice_changes_nothing_the_second_time(gather_app, org):
-    from dsar.changes.execution import carry_out_step
-    from dsar.models import ChangeStep, StepStatus
 
     case = erasure_in_review(gather_app)
     dpo = make_staff(gather_app, "dpo", email="dpo-twice@staff.example")
@@ -157,17 +155,7 @@ def test_erasing_twice_changes_nothing_the_second_time(gather_app, org):
     post_action(client, case.reference, "approve", {})
     assert run_queued_jobs(gather_app) == 0
     after_first = shop_rows(org)
-    with gather_app.app_context():
-        step = db.session.scalar(select(ChangeStep).where(ChangeStep.case_id == case.id,
-                                                          ChangeStep.source == "shop"))
-        first = step.outcome
-        # Run the step again as a retry would (the case put back in execution).
-        db.session.get(Case, case.id).status = CaseStatus.EXECUTING
-        step.status = StepStatus.PENDING
-        db.session.commit()
-        assert carry_out_step(case.id, "shop") == "done"
-        again = db.session.scalar(select(ChangeStep.outcome).where(
-            ChangeStep.case_id == case.id, ChangeStep.source == "shop"))
+    first, again = run_step_again(gather_app, case.id, "shop")
     assert shop_rows(org) == after_first
     assert [o["changed"] for o in first] == [1] and [o["changed"] for o in again] == [0]
     assert [o["changed"] + o["absent"] for o in again] == [o["changed"] + o["absent"]

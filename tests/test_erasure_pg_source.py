@@ -10,11 +10,9 @@ import secrets
 import pytest
 from sqlalchemy import create_engine, select, text
 
-from dsar.changes.execution import carry_out_step
 from dsar.extensions import db
 from dsar.models import (
     AuditEvent,
-    Case,
     CaseKind,
     CaseStatus,
     ChangePlan,
@@ -26,6 +24,7 @@ from dsar.models import (
     StepStatus,
 )
 from tests.support.app import dispose
+from tests.support.erasure_steps import run_step_again
 from tests.support.gathering import (
     EMAIL,
     app_with_sources,
@@ -219,17 +218,7 @@ def test_erasing_twice_on_postgresql_changes_nothing_the_second_time(pg_app, pg_
     case = erasure_in_review(pg_app)
     approved_and_run(pg_app, case.reference)
     after_first = everything(pg_org)
-    with pg_app.app_context():
-        step = db.session.scalar(select(ChangeStep).where(ChangeStep.case_id == case.id,
-                                                          ChangeStep.source == "shop"))
-        first = step.outcome
-        # Run the step again as a retry would (the case put back in execution).
-        db.session.get(Case, case.id).status = CaseStatus.EXECUTING
-        step.status = StepStatus.PENDING
-        db.session.commit()
-        assert carry_out_step(case.id, "shop") == "done"
-        again = db.session.scalar(select(ChangeStep.outcome).where(
-            ChangeStep.case_id == case.id, ChangeStep.source == "shop"))
+    first, again = run_step_again(pg_app, case.id, "shop")
     assert everything(pg_org) == after_first
     assert [o["changed"] for o in first] == [2, 2] and [o["changed"] for o in again] == [0, 0]
     assert [o["changed"] + o["absent"] for o in again] == [o["changed"] + o["absent"]
