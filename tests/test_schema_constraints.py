@@ -62,6 +62,7 @@ VOCABULARIES: dict[tuple[str, str], tuple[str, ...]] = {
     ("change_steps", "status"): tuple(StepStatus),
     ("recipient_notices", "status"): tuple(NoticeStatus),
     ("suppression_entries", "kind"): tuple(SuppressionKind),
+    ("restriction_entries", "kind"): tuple(SuppressionKind),
 }
 #: What 0008 adds or narrows: gone after ``downgrade 0007``, back after ``upgrade``.
 ADDED_BY_0008 = {("cases", "ck_cases_case_calendar"),
@@ -70,7 +71,8 @@ ADDED_BY_0008 = {("cases", "ck_cases_case_calendar"),
 ADDED_BY_0010 = {("change_plans", "ck_change_plans_plan_status"),
                  ("change_steps", "ck_change_steps_step_status"),
                  ("recipient_notices", "ck_recipient_notices_notice_status"),  # 0011
-                 ("suppression_entries", "ck_suppression_entries_suppression_kind")}  # 0012
+                 ("suppression_entries", "ck_suppression_entries_suppression_kind"),  # 0012
+                 ("restriction_entries", "ck_restriction_entries_restriction_kind")}  # 0014
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 TODAY = date(2026, 3, 2)
@@ -135,11 +137,12 @@ def _new_row(table: str, ids: dict[str, int]) -> dict:
                                   "host": "receiver.example", "status": "sent"},
         # One plan per case: each its own spare case.
         "change_plans": lambda: {"case_id": next(ids["spare_cases"]), "exceptions": [],
-                                 "remaining": {}},
+                                 "remaining": {}, "decisions": {}, "lift_outcome": {}},
         "change_steps": lambda: {"case_id": ids["case"], "source": f"source{n}",
                                  "outcome": [], "attempts": 0},
         "recipient_notices": lambda: {"case_id": ids["case"], "recipient": f"r{n}"},
         "suppression_entries": lambda: {"kind": "email", "digest": f"{n:064x}"},
+        "restriction_entries": lambda: {"kind": "email", "digest": f"{n:064x}"},
     }
     return rows[table]()
 

@@ -39,6 +39,7 @@ from dsar.models.package import (
     TransmissionStatus,
 )
 from dsar.models.proof import IdentityProof
+from dsar.models.registers import RestrictionEntry, SupplementaryStatement
 from dsar.models.staff import StaffUser
 from dsar.models.suppression import SuppressionEntry, SuppressionKind
 
@@ -47,6 +48,8 @@ __all__ = [
     "FINISHED_STEP_STATUSES",
     "ChangePlan",
     "ChangeStep",
+    "RestrictionEntry",
+    "SupplementaryStatement",
     "NoticeStatus",
     "RecipientNotice",
     "PlanStatus",

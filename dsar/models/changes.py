@@ -8,9 +8,19 @@ hold only statuses, counts and reasons written by staff."""
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import JSON, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
+
+from sqlalchemy import (
+    JSON,
+    Date,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from dsar.extensions import db
@@ -64,6 +74,22 @@ class ChangePlan(db.Model):
     #: What the verification found again, per source and collection (counts only).
     remaining: Mapped[dict] = mapped_column(JSON, default=dict)
     verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: A rectification's corrections and what was refused, sealed (they hold the person's
+    #: values): ``{"corrections": [...], "refused": [...]}`` (``dsar.changes.rectification``).
+    items_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    #: An objection's decisions per processing of the register (``dsar.changes.objection``):
+    #: ``{processing: {"decision": "stop" | "grounds", "means": "erase" | "restrict",
+    #: "text": ...}}``; the text is the DPO's words, shown to the person.
+    decisions: Mapped[dict] = mapped_column(JSON, default=dict)
+    #: A restriction's lift (Art. 18(3)): announced to the person, then done on ``lift_on``
+    #: by a periodic job (``dsar.changes.restriction``).
+    lift_on: Mapped[date | None] = mapped_column(Date)
+    lift_reason: Mapped[str | None] = mapped_column(Text)
+    lift_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+    lift_announced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    lifted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: What the lift did per source (counts and statuses only).
+    lift_outcome: Mapped[dict] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

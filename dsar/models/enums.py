@@ -43,7 +43,8 @@ class CaseStatus(enum.StrEnum):
 
 #: The kinds whose answer is carried out in the sources (docs/erasure.md), not a copy of the
 #: data: after the search, a plan the DPO approves.
-CHANGE_KINDS = frozenset({CaseKind.ERASURE})
+CHANGE_KINDS = frozenset({CaseKind.ERASURE, CaseKind.RECTIFICATION, CaseKind.RESTRICTION,
+                          CaseKind.OBJECTION})
 
 CLOSED_STATUSES = frozenset(
     {CaseStatus.COMPLETED, CaseStatus.REJECTED, CaseStatus.WITHDRAWN, CaseStatus.EXPIRED}
@@ -125,6 +126,8 @@ class MailTemplate(enum.StrEnum):
     # To a recipient of the data (``payload["notice_id"]``; address from register.toml):
     #: The person's data was erased: erase it too (Art. 19).
     RECIPIENT_NOTICE = "recipient_notice"
+    # To the requester, before a restriction is lifted (Art. 18(3)), with the date:
+    RESTRICTION_LIFT_NOTICE = "restriction_lift_notice"
 
 
 #: Templates addressed to a staff member rather than to the requester.

@@ -28,6 +28,9 @@ class PackageScope(enum.StrEnum):
     ACCESS = "access"  # everything found (Art. 15)
     PORTABILITY = "portability"  # what the person provided, in a reusable form (Art. 20)
     ERASURE = "erasure"  # the erasure certificate: what was erased, anonymised and kept
+    RECTIFICATION = "rectification"  # the answer letter: what was corrected where (Art. 16)
+    RESTRICTION = "restriction"  # where the restriction holds (Art. 18)
+    OBJECTION = "objection"  # what was stopped, or the grounds to go on (Art. 21)
 
 
 class ExportPackage(db.Model):
