@@ -53,6 +53,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     catalog.init_app(app)
 
     from dsar import models  # noqa: F401  (register the tables)
+    from dsar.api.restriction import bp as restriction_api_bp
     from dsar.api.suppression import bp as suppression_api_bp
     from dsar.portal import bp as portal_bp
     from dsar.staff import bp as staff_bp
@@ -60,6 +61,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(portal_bp)
     app.register_blueprint(staff_bp)
     app.register_blueprint(suppression_api_bp)
+    app.register_blueprint(restriction_api_bp)
     if app.config.get("DEMO_MAILBOX_DIR"):
         from dsar.demo.mailbox import bp as mailbox_bp
 

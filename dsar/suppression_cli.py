@@ -9,9 +9,14 @@ check -``). Neither command ever prints the address back.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import click
 from flask.cli import with_appcontext
+
+if TYPE_CHECKING:
+    from dsar.models.suppression import SuppressionKind
 
 #: ``dsar suppression check``'s answers, one line, nothing else (scripts compare them).
 SUPPRESSED = "suppressed"
@@ -39,14 +44,26 @@ def check_command(address: str) -> None:
     """Print "suppressed" (exit 0) or "not suppressed" (exit 1) for ADDRESS, an e-mail
     address or a phone number; "-" reads it from the standard input. Exit 2 for a value that
     is neither."""
-    from dsar.changes.suppression import InvalidAddress, is_suppressed, kind_of
+    from dsar.changes.suppression import is_suppressed
+
+    check_address(address, is_suppressed, SUPPRESSED, NOT_SUPPRESSED)
+
+
+def check_address(address: str, is_listed: Callable[[SuppressionKind, str], bool],
+                  listed: str, not_listed: str) -> None:
+    """A register's check command (this one's, ``dsar restriction check``'s): print
+    ``listed`` and exit 0 if ``is_listed`` says ADDRESS (``-``: the standard input) is on the
+    register, else ``not_listed`` and exit 1; exit 2 (click's usage error), without
+    repeating the value, for a value that is neither an e-mail address nor a phone
+    number."""
+    from dsar.changes.suppression import InvalidAddress, kind_of
 
     address = _address(address)
     try:
-        found = is_suppressed(kind_of(address), address)
+        found = is_listed(kind_of(address), address)
     except InvalidAddress as exc:
         raise click.BadParameter(str(exc), param_hint="ADDRESS") from None
-    click.echo(SUPPRESSED if found else NOT_SUPPRESSED)
+    click.echo(listed if found else not_listed)
     sys.exit(0 if found else 1)
 
 

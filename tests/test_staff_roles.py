@@ -8,10 +8,14 @@ must fail a test.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import select
 
+from dsar.cases.clock import today_in_paris
 from dsar.cases.permissions import Action
+from dsar.changes import rectification
 from dsar.extensions import db
 from dsar.models import (
     AuditEvent,
@@ -37,6 +41,12 @@ from dsar.staff.cases import ACTIONS
 from tests.support.casework import PDF
 from tests.support.erasure_world import erasure_in_review, erasure_with_a_pending_notice
 from tests.support.forms import csrf_from
+from tests.support.rights_world import (
+    objection_in_review,
+    rectification_in_review,
+    rectification_with_a_correction,
+    restriction_in_force,
+)
 from tests.support.role_scenarios import (
     ADMIN,
     AGENT,
@@ -177,6 +187,46 @@ def plan_approved(app, world, staff, resp):
     assert len(events("plan.approved", staff.id)) == 1
 
 
+def _plan(world):
+    return db.session.scalar(select(ChangePlan).where(ChangePlan.case_id == world.case_id))
+
+
+def correction_added(app, world, staff, resp):
+    redirected_to_case(world, resp)
+    [correction] = rectification.items_of(_plan(world))["corrections"]
+    assert (correction["field"], correction["new"]) == ("name", "Camille Martin-Leroy")
+    assert len(events("plan.correction_added", staff.id)) == 1
+
+
+def correction_removed(app, world, staff, resp):
+    redirected_to_case(world, resp)
+    assert rectification.items_of(_plan(world))["corrections"] == []
+    assert len(events("plan.correction_removed", staff.id)) == 1
+
+
+def correction_refused(app, world, staff, resp):
+    redirected_to_case(world, resp)
+    [refused] = rectification.items_of(_plan(world))["refused"]
+    assert refused["reason"] == "Conforme à la pièce d'identité."
+    assert len(events("plan.correction_refused", staff.id)) == 1
+
+
+def objection_decided(app, world, staff, resp):
+    redirected_to_case(world, resp)
+    assert _plan(world).decisions == {"customers": {"decision": "grounds",
+                                                    "text": "Défense d'un litige en cours."}}
+    assert len(events("plan.objection_decided", staff.id)) == 1
+
+
+def lift_announced(app, world, staff, resp):
+    redirected_to_case(world, resp)
+    assert _plan(world).lift_on == today_in_paris() + timedelta(days=10)
+    sent = db.session.scalars(select(OutboundEmail).where(
+        OutboundEmail.case_id == world.case_id)).all()
+    assert [row.template for row in sent] == [MailTemplate.RESTRICTION_LIFT_NOTICE]
+    assert len(events("restriction.lift_announced", staff.id)) == 1
+
+
 def notice_recorded(app, world, staff, resp):
     redirected_to_case(world, resp)
     notice = db.session.get(RecipientNotice, world.extra["notice_id"])
@@ -289,6 +339,27 @@ CASE_ACTIONS = [
              post_case_action("notice", lambda w: {
                  "notice_id": str(w.extra["notice_id"]), "outcome": "disproportionate",
                  "reason": "Sauvegardes chiffrées écrasées sous 30 jours."}), notice_recorded),
+    # Rectification, objection, restriction: agents prepare, DPOs decide.
+    Scenario("correct", Action.PREPARE_CORRECTION, CASEWORKERS, rectification_in_review,
+             post_case_action("correct", lambda w: {"targets": w.extra["token"],
+                                                    "new_value": "Camille Martin-Leroy"}),
+             correction_added),
+    Scenario("remove_correction", Action.PREPARE_CORRECTION, CASEWORKERS,
+             rectification_with_a_correction,
+             post_case_action("remove_correction", lambda w: {"item_id": w.extra["item_id"]}),
+             correction_removed),
+    Scenario("refuse_correction", Action.REFUSE_CORRECTION, DPO_ONLY, rectification_in_review,
+             post_case_action("refuse_correction", lambda w: {
+                 "what": "Date de naissance", "reason": "Conforme à la pièce d'identité."}),
+             correction_refused),
+    Scenario("decide", Action.DECIDE_OBJECTION, DPO_ONLY, objection_in_review,
+             post_case_action("decide", lambda w: {
+                 "processing": "customers", "decision": "grounds",
+                 "text": "Défense d'un litige en cours."}), objection_decided),
+    Scenario("lift", Action.LIFT_RESTRICTION, DPO_ONLY, restriction_in_force,
+             post_case_action("lift", lambda w: {
+                 "lift_on": (today_in_paris() + timedelta(days=10)).isoformat(),
+                 "reason": "L'exactitude des données est établie."}), lift_announced),
 ]
 
 PAGES = [

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dsar import pipeline
 from dsar.cases import proofs, reminders
-from dsar.changes import answer, execution, notices, plan
+from dsar.changes import answer, execution, marketing, notices, plan, restriction
 from dsar.delivery import release
 from dsar.exports import build
 from dsar.mail import sending
@@ -80,7 +80,10 @@ def collect_gathering(case_id: int, *, actor_id: str | None = None) -> str:
     pipeline.start(planned)
     if outcome in ("review", "unchanged"):
         if plan.draft_plan(case_id):
-            return outcome  # a request that changes data: its plan waits for the DPO
+            # A request that changes data: its plan waits for the DPO; an objection to direct
+            # marketing needs nobody's review, the system approves it at once.
+            marketing.approve_plan(case_id)
+            return outcome
         # Named by the results' digest: the same results are built once.
         pipeline.enqueue_package(case_id, build.results_digest(case_id))
     return outcome
@@ -135,5 +138,16 @@ def verify_plan(case_id: int, *, actor_id: str | None = None) -> str:
 
 @job
 def build_certificate(case_id: int, *, actor_id: str | None = None) -> str:
-    """Build the erasure certificate of a case whose plan is verified."""
-    return answer.build_certificate(case_id, actor_id=actor_id)
+    """Build the answer letter of a case whose plan is verified (the erasure certificate, or
+    the letter of a rectification, restriction or objection); an objection to direct
+    marketing's is released at once, with no one's decision needed."""
+    outcome = answer.build_certificate(case_id, actor_id=actor_id)
+    if outcome in ("built", "already-built"):
+        marketing.release_answer(case_id)
+    return outcome
+
+
+@job
+def lift_due_restrictions() -> int:
+    """Periodic: lift the restrictions whose announced date has come (Art. 18(3))."""
+    return restriction.lift_due()

@@ -29,6 +29,13 @@ class Action(enum.StrEnum):
     APPROVE_PLAN = "approve_plan"
     #: Record how a recipient was told of an erasure (Art. 19), or why it could not be.
     RECORD_NOTICE = "record_notice"
+    #: A rectification: map a correction to the data found (prepare), or refuse one (decide).
+    PREPARE_CORRECTION = "prepare_correction"
+    REFUSE_CORRECTION = "refuse_correction"
+    #: An objection to other processing: stop it, or go on for compelling grounds.
+    DECIDE_OBJECTION = "decide_objection"
+    #: Lift a restriction on a date the person is told of beforehand (Art. 18(3)).
+    LIFT_RESTRICTION = "lift_restriction"
     TRANSMIT = "transmit"
     EXTEND = "extend"
     REJECT = "reject"
@@ -57,6 +64,11 @@ ALLOWED: dict[Action, frozenset[StaffRole]] = {
     Action.KEEP_IN_PLAN: frozenset({D}),
     Action.APPROVE_PLAN: frozenset({D}),
     Action.RECORD_NOTICE: frozenset({A, D}),
+    # Agents prepare, DPOs approve and decide.
+    Action.PREPARE_CORRECTION: frozenset({A, D}),
+    Action.REFUSE_CORRECTION: frozenset({D}),
+    Action.DECIDE_OBJECTION: frozenset({D}),
+    Action.LIFT_RESTRICTION: frozenset({D}),
     Action.TRANSMIT: frozenset({D}),
     Action.EXTEND: frozenset({D}),
     Action.REJECT: frozenset({D}),

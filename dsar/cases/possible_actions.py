@@ -10,21 +10,32 @@ from sqlalchemy import select
 from dsar.cases import links
 from dsar.cases.staff_actions import plan_locked
 from dsar.cases.workflow import TRANSITIONS
+from dsar.changes.objection import is_direct_marketing
+from dsar.changes.restriction import can_lift
 from dsar.delivery import release
 from dsar.exports.build import current_package
 from dsar.extensions import db
-from dsar.models import CHANGE_KINDS, Case, CaseStatus, ChangePlan, PlanStatus
+from dsar.models import CHANGE_KINDS, Case, CaseKind, CaseStatus, ChangePlan, PlanStatus
 from dsar.search.gathering import GATHERING_STATUSES
 
 #: Actions that need the case to move to a status: possible when the state machine allows it.
 _MOVES = {"verify": CaseStatus.VERIFIED, "ask": CaseStatus.NEEDS_INFO,
           "start": CaseStatus.IN_PROGRESS}
+#: Actions on a plan still to approve, and the kinds that have them.
+_PLAN_ACTIONS = {
+    "approve": CHANGE_KINDS,
+    "keep": {CaseKind.ERASURE},
+    "correct": {CaseKind.RECTIFICATION},
+    "remove_correction": {CaseKind.RECTIFICATION},
+    "refuse_correction": {CaseKind.RECTIFICATION},
+    "decide": {CaseKind.OBJECTION},
+}
 
 
 def possible(case: Case, action: str) -> bool:
     """Whether ``case``'s state allows ``action`` (a name of the case page's actions: note,
-    assign, verify, ask, start, rerun, transmit, release, extend, revoke_links; the others
-    while the case is open)."""
+    assign, verify, ask, start, rerun, transmit, release, extend, revoke_links, the plan's
+    actions, lift; the others while the case is open)."""
     status = CaseStatus(case.status)
     if action in ("note", "assign"):
         return True
@@ -40,10 +51,13 @@ def possible(case: Case, action: str) -> bool:
     if action == "release":
         return (status is CaseStatus.REVIEW and case.kind in release.RELEASED_KINDS
                 and current_package(case.id) is not None)
-    if action in ("keep", "approve"):
+    if action in _PLAN_ACTIONS:
         plan = db.session.scalar(select(ChangePlan.status).where(ChangePlan.case_id == case.id))
-        return (status is CaseStatus.REVIEW and case.kind in CHANGE_KINDS
-                and plan in (PlanStatus.DRAFT, PlanStatus.REMAINS))
+        return (status is CaseStatus.REVIEW and case.kind in _PLAN_ACTIONS[action]
+                and plan in (PlanStatus.DRAFT, PlanStatus.REMAINS)
+                and (action != "decide" or not is_direct_marketing(case)))
+    if action == "lift":
+        return can_lift(case)
     if action == "notice":
         return status is CaseStatus.REVIEW and case.kind in CHANGE_KINDS
     if action == "extend":

@@ -63,8 +63,14 @@ def confirm_address(case: Case) -> bool:
     """The requester confirms their e-mail address (the POST behind the e-mailed link): the
     case is confirmed and acknowledged by e-mail. False if it was confirmed or withdrawn
     meanwhile (another tab). Whether the link still confirms is
-    ``dsar.cases.intake.confirmation_open``."""
-    return _requester_move(case, CaseStatus.CONFIRMED, MailTemplate.ACKNOWLEDGEMENT)
+    ``dsar.cases.intake.confirmation_open``. An objection to direct marketing is then taken
+    up by the system at once (``dsar.changes.marketing``)."""
+    moved = _requester_move(case, CaseStatus.CONFIRMED, MailTemplate.ACKNOWLEDGEMENT)
+    if moved:
+        from dsar.changes.marketing import take_up
+
+        take_up(case)
+    return moved
 
 
 def withdraw(case: Case) -> bool:

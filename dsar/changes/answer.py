@@ -1,7 +1,8 @@
-"""The answer to an erasure request: the certificate (``dsar.exports.certificate``) of what
-was erased, anonymised and kept, built once the plan is verified and stored like an answer
-package (scope ``erasure``), which the DPO releases and the requester downloads with the same
-one-time code flow."""
+"""The answer to a request that changes data: the letter (``dsar.exports.certificate``) of
+what was done — erased, anonymised and kept (erasure), corrected or completed by a statement
+(rectification), restricted (restriction), unsubscribed or stopped (objection) — built once the
+plan is verified and stored like an answer package (scope: the case's kind), which the DPO
+releases and the requester downloads with the same one-time code flow."""
 
 from __future__ import annotations
 
@@ -9,12 +10,16 @@ import logging
 import zipfile
 
 from flask import current_app
+from flask_babel import force_locale
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from dsar.cases.clock import today_in_paris
 from dsar.changes.notices import all_decided, notices_of
+from dsar.changes.objection import processing_label
 from dsar.changes.plan import plan_of, planned_collections
+from dsar.changes.rectification import items_of
 from dsar.core import storage
 from dsar.core.audit import record_event
 from dsar.deadlines import paris_date
@@ -24,12 +29,15 @@ from dsar.exports.certificate_content import (
     CertificateContent,
     CertificateLine,
     CertificateRecipient,
+    CorrectionLine,
+    ObjectionDecision,
     controller_of,
 )
 from dsar.extensions import db
 from dsar.models import (
     ActorType,
     Case,
+    CaseKind,
     CaseStatus,
     ExportPackage,
     PackageScope,
@@ -41,20 +49,30 @@ from dsar.sources.catalog import get_catalog
 
 logger = logging.getLogger(__name__)
 
-#: The plan's actions in the certificate's words.
+#: The plan's actions in the letter's words.
 CERTIFICATE_ACTIONS = {"delete": "erased", "anonymize": "anonymized", "redact": "redacted",
-                       "retain": "kept"}
+                       "retain": "kept", "restrict": "restricted",
+                       "not_restrictable": "not_restricted", "unsubscribe": "unsubscribed",
+                       "update": "corrected", "statement": "statement"}
+#: Why a restriction could not be applied in a source (the letter says it in words).
+NOT_RESTRICTABLE = _l("This system offers no way to mark data as restricted; your data there "
+                      "is covered by our register of restrictions, which our teams and tools "
+                      "check before any use.")
 
 
 def certificate_content(case: Case) -> CertificateContent:
-    """What the certificate of ``case`` says, from its verified plan."""
+    """What the answer letter of ``case`` says, from its verified plan."""
     plan = plan_of(case)
+    planned = planned_collections(case, plan)
+    with force_locale(case.language):
+        not_restrictable = str(NOT_RESTRICTABLE)
     lines = [CertificateLine(source_label=p.source_label, collection_label=p.collection_label,
                              action=CERTIFICATE_ACTIONS[p.action], count=p.count,
                              basis=p.basis if p.kept and not p.exception else None,
                              until=p.until if p.kept else None,
-                             reason=p.reason if p.exception else None)
-             for p in planned_collections(case, plan)]
+                             reason=(p.reason if p.exception else not_restrictable
+                                     if p.action == "not_restrictable" else None))
+             for p in planned if case.kind is not CaseKind.RECTIFICATION]
     config = current_app.config
     register = get_catalog().register
     recipients = tuple(
@@ -72,7 +90,56 @@ def certificate_content(case: Case) -> CertificateContent:
         ground=(case.details or {}).get("erasure_ground") or None,
         lines=tuple(lines), recipients=recipients,
         representative_name=case.representative_name,
-        verified_on=paris_date(plan.verified_at) if plan.verified_at else None)
+        verified_on=paris_date(plan.verified_at) if plan.verified_at else None,
+        kind=str(case.kind), **_kind_parts(case, plan, planned))
+
+
+def _kind_parts(case: Case, plan, planned) -> dict:
+    """The parts of the letter only one kind has."""
+    if case.kind is CaseKind.RECTIFICATION:
+        return {"corrections": correction_lines(case, plan, planned)}
+    if case.kind is CaseKind.RESTRICTION:
+        return {"lift_on": plan.lift_on}
+    if case.kind is CaseKind.OBJECTION:
+        target = (case.details or {}).get("objection_target")
+        target = "direct_marketing" if target == "direct_marketing" else "other"
+        return {"objection_target": target,
+                "decisions": () if target == "direct_marketing" else objection_decisions(
+                    case, plan)}
+    return {}
+
+
+def correction_lines(case: Case, plan, planned) -> tuple[CorrectionLine, ...]:
+    """Each field corrected or completed by a statement, then each refused correction."""
+    labels = {(p.source, p.collection): p for p in planned}
+    items = items_of(plan)
+    lines = []
+    for c in items["corrections"]:
+        p = labels.get((c["source"], c["collection"]))
+        if p is None:
+            continue
+        lines.append(CorrectionLine(
+            source_label=p.source_label, collection_label=p.collection_label,
+            field_label=c["field"], old_value=c["old"], new_value=c["new"],
+            outcome="corrected" if p.action == "update" else "statement"))
+    lines += [CorrectionLine(source_label="", collection_label="", field_label=r["what"],
+                             old_value=None, new_value=None, outcome="refused",
+                             reason=r["reason"]) for r in items["refused"]]
+    return tuple(lines)
+
+
+def objection_decisions(case: Case, plan) -> tuple[ObjectionDecision, ...]:
+    """The DPO's decision on each processing objected to, in the register's words."""
+    register = get_catalog().register
+    decided = []
+    for name, entry in sorted((plan.decisions or {}).items()):
+        processing = register.processing.get(name)
+        label = processing_label(processing, case.language) if processing else name
+        decided.append(ObjectionDecision(
+            processing_label=label,
+            decision="grounds" if entry.get("decision") == "grounds" else "stopped",
+            text=entry.get("text")))
+    return tuple(decided)
 
 
 def build_certificate(case_id: int, *, actor_id: str | None = None) -> str:
@@ -97,7 +164,7 @@ def build_certificate(case_id: int, *, actor_id: str | None = None) -> str:
                             size=blob.size, sha256=blob.sha256,
                             results_digest=results_digest(case_id),
                             record_count=sum(p.count for p in lines), file_count=1,
-                            scope=PackageScope.ERASURE, redaction_count=0)
+                            scope=PackageScope(str(case.kind)), redaction_count=0)
     # Lands only if the case is still in review (compare-and-set) and no other build landed
     # (the unique index of ready packages).
     still = db.session.execute(
@@ -113,8 +180,8 @@ def build_certificate(case_id: int, *, actor_id: str | None = None) -> str:
         storage.delete(blob.blob_id)
         return "superseded"
     record_event("package.built", case=case, actor_type=ActorType.WORKER, actor_id=actor_id,
-                 payload={"package_id": package.id, "scope": "erasure", "files": 1,
+                 payload={"package_id": package.id, "scope": str(case.kind), "files": 1,
                           "records": package.record_count, "size": blob.size})
     db.session.commit()
-    logger.info("case %s: erasure certificate built", case_id)
+    logger.info("case %s: answer letter built", case_id)
     return "built"

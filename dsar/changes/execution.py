@@ -14,7 +14,9 @@ from sqlalchemy import and_, or_, select, update
 
 from dsar.cases.workflow import StaleTransition, transition
 from dsar.changes.notices import open_notices
+from dsar.changes.objection import is_direct_marketing
 from dsar.changes.plan import plan_of, planned_collections, step_operations
+from dsar.changes.rectification import record_statements
 from dsar.changes.suppression import suppress_case
 from dsar.core.audit import record_event
 from dsar.core.keys import derived_key
@@ -23,6 +25,7 @@ from dsar.mail.outbox import commit_and_send
 from dsar.models import (
     ActorType,
     Case,
+    CaseKind,
     CaseStatus,
     ChangeStep,
     PlanStatus,
@@ -164,13 +167,23 @@ def verify(case_id: int, *, actor_id: str | None = None) -> str:
     plan.verified_at = utcnow()
     record_event("plan.verified", case=case, actor_type=ActorType.WORKER, actor_id=actor_id,
                  payload={"remaining": remaining})
-    # Art. 19: the recipients are told once the erasure is done and checked; the person is
-    # not re-imported or contacted again (the suppression list, keyed hashes only).
+    # Art. 19: the recipients are told once the change is done and checked.
     mails = [] if remaining else open_notices(case)
     if not remaining:
-        suppress_case(case)
+        after_verified(case)
     commit_and_send(*mails)
     return "remains" if remaining else "verified"
+
+
+def after_verified(case: Case) -> None:
+    """What each kind leaves behind once its plan is verified (in the caller's transaction):
+    an erased person, or one who objected to direct marketing, goes on the suppression list
+    (keyed hashes only: not re-imported, not contacted again); a rectification keeps the
+    person's statement where a source could not be corrected."""
+    if case.kind is CaseKind.ERASURE or is_direct_marketing(case):
+        suppress_case(case)
+    elif case.kind is CaseKind.RECTIFICATION:
+        record_statements(case)
 
 
 def _found_again(case: Case) -> dict[str, dict[str, int]]:
@@ -182,7 +195,7 @@ def _found_again(case: Case) -> dict[str, dict[str, int]]:
     steps = {s.source: s for s in db.session.scalars(
         select(ChangeStep).where(ChangeStep.case_id == case.id))}
     for planned_source in sorted({p.source for p in planned_collections(case)
-                                  if not p.kept}):
+                                  if p.carried}):
         step = steps.get(planned_source)
         if step is None:
             continue

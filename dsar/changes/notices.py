@@ -39,10 +39,16 @@ def notices_of(case: Case) -> list[RecipientNotice]:
         RecipientNotice.case_id == case.id).order_by(RecipientNotice.recipient)))
 
 
+#: Plan actions that are no rectification, erasure or restriction (Art. 19 does not apply).
+NOT_NOTIFIED = frozenset({"retain", "not_restrictable", "unsubscribe"})
+
+
 def concerned_recipients(case: Case) -> list[str]:
     """The recipients of the processing that uses a source where the plan erased,
-    anonymised or masked something (kept items were not erased: nobody is told)."""
-    changed = {p.source for p in planned_collections(case) if not p.kept}
+    anonymised, masked, corrected (or completed with a statement) or restricted something.
+    Kept items were not changed, and an objection to marketing is no change to pass on:
+    nobody is told of those."""
+    changed = {p.source for p in planned_collections(case) if p.action not in NOT_NOTIFIED}
     register = get_catalog().register
     names = {name for processing in register.for_sources(changed)
              for name in processing.recipients}
@@ -118,16 +124,20 @@ def _int(value) -> int:
 
 
 def erasure_progress(case: Case) -> dict | None:
-    """What the requester's status page says of an erasure: where the plan stands, what is
-    kept and why, and the recipients told (names and outcomes only). None for other kinds or
-    before the search ends."""
+    """What the requester's status page says of a request that changes data: its kind, where
+    the plan stands, what is kept and why, a restriction's announced or done lift, and the
+    recipients told (names and outcomes only). None for other kinds or before the search
+    ends."""
     plan = plan_of(case)
     if plan is None:
         return None
+    from dsar.changes.objection import is_direct_marketing
     register = get_catalog().register
     kept = [p for p in planned_collections(case, plan) if p.kept] \
         if plan.status is PlanStatus.VERIFIED else []
-    return {"stage": str(plan.status), "kept": kept,
+    return {"stage": str(plan.status), "kept": kept, "kind": str(case.kind),
+            "marketing": is_direct_marketing(case), "lift_on": plan.lift_on,
+            "lift_reason": plan.lift_reason, "lifted_at": plan.lifted_at,
             "notices": [(register.recipients[n.recipient].legal_name
                          if n.recipient in register.recipients else n.recipient,
                          str(n.status), n.reason) for n in notices_of(case)]}

@@ -73,9 +73,16 @@ def kind_of(address: str) -> SuppressionKind:
 def digest(kind: SuppressionKind | str, value: Any) -> str:
     """The keyed hash stored for ``value`` (64 hexadecimal digits); the kind is part of the
     message, so an e-mail address and a phone number never share a digest."""
+    return keyed_digest("suppression", kind, value)
+
+
+def keyed_digest(purpose: str, kind: SuppressionKind | str, value: Any) -> str:
+    """HMAC-SHA-256 of ``kind:normalised value`` under the master key's ``purpose``: the
+    suppression list's, the restriction register's and the supplementary statements' keys
+    (another purpose, another digest: one table's digests say nothing of another's)."""
     kind = SuppressionKind(kind)
     message = f"{kind.value}:{normal_value(kind, value)}".encode()
-    return hmac.new(derived_key("suppression"), message, hashlib.sha256).hexdigest()
+    return hmac.new(derived_key(purpose), message, hashlib.sha256).hexdigest()
 
 
 def is_suppressed(kind: SuppressionKind | str, value: Any) -> bool:
@@ -104,7 +111,7 @@ def suppress_case(case: Case) -> int:
     added = {SuppressionKind.EMAIL.value: 0, SuppressionKind.PHONE.value: 0}
     if case.id is None:
         db.session.flush()
-    for kind, value in _case_values(case):
+    for kind, value in case_values(case):
         try:
             added[kind.value] += _insert_once(kind, digest(kind, value), case.id)
         except InvalidAddress:
@@ -114,7 +121,9 @@ def suppress_case(case: Case) -> int:
     return sum(added.values())
 
 
-def _case_values(case: Case) -> Iterable[tuple[SuppressionKind, str]]:
+def case_values(case: Case) -> Iterable[tuple[SuppressionKind, str]]:
+    """The person's e-mail address and phone number(s) a case holds, as given (the
+    suppression list's and the restriction register's entries of a case)."""
     yield SuppressionKind.EMAIL, case.email_normalized or case.requester_email
     phones = (case.identifiers or {}).get("phone")
     for phone in phones if isinstance(phones, list | tuple) else [phones]:
@@ -123,23 +132,31 @@ def _case_values(case: Case) -> Iterable[tuple[SuppressionKind, str]]:
 
 
 def _insert_once(kind: SuppressionKind, value_digest: str, case_id: int | None) -> bool:
-    """Insert one entry unless (kind, digest) exists; True if this call inserted it. An
-    INSERT … ON CONFLICT DO NOTHING: a concurrent insert of the same value neither fails
-    nor doubles, and the caller's transaction stays usable."""
-    values = {"kind": kind, "digest": value_digest, "case_id": case_id}
+    """Insert one entry unless (kind, digest) exists; True if this call inserted it."""
+    return insert_once(SuppressionEntry, {"kind": kind, "digest": value_digest,
+                                          "case_id": case_id}, ("kind", "digest"))
+
+
+def insert_once(model: type, values: dict[str, Any], unique: tuple[str, ...]) -> bool:
+    """Insert one row of ``model`` unless a row with the same ``unique`` columns (a unique
+    constraint of its table) exists; True if this call inserted it. An INSERT … ON CONFLICT
+    DO NOTHING: a concurrent insert of the same row neither fails nor doubles, and the
+    caller's transaction stays usable. Shared by the suppression list and the restriction
+    register."""
     dialect = db.session.get_bind().dialect.name
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     elif dialect == "sqlite":
         from sqlalchemy.dialects.sqlite import insert
     else:  # another database: check first (a race then fails on the unique constraint)
-        exists = db.session.scalar(select(SuppressionEntry.id).where(
-            SuppressionEntry.kind == kind, SuppressionEntry.digest == value_digest))
+        exists = db.session.scalar(select(model.id).filter_by(
+            **{column: values[column] for column in unique}))
         if exists is None:
-            db.session.add(SuppressionEntry(**values))
+            db.session.add(model(**values))
             db.session.flush()
         return exists is None
     # RETURNING rather than the row count, which psycopg gives as -1 for such an INSERT.
-    statement = insert(SuppressionEntry.__table__).values(**values).on_conflict_do_nothing(
-        index_elements=["kind", "digest"]).returning(SuppressionEntry.__table__.c.id)
+    table = model.__table__
+    statement = insert(table).values(**values).on_conflict_do_nothing(
+        index_elements=list(unique)).returning(table.c.id)
     return db.session.execute(statement).scalar() is not None

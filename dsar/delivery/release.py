@@ -19,6 +19,7 @@ from sqlalchemy import or_, select, update
 from dsar import pipeline
 from dsar.cases.refusals import ActionRefused
 from dsar.cases.staff_actions import move_case
+from dsar.cases.workflow import InvalidTransition, transition
 from dsar.core import storage
 from dsar.core.audit import record_event
 from dsar.deadlines import PARIS, paris_date
@@ -47,10 +48,9 @@ from dsar.models.types import utcnow
 
 logger = logging.getLogger(__name__)
 
-#: The kinds whose answer is the package itself (the others complete with their own action).
-#: The kinds answered by a package the DPO releases: a copy of the data, or (erasure) the
-#: certificate of what was done.
-RELEASED_KINDS = frozenset({CaseKind.ACCESS, CaseKind.PORTABILITY, CaseKind.ERASURE})
+#: The kinds answered by a package the DPO releases: a copy of the data, or (the kinds that
+#: change data) the answer letter of what was done.
+RELEASED_KINDS = frozenset({CaseKind.ACCESS, CaseKind.PORTABILITY, *CHANGE_KINDS})
 
 
 def failed_sources(case: Case) -> list[str]:
@@ -79,7 +79,7 @@ def release(case: Case, staff: StaffUser, *, package_id: int | str | None,
     if case.kind in CHANGE_KINDS and db.session.scalar(select(ChangePlan.status).where(
             ChangePlan.case_id == case.id)) is not PlanStatus.VERIFIED:
         raise ActionRefused(_l("The plan must be approved, carried out and verified before "
-                               "its certificate is sent."))
+                               "its answer is sent."))
     package = current_package(case.id)
     if package is None or package.results_digest != results_digest(case.id):
         raise ActionRefused(_l("The answer is still being prepared from the latest search. "
@@ -91,21 +91,52 @@ def release(case: Case, staff: StaffUser, *, package_id: int | str | None,
     if set(failed) - set(acknowledged):
         raise ActionRefused(_l("A source could not be searched. Search it again, or confirm "
                                "that the answer is sent without it."))
+    _publish(case, package, staff, failed)
+    if receiving_endpoint(case):
+        # The person asked for the data to go straight to another controller (Art. 20(2)).
+        pipeline.enqueue_transmission(package.id, staff.id)
+    return package
+
+
+def _publish(case: Case, package: ExportPackage, staff: StaffUser | None,
+             failed: list[str]) -> None:
+    """Release ``package``: downloadable for ``EXPORT_DAYS`` days, the case completed, the
+    person told; ``staff`` None when the system releases it."""
     now = utcnow()
     package.status = PackageStatus.RELEASED
     package.released_at = now
-    package.released_by_id = staff.id
+    package.released_by_id = staff.id if staff else None
     package.expires_at = download_deadline(now, int(current_app.config["EXPORT_DAYS"]))
-    move_case(case, CaseStatus.COMPLETED, staff, {"package_id": package.id})
-    record_event("package.released", case=case, actor_type=ActorType.STAFF, actor_id=staff.id,
+    if staff is not None:
+        move_case(case, CaseStatus.COMPLETED, staff, {"package_id": package.id})
+    else:
+        try:
+            transition(case, CaseStatus.COMPLETED, actor_type=ActorType.SYSTEM,
+                       payload={"package_id": package.id})
+        except InvalidTransition:
+            raise ActionRefused(_l("This action is not possible while the case is in this "
+                                   "state.")) from None
+    actor = ActorType.STAFF if staff else ActorType.SYSTEM
+    record_event("package.released", case=case, actor_type=actor,
+                 actor_id=staff.id if staff else None,
                  payload={"package_id": package.id, "sources_missing": failed,
                           "expires_at": package.expires_at.isoformat()})
     commit_and_send(queue_email(case, MailTemplate.PACKAGE_READY,
                                 payload={"package_id": package.id}))
     logger.info("case %s: package %s released", case.id, package.id)
-    if receiving_endpoint(case):
-        # The person asked for the data to go straight to another controller (Art. 20(2)).
-        pipeline.enqueue_transmission(package.id, staff.id)
+
+
+def release_by_system(case: Case) -> ExportPackage:
+    """Release the answer letter of an objection to direct marketing, which needs no DPO
+    (``dsar.changes.marketing``): only when the case is in review, its plan verified, its
+    letter built from the latest search and every source searched."""
+    if case.status is not CaseStatus.REVIEW or db.session.scalar(select(ChangePlan.status).where(
+            ChangePlan.case_id == case.id)) is not PlanStatus.VERIFIED:
+        raise ActionRefused(_l("This action is not possible while the case is in this state."))
+    package = current_package(case.id)
+    if package is None or failed_sources(case):
+        raise ActionRefused(_l("A source could not be searched."))
+    _publish(case, package, None, [])
     return package
 
 

@@ -1,10 +1,15 @@
-"""``certificate.pdf``: the answer to an erasure request, rendered with WeasyPrint.
+"""``certificate.pdf``: the answer to a request that changes data, rendered with WeasyPrint.
 
-It says, in the requester's language (French, or English), who asked and when, what was
-erased, anonymised, masked or kept in each system (with the basis and the end date of each
-kept item), which recipients were told of the erasure (Art. 19), and, when anything was kept,
-why, with the right to complain to the CNIL and to go to court (Art. 12(4)). It is never the
-access letter: nothing of ``report.html`` is used but the letterhead's few shared words.
+One letter per kind (``CertificateContent.kind``), each citing its own article in the
+requester's language ("RGPD, art. 16", "GDPR, Art. 16"). The erasure certificate says who
+asked and when, what was erased, anonymised, masked or kept in each system (with the basis and
+the end date of each kept item); the rectification letter each correction, before and after;
+the restriction letter where it holds and where it could not be applied; the objection letter
+where the person was unsubscribed from direct marketing, or the decision on each processing
+(the words of those three are :mod:`.answer_letters`). Each says which recipients were told
+(Art. 19), and, when part of the request was refused, why, with the right to complain to the
+CNIL and to go to court (Art. 12(4)). It is never the access letter: nothing of
+``report.html`` is used but the letterhead's few shared words.
 
 Usage, inside an app context::
 
@@ -31,6 +36,7 @@ from flask_babel import force_locale, format_date, gettext, ngettext
 from flask_babel import lazy_gettext as _l
 from weasyprint import CSS, HTML
 
+from dsar.exports.answer_letters import MORE_ACTION_LABELS, letter_context
 from dsar.exports.certificate_content import GROUND_LABELS, CertificateContent
 from dsar.exports.package import PackageMember
 from dsar.exports.pdf import (
@@ -57,8 +63,9 @@ ACTION_LABELS = {
     "anonymized": _l("Anonymised"),
     "redacted": _l("Your details masked"),
     "kept": _l("Kept"),
+    **MORE_ACTION_LABELS,
 }
-#: The same, explained in plain words under the tables (only the actions that occur).
+#: The erasure's actions, explained in plain words under the tables (only the actions that occur).
 ACTION_MEANINGS = {
     "erased": _l("The records were deleted from the system."),
     "anonymized": _l("What identified you in the records was removed or replaced by a value "
@@ -130,9 +137,14 @@ def _count(action: str, n: int) -> str:
 def _context(content: CertificateContent) -> dict[str, Any]:
     """What the template needs, in the certificate's language (call inside
     ``force_locale``)."""
-    totals = content.totals()
+    # The summary and meanings are the erasure's (its four actions); the other kinds say
+    # theirs in their own body (letter_context).
+    totals = content.totals() if content.kind == "erasure" else {}
     return {
+        **letter_context(content),
         "content": content,
+        "kind": content.kind,
+        "citation": content.citation,
         "language": content.language,
         "date": _long_date(content.carried_out_on),
         "received_on": _long_date(content.received_on),
@@ -156,8 +168,9 @@ def certificate_html(content: CertificateContent) -> str:
 
 
 def render_certificate(content: CertificateContent) -> bytes:
-    """The erasure certificate of ``content`` as a tagged PDF, in its language. Needs an app
-    context; reads no database. Raises :class:`~.pdf.ReportError` if the rendering asked for
+    """The answer letter of ``content`` (of its kind: the erasure certificate, or the
+    rectification, restriction or objection letter) as a tagged PDF, in its language. Needs
+    an app context; reads no database. Raises :class:`~.pdf.ReportError` if the rendering asked for
     any URL (it never should: nothing in the template or the texts is fetched)."""
     html = certificate_html(content)
     fetcher = RefusingFetcher()
@@ -171,8 +184,11 @@ def render_certificate(content: CertificateContent) -> bytes:
     except FetchRefused as error:
         # A BaseException for WeasyPrint's sake; an ordinary error for the caller.
         raise ReportError(str(error)) from error
-    logger.info("certificate.pdf written: %d pages, %d lines, %d recipients",
-                len(document.pages), len(content.lines), len(content.recipients or ()))
+    # Counts only: no label nor value (they may be the person's data).
+    logger.info("certificate.pdf (%s) written: %d pages, %d lines, %d corrections, "
+                "%d decisions, %d recipients", content.kind, len(document.pages),
+                len(content.lines), len(content.corrections), len(content.decisions),
+                len(content.recipients or ()))
     return out.getvalue()
 
 

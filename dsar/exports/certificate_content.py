@@ -1,9 +1,19 @@
-"""What an erasure certificate says: plain data the renderer (:mod:`.certificate`) reads.
+"""What an answer letter says: plain data the renderer (:mod:`.certificate`) reads.
 
-The certificate is the answer to an erasure request (GDPR Art. 17, docs/legal-rules.md §4): per
-source, what was erased, anonymised, masked in a file or kept, with the basis and the end date
-of each kept item (Art. 17(3)); the recipients told of the erasure (Art. 19) and how each
-notice ended; and, when anything was kept, the partial refusal with its remedies (Art. 12(4)).
+One letter per kind of request that changes data (:data:`KINDS`), each citing its own article:
+
+- ``erasure`` (GDPR Art. 17, docs/legal-rules.md §4), the certificate: per source, what was
+  erased, anonymised, masked in a file or kept, with the basis and the end date of each kept
+  item (Art. 17(3));
+- ``rectification`` (Art. 16): each correction (:class:`CorrectionLine`), before and after,
+  made, recorded as a supplementary statement where the source cannot be changed, or refused;
+- ``restriction`` (Art. 18): where the restriction holds and where it could not be applied,
+  and the announced date of a lift (Art. 18(3));
+- ``objection`` (Art. 21): to direct marketing, where the person was unsubscribed; to other
+  processing, the DPO's decision for each (:class:`ObjectionDecision`).
+
+Each says which recipients were told (Art. 19) and how each notice ended, and, when part of
+the request was refused, the remedies (Art. 12(4)).
 
 Nothing here reads the database: whoever issues the certificate (the case flow, from the
 executed plan) fills these dataclasses, and the renderer only lays them out. The values are
@@ -22,15 +32,45 @@ from flask_babel import lazy_gettext as _l
 from dsar.exports.content import Controller
 from dsar.sources.register import Register
 
+#: The kinds of request a letter answers, each with its own article (:func:`citation`).
+KINDS = ("erasure", "rectification", "restriction", "objection")
 #: What became of a collection's records: deleted, anonymised (fields nulled, hashed or
-#: replaced), masked in the lines of a file (``files`` sources), or kept (Art. 17(3)).
-ACTIONS = ("erased", "anonymized", "redacted", "kept")
+#: replaced), masked in the lines of a file (``files`` sources), kept (Art. 17(3)); restricted
+#: (Art. 18), or not (the source cannot: a reason is given); unsubscribed from direct
+#: marketing (Art. 21(3)); corrected (Art. 16), or completed by the person's statement.
+ACTIONS = ("erased", "anonymized", "redacted", "kept", "restricted", "not_restricted",
+           "unsubscribed", "corrected", "statement")
+#: Actions that need a reason the person can read.
+ACTIONS_WITH_REASON = ("not_restricted",)
+#: The actions each kind's letter can report: anything else would be shown without the words
+#: that explain it (a "kept" line in a restriction letter, say). An objection to other
+#: processing is carried out by erasing or restricting the data of what is stopped.
+KIND_ACTIONS = {
+    "erasure": ("erased", "anonymized", "redacted", "kept"),
+    "rectification": ("corrected", "statement"),
+    "restriction": ("restricted", "not_restricted"),
+    "objection": ("unsubscribed", "erased", "anonymized", "redacted", "kept", "restricted",
+                  "not_restricted"),
+}
+#: What became of one correction the person asked for (Art. 16).
+CORRECTION_OUTCOMES = ("corrected", "statement", "refused")
+#: What an objection to other processing is to (Art. 21(2) or 21(1)).
+OBJECTION_TARGETS = ("direct_marketing", "other")
+#: The DPO's decision on one processing objected to (Art. 21(1)).
+DECISIONS = ("stopped", "grounds")
 #: How an Art. 19 notice to a recipient ended (or that it is still under way).
 OUTCOMES = ("notified", "impossible", "disproportionate", "pending")
 #: Outcomes that need a reason the person can read.
 OUTCOMES_WITH_REASON = ("impossible", "disproportionate")
 #: The certificate's languages; anything else falls back to the first (French).
 LANGUAGES = ("fr", "en")
+#: How the law is cited in each language: a legal reference is written this way, not
+#: translated word for word (never "GDPR Art." on a French page).
+CITATION_FORMS = {"fr": "RGPD, art. {article}", "en": "GDPR, Art. {article}"}
+#: Each kind's article; an objection to direct marketing cites the paragraphs that make it
+#: unconditional (Art. 21(2) and (3): no balancing of interests).
+ARTICLES = {"erasure": "17", "rectification": "16", "restriction": "18", "objection": "21"}
+MARKETING_ARTICLE = {"fr": "21, paragraphes 2 et 3", "en": "21(2) and (3)"}
 
 #: The Art. 17(1) grounds the portal offers (``Case.details["erasure_ground"]``), with the
 #: portal's own wording (the same msgids as ``dsar.portal.forms.ERASURE_GROUNDS``, so one
@@ -72,11 +112,69 @@ class CertificateLine:
         if self.action == "kept" and not (self.basis or self.reason):
             # Art. 17(3): what is kept is kept for a reason, and the person is told which.
             raise ValueError("a kept line needs its basis or the DPO's reason")
+        if self.action in ACTIONS_WITH_REASON and not self.reason:
+            # Art. 12(4): where the request could not be met, the person is told why.
+            raise ValueError(f"a {self.action} line needs its reason")
 
     @property
     def kept(self) -> bool:
         """Whether these records were kept (part of the partial refusal)."""
         return self.action == "kept"
+
+    @property
+    def refused(self) -> bool:
+        """Whether the request was not met for these records (kept, or not restricted)."""
+        return self.action == "kept" or self.action in ACTIONS_WITH_REASON
+
+
+@dataclass(frozen=True)
+class CorrectionLine:
+    """One field of one collection the person asked to correct (Art. 16), and what was done.
+
+    ``old_value`` is what the source held (None: nothing), ``new_value`` what the person asked
+    for. ``outcome``: ``corrected`` in the source; ``statement``: the source cannot be changed,
+    so the person's statement is kept with their data and given with every later copy of it
+    (Art. 16, "complete"); ``refused``, with the DPO's ``reason`` (required)."""
+
+    source_label: str
+    collection_label: str
+    field_label: str
+    old_value: str | None
+    new_value: str | None
+    outcome: str
+    reason: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.outcome not in CORRECTION_OUTCOMES:
+            raise ValueError(f"unknown correction outcome {self.outcome!r} "
+                             f"(one of {CORRECTION_OUTCOMES})")
+        if self.outcome == "refused" and not self.reason:
+            raise ValueError("a refused correction needs the DPO's reason")
+
+    @property
+    def refused(self) -> bool:
+        """Whether this correction was refused (part of the partial refusal)."""
+        return self.outcome == "refused"
+
+
+@dataclass(frozen=True)
+class ObjectionDecision:
+    """The DPO's decision on one processing the person objected to (Art. 21(1)).
+
+    ``processing_label`` names the processing as the register does; ``decision`` is
+    ``stopped`` (``text`` may say what was done) or ``grounds``: the processing goes on for
+    the compelling legitimate grounds written in ``text`` (required)."""
+
+    processing_label: str
+    decision: str
+    text: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.decision not in DECISIONS:
+            raise ValueError(f"unknown objection decision {self.decision!r} (one of {DECISIONS})")
+        if self.decision == "grounds" and not (self.text and self.text.strip()):
+            # Art. 21(1): the controller must demonstrate its grounds; the person reads them.
+            raise ValueError("continuing a processing needs the DPO's compelling grounds")
 
 
 @dataclass(frozen=True)
@@ -95,9 +193,23 @@ class CertificateRecipient:
             raise ValueError(f"a notice closed as {self.outcome} needs its reason")
 
 
+def citation(kind: str, language: str, objection_target: str | None = None) -> str:
+    """The article a letter of ``kind`` cites, written as the law is cited in ``language``
+    ("RGPD, art. 16", "GDPR, Art. 16"); an objection to direct marketing cites Art. 21(2)
+    and (3). A language outside :data:`LANGUAGES` is French."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown letter kind {kind!r} (one of {KINDS})")
+    if language not in LANGUAGES:
+        language = LANGUAGES[0]
+    article = ARTICLES[kind]
+    if kind == "objection" and objection_target == "direct_marketing":
+        article = MARKETING_ARTICLE[language]
+    return CITATION_FORMS[language].format(article=article)
+
+
 @dataclass(frozen=True)
 class CertificateContent:
-    """Everything an erasure certificate says.
+    """Everything an answer letter says (the erasure certificate and its siblings).
 
     ``controller`` is a :class:`~.content.Controller` (a mapping with ``name``, ``address``
     and ``dpo_email`` is accepted and converted; :func:`controller_of` builds one from the
@@ -119,8 +231,15 @@ class CertificateContent:
     recipients: tuple[CertificateRecipient, ...] | None = None
     representative_name: str | None = None
     verified_on: date | None = None
+    kind: str = "erasure"
+    corrections: tuple[CorrectionLine, ...] = ()
+    lift_on: date | None = None
+    objection_target: str | None = None
+    decisions: tuple[ObjectionDecision, ...] = ()
 
     def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown letter kind {self.kind!r} (one of {KINDS})")
         # Frozen: the normalised values are set the way dataclasses themselves do.
         if self.language not in LANGUAGES:
             object.__setattr__(self, "language", LANGUAGES[0])
@@ -131,6 +250,40 @@ class CertificateContent:
         object.__setattr__(self, "lines", tuple(self.lines))
         if self.recipients is not None:
             object.__setattr__(self, "recipients", tuple(self.recipients))
+        object.__setattr__(self, "corrections", tuple(self.corrections))
+        object.__setattr__(self, "decisions", tuple(self.decisions))
+        self._check_kind()
+
+    def _check_kind(self) -> None:
+        """What the letter of this kind can say: its actions, and what only it carries."""
+        allowed = KIND_ACTIONS[self.kind]
+        for line in self.lines:
+            if line.action not in allowed:
+                raise ValueError(f"a {self.kind} letter cannot report {line.action!r} lines")
+        if self.corrections and self.kind != "rectification":
+            raise ValueError("corrections belong to a rectification letter")
+        if self.lift_on is not None and self.kind != "restriction":
+            raise ValueError("a lift date belongs to a restriction letter")
+        if self.kind == "objection":
+            if self.objection_target not in OBJECTION_TARGETS:
+                raise ValueError(f"an objection letter needs its target (one of "
+                                 f"{OBJECTION_TARGETS})")
+        elif self.objection_target is not None:
+            raise ValueError("an objection target belongs to an objection letter")
+        if self.decisions and not (self.kind == "objection"
+                                   and self.objection_target == "other"):
+            # Direct marketing is stopped without any decision to take (Art. 21(3)).
+            raise ValueError("decisions belong to an objection to other processing")
+
+    @property
+    def citation(self) -> str:
+        """The article this letter cites, in its language ("RGPD, art. 16")."""
+        return citation(self.kind, self.language, self.objection_target)
+
+    @property
+    def marketing(self) -> bool:
+        """Whether this is the answer to an objection to direct marketing."""
+        return self.kind == "objection" and self.objection_target == "direct_marketing"
 
     @property
     def kept(self) -> tuple[CertificateLine, ...]:
@@ -139,8 +292,29 @@ class CertificateContent:
 
     @property
     def partial_refusal(self) -> bool:
-        """Whether something was kept (Art. 12(4): reasons and remedies are given)."""
-        return any(line.kept for line in self.lines)
+        """Whether part of the request was refused (Art. 12(4): reasons and remedies are
+        given): for an erasure, something kept; a rectification, a correction refused; a
+        restriction, a place where it could not be applied; an objection, a processing that
+        goes on for compelling grounds, or data of a stopped one kept or not restrictable."""
+        if self.kind == "erasure":
+            return any(line.kept for line in self.lines)
+        if self.kind == "rectification":
+            return any(c.refused for c in self.corrections)
+        if self.kind == "restriction":
+            return any(line.action == "not_restricted" for line in self.lines)
+        return (any(d.decision == "grounds" for d in self.decisions)
+                or any(line.action in ("kept", "not_restricted") for line in self.lines))
+
+    def lines_with(self, *actions: str) -> tuple[CertificateLine, ...]:
+        """The lines whose action is one of ``actions``, in the order given."""
+        return tuple(line for line in self.lines if line.action in actions)
+
+    def corrections_by_source(self) -> list[tuple[str, list[CorrectionLine]]]:
+        """The corrections grouped by source label, sources and fields in the order given."""
+        groups: dict[str, list[CorrectionLine]] = {}
+        for correction in self.corrections:
+            groups.setdefault(correction.source_label, []).append(correction)
+        return list(groups.items())
 
     def by_source(self) -> list[tuple[str, list[CertificateLine]]]:
         """The lines grouped by source label, sources and lines in the order given."""

@@ -12,6 +12,8 @@ Scopes: ``access`` (Art. 15) hands over every field but the excluded ones; ``por
 (Art. 20) only the fields ``sources.toml`` marks as ``provided``, in sources used by a
 processing on consent or contract (docs/sources.md).
 
+An access answer also gives the person's supplementary statements (:mod:`.supplementary`).
+
 Other people's data (:mod:`.redaction`) is masked in :meth:`CollectionContent.project`, the
 one way a writer gets a record, so no writer ever sees it. The maskings are counted before any
 writer starts (the letter reports them): the first pass over each result also collects the
@@ -47,6 +49,7 @@ from dsar.exports.redaction import (
 from dsar.exports.redaction import Redaction as Redaction  # part of the data model
 from dsar.exports.scope import SCOPES, Tally, handed_over, in_scope, pre_pass
 from dsar.exports.scope import ExportError as ExportError  # raised by build_content
+from dsar.exports.supplementary import StatementContent, statement_contents
 from dsar.extensions import db
 from dsar.i18n import KIND_LABELS
 from dsar.models import Case, GatherStatus, SourceResult
@@ -236,6 +239,8 @@ class ExportContent:
     limitations: Limitations
     sources: tuple[SourceContent, ...]
     version: int = FORMAT_VERSION
+    #: The person's supplementary statements (Art. 16), given with every access answer.
+    statements: tuple[StatementContent, ...] = ()
 
     @property
     def record_count(self) -> int:
@@ -384,7 +389,7 @@ def build_content(case: Case, rows: Iterable[SourceResult] | None = None, *,
                                 partial_refusal=case.partial_refusal_reasons or None,
                                 redactions=redactions, redaction_marker=marker,
                                 redaction_notice=notice),
-        sources=sources)
+        sources=sources, statements=statement_contents(case, catalog, language, scope))
     logger.info("case %s: %s content built, %d sources, %d records, %d redactions", case.id,
                 scope, len(sources), content.record_count, len(redactions))
     return content

@@ -16,6 +16,7 @@ from dataclasses import asdict
 from typing import IO, Any
 
 from dsar.exports.content import CollectionContent, ExportContent, ExportRecord, SourceContent
+from dsar.exports.supplementary import StatementContent
 
 logger = logging.getLogger(__name__)
 
@@ -73,8 +74,9 @@ def _coded(item) -> dict[str, str]:
 
 
 def header(content: ExportContent, *, redactions: bool = True) -> dict[str, Any]:
-    """Everything before the sources: format, case, controller, information, limitations
-    (with the list of redactions last; without it if ``redactions`` is false)."""
+    """Everything before the sources: format, case, controller, information, the person's
+    supplementary statements, limitations (with the list of redactions last; without it if
+    ``redactions`` is false)."""
     case = content.case
     info = content.information
     return {
@@ -110,6 +112,7 @@ def header(content: ExportContent, *, redactions: bool = True) -> dict[str, Any]
             "complaint": asdict(info.complaint),
             "automated_decisions": info.automated_decisions,
         },
+        "supplementary_statements": [statement_json(s) for s in content.statements],
         "limitations": {
             "retained": [asdict(r) for r in content.limitations.retained],
             "partial_refusal": content.limitations.partial_refusal,
@@ -119,6 +122,11 @@ def header(content: ExportContent, *, redactions: bool = True) -> dict[str, Any]
         } | ({"redactions": [asdict(r) for r in content.limitations.redactions]}
              if redactions else {}),
     }
+
+
+def statement_json(statement: StatementContent) -> dict[str, Any]:
+    """A supplementary statement (GDPR Art. 16) as the document holds it."""
+    return asdict(statement) | {"recorded_on": statement.recorded_on.isoformat()}
 
 
 def source_header(source: SourceContent) -> dict[str, Any]:

@@ -334,6 +334,9 @@ def _context(content: ExportContent, row_cap: int, cell_budget: int) -> dict[str
         "export_json": EXPORT_JSON,
         "redacted": redacted_places(content),
         "redaction_article": str(ARTICLES[content.scope]),
+        # Art. 16: each statement with its date and both values as display text.
+        "statements": [(st, format_date(st.recorded_on, "long"), cell(st.old)[0], cell(st.new)[0])
+                       for st in content.statements],
     }
 
 

@@ -22,6 +22,7 @@ from dsar.cases.reminders import overdue_cases
 from dsar.cases.requester_actions import open_info_request
 from dsar.changes.notices import notice_address
 from dsar.changes.plan import planned_collections
+from dsar.changes.restriction import lift_notice
 from dsar.core.tokens import case_token
 from dsar.delivery.download_codes import code_for_email
 from dsar.delivery.release import failed_sources
@@ -61,6 +62,13 @@ SUBJECTS = {
                                                 "%(reference)s)"),
     MailTemplate.CHANGE_UNDER_WAY: lazy_gettext("Your request %(reference)s is being carried "
                                                 "out"),
+    MailTemplate.RESTRICTION_LIFT_NOTICE: lazy_gettext("The restriction of your data will be "
+                                                       "lifted (request %(reference)s)"),
+}
+#: A notice to a recipient (Art. 19) says which change it passes on.
+RECIPIENT_SUBJECTS = {
+    "rectification": lazy_gettext("Correction of a person's data (request %(reference)s)"),
+    "restriction": lazy_gettext("Restriction of a person's data (request %(reference)s)"),
 }
 
 
@@ -147,6 +155,7 @@ def _change_under_way(outbound: OutboundEmail) -> dict:
 
 TEMPLATE_CONTEXTS: dict[MailTemplate, Callable[[OutboundEmail], dict]] = {
     MailTemplate.CHANGE_UNDER_WAY: _change_under_way,
+    MailTemplate.RESTRICTION_LIFT_NOTICE: lambda outbound: lift_notice(outbound.case),
     MailTemplate.RECIPIENT_NOTICE: _recipient_notice,
     MailTemplate.INFO_REQUEST: _info_request,
     MailTemplate.PACKAGE_READY: _package_ready,
@@ -192,7 +201,8 @@ def render_email(outbound: OutboundEmail) -> EmailMessage:
         fields = {"reference": case.reference if case else "", "due": context.get("due"),
                   "count": len(context.get("overdue", ()))}
         body = render_template(f"email/{outbound.template}.txt", **context)
-        subject = str(SUBJECTS[outbound.template]) % fields
+        subject = str(RECIPIENT_SUBJECTS.get(str(case.kind), SUBJECTS[outbound.template])
+                      if to_recipient else SUBJECTS[outbound.template]) % fields
         signature = gettext("This message was sent automatically; please do not reply to it.")
     message = EmailMessage()
     message["Subject"] = subject

@@ -10,7 +10,6 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 
-
 from sqlalchemy import (
     JSON,
     Date,

@@ -39,4 +39,6 @@ PERIODIC_JOBS: tuple[PeriodicJob, ...] = (
     PeriodicJob("purge-proofs", "workers.jobs.purge_identity_documents", "maintenance", 3600),
     # A package is downloadable for EXPORT_DAYS days: deleted within the hour after.
     PeriodicJob("purge-exports", "workers.jobs.purge_expired_exports", "maintenance", 900),
+    # A restriction is lifted on the date the person was told of (Art. 18(3)).
+    PeriodicJob("lift-restrictions", "workers.jobs.lift_due_restrictions", "maintenance", 3600),
 )

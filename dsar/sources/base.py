@@ -236,8 +236,10 @@ class SourceConfig:
 
 #: What a plan may ask of a collection. ``retain`` is never sent to a connector (nothing is
 #: done); ``redact`` is the ``files`` kind's way to erase: the lines rewritten with the
-#: person's values masked.
-OPERATION_ACTIONS = ("delete", "anonymize", "redact")
+#: person's values masked. ``update`` rectifies fields (Art. 16); the FLAG_ACTIONS (Art. 18,
+#: 21) set the fields a collection declares for them (``operations.<action>``).
+FLAG_ACTIONS = ("restrict", "lift_restriction", "unsubscribe")
+OPERATION_ACTIONS = ("delete", "anonymize", "redact", "update", *FLAG_ACTIONS)
 
 
 @dataclass(frozen=True)
@@ -245,13 +247,15 @@ class Operation:
     """One collection's part of an approved plan, for one source: what to do to the records
     the search found (``keys``: their ``Record.key``). ``anonymize`` maps a field to ``null``,
     ``hash`` (a keyed hash: the same value each time, so a second run changes nothing) or
-    ``fixed:TEXT``. ``identity``: the person's identifiers (to mask in ``redact``)."""
+    ``fixed:TEXT``. ``identity``: the person's identifiers (to mask in ``redact``).
+    ``values``: for ``update`` only, record key -> {field: new value}."""
 
     collection: str
     action: str
     keys: tuple[str, ...]
     anonymize: Mapping[str, str] = field(default_factory=dict)
     identity: Identity = field(default_factory=Identity)
+    values: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
 
 @dataclass
@@ -341,6 +345,12 @@ class Connector:
     @classmethod
     def check_config(cls, source: SourceConfig) -> None:
         """Raise :class:`SourceConfigError` for a missing or malformed kind-specific key."""
+
+    @classmethod
+    def supports(cls, source: SourceConfig, collection: CollectionConfig, action: str) -> bool:
+        """Whether this kind can do ``action`` (of :data:`OPERATION_ACTIONS`) on ``collection``,
+        from the configuration alone (no connection)."""
+        return False
 
     def discover(self, identity: Identity) -> Discovery:
         """Every record of this source that matches ``identity``, and the identifiers they

@@ -63,6 +63,16 @@ class Catalog:
         cls = import_string(KINDS[source.kind])
         return cls(source, instance_path=current_app.instance_path)
 
+    def supports(self, source_name: str, collection_name: str, action: str) -> bool:
+        """Whether the connector of source ``source_name`` can do ``action`` (``update``,
+        ``restrict``…) on that collection, from the configuration alone (no connection).
+        False for a source or collection the files do not declare."""
+        source = self.sources.get(source_name)
+        collection = source.collections.get(collection_name) if source else None
+        if collection is None:
+            return False
+        return connector_classes()[source.kind].supports(source, collection, action)
+
 
 def load_catalog(sources_file: Path, register_file: Path, instance_path: str) -> Catalog:
     """Read and cross-check both files."""

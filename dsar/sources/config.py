@@ -168,6 +168,28 @@ def _parse_erasure(path: Path, where: str, raw: Mapping[str, Any]) -> ErasurePol
                          retain_until=until)
 
 
+def values_fault(value: Any) -> tuple[str, str] | None:
+    """What is wrong with a table of field -> value a change sets (a ``sql`` operation's
+    ``set``, an ``http`` operation's ``body``), as (the key under it, fault), or None: it must
+    be a non-empty table of text, numbers and true/false (compared, then written, as is)."""
+    if not isinstance(value, dict):
+        return "", "must be a table { field = value }"
+    if not value:
+        return "", "must name at least one field"
+    for name, item in value.items():
+        if not name.strip():
+            return "", "a field name is non-empty text"
+        if not isinstance(item, str | int | float | bool):
+            return f".{name}", "must be text, a number or true/false"
+    return None
+
+
+def unliftable(operations: Mapping[str, Any]) -> bool:
+    """Whether ``operations`` declare ``restrict`` without ``lift_restriction``: a restriction
+    is lifted one day (Art. 18(3)), by the source's own means."""
+    return "restrict" in operations and "lift_restriction" not in operations
+
+
 def _require_table(path: Path, where: str, value: Any) -> None:
     if not isinstance(value, dict):
         raise SourceConfigError(path, where, "must be a table")

@@ -215,6 +215,11 @@ class FilesConnector(Connector):
         for collection in source.collections.values():
             _check_collection(source, collection)
 
+    @classmethod
+    def supports(cls, source: SourceConfig, collection: CollectionConfig, action: str) -> bool:
+        """Only ``redact``: a line is masked in place, never updated or flagged."""
+        return action == "redact"
+
     @property
     def index_path(self) -> Path:
         """The source's index database."""

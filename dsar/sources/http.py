@@ -48,7 +48,9 @@ record's key (:mod:`dsar.sources.http_changes` says how each is carried out): ``
 DELETE, PATCH, PUT, POST (anonymize: not DELETE), ``path`` holding ``{key}`` and no other
 placeholder; for ``anonymize``, ``item`` is the dotted key of the record in the answer to
 ``GET path`` (default: the body). An operation a collection does not declare is reported as
-unsupported when a plan asks for it, never skipped.
+unsupported when a plan asks for it, never skipped. ``update``, ``restrict``,
+``lift_restriction`` and ``unsubscribe`` (rectification, restriction, objection) are declared
+the same way (:mod:`dsar.sources.http_rights`).
 """
 
 from __future__ import annotations
@@ -59,7 +61,9 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import quote
 
+from dsar.sources import http_rights
 from dsar.sources.base import (
+    FLAG_ACTIONS,
     CollectionConfig,
     Connector,
     Discovery,
@@ -73,12 +77,20 @@ from dsar.sources.base import (
 )
 from dsar.sources.http_changes import carry_out, checked_steps, safe_path_segment
 from dsar.sources.http_client import HttpClient, Listing
-from dsar.sources.http_config import AuthSpec, HttpCollection, parse_collection, parse_source
+from dsar.sources.http_config import (
+    OPERATION_METHODS,
+    AuthSpec,
+    HttpCollection,
+    parse_collection,
+    parse_source,
+)
 
 logger = logging.getLogger(__name__)
 
 #: Rounds of the internal fixpoint (identifiers yielded, then searched again).
 MAX_ROUNDS = 10
+#: What a verification reads back by key rather than by a new search.
+SETTING_ACTIONS = ("update", *FLAG_ACTIONS)
 
 
 class HttpConnector(Connector):
@@ -157,6 +169,26 @@ class HttpConnector(Connector):
         if any(operation.keys for operation in operations):
             self._authenticate()
         return carry_out(self.client, self.source.name, steps, hash_key)
+
+    @classmethod
+    def supports(cls, source: SourceConfig, collection: CollectionConfig, action: str) -> bool:
+        """Whether the collection declares ``operations.<action>`` (checked at start-up)."""
+        return action in OPERATION_METHODS and action in (
+            collection.options.get("operations") or {})
+
+    def remaining(self, operations: list[Operation]) -> dict[str, int]:
+        """Deletes and anonymisations: a new search (:meth:`Connector.remaining`). Updates,
+        restrictions…: each record read again by key (``GET`` the operation's path), counted
+        when a field does not hold its wanted value; without a body, nothing to read."""
+        setting = [o for o in operations if o.action in SETTING_ACTIONS]
+        erasing = [o for o in operations if o.action not in SETTING_ACTIONS]
+        counts = super().remaining(erasing) if erasing else {}
+        if any(o.keys for o in setting):
+            steps = checked_steps(self.source.name, self.collections, setting)
+            self._authenticate()
+            for name, count in http_rights.remaining(self.client, steps).items():
+                counts[name] = counts.get(name, 0) + count
+        return counts
 
     def close(self) -> None:
         """Close the HTTP connections."""

@@ -17,6 +17,7 @@ anonymize = { method = "PATCH", path = "/api/v1/contacts/{key}", item = "data" }
   as changed. A field the answer omits is taken as null (many APIs leave nulls out). A value
   already shaped like the keyed hash (64 lower-case hexadecimal digits) is taken as hashed
   and kept: hashing it again would change it at every run.
+- ``update``, ``restrict``, ``lift_restriction``, ``unsubscribe``: :mod:`.http_rights`.
 
 Every request goes through the connector's client: the same credentials, TLS checks,
 time-outs, rate limit, retries (429, 5xx, time-outs, connection errors) and back-off as its
@@ -35,6 +36,7 @@ and counted changed in both when that request changed it.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import Mapping
@@ -45,18 +47,16 @@ from dsar.sources.base import (
     Operation,
     OperationResult,
     OperationUnsupported,
-    SourceError,
     anonymized_value,
 )
-from dsar.sources.http_client import HttpClient, dotted
+from dsar.sources.http_client import HttpClient
 from dsar.sources.http_config import OPERATION_METHODS, HttpCollection, OperationSpec
+from dsar.sources.http_rights import GONE, check_update, read_record, set_fields
 
 logger = logging.getLogger(__name__)
 
 #: What ``anonymized_value(action="hash")`` gives: HMAC-SHA-256 in hexadecimal.
 HASHED_RE = re.compile(r"[0-9a-f]{64}")
-#: Statuses meaning "no such record": already deleted.
-GONE = (404, 410)
 
 
 def safe_path_segment(value: str) -> bool:
@@ -92,6 +92,8 @@ def checked_steps(source: str, collections: list[HttpCollection], operations: li
         if operation.action == "anonymize" and not operation.anonymize:
             raise OperationUnsupported(f"anonymize on collection {operation.collection!r} of "
                                        f"source {source!r} names no field")
+        if operation.action == "update":
+            check_update(source, collection, operation)
         if not all(safe_path_segment(key) for key in operation.keys):
             # Not skipped silently: the record would stay. The key itself is never quoted.
             raise OperationUnsupported(
@@ -118,12 +120,15 @@ def carry_out(client: HttpClient, source: str,
         policy = tuple(sorted(operation.anonymize.items()))
         for key in operation.keys:
             path = spec.path.replace("{key}", quote(key, safe=""))
-            request = (operation.action, spec.method, path, policy)
+            values = json.dumps(operation.values.get(key), sort_keys=True, default=str)
+            request = (operation.action, spec.method, path, policy, values)
             if request not in outcomes:
                 if operation.action == "delete":
                     done = client.request(spec.method, spec.template, path, missing=GONE)
-                else:
+                elif operation.action == "anonymize":
                     done = _anonymize(client, spec, path, operation.anonymize, hash_key)
+                else:  # update, restrict, lift_restriction, unsubscribe
+                    done = set_fields(client, operation, spec, key, path)
                 outcomes[request] = done is not None
             if outcomes[request]:
                 result.changed += 1
@@ -139,21 +144,9 @@ def _anonymize(client: HttpClient, spec: OperationSpec, path: str, policy: Mappi
                hash_key: bytes) -> Any:
     """Read the record, send its anonymised fields if one differs; None when the record is
     gone or already anonymised (nothing sent), else the API's answer."""
-    template = f"GET {spec.path}"
-    answer = client.request("GET", template, path, missing=GONE)
-    if answer is None:
+    record = read_record(client, spec, path)
+    if record is None:
         return None
-    try:
-        body = answer.json(parse_constant=str)
-    except ValueError:
-        raise SourceError(f"the answer from {template} is not JSON "
-                          f"(HTTP {answer.status_code})") from None
-    record = body if spec.item is None else dotted(body, spec.item, None)
-    if isinstance(record, list) and len(record) == 1:
-        record = record[0]
-    if not isinstance(record, dict):
-        where = f" at {spec.item!r}" if spec.item else ""
-        raise SourceError(f"the answer from {template} holds no record{where}")
     target = anonymized_fields(record, policy, hash_key)
     if all(record.get(name) == value for name, value in target.items()):
         return None

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from dsar.sources.base import CollectionConfig, SourceConfig
-from dsar.sources.config import NAME_RE
+from dsar.sources.base import FLAG_ACTIONS, CollectionConfig, SourceConfig
+from dsar.sources.config import NAME_RE, unliftable, values_fault
 from dsar.sources.http_client import Pagination, parse_pagination
 
 ENV_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -19,11 +19,15 @@ HEADER_RE = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 PLACEHOLDER_RE = re.compile(r"\{([^{}]*)\}")
 AUTH_KEYS = {"bearer": ("token_env",), "header": ("header", "token_env"),
              "basic": ("username_env", "password_env")}
-#: The operations a collection may declare, the methods each may use (anonymising sends the
-#: fields, so never DELETE), and each one's keys.
+#: The operations a collection may declare, the methods each may use (anonymising and
+#: updating send the fields, so never DELETE), and each one's keys. ``restrict``,
+#: ``lift_restriction``, ``unsubscribe``: a ``body`` to send (never with DELETE), or none.
+_FLAG = (("DELETE", "PATCH", "PUT", "POST"), ("method", "path", "item", "body"))
 OPERATION_METHODS = {"delete": ("DELETE", "PATCH", "PUT", "POST"),
-                     "anonymize": ("PATCH", "PUT", "POST")}
-OPERATION_KEYS = {"delete": ("method", "path"), "anonymize": ("method", "path", "item")}
+                     "anonymize": ("PATCH", "PUT", "POST"), "update": ("PATCH", "PUT", "POST"),
+                     **dict.fromkeys(FLAG_ACTIONS, _FLAG[0])}
+OPERATION_KEYS = {"delete": ("method", "path"), "anonymize": ("method", "path", "item"),
+                  "update": ("method", "path", "item"), **dict.fromkeys(FLAG_ACTIONS, _FLAG[1])}
 
 
 @dataclass(frozen=True)
@@ -53,13 +57,15 @@ class HttpSettings:
 @dataclass(frozen=True)
 class OperationSpec:
     """How the API carries out one operation on one record: ``method`` on ``path`` (holding
-    ``{key}``, the record's key); for ``anonymize``, ``item`` is the dotted key of the record
-    in the answer to ``GET path`` (None: the body itself)."""
+    ``{key}``, the record's key); for ``anonymize`` and ``update`` (and an operation with a
+    ``body``), ``item`` is the dotted key of the record in the answer to ``GET path`` (None:
+    the body itself). ``body``: the fields ``restrict``… sets (None: a request alone)."""
 
     action: str
     method: str
     path: str
     item: str | None = None
+    body: Mapping[str, Any] | None = None
 
     @property
     def template(self) -> str:
@@ -78,7 +84,8 @@ class HttpCollection:
     params: Mapping[str, Any] = field(default_factory=dict)
     items: str | None = None
     pagination: Pagination = field(default_factory=Pagination)
-    #: Operation name (``delete``, ``anonymize``) -> how the API does it.
+    #: Operation name (``delete``, ``anonymize``, ``update``, ``restrict``…) -> how the API
+    #: does it.
     operations: Mapping[str, OperationSpec] = field(default_factory=dict)
 
     @property
@@ -247,7 +254,19 @@ def _operations(raw: Any, error: Any) -> dict[str, OperationSpec]:
         if item is not None and (not isinstance(item, str)
                                  or not all(p.strip() for p in item.split("."))):
             raise error(f"{where}.item", "must be the (dotted) key of the record in the answer")
-        found[name] = OperationSpec(name, method.upper(), path, item)
+        body = spec.get("body")
+        if body is not None:
+            wrong = values_fault(body)
+            if wrong:
+                raise error(f"{where}.body{wrong[0]}", wrong[1])
+            if method.upper() == "DELETE":
+                raise error(f"{where}.body", "a body is sent with PATCH, PUT or POST")
+        elif item is not None and name in FLAG_ACTIONS:
+            raise error(f"{where}.item", "only read with a body (to compare the record)")
+        found[name] = OperationSpec(name, method.upper(), path, item, body)
+    if unliftable(found):
+        raise error("operations.lift_restriction", "missing: a restriction must be liftable "
+                                                   "(declare lift_restriction next to restrict)")
     return found
 
 

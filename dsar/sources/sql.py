@@ -24,8 +24,9 @@ On PostgreSQL the whole search is one read-only REPEATABLE READ transaction: eve
 is read as it stood at the same moment, and a search can write nothing. On SQLite, dates, times
 and JSON are handed over as the text stored (SQLAlchemy would stop on any other format).
 
-Erasure (:meth:`SqlConnector.carry_out`): deletes and updates in one transaction, children
-before parents, a parent still referenced kept; the rules are in :mod:`.sql_changes`.
+Changes (:meth:`SqlConnector.carry_out`): deletes and updates in one transaction, children
+before parents, a parent still referenced kept (:mod:`.sql_changes`); rectification,
+restriction, unsubscription (:mod:`.sql_rights`).
 
 Errors become :class:`SourceError` with the exception's type and the source's name only: a
 driver message may quote a value searched (PostgreSQL quotes bad parameters), and the engine
@@ -34,9 +35,7 @@ hides SQL parameters anyway.
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
-import math
 import re
 from collections.abc import Callable, Iterable, Mapping
 from decimal import InvalidOperation
@@ -46,9 +45,10 @@ from sqlalchemy import Column, Connection, func, or_, select
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-from dsar.sources import sql_changes
+from dsar.sources import sql_changes, sql_rights
 from dsar.sources.base import (
     CASE_INSENSITIVE_TYPES,
+    CollectionConfig,
     Connector,
     Discovery,
     Identity,
@@ -61,7 +61,7 @@ from dsar.sources.base import (
 )
 from dsar.sources.sql_engines import engine_for, is_kept
 from dsar.sources.sql_paths import CollectionPlan, build_plans, check_paths, reflect_tables
-from dsar.sources.sql_values import converter
+from dsar.sources.sql_values import converter, json_value
 
 logger = logging.getLogger(__name__)
 
@@ -83,7 +83,7 @@ class SqlConnector(Connector):
 
     kind = "sql"
     SOURCE_KEYS = frozenset({"url", "url_env"})
-    COLLECTION_KEYS = frozenset({"table", "key", "follow"})
+    COLLECTION_KEYS = frozenset({"table", "key", "follow", "read_only", "operations"})
 
     def __init__(self, source: SourceConfig, **kwargs: Any):
         super().__init__(source, **kwargs)
@@ -114,6 +114,12 @@ class SqlConnector(Connector):
         elif not isinstance(env, str) or not ENV_RE.match(env):
             raise source.error("url_env", "must be the name of an environment variable")
         check_paths(source)
+        sql_rights.check_config(source)
+
+    @classmethod
+    def supports(cls, source: SourceConfig, collection: CollectionConfig, action: str) -> bool:
+        """Delete, anonymize; update unless ``read_only``; the operations it declares."""
+        return sql_rights.supports(collection, action)
 
     def discover(self, identity: Identity) -> Discovery:
         """The rows of every collection that belong to the person, and what they yield."""
@@ -383,18 +389,3 @@ def _visible(plan: CollectionPlan, row: Mapping[str, Any]) -> dict[str, Any]:
             continue  # binary content (a file, a hash): not readable data
         fields[name] = json_value(value)
     return fields
-
-
-def json_value(value: Any) -> Any:
-    """A database value as a JSON value (dates as ISO 8601, decimals and UUIDs as text)."""
-    if value is None or isinstance(value, bool | int | str):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else str(value)
-    if isinstance(value, dt.datetime | dt.date | dt.time):
-        return value.isoformat()
-    if isinstance(value, dict):
-        return {str(k): json_value(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [json_value(v) for v in value if not isinstance(v, bytes | memoryview)]
-    return str(value)  # Decimal, UUID, timedelta, IP addresses, enums…

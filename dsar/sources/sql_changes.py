@@ -1,4 +1,5 @@
-"""Carrying out an approved plan in an SQL source: deletes and updates, in ONE transaction.
+"""Carrying out an approved plan in an SQL source: deletes and updates, in ONE transaction
+(rectification, restriction and unsubscription too: their rules are in :mod:`.sql_rights`).
 
 1. The rows asked for are read by their keys (``Record.key``: primary key or ``key`` columns)
    and locked (``FOR UPDATE``; SQLite: ``BEGIN IMMEDIATE``, foreign keys enforced). No other
@@ -31,6 +32,7 @@ from sqlalchemy import Connection, and_, bindparam, column, delete, inspect, or_
 from sqlalchemy import update as update_
 from sqlalchemy.exc import SQLAlchemyError
 
+from dsar.sources import sql_rights
 from dsar.sources.base import (
     Operation,
     OperationResult,
@@ -150,14 +152,20 @@ class Changes:
         """Anonymisations first (a child whose link is nulled no longer holds its parent), then
         deletes, children before parents; one result per operation, in their order."""
         plans = [self._check(op) for op in operations]
+        wanted = [self._targets(op, plan) for op, plan in zip(operations, plans, strict=True)]
         results = [OperationResult(op.collection, op.action) for op in operations]
-        found = [self._step(op, "read", self._rows, plan, op.keys, op.anonymize)
-                 for op, plan in zip(operations, plans, strict=True)]
+        found = [self._step(op, "read", self._rows, plan, op.keys,
+                            sql_rights.columns(targets) if targets else op.anonymize)
+                 for op, plan, targets in zip(operations, plans, wanted, strict=True)]
         doomed: dict[TableKey, dict[RowId, tuple[dict[str, Any], int]]] = {}
         for index, (op, plan) in enumerate(zip(operations, plans, strict=True)):
             if op.action == "anonymize":
                 results[index].changed = self._step(op, "anonymize", self._anonymize, plan,
                                                     found[index].values(), op.anonymize)
+            elif op.action in sql_rights.SETTING_ACTIONS:  # update, restrict…: set fields
+                results[index].changed = self._step(
+                    op, op.action, sql_rights.apply, self.conn, plan,
+                    self.identity[self.keys[plan.name]], found[index].values(), wanted[index])
             else:
                 rows = doomed.setdefault(self.keys[plan.name], {})
                 for identity, row in found[index].items():
@@ -186,8 +194,12 @@ class Changes:
         counts: dict[str, int] = {}
         for op in operations:
             plan = self._check(op)
-            rows = self._rows(plan, op.keys, op.anonymize, lock=False).values()
-            if op.action == "anonymize":
+            wanted = self._targets(op, plan)
+            rows = self._rows(plan, op.keys, sql_rights.columns(wanted) if wanted
+                              else op.anonymize, lock=False).values()
+            if wanted:
+                rows = [r for r in rows if sql_rights.differing(plan, r, wanted)]
+            elif op.action == "anonymize":
                 rows = [r for r in rows if not all(_final(action, r.get(name))
                                                    for name, action in op.anonymize.items())]
             if rows:
@@ -200,7 +212,7 @@ class Changes:
         where = f"source {self.source!r}, collection {op.collection!r}"
         if plan is None:
             raise OperationUnsupported(f"{where}: no such collection")
-        if op.action not in ("delete", "anonymize"):
+        if op.action not in ("delete", "anonymize", *sql_rights.SETTING_ACTIONS):
             raise OperationUnsupported(f"{where}: the sql connector cannot {op.action}")
         if op.action == "anonymize" and not op.anonymize:
             raise OperationUnsupported(f"{where}: anonymize names no field")
@@ -212,6 +224,13 @@ class Changes:
             if action == "hash" and column_type(plan.table.c[name]) not in (str, None):
                 raise SourceError(f"{where}: column {name!r} cannot hold a hash (not text)")
         return plan
+
+    def _targets(self, op: Operation, plan: CollectionPlan) -> sql_rights.Targets:
+        """What an update, restrict… sets, checked and converted (empty for the others)."""
+        if op.action not in sql_rights.SETTING_ACTIONS:
+            return {}
+        return sql_rights.targets(op, plan, f"source {self.source!r}, collection "
+                                            f"{op.collection!r}")
 
     def _step(self, op: Operation, doing: str, work: Any, *args: Any) -> Any:
         """``work(*args)``; a database error notes what was being done (never on which values)."""

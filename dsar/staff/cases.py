@@ -13,7 +13,7 @@ from dsar.cases.details import shown_details
 from dsar.cases.permissions import Action, allowed
 from dsar.cases.possible_actions import possible
 from dsar.cases.refusals import ActionRefused
-from dsar.changes import notices, plan
+from dsar.changes import notices, objection, plan, rectification, restriction
 from dsar.core import storage
 from dsar.core.audit import record_event
 from dsar.core.blob_download import streamed_zip
@@ -37,6 +37,7 @@ from dsar.search.gathering import source_searches
 from dsar.sources.catalog import get_catalog
 from dsar.staff.access import case_or_404, deny, require
 from dsar.staff.blueprint import bp
+from dsar.staff.case_kinds import kind_context
 
 #: Each POST action: the permission it needs and how to call the service with the form.
 ACTIONS = {
@@ -64,6 +65,11 @@ ACTIONS = {
     "keep": (Action.KEEP_IN_PLAN, plan.keep_action),
     "approve": (Action.APPROVE_PLAN, plan.approve_action),
     "notice": (Action.RECORD_NOTICE, notices.decide),
+    "correct": (Action.PREPARE_CORRECTION, rectification.correct_action),
+    "remove_correction": (Action.PREPARE_CORRECTION, rectification.remove_action),
+    "refuse_correction": (Action.REFUSE_CORRECTION, rectification.refuse_action),
+    "decide": (Action.DECIDE_OBJECTION, objection.decide_action),
+    "lift": (Action.LIFT_RESTRICTION, restriction.lift_action),
     "revoke_links": (Action.REVOKE_LINKS, lambda c, u, f: links.revoke_links(c, u)),
 }
 
@@ -105,7 +111,7 @@ def render_case(case: Case, *, error_action: str | None = None, error=None, stat
         source_labels=_source_labels(case),
         steps=plan.steps_of(case), notices=notices.notices_of(case),
         recipients=get_catalog().register.recipients,
-        today=today_in_paris(),
+        today=today_in_paris(), **kind_context(case, can),
     ), status
 
 

@@ -79,7 +79,7 @@ def login(client, staff: Staff, *, expect_ok: bool = True, code_offset: int = 0)
 
 def make_case(app, *, status: CaseStatus = CaseStatus.CONFIRMED, kind: CaseKind = CaseKind.ACCESS,
               received_on: date | None = None, email: str = "camille.martin@example.fr",
-              assignee_id: int | None = None) -> Case:
+              assignee_id: int | None = None, details: dict | None = None) -> Case:
     """A case received on ``received_on`` (noon, Paris-safe), moved to ``status`` through the
     state machine. Returns the detached case (its id and reference are what tests use)."""
     received_at = (datetime.combine(received_on, dtime(11, 0), tzinfo=UTC)
@@ -98,6 +98,8 @@ def make_case(app, *, status: CaseStatus = CaseStatus.CONFIRMED, kind: CaseKind 
         case = create_case(kind=kind, requester_name="Camille Martin", requester_email=email,
                            language="fr", received_at=received_at,
                            identifiers={"customer_number": "CUST-1042"})
+        if details is not None:
+            case.details = details
         for step in path:
             transition(case, step, actor_type=ActorType.SYSTEM)
         case.assignee_id = assignee_id

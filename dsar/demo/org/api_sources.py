@@ -20,6 +20,18 @@ owner = "commercial"
 customer_id = "identification"
 created_time = "commercial"
 modified_time = "commercial"
+processing_restricted = "account_status"
+"""
+
+# How the CRM rectifies a contact (a PATCH of the fields that differ) and restricts its
+# processing (GDPR Art. 18): a flag its users see and respect, lifted the same way.
+_CRM_CONTACT_RIGHTS = """\
+# Rectified field by field; a restriction of processing (Art. 18) is a flag on the contact.
+operations.update = { method = "PATCH", path = "/api/v1/contacts/{key}", item = "data" }
+operations.restrict = { method = "PATCH", path = "/api/v1/contacts/{key}", item = "data", \
+body = { processing_restricted = true } }
+operations.lift_restriction = { method = "PATCH", path = "/api/v1/contacts/{key}", \
+item = "data", body = { processing_restricted = false } }
 """
 
 CRM_COLLECTIONS = f"""
@@ -36,7 +48,7 @@ yields = {{ crm_contact_id = "id", customer_id = "customer_id" }}
 erasure = "delete"
 operations.delete = {{ method = "DELETE", path = "/api/v1/contacts/{{key}}" }}
 operations.anonymize = {{ method = "PATCH", path = "/api/v1/contacts/{{key}}", item = "data" }}
-[sources.crm.collections.contacts.fields]
+{_CRM_CONTACT_RIGHTS}[sources.crm.collections.contacts.fields]
 {_CRM_CONTACT_FIELDS}
 # The same contacts searched by platform customer id: finds a contact filed under a work
 # address but linked to the person's account, in a later round.
@@ -53,7 +65,7 @@ yields = {{ crm_contact_id = "id", customer_id = "customer_id" }}
 erasure = "delete"
 operations.delete = {{ method = "DELETE", path = "/api/v1/contacts/{{key}}" }}
 operations.anonymize = {{ method = "PATCH", path = "/api/v1/contacts/{{key}}", item = "data" }}
-[sources.crm.collections.contacts_by_customer.fields]
+{_CRM_CONTACT_RIGHTS}[sources.crm.collections.contacts_by_customer.fields]
 {_CRM_CONTACT_FIELDS}
 [sources.crm.collections.notes]
 label = "Notes commerciales"
@@ -107,6 +119,11 @@ yields = { newsletter_contact_id = "id" }
 erasure = "delete"
 operations.delete = { method = "DELETE", path = "/v3/contacts/{key}" }
 operations.anonymize = { method = "PATCH", path = "/v3/contacts/{key}" }
+operations.update = { method = "PATCH", path = "/v3/contacts/{key}" }
+# An objection to direct marketing (GDPR Art. 21(2)): Brevo's own way, the address
+# blacklisted for every campaign (the contact and its history stay).
+operations.unsubscribe = { method = "PATCH", path = "/v3/contacts/{key}", \
+body = { email_blacklisted = true } }
 provided = ["email", "first_name", "last_name", "sms", "double_optin_at"]
 [sources.newsletter.collections.contacts.fields]
 id = "identification"

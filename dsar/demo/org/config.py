@@ -46,6 +46,10 @@ exclude = ["password_hash"]
 erasure = "anonymize"
 provided = ["email", "first_name", "last_name", "birth_date", "phone", "address", "postal_code",
             "city", "profession", "employer", "bio", "created_at", "last_login_at"]
+# A restriction of processing (GDPR Art. 18): the platform keeps the account but its staff
+# and scripts leave it alone while the flag is set.
+operations.restrict = { set = { processing_restricted = 1 } }
+operations.lift_restriction = { set = { processing_restricted = 0 } }
 [sources.platform.collections.accounts.anonymize]
 email = "hash"
 first_name = "fixed:[supprimé]"
@@ -78,6 +82,7 @@ visitor_id = "navigation"
 password_hash = "authentication"
 created_at = "identification"
 last_login_at = "connection"
+processing_restricted = "account_status"
 
 [sources.platform.collections.enrolments]
 label = "Inscriptions aux formations"
@@ -133,6 +138,9 @@ level = "test_results"
 label = "Factures"
 label_en = "Invoices"
 follow = { account_id = "accounts.id" }
+# An issued invoice is never altered: a correction (of the name billed, say) is kept as a
+# supplementary statement instead (GDPR Art. 16).
+read_only = true
 erasure = "retain"
 retain_basis = "Obligation légale de conservation des pièces comptables \
 (Code de commerce, art. L123-22)"

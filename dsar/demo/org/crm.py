@@ -36,7 +36,8 @@ CREATE TABLE contacts (
     owner TEXT NOT NULL,
     customer_id TEXT,
     created_time TEXT NOT NULL,
-    modified_time TEXT NOT NULL
+    modified_time TEXT NOT NULL,
+    processing_restricted INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE notes (
     id INTEGER PRIMARY KEY,
@@ -146,7 +147,7 @@ def _contact(p: Person, email: str, company: str | None, linked: bool, rand, sta
     contact = (contact_id, p.first_name, p.last_name, email, p.phone, company, p.profession,
                p.city, _SOURCES[int(rand() * len(_SOURCES))],
                "Client" if p.account_id is not None else "Prospect", owner,
-               str(p.account_id) if linked else None, _iso(created), _iso(modified))
+               str(p.account_id) if linked else None, _iso(created), _iso(modified), 0)
     note_rows = []
     for _ in range(int(rand() * 4) if notes is None else notes):
         state["note"] += 1

@@ -40,7 +40,8 @@ CREATE TABLE accounts (
     visitor_id TEXT,
     password_hash TEXT NOT NULL,
     created_at DATETIME NOT NULL,
-    last_login_at DATETIME
+    last_login_at DATETIME,
+    processing_restricted INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE enrolments (
     id INTEGER PRIMARY KEY,
@@ -174,7 +175,7 @@ class _Builder:
         return (p.account_id, p.email, p.first_name, p.last_name, p.birth_date, p.phone,
                 p.address, p.postal_code, p.city, p.profession, p.employer_name, p.bio or None,
                 p.visitor_id, _password_hash(p.index, self.seed), p.created_at,
-                stamp(last_login))
+                stamp(last_login), 0)  # nobody's processing restricted yet
 
     def enrolments(self, p: Person) -> Iterator[tuple]:
         rand = self.rng.random

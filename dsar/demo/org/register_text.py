@@ -63,6 +63,10 @@ label_en = "Marketing communications (subscriptions, sends, opens, clicks, conse
 label = "Correspondance avec nos services"
 label_en = "Correspondence with our staff"
 
+[categories.account_status]
+label = "Statut du compte ou de la fiche (dont la limitation du traitement)"
+label_en = "Account or record status (including restriction of processing)"
+
 [categories.free_text]
 label = "Texte libre (présentation, messages, notes) — peut mentionner des tiers"
 label_en = "Free text (profile, messages, notes) — may mention other people"
@@ -127,7 +131,7 @@ de formation"
 purpose_en = "Managing enrolments, learning follow-up, attendance and training certificates"
 legal_basis = "contract"
 categories = ["identification", "contact", "professional", "training", "test_results", \
-"authentication", "connection", "navigation", "free_text", "financial"]
+"authentication", "connection", "navigation", "free_text", "financial", "account_status"]
 recipients = ["ovh", "caisse_des_depots", "employer"]
 retention = "Pendant la durée du contrat de formation, puis 5 ans après la fin de la relation"
 retention_en = "For the duration of the training contract, then 5 years after it ends"
@@ -164,7 +168,7 @@ purpose_en = "Managing our relationship with customers and prospects: enquiries,
 follow-ups"
 legal_basis = "legitimate_interests"
 categories = ["identification", "contact", "professional", "commercial", "financial", \
-"correspondence", "free_text"]
+"correspondence", "free_text", "account_status"]
 recipients = ["zoho"]
 retention = "3 ans à compter du dernier contact de votre part (recommandation de la CNIL)"
 retention_en = "3 years from your last contact with us (CNIL recommendation)"

@@ -9,6 +9,8 @@ Erasure goes through ``GET``, ``PATCH`` and ``DELETE /api/v1/contacts/<id>``, ``
 /api/v1/notes/<id>`` and ``DELETE /api/v1/deals/<id>``: the database really changes (and the
 e-mail index with it). A contact that still has notes or deals is not deleted (409): they go
 first, so that nothing an erasure plan keeps disappears along with its contact.
+Rectification ``PATCH``es a contact's fields; a restriction of processing (GDPR Art. 18)
+sets ``processing_restricted``, and its lifting clears it.
 """
 
 from __future__ import annotations
@@ -33,10 +35,12 @@ from dsar.demo.services.common import (
 )
 
 _CONTACT_COLUMNS = ("id, first_name, last_name, email, phone, company, job_title, city, "
-                    "lead_source, contact_type, owner, customer_id, created_time, modified_time")
-#: What a PATCH may change (not the id, nor the record's own timestamps).
+                    "lead_source, contact_type, owner, customer_id, created_time, modified_time, "
+                    "processing_restricted")
+#: What a PATCH may change (not the id, nor the record's own timestamps). A contact whose
+#: processing is restricted (GDPR Art. 18) is kept, flagged: ``processing_restricted``.
 _WRITABLE = ("first_name", "last_name", "email", "phone", "company", "job_title", "city",
-             "lead_source", "contact_type", "owner", "customer_id")
+             "lead_source", "contact_type", "owner", "customer_id", "processing_restricted")
 MAX_PER_PAGE = 200
 
 
@@ -104,6 +108,8 @@ class CrmApi(SqliteApi):
     def update_contact(self, con: sqlite3.Connection, request: Request, contact_id: int
                        ) -> dict[str, Any]:
         changes = json_object(request)
+        if not isinstance(changes.get("processing_restricted", False), bool):
+            raise ApiError(400, "INVALID_DATA", "processing_restricted must be true or false")
         now = datetime.now(UTC).isoformat(timespec="seconds")
         old = update_row(con, "contacts", contact_id, changes, _WRITABLE, ("modified_time", now))
         if "email" in changes and changes["email"] != old["email"]:
@@ -180,7 +186,8 @@ def _reindex(con: sqlite3.Connection, contact_id: int, old: str | None, new: str
 
 
 def _contact(row: sqlite3.Row) -> dict[str, Any]:
-    return {**dict(row), "id": str(row["id"])}
+    return {**dict(row), "id": str(row["id"]),
+            "processing_restricted": bool(row["processing_restricted"])}
 
 
 def crm_app(db_path: Path, token: str) -> CrmApi:

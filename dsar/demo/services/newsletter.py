@@ -7,6 +7,8 @@ is on ``lower(email)``), as a mail provider delivers both spellings to the same 
 Erasure goes through ``GET``, ``PATCH`` (answer 204) and ``DELETE /v3/contacts/<id>``,
 ``DELETE /v3/memberships/<id>`` and ``DELETE /v3/events/<id>``: the database really changes. A
 contact that still has list memberships or events is not deleted (409): they go first.
+Rectification ``PATCH``es a contact's fields; an objection to direct marketing ``PATCH``es
+``email_blacklisted`` to true, as Brevo's users unsubscribe someone from every campaign.
 
 A sign-up (``POST /v3/contacts``) first asks dsar's suppression list
 (:func:`refuse_suppressed`): an erased person is not added back.
@@ -94,9 +96,11 @@ class NewsletterApi(SqliteApi):
 
     def update_contact(self, con: sqlite3.Connection, request: Request, contact_id: int
                        ) -> Response:
+        changes = json_object(request)
+        if not isinstance(changes.get("email_blacklisted", False), bool):
+            raise ApiError(400, "invalid_parameter", "email_blacklisted must be a boolean")
         now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-        update_row(con, "contacts", contact_id, json_object(request), _WRITABLE,
-                   ("modified_at", now))
+        update_row(con, "contacts", contact_id, changes, _WRITABLE, ("modified_at", now))
         return Response(status=204)
 
     def delete_contact(self, con: sqlite3.Connection, request: Request, contact_id: int
