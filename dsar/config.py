@@ -119,9 +119,9 @@ DEFAULTS: dict[str, object] = {
     # A CA bundle to trust for transmissions besides the system's (tests: a local CA).
     "TRANSMIT_CA_FILE": None,
     "TRANSMIT_TIMEOUT": 60,
-    # The bearer token of POST /api/suppression/check, the suppression-list check for the
-    # organisation's own tools (a long random string: secrets.token_urlsafe(32)). None: the
-    # endpoint does not exist (404).
+    # The bearer token of the registers' checks for the organisation's own tools,
+    # POST /api/suppression/check and POST /api/restriction/check (a long random string:
+    # secrets.token_urlsafe(32)). None: the endpoints do not exist (404).
     "SUPPRESSION_API_TOKEN": None,
     # An ISO date that replaces "today" for the legal clock: tests and demonstrations only.
     "CLOCK_TODAY": None,
