@@ -227,3 +227,22 @@ def test_an_objection_to_other_processing_is_decided_by_the_dpo(world):
     assert {k: v for k, v in rows(engine, "customers").items() if k != HERS} == OTHERS
     record_notices(app, dpo, case)
     assert "art. 21" in released_letter(app, dpo, case)
+
+
+def test_a_marketing_objection_left_between_two_stages_is_taken_up_by_the_sweep(world):
+    """The web server died right after the confirmation was committed: the sweep takes the
+    case up once the grace period is over, and the workers finish it."""
+    from datetime import UTC, datetime
+
+    from dsar.changes import marketing
+
+    app, engine = world
+    case = make_case(app, status=CaseStatus.CONFIRMED, kind=CaseKind.OBJECTION, email=EMAIL,
+                     details={"objection_target": "direct_marketing"})
+    with app.app_context():
+        assert marketing.catch_up() == {"taken_up": 0, "approved": 0, "released": 0}
+        later = datetime.now(UTC) + timedelta(seconds=app.config["REQUEUE_GRACE_SECONDS"] + 1)
+        assert marketing.catch_up(later)["taken_up"] == 1
+    assert run_queued_jobs(app) == 0
+    assert case_status(app, case.id) is CaseStatus.COMPLETED
+    assert rows(engine, "customers")[HERS][3] == 0

@@ -47,8 +47,9 @@ def purge_identity_documents() -> int:
 @job
 def sweep_lost_work() -> int:
     """Periodic: queue again the work whose job vanished from Redis, ended without doing it,
-    or whose worker died."""
-    return sum(sweep.requeue_lost_work().values())
+    or whose worker died; and take up again an objection to direct marketing a crash left
+    between two of its stages."""
+    return sum(sweep.requeue_lost_work().values()) + sum(marketing.catch_up().values())
 
 
 @job

@@ -10,11 +10,19 @@ balancing, no staff decision, nothing disclosed. Each stage hands over to the ne
 4. :func:`release_answer` — once the answer letter is built, it is released to the person and
    the case completed. A source that could not be searched stops the automation there: the
    DPO sees the case in review and decides (the letter would otherwise claim too much).
+
+Each stage is started by the end of the one before; a process that dies in between (the web
+server after the confirmation, a worker after the fan-in or the build) leaves the case where
+:func:`catch_up`, run by the sweep, finds it and starts the stage again.
 """
 
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import select
 
 from dsar import pipeline
 from dsar.cases.clock import today_in_paris
@@ -22,9 +30,11 @@ from dsar.cases.refusals import ActionRefused
 from dsar.cases.workflow import InvalidTransition, transition
 from dsar.changes.objection import is_direct_marketing
 from dsar.changes.plan import approve_action
+from dsar.changes.planning import plan_of
 from dsar.delivery.release import failed_sources, release_by_system
+from dsar.exports.build import current_package
 from dsar.extensions import db
-from dsar.models import ActorType, Case, CaseStatus, IdentityMethod
+from dsar.models import ActorType, Case, CaseKind, CaseStatus, IdentityMethod, PlanStatus
 from dsar.models.types import utcnow
 from dsar.search import gathering
 
@@ -84,3 +94,31 @@ def release_answer(case_id: int) -> bool:
         db.session.rollback()
         return False
     return True
+
+
+def catch_up(now: datetime | None = None) -> dict[str, int]:
+    """The sweep's part: objections to direct marketing left between two stages for longer
+    than ``REQUEUE_GRACE_SECONDS`` (a stage's own job may still be on its way before that)
+    are moved on: confirmed but not taken up, searched but not approved, letter built but
+    not released. Returns counts."""
+    now = now or utcnow()
+    before = now - timedelta(seconds=int(current_app.config["REQUEUE_GRACE_SECONDS"]))
+    stalled = db.session.scalars(select(Case).where(
+        Case.kind == CaseKind.OBJECTION,
+        Case.status.in_([CaseStatus.CONFIRMED, CaseStatus.REVIEW]),
+        Case.updated_at < before)).all()
+    counts = {"taken_up": 0, "approved": 0, "released": 0}
+    for case in stalled:
+        if not is_direct_marketing(case):
+            continue
+        plan = plan_of(case)
+        if case.status is CaseStatus.CONFIRMED:
+            counts["taken_up"] += take_up(case)
+        elif plan is not None and plan.status is PlanStatus.DRAFT and \
+                not failed_sources(case):  # else the DPO's (approve_plan says so once)
+            counts["approved"] += approve_plan(case.id)
+        elif plan is not None and plan.status is PlanStatus.VERIFIED and \
+                current_package(case.id) is not None:
+            counts["released"] += release_answer(case.id)
+    db.session.rollback()
+    return counts
