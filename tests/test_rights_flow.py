@@ -155,8 +155,11 @@ def test_a_restriction_flags_the_sources_and_is_lifted_after_the_person_was_told
     assert {k: v for k, v in rows(engine, "customers").items() if k != HERS} == OTHERS
     record_notices(app, dpo, case)
     text = released_letter(app, dpo, case)
-    assert "art. 18" in text
+    assert "RGPD, art. 18" in text
     assert "Factures" in text  # where it could not be applied, with the reason
+    assert run_queued_jobs(app) == 0
+    # The e-mail announcing the answer cites the kind's own article, in French.
+    assert "(Limitation du traitement, RGPD, art. 18)" in body_of(smtp_server.last_to(EMAIL))
 
     # The lift: announced first, with its date; nothing happens before that date.
     lift_on = today_in_paris() + timedelta(days=3)

@@ -30,6 +30,16 @@ def _generated(index: int) -> tuple[str, str]:
     return f"{someone.first_name} {someone.last_name}", someone.email
 
 
+#: What the portal's form would have collected for a kind (``Case.details``).
+DETAILS = {
+    CaseKind.RECTIFICATION: {"data_to_correct": "Ma ville de résidence",
+                             "correct_value": "Lyon (j'ai déménagé)"},
+    CaseKind.OBJECTION: {"objection_target": "other",
+                         "objection_reasons": "Je ne souhaite plus être suivie par votre CRM."},
+    CaseKind.RESTRICTION: {"restriction_ground": "accuracy_contested"},
+    CaseKind.ERASURE: {"erasure_ground": "no_longer_needed"},
+}
+
 #: (name, e-mail, kind, days since receipt, status path)
 SAMPLES = [
     # Searched as soon as the worker starts: waits in review with all six sources.
@@ -55,7 +65,8 @@ def seed_sample_cases() -> int:
         received_at = datetime.combine(today - timedelta(days=age), time(9, 30), tzinfo=UTC)
         number = f"HZ-{sum(map(ord, email)) * 37 % 99999:05d}"  # stable across runs
         case = create_case(kind=kind, requester_name=name, requester_email=email, language="fr",
-                           received_at=received_at, identifiers={"customer_number": number})
+                           received_at=received_at, identifiers={"customer_number": number},
+                           details=dict(DETAILS.get(kind, {})))
         for step in path:
             transition(case, CaseStatus(step), actor_type=ActorType.SYSTEM,
                        payload={"demo": True})

@@ -26,6 +26,7 @@ from dsar.changes.restriction import lift_notice
 from dsar.core.tokens import case_token
 from dsar.delivery.download_codes import code_for_email
 from dsar.delivery.release import failed_sources
+from dsar.exports.certificate_content import KINDS, citation
 from dsar.extensions import db
 from dsar.models import (
     Case,
@@ -109,7 +110,12 @@ def _package_ready(outbound: OutboundEmail) -> dict:
                for n in failed_sources(outbound.case)]
     kept = bool(package is not None and package.scope == "erasure" and any(
         p.kept for p in planned_collections(outbound.case)))
+    case = outbound.case
+    cited = (citation(package.scope, case.language,
+                      (case.details or {}).get("objection_target"))
+             if package is not None and package.scope in KINDS else None)
     return {"package": package, "missing_sources": missing, "kept_anything": kept,
+            "citation": cited,
             "available_until": format_date(package.expires_at, "long") if package else ""}
 
 
