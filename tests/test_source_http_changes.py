@@ -19,8 +19,8 @@ import httpx
 import pytest
 from werkzeug.wrappers import Request, Response
 
-from dsar.demo.org import SHOWCASE, generate, write_config
-from dsar.demo.services import crm_app, newsletter_app, serve
+from dsar.demo.org import SHOWCASE
+from dsar.demo.services import serve
 from dsar.sources.base import (
     Identity,
     Operation,
@@ -29,15 +29,14 @@ from dsar.sources.base import (
     SourceError,
     anonymized_value,
 )
-from dsar.sources.catalog import connector_classes
 from dsar.sources.config import load_sources
 from dsar.sources.http import HttpConnector
 from tests.support.data import fill
+from tests.support.demo_apis import demo_apis
 from tests.support.http_source import CONTACTS, HEAD, NOTES
 
 HASH_KEY = b"k" * 32
 A, B, E = (SHOWCASE[k] for k in "ABE")
-SECRETS = {"HORIZON_CRM_TOKEN": "crm-secret", "HORIZON_NEWSLETTER_API_KEY": "nl-secret"}
 #: Collection -> the table of the demo service's database holding its records.
 TABLES = {"crm": {"contacts": "contacts", "contacts_by_customer": "contacts",
                   "notes": "notes", "deals": "deals"},
@@ -68,27 +67,8 @@ def totals(results) -> list[tuple[str, int, int]]:
 def demo(tmp_path):
     """The demo organisation (50 people, its own copy) with both APIs served; returns
     (connect(source) -> connector, the data folder)."""
-    org = generate(tmp_path / "demo-org", 50).target_dir
-    servers = [serve(crm_app(org / "crm.sqlite", SECRETS["HORIZON_CRM_TOKEN"])),
-               serve(newsletter_app(org / "newsletter.sqlite",
-                                    SECRETS["HORIZON_NEWSLETTER_API_KEY"]))]
-    write_config(tmp_path, crm_url=f"http://127.0.0.1:{servers[0][2]}",
-                 newsletter_url=f"http://127.0.0.1:{servers[1][2]}")
-    sources = load_sources(tmp_path / "sources.toml", connector_classes(), tmp_path)
-    opened = []
-
-    def connect(name: str) -> HttpConnector:
-        connector = HttpConnector(sources[name], instance_path=tmp_path, environ=SECRETS)
-        opened.append(connector)
-        return connector
-
-    yield connect, org
-    for connector in opened:
-        connector.close()
-    for server, thread, _ in servers:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    with demo_apis(tmp_path) as (connect, org, sources):
+        yield connect, org
 
 
 @pytest.mark.parametrize("source", ["crm", "newsletter"])

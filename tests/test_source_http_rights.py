@@ -17,20 +17,19 @@ from pathlib import Path
 
 import pytest
 
-from dsar.demo.org import SHOWCASE, generate, write_config
-from dsar.demo.services import crm_app, newsletter_app, serve
+from dsar.demo.org import SHOWCASE
 from dsar.sources.base import Identity, Operation, OperationUnsupported, SourceConfigError
-from dsar.sources.catalog import Catalog, connector_classes
+from dsar.sources.catalog import Catalog
 from dsar.sources.config import load_sources
 from dsar.sources.http import HttpConnector
 from dsar.sources.register import Register
 from tests.support.data import fill
+from tests.support.demo_apis import demo_apis
 from tests.support.http_source import CONTACTS, HEAD, NOTES
 from tests.support.local_http import JsonHandler, LocalServer
 
 HASH_KEY = b"k" * 32
 A, B, E = (SHOWCASE[k] for k in "ABE")
-SECRETS = {"HORIZON_CRM_TOKEN": "crm-secret", "HORIZON_NEWSLETTER_API_KEY": "nl-secret"}
 
 
 def rows(db: Path, sql: str, *params) -> list[tuple]:
@@ -55,27 +54,8 @@ def keys_of(connector: HttpConnector, identity: Identity) -> dict[str, tuple[str
 def demo(tmp_path):
     """The demo organisation (50 people, its own copy) with both APIs served; returns
     (connect(source) -> connector, the data folder, the sources read)."""
-    org = generate(tmp_path / "demo-org", 50).target_dir
-    servers = [serve(crm_app(org / "crm.sqlite", SECRETS["HORIZON_CRM_TOKEN"])),
-               serve(newsletter_app(org / "newsletter.sqlite",
-                                    SECRETS["HORIZON_NEWSLETTER_API_KEY"]))]
-    write_config(tmp_path, crm_url=f"http://127.0.0.1:{servers[0][2]}",
-                 newsletter_url=f"http://127.0.0.1:{servers[1][2]}")
-    sources = load_sources(tmp_path / "sources.toml", connector_classes(), tmp_path)
-    opened = []
-
-    def connect(name: str) -> HttpConnector:
-        connector = HttpConnector(sources[name], instance_path=tmp_path, environ=SECRETS)
-        opened.append(connector)
-        return connector
-
-    yield connect, org, sources
-    for connector in opened:
-        connector.close()
-    for server, thread, _ in servers:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    with demo_apis(tmp_path) as (connect, org, sources):
+        yield connect, org, sources
 
 
 CONTACT_SQL = ("SELECT id, first_name, last_name, job_title, city, processing_restricted, "
