@@ -71,7 +71,7 @@ def targets(case: Case) -> list[Target]:
     others (its id, the identifiers it yields, the links it is followed by): changing one
     would hand the record to someone else."""
     catalog = get_catalog()
-    found: list[Target] = []
+    found: list[tuple[int, int, Target]] = []  # (record's rank in its collection, order, …)
     for row in searched(case):
         source = catalog.sources.get(row.source)
         if source is None:
@@ -81,18 +81,20 @@ def targets(case: Case) -> list[Target]:
             config = source.collections.get(record["collection"])
             if config is None or per_collection[config.name] >= PICK_PER_COLLECTION:
                 continue
+            rank = per_collection[config.name]
             per_collection[config.name] += 1
             links = {"id", *config.exclude, *config.yields.values(),
                      *(config.options.get("follow") or {})}
             for name, value in (record.get("fields") or {}).items():
                 if name not in config.fields or name in links:
                     continue
-                found.append(Target(
+                found.append((rank, len(found), Target(
                     source.name, config.name, str(record["key"]), name, value,
-                    f"{source.label(case.language)} · {config.label(case.language)} · {name}"))
-                if len(found) >= PICK_MAX:
-                    return found
-    return found
+                    f"{source.label(case.language)} · {config.label(case.language)} · {name}")))
+    # The first records of every collection before the next ones of any: a long access log
+    # (sources come by name) must not push the account or the invoices out of the list.
+    kept = sorted(found, key=lambda t: t[:2])[:PICK_MAX]
+    return [t for _, _, t in sorted(kept, key=lambda t: t[1])]
 
 
 def _editable(case: Case) -> ChangePlan:
