@@ -65,7 +65,8 @@ TRANSMIT_TIMEOUT = 60
 # SWEEP_INTERVAL_SECONDS = 15
 # REQUEUE_GRACE_SECONDS = 60
 
-# The suppression list's check for the organisation's own tools (docs/erasure.md):
-# POST /api/suppression/check with this bearer token; unset, the endpoint does not exist.
+# The registers' checks for the organisation's own tools (docs/erasure.md, docs/rights.md):
+# POST /api/suppression/check and POST /api/restriction/check with this bearer token; unset,
+# the endpoints do not exist.
 # (a long random string: python -c 'import secrets; print(secrets.token_urlsafe(32))')
 # SUPPRESSION_API_TOKEN = "…"
