@@ -249,3 +249,67 @@ def test_a_marketing_objection_left_between_two_stages_is_taken_up_by_the_sweep(
     assert run_queued_jobs(app) == 0
     assert case_status(app, case.id) is CaseStatus.COMPLETED
     assert rows(engine, "customers")[HERS][3] == 0
+
+
+def test_a_correction_mapped_while_the_dpo_approves_is_refused_not_lost(world):
+    """An agent's edit and the DPO's approval cross: whichever lands second is refused, so the
+    plan that runs is exactly the plan that was approved (and the letter says no more)."""
+    from dsar.cases.refusals import ActionRefused
+    from dsar.changes import plan as plans
+    from dsar.changes import rectification
+    from dsar.models import StaffUser
+
+    app, engine = world
+    case = in_review(app, CaseKind.RECTIFICATION, {"data_to_correct": "Mon nom"})
+    agent_id = make_staff(app, "agent", email="agent-race@staff.example").id
+    dpo_id = make_staff(app, "dpo", email="dpo-race@staff.example").id
+    with app.app_context():
+        mine = db.session.get(Case, case.id)
+        token = next(t.token for t in rectification.targets(mine) if t.field == "name")
+        rectification.add_correction(mine, db.session.get(StaffUser, agent_id), [token], "A")
+        db.session.commit()
+    # The DPO's page was read (the plan as it stood), then the agent changed it: the DPO's
+    # approval is refused, nothing sealed. (A request context: the refusal is in words.)
+    with app.test_request_context():
+        dpo_view = db.session.get(Case, case.id)
+        stale = plans.plan_of(dpo_view)
+        with app.app_context():
+            other = db.session.get(Case, case.id)
+            rectification.add_correction(other, db.session.get(StaffUser, agent_id), [token],
+                                         "B")
+            db.session.commit()
+        with pytest.raises(ActionRefused):
+            plans.approve(dpo_view, db.session.get(StaffUser, dpo_id))
+        db.session.rollback()
+        assert stale is not None
+    # Approved as it now stands; an edit arriving after that is refused.
+    with app.app_context():
+        plans.approve_action(db.session.get(Case, case.id), db.session.get(StaffUser, dpo_id))
+    with app.test_request_context(), pytest.raises(ActionRefused):
+        rectification.add_correction(db.session.get(Case, case.id),
+                                     db.session.get(StaffUser, agent_id), [token], "C")
+    assert run_queued_jobs(app) == 0
+    assert rows(engine, "customers")[HERS][1] == "B"
+
+
+def test_an_erasure_verified_deletes_the_persons_statements(world):
+    """A supplementary statement holds the person's values: once their erasure is verified,
+    no later copy of their data carries it (another person's statement stays)."""
+    from dsar.changes.execution import after_verified
+    from dsar.changes.statements import record_statement, statements_for_email
+
+    app, _ = world
+    hers = make_case(app, status=CaseStatus.REVIEW, kind=CaseKind.RECTIFICATION, email=EMAIL)
+    theirs = make_case(app, status=CaseStatus.REVIEW, kind=CaseKind.RECTIFICATION,
+                       email=OTHERS[2][0])
+    erasure = make_case(app, status=CaseStatus.REVIEW, kind=CaseKind.ERASURE, email=EMAIL)
+    with app.app_context():
+        for case_id in (hers.id, theirs.id):
+            record_statement(db.session.get(Case, case_id), source="billing",
+                             collection="invoices", key="10", field="billed_to",
+                             old="Camille Martin", new="Camille Martin-Leroy")
+        db.session.commit()
+        after_verified(db.session.get(Case, erasure.id))
+        db.session.commit()
+        assert statements_for_email(EMAIL) == []
+        assert len(statements_for_email(OTHERS[2][0])) == 1

@@ -335,6 +335,8 @@ def test_what_cannot_be_done_is_refused_before_any_request(api, operation, words
     ('operations.restrict = { method = "PATCH", path = "/c/{key}", body = { r = true } }',
      "operations.lift_restriction"),
     ('operations.update = { method = "DELETE", path = "/c/{key}" }', "operations.update.method"),
+    # Only the changed fields are sent: a PUT would replace the record with them.
+    ('operations.update = { method = "PUT", path = "/c/{key}" }', "operations.update.method"),
     ('operations.update = { method = "PATCH", path = "/c/{key}", body = { a = 1 } }',
      "operations.update.body"),
     ('operations.unsubscribe = { method = "PATCH", path = "/c/{key}", body = {} }',

@@ -200,8 +200,16 @@ def correction_added(app, world, staff, resp):
 
 def correction_removed(app, world, staff, resp):
     redirected_to_case(world, resp)
-    assert rectification.items_of(_plan(world))["corrections"] == []
+    items = rectification.items_of(_plan(world))
+    assert items["corrections"] == [] and len(items["refused"]) == 1  # the DPO's refusal stays
     assert len(events("plan.correction_removed", staff.id)) == 1
+
+
+def refusal_removed(app, world, staff, resp):
+    redirected_to_case(world, resp)
+    items = rectification.items_of(_plan(world))
+    assert items["refused"] == [] and len(items["corrections"]) == 1
+    assert len(events("plan.refusal_removed", staff.id)) == 1
 
 
 def correction_refused(app, world, staff, resp):
@@ -348,6 +356,11 @@ CASE_ACTIONS = [
              rectification_with_a_correction,
              post_case_action("remove_correction", lambda w: {"item_id": w.extra["item_id"]}),
              correction_removed),
+    # A refusal is the DPO's decision: an agent can neither make nor withdraw one.
+    Scenario("remove_refusal", Action.REFUSE_CORRECTION, DPO_ONLY,
+             rectification_with_a_correction,
+             post_case_action("remove_refusal", lambda w: {"item_id": w.extra["refusal_id"]}),
+             refusal_removed),
     Scenario("refuse_correction", Action.REFUSE_CORRECTION, DPO_ONLY, rectification_in_review,
              post_case_action("refuse_correction", lambda w: {
                  "what": "Date de naissance", "reason": "Conforme à la pièce d'identité."}),

@@ -28,6 +28,7 @@ _PLAN_ACTIONS = {
     "correct": {CaseKind.RECTIFICATION},
     "remove_correction": {CaseKind.RECTIFICATION},
     "refuse_correction": {CaseKind.RECTIFICATION},
+    "remove_refusal": {CaseKind.RECTIFICATION},
     "decide": {CaseKind.OBJECTION},
 }
 

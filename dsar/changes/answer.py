@@ -54,10 +54,15 @@ CERTIFICATE_ACTIONS = {"delete": "erased", "anonymize": "anonymized", "redact": 
                        "retain": "kept", "restrict": "restricted",
                        "not_restrictable": "not_restricted", "unsubscribe": "unsubscribed",
                        "update": "corrected", "statement": "statement"}
-#: Why a restriction could not be applied in a source (the letter says it in words).
-NOT_RESTRICTABLE = _l("This system offers no way to mark data as restricted; your data there "
-                      "is covered by our register of restrictions, which our teams and tools "
-                      "check before any use.")
+#: Why a restriction could not be applied in a source (the letter says it in words): the
+#: restriction register covers a restriction's; nothing covers an objection's.
+NOT_RESTRICTABLE = {
+    CaseKind.RESTRICTION: _l("This system offers no way to mark data as restricted; your data "
+                             "there is covered by our register of restrictions, which our "
+                             "teams and tools check before any use."),
+    CaseKind.OBJECTION: _l("This system offers no way to mark data as restricted: the "
+                           "processing could not be stopped there this way."),
+}
 
 
 def certificate_content(case: Case) -> CertificateContent:
@@ -65,7 +70,7 @@ def certificate_content(case: Case) -> CertificateContent:
     plan = plan_of(case)
     planned = planned_collections(case, plan)
     with force_locale(case.language):
-        not_restrictable = str(NOT_RESTRICTABLE)
+        not_restrictable = str(NOT_RESTRICTABLE.get(case.kind, ""))
     lines = [CertificateLine(source_label=p.source_label, collection_label=p.collection_label,
                              action=CERTIFICATE_ACTIONS[p.action], count=p.count,
                              basis=p.basis if p.kept and not p.exception else None,

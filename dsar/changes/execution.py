@@ -17,6 +17,7 @@ from dsar.changes.notices import open_notices
 from dsar.changes.objection import is_direct_marketing
 from dsar.changes.plan import plan_of, planned_collections, step_operations
 from dsar.changes.rectification import record_statements
+from dsar.changes.statements import forget_statements
 from dsar.changes.suppression import suppress_case
 from dsar.core.audit import record_event
 from dsar.core.keys import derived_key
@@ -179,9 +180,12 @@ def after_verified(case: Case) -> None:
     """What each kind leaves behind once its plan is verified (in the caller's transaction):
     an erased person, or one who objected to direct marketing, goes on the suppression list
     (keyed hashes only: not re-imported, not contacted again); a rectification keeps the
-    person's statement where a source could not be corrected."""
+    person's statement where a source could not be corrected; an erasure deletes the
+    statements the person made before (their values too)."""
+    if case.kind is CaseKind.ERASURE:
+        forget_statements(case)
     if case.kind is CaseKind.ERASURE or is_direct_marketing(case):
-        suppress_case(case)
+        suppress_case(case, phones=not is_direct_marketing(case))
     elif case.kind is CaseKind.RECTIFICATION:
         record_statements(case)
 

@@ -1,8 +1,10 @@
 """An objection to direct marketing is honoured by the system alone (Art. 21(2)–(3)): no
 balancing, no staff decision, nothing disclosed. Each stage hands over to the next:
 
-1. :func:`take_up` — when the person confirms their address: the identity is taken as shown
-   (the e-mail link is proportionate: the answer discloses nothing) and the search starts;
+1. :func:`take_up` — when the person confirms their address: it goes on the suppression list
+   at once; the identity is taken as shown (the e-mail link is proportionate: the answer
+   discloses nothing) and the search starts. A request filed by a representative waits for
+   staff, who check the mandate;
 2. :func:`approve_plan` — once searched (the fan-in job): the plan (``unsubscribe`` wherever
    a source declares it) is approved by the system and its steps queued;
 3. the steps and the verification run as for any plan; verified, the address goes on the
@@ -31,6 +33,7 @@ from dsar.cases.workflow import InvalidTransition, transition
 from dsar.changes.objection import is_direct_marketing
 from dsar.changes.plan import approve_action
 from dsar.changes.planning import plan_of
+from dsar.changes.suppression import suppress_case
 from dsar.delivery.release import failed_sources, release_by_system
 from dsar.exports.build import current_package
 from dsar.extensions import db
@@ -45,6 +48,13 @@ def take_up(case: Case) -> bool:
     """After the address is confirmed: verified by that link, and searched. False (nothing
     changed) for another kind of case or one that moved meanwhile."""
     if not is_direct_marketing(case) or case.status is not CaseStatus.CONFIRMED:
+        return False
+    # Art. 21(3): the address is not to be used for marketing from this moment on, whatever
+    # the search finds (keyed hash; the confirmed address only).
+    suppress_case(case, phones=False)
+    if case.representative_name:
+        # Filed for someone else: staff check the mandate and whose address it is first.
+        db.session.commit()
         return False
     method = IdentityMethod.EMAIL_AND_IDENTIFIERS
     try:
@@ -109,8 +119,8 @@ def catch_up(now: datetime | None = None) -> dict[str, int]:
         Case.updated_at < before)).all()
     counts = {"taken_up": 0, "approved": 0, "released": 0}
     for case in stalled:
-        if not is_direct_marketing(case):
-            continue
+        if not is_direct_marketing(case) or case.representative_name:
+            continue  # a representative's request waits for staff
         plan = plan_of(case)
         if case.status is CaseStatus.CONFIRMED:
             counts["taken_up"] += take_up(case)

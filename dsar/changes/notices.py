@@ -18,6 +18,7 @@ from dsar.mail.outbox import queue_email
 from dsar.models import (
     ActorType,
     Case,
+    CaseKind,
     MailTemplate,
     NoticeStatus,
     OutboundEmail,
@@ -48,7 +49,9 @@ def concerned_recipients(case: Case) -> list[str]:
     anonymised, masked, corrected (or completed with a statement) or restricted something.
     Kept items were not changed, and an objection to marketing is no change to pass on:
     nobody is told of those."""
-    changed = {p.source for p in planned_collections(case) if p.action not in NOT_NOTIFIED}
+    # A restriction holds where a source cannot flag it too (the register): told all the same.
+    told = NOT_NOTIFIED - ({"not_restrictable"} if case.kind is CaseKind.RESTRICTION else set())
+    changed = {p.source for p in planned_collections(case) if p.action not in told}
     register = get_catalog().register
     names = {name for processing in register.for_sources(changed)
              for name in processing.recipients}

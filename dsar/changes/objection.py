@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 
+from flask_babel import force_locale, gettext
 from flask_babel import lazy_gettext as _l
 
 from dsar.cases.refusals import ActionRefused, required_text
@@ -24,6 +25,7 @@ from dsar.changes.planning import (
     found_collections,
     open_plan,
     restricted,
+    write_draft,
 )
 from dsar.core.audit import record_event
 from dsar.extensions import db
@@ -84,9 +86,35 @@ def planned_objection(case: Case, plan: ChangePlan | None, found) -> list[Planne
     for s, c, n, k in found:
         if s.name not in means:
             continue
+        going_on = continuing(case, s.name, decisions)
+        if going_on:
+            # Another processing (a contract, a legal duty, grounds the DPO upheld) still needs
+            # this data: stopping one purpose must not erase or freeze it for the others.
+            planned.append(PlannedCollection(
+                source=s.name, source_label=s.label(case.language), collection=c.name,
+                collection_label=c.label(case.language), count=n, keys=k, action="retain",
+                basis=shared_basis(case, going_on)))
+            continue
         planned.append(erased(case, None, s, c, n, k) if means[s.name] == "erase"
                        else restricted(case, s, c, n, k))
     return planned
+
+
+def continuing(case: Case, source: str, decisions: dict) -> list:
+    """The processings of the register that use ``source`` and go on: any not stopped by the
+    DPO (not objectable, undecided, or kept for compelling grounds)."""
+    return [p for p in get_catalog().register.processing.values()
+            if source in p.sources
+            and (decisions.get(p.name) or {}).get("decision") != "stop"]
+
+
+def shared_basis(case: Case, going_on: list) -> str:
+    """Why data of a stopped processing is kept: the processings that still use it, in the
+    person's language."""
+    with force_locale(case.language):
+        return gettext("Also used for a processing that continues: %(purposes)s",
+                       purposes="; ".join(processing_label(p, case.language)
+                                          for p in going_on))
 
 
 def decide(case: Case, staff: StaffUser, *, processing: str, decision: str, means: str,
@@ -115,7 +143,7 @@ def decide(case: Case, staff: StaffUser, *, processing: str, decision: str, mean
         if (text or "").strip():
             entry["text"] = required_text(text, _l("Please write the compelling legitimate "
                                                    "grounds."))
-    plan.decisions = {**(plan.decisions or {}), processing: entry}
+    write_draft(plan, decisions={**(plan.decisions or {}), processing: entry})
     record_event("plan.objection_decided", case=case, actor_type=ActorType.STAFF,
                  actor_id=staff.id, payload={"processing": processing, "decision": decision,
                                              "means": entry.get("means")})

@@ -9,18 +9,20 @@ import json
 from collections import defaultdict
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from dsar import pipeline
 from dsar.cases.refusals import ActionRefused, required_text
 from dsar.cases.workflow import InvalidTransition, transition
 from dsar.changes.kinds import check_ready, planned_collections
 from dsar.changes.planning import (  # noqa: F401 -- the plan's API, re-exported
+    EDITABLE,
     PlannedCollection,
     open_plan,
     plan_of,
     searched,
     steps_of,
+    write_draft,
 )
 from dsar.changes.restriction_register import restrict_case
 from dsar.core import storage
@@ -76,10 +78,10 @@ def keep(case: Case, staff: StaffUser, *, source: str, collection: str, exceptio
     if not any(p.source == source and p.collection == collection
                for p in planned_collections(case, plan)):
         raise ActionRefused(_l("Nothing of this person was found there."))
-    plan.exceptions = [e for e in plan.exceptions
-                       if (e["source"], e["collection"]) != (source, collection)] + [
+    write_draft(plan, exceptions=[e for e in plan.exceptions
+                                  if (e["source"], e["collection"]) != (source, collection)] + [
         {"source": source, "collection": collection, "exception": exception,
-         "reason": reason}]
+         "reason": reason}])
     record_event("plan.item_kept", case=case, actor_type=ActorType.STAFF, actor_id=staff.id,
                  payload={"source": source, "collection": collection,
                           "exception": exception})
@@ -102,6 +104,7 @@ def approve(case: Case, staff: StaffUser | None) -> list[str]:
     step per source, the case moves to ``executing``; returns the sources whose step is to
     run (queue them after the commit, which the caller does)."""
     plan = _editable(case)
+    version = plan.updated_at  # what is sealed below: an edit since makes the approval fail
     check_ready(case, plan)
     by_source: dict[str, list[PlannedCollection]] = defaultdict(list)
     for planned in planned_collections(case, plan, with_keys=True):
@@ -123,9 +126,16 @@ def approve(case: Case, staff: StaffUser | None) -> list[str]:
         if operations:
             to_run.append(source)
     actor = ActorType.STAFF if staff else ActorType.SYSTEM
-    plan.status, plan.approved_by_id, plan.approved_at = (
-        PlanStatus.APPROVED, staff.id if staff else None, utcnow())
-    plan.remaining = {}
+    approved = db.session.execute(
+        update(ChangePlan).where(ChangePlan.id == plan.id, ChangePlan.status.in_(EDITABLE),
+                                 ChangePlan.updated_at == version)
+        .values(status=PlanStatus.APPROVED, approved_by_id=staff.id if staff else None,
+                approved_at=utcnow(), remaining={}, updated_at=utcnow())
+        .execution_options(synchronize_session=False)).rowcount
+    if approved != 1:
+        raise ActionRefused(_l("The plan changed while you were approving it: please look at "
+                               "it again."))
+    db.session.refresh(plan)
     payload = {"sources": len(by_source), "steps": len(to_run)}
     try:
         transition(case, CaseStatus.EXECUTING, actor_type=actor,

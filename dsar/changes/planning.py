@@ -15,8 +15,11 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select, update
+from sqlalchemy.orm.attributes import set_committed_value
 
+from dsar.cases.refusals import ActionRefused
 from dsar.extensions import db
 from dsar.models import (
     Case,
@@ -26,6 +29,7 @@ from dsar.models import (
     PlanStatus,
     SourceResult,
 )
+from dsar.models.types import utcnow
 from dsar.search import gathering
 from dsar.sources.catalog import get_catalog
 
@@ -81,6 +85,24 @@ def open_plan(case: Case) -> ChangePlan:
         db.session.add(plan)
         db.session.flush()
     return plan
+
+
+#: The statuses in which a plan may still change (staff prepare it; the DPO approves it).
+EDITABLE = (PlanStatus.DRAFT, PlanStatus.REMAINS)
+
+
+def write_draft(plan: ChangePlan, **values) -> None:
+    """Write ``values`` into a plan still being prepared: a compare-and-set on its status, so
+    that an edit landing after an approval (which sealed the plan as it was) is refused
+    rather than reported as done without having run. Caller commits."""
+    values["updated_at"] = utcnow()
+    written = db.session.execute(
+        update(ChangePlan).where(ChangePlan.id == plan.id, ChangePlan.status.in_(EDITABLE))
+        .values(**values).execution_options(synchronize_session=False)).rowcount
+    if written != 1:
+        raise ActionRefused(_l("This plan was already approved."))
+    for name, value in values.items():
+        set_committed_value(plan, name, value)
 
 
 def steps_of(case: Case) -> list[ChangeStep]:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from flask_babel import lazy_gettext as _l
 
 from dsar.cases.refusals import ActionRefused, required_text
-from dsar.changes.planning import PlannedCollection, open_plan, searched
+from dsar.changes.planning import PlannedCollection, open_plan, searched, write_draft
 from dsar.core import storage
 from dsar.core.audit import record_event
 from dsar.extensions import db
@@ -61,8 +61,8 @@ def items_of(plan: ChangePlan | None) -> dict:
 
 
 def _store(plan: ChangePlan, items: dict) -> None:
-    plan.items_sealed = storage.seal(json.dumps(items, sort_keys=True).encode(),
-                                     _context(plan.case_id))
+    write_draft(plan, items_sealed=storage.seal(json.dumps(items, sort_keys=True).encode(),
+                                                _context(plan.case_id)))
 
 
 def targets(case: Case) -> list[Target]:
@@ -149,16 +149,18 @@ def refuse_correction(case: Case, staff: StaffUser, what: str, reason: str) -> N
                  actor_id=staff.id)
 
 
-def remove_item(case: Case, staff: StaffUser, item_id: str) -> None:
-    """Take a correction (every field mapped with it) or a refusal out of the plan."""
+def remove_item(case: Case, staff: StaffUser, item_id: str, *, refusal: bool = False) -> None:
+    """Take a correction (every field mapped with it) out of the plan, or with ``refusal``
+    a DPO's refusal (who may do which is the caller's check: a refusal is the DPO's)."""
     plan = _editable(case)
     items = items_of(plan)
-    kept = {name: [i for i in items[name] if i["id"] != item_id] for name in items}
-    if sum(map(len, kept.values())) == sum(map(len, items.values())):
+    name = "refused" if refusal else "corrections"
+    kept = [i for i in items[name] if i["id"] != item_id]
+    if len(kept) == len(items[name]):
         raise ActionRefused(_l("This correction is no longer in the plan."))
-    _store(plan, kept)
-    record_event("plan.correction_removed", case=case, actor_type=ActorType.STAFF,
-                 actor_id=staff.id)
+    _store(plan, {**items, name: kept})
+    record_event("plan.refusal_removed" if refusal else "plan.correction_removed", case=case,
+                 actor_type=ActorType.STAFF, actor_id=staff.id)
 
 
 def check_ready(case: Case, plan: ChangePlan) -> None:
@@ -223,4 +225,10 @@ def refuse_action(case: Case, staff: StaffUser, form) -> None:
 def remove_action(case: Case, staff: StaffUser, form) -> None:
     """The case page's "remove a correction" action (agents and DPOs)."""
     remove_item(case, staff, form.get("item_id") or "")
+    db.session.commit()
+
+
+def remove_refusal_action(case: Case, staff: StaffUser, form) -> None:
+    """The case page's "withdraw a refusal" action (DPO only, as refusing is)."""
+    remove_item(case, staff, form.get("item_id") or "", refusal=True)
     db.session.commit()

@@ -26,12 +26,12 @@ from dsar.models import (
     ActorType,
     Case,
     CaseKind,
-    CaseStatus,
     ChangePlan,
+    MailStatus,
     MailTemplate,
+    OutboundEmail,
     PlanStatus,
     StaffUser,
-    StepStatus,
 )
 from dsar.models.types import utcnow
 from dsar.sources.base import SourceError
@@ -40,12 +40,20 @@ from dsar.sources.catalog import get_catalog
 logger = logging.getLogger(__name__)
 
 
+#: A restriction is in force from its approval until lifted, whatever became of its case (the
+#: person may withdraw it while it is being carried out: the flags and the register stay until
+#: a DPO lifts them, telling the person first).
+IN_FORCE = (PlanStatus.APPROVED, PlanStatus.CARRIED_OUT, PlanStatus.VERIFIED,
+            PlanStatus.REMAINS)
+
+
 def can_lift(case: Case) -> bool:
-    """Whether ``case`` is a restriction carried out and still in force."""
-    if case.kind is not CaseKind.RESTRICTION or case.status is not CaseStatus.COMPLETED:
+    """Whether ``case`` is a restriction approved, closed (answered, withdrawn or refused
+    since) and still in force."""
+    if case.kind is not CaseKind.RESTRICTION or case.status.is_open:
         return False
     plan = plan_of(case)
-    return plan is not None and plan.status is PlanStatus.VERIFIED and plan.lifted_at is None
+    return plan is not None and plan.status in IN_FORCE and plan.lifted_at is None
 
 
 def announce_lift(case: Case, staff: StaffUser, lift_on: date | None, reason: str) -> None:
@@ -82,24 +90,42 @@ def lift_due(today: date | None = None) -> int:
     due = db.session.scalars(select(ChangePlan.case_id).where(
         ChangePlan.lift_on.is_not(None), ChangePlan.lift_on <= today,
         ChangePlan.lift_announced_at.is_not(None), ChangePlan.lifted_at.is_(None))).all()
-    return sum(lift(case_id) == "lifted" for case_id in due)
+    lifted = 0
+    for case_id in due:
+        try:
+            lifted += lift(case_id, today=today) == "lifted"
+        except Exception as exc:  # one case's fault must not hold back the others' lifts
+            db.session.rollback()
+            logger.error("case %s: the restriction could not be lifted (%s); next run",
+                         case_id, type(exc).__name__)
+    return lifted
 
 
-def lift(case_id: int, *, actor_id: str | None = None) -> str:
+def lift(case_id: int, *, today: date | None = None, actor_id: str | None = None) -> str:
     """Lift one case's restriction in each source where it was applied, then take the person
     off the register. Returns ``lifted``, ``failed`` (tried again next run) or why nothing was
-    done. Idempotent: the connectors' operations are, and the end is a compare-and-set."""
+    done: ``not-due`` before the date the person was told, or while that notice is not sent.
+    Idempotent: the connectors' operations are, and the end is a compare-and-set on the very
+    date and announcement read here (a DPO moving the date meanwhile wins)."""
+    today = today or today_in_paris()
     case = db.session.get(Case, case_id)
     plan = plan_of(case) if case is not None else None
     if plan is None or plan.lifted_at is not None or plan.lift_announced_at is None:
         return "nothing"
+    if plan.lift_on is None or plan.lift_on > today or not notice_sent(case, plan):
+        return "not-due"  # Art. 18(3): told before, so never before the person was told
+    announced, lift_on = plan.lift_announced_at, plan.lift_on
+    kept = still_restricted(case)
     outcome, failed = {}, False
     catalog = get_catalog()
     for step in steps_of(case):
-        if step.status is not StepStatus.DONE:
-            continue
-        operations = [replace(o, action="lift_restriction") for o in step_operations(step)
-                      if o.action == "restrict"]
+        # Every step that restricted something, whatever it recorded: the operation is
+        # idempotent, and a step recorded failed may have flagged records all the same.
+        operations = [replace(o, action="lift_restriction",
+                              keys=tuple(k for k in o.keys
+                                         if (step.source, o.collection, k) not in kept))
+                      for o in step_operations(step) if o.action == "restrict"]
+        operations = [o for o in operations if o.keys]
         if not operations:
             continue
         try:
@@ -117,7 +143,9 @@ def lift(case_id: int, *, actor_id: str | None = None) -> str:
         return "failed"
     now = utcnow()
     done = db.session.execute(
-        update(ChangePlan).where(ChangePlan.id == plan.id, ChangePlan.lifted_at.is_(None))
+        update(ChangePlan).where(ChangePlan.id == plan.id, ChangePlan.lifted_at.is_(None),
+                                 ChangePlan.lift_on == lift_on,
+                                 ChangePlan.lift_announced_at == announced)
         .values(lifted_at=now, updated_at=now)
         .execution_options(synchronize_session=False)).rowcount
     if done != 1:
@@ -130,6 +158,32 @@ def lift(case_id: int, *, actor_id: str | None = None) -> str:
                  actor_id=actor_id, payload={"sources": sorted(outcome)})
     db.session.commit()
     return "lifted"
+
+
+def notice_sent(case: Case, plan: ChangePlan) -> bool:
+    """Whether the e-mail announcing this lift left (sent after it was announced)."""
+    return db.session.scalar(select(OutboundEmail.id).where(
+        OutboundEmail.case_id == case.id,
+        OutboundEmail.template == MailTemplate.RESTRICTION_LIFT_NOTICE,
+        OutboundEmail.status == MailStatus.SENT,
+        OutboundEmail.created_at >= plan.lift_announced_at).limit(1)) is not None
+
+
+def still_restricted(case: Case) -> set[tuple[str, str, str]]:
+    """(source, collection, key) of the records another restriction still in force flagged
+    (another restriction case, or an objection stopped by restricting): a lift leaves them
+    flagged."""
+    others = db.session.scalars(
+        select(ChangePlan.case_id).join(Case, Case.id == ChangePlan.case_id).where(
+            ChangePlan.case_id != case.id, ChangePlan.lifted_at.is_(None),
+            ChangePlan.status.in_(IN_FORCE),
+            Case.kind.in_([CaseKind.RESTRICTION, CaseKind.OBJECTION]))).all()
+    kept = set()
+    for other_id in others:
+        for step in steps_of(db.session.get(Case, other_id)):
+            kept.update((step.source, o.collection, k) for o in step_operations(step)
+                        if o.action == "restrict" for k in o.keys)
+    return kept
 
 
 def lift_notice(case: Case) -> dict:

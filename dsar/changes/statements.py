@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from dsar.changes.suppression import InvalidAddress, keyed_digest
 from dsar.core import storage
@@ -150,3 +150,19 @@ def statements_for(case: Case) -> list[Statement]:
     """Every statement kept for the person of ``case`` (by its e-mail address), whichever
     case recorded it."""
     return statements_for_email(_case_email(case))
+
+
+def forget_statements(case: Case) -> int:
+    """Delete every statement kept for the person of ``case`` (an erasure verified: their
+    statements hold their values too, and no later copy of their data is to carry them);
+    how many. Audited (a count). Caller commits."""
+    try:
+        wanted = email_digest(_case_email(case))
+    except InvalidAddress:
+        return 0
+    deleted = db.session.execute(delete(SupplementaryStatement).where(
+        SupplementaryStatement.email_digest == wanted)
+        .execution_options(synchronize_session=False)).rowcount
+    if deleted:
+        record_event("statement.deleted", case=case, payload={"deleted": deleted})
+    return deleted

@@ -102,16 +102,19 @@ def add(kind: SuppressionKind | str, value: Any, *, case: Case | None = None) ->
     return _insert_once(kind, digest(kind, value), case.id if case is not None else None)
 
 
-def suppress_case(case: Case) -> int:
-    """Put the person of an erasure case on the list: the requester's e-mail address (the
-    one whose control they proved, which the search started from) and the phone number(s)
-    the case holds. Idempotent: returns how many entries are new (0 the second time); an
-    audit event counts them when there are any. A malformed phone number the requester
-    typed is skipped: nothing could match it."""
+def suppress_case(case: Case, *, phones: bool = True) -> int:
+    """Put the person of a case on the list: the requester's e-mail address (the one whose
+    control they proved, which the search started from) and, unless ``phones`` is False, the
+    phone number(s) the case holds (an erasure's, which staff checked; an objection to
+    marketing is honoured on the confirmed address alone). Idempotent: returns how many
+    entries are new (0 the second time); an audit event counts them when there are any. A
+    malformed phone number the requester typed is skipped: nothing could match it."""
     added = {SuppressionKind.EMAIL.value: 0, SuppressionKind.PHONE.value: 0}
     if case.id is None:
         db.session.flush()
     for kind, value in case_values(case):
+        if kind is SuppressionKind.PHONE and not phones:
+            continue
         try:
             added[kind.value] += _insert_once(kind, digest(kind, value), case.id)
         except InvalidAddress:

@@ -70,6 +70,8 @@ SUBJECTS = {
 RECIPIENT_SUBJECTS = {
     "rectification": lazy_gettext("Correction of a person's data (request %(reference)s)"),
     "restriction": lazy_gettext("Restriction of a person's data (request %(reference)s)"),
+    "objection": lazy_gettext("Objection of a person to a processing of their data (request "
+                              "%(reference)s)"),
 }
 
 

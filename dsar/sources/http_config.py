@@ -24,7 +24,10 @@ AUTH_KEYS = {"bearer": ("token_env",), "header": ("header", "token_env"),
 #: ``lift_restriction``, ``unsubscribe``: a ``body`` to send (never with DELETE), or none.
 _FLAG = (("DELETE", "PATCH", "PUT", "POST"), ("method", "path", "item", "body"))
 OPERATION_METHODS = {"delete": ("DELETE", "PATCH", "PUT", "POST"),
-                     "anonymize": ("PATCH", "PUT", "POST"), "update": ("PATCH", "PUT", "POST"),
+                     "anonymize": ("PATCH", "PUT", "POST"),
+                     # Only the fields that differ are sent: a PUT would replace the record
+                     # with them, wiping the rest of it.
+                     "update": ("PATCH", "POST"),
                      **dict.fromkeys(FLAG_ACTIONS, _FLAG[0])}
 OPERATION_KEYS = {"delete": ("method", "path"), "anonymize": ("method", "path", "item"),
                   "update": ("method", "path", "item"), **dict.fromkeys(FLAG_ACTIONS, _FLAG[1])}

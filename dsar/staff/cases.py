@@ -68,6 +68,7 @@ ACTIONS = {
     "correct": (Action.PREPARE_CORRECTION, rectification.correct_action),
     "remove_correction": (Action.PREPARE_CORRECTION, rectification.remove_action),
     "refuse_correction": (Action.REFUSE_CORRECTION, rectification.refuse_action),
+    "remove_refusal": (Action.REFUSE_CORRECTION, rectification.remove_refusal_action),
     "decide": (Action.DECIDE_OBJECTION, objection.decide_action),
     "lift": (Action.LIFT_RESTRICTION, restriction.lift_action),
     "revoke_links": (Action.REVOKE_LINKS, lambda c, u, f: links.revoke_links(c, u)),

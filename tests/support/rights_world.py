@@ -42,10 +42,13 @@ def rectification_with_a_correction(app) -> World:
         plan = plan_of(case)
         items = {"corrections": [{"id": "c0ffee01", "source": "shop", "collection": "customers",
                                   "key": "1", "field": "name", "old": "Camille Martin",
-                                  "new": "Camille Martin-Leroy"}], "refused": []}
+                                  "new": "Camille Martin-Leroy"}],
+                 "refused": [{"id": "d0d0cafe", "what": "Date de naissance",
+                              "reason": "Conforme à la pièce d'identité."}]}
         rectification._store(plan, items)
         db.session.commit()
         world.extra["item_id"] = "c0ffee01"
+        world.extra["refusal_id"] = "d0d0cafe"
     return world
 
 
