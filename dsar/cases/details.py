@@ -40,6 +40,15 @@ REQUESTER_ROLE_CHOICES = (
     ("heir", _l("An heir")),
 )
 
+#: What each kind of document proves, in the back office's words.
+PROOF_KIND_LABELS = {
+    "identity": _l("Identity document"),
+    "mandate": _l("Mandate"),
+    "death_certificate": _l("Death certificate"),
+    "heir_status": _l("Proof of being an heir (acte de notoriété, livret de famille)"),
+    "other": _l("Other document"),
+}
+
 #: The back office's label of each detail the forms collect.
 FIELD_LABELS = {
     "erasure_ground": _l("Ground for erasure"),

@@ -32,28 +32,39 @@ def over_daily_limit(email: str) -> bool:
 
 
 def proof_kind(kind: CaseKind, *, representative: bool) -> ProofKind:
-    """What the document sent with the form proves: a death for the rights of a deceased
-    person, a mandate when someone acts for the person, the person's identity otherwise."""
-    if kind is CaseKind.POSTMORTEM_EXECUTION:
-        return ProofKind.DEATH_CERTIFICATE
+    """What the form's general document proves: a mandate when someone acts for the person;
+    for the rights of a deceased person something else (their proofs have fields of their
+    own); the person's identity otherwise."""
     if representative:
         return ProofKind.MANDATE
+    if kind is CaseKind.POSTMORTEM_EXECUTION:
+        return ProofKind.OTHER
     return ProofKind.IDENTITY
 
 
 def file_case(kind: CaseKind, *, requester_name: str, requester_email: str, language: str,
               identifiers: dict[str, str | None], details: dict, message: str | None,
               representative_name: str | None,
-              upload: tuple[bytes, str] | None) -> Case:
-    """Open a case from the portal's form: store the proof ``upload`` (bytes, checked type)
-    encrypted, create the case with the identifiers given (empty ones dropped), queue the
-    confirmation e-mail, commit, then enqueue it. If anything fails, the stored document is
-    deleted: no ciphertext is left for a case that does not exist."""
+              upload: tuple[bytes, str] | None,
+              documents: list[tuple[tuple[bytes, str], ProofKind]] = ()) -> Case:
+    """Open a case from the portal's form: store the proof ``upload`` and the labelled
+    ``documents`` (bytes and checked type, with what each proves) encrypted, create the case
+    with the identifiers given (empty ones dropped), queue the confirmation e-mail, commit,
+    then enqueue it. If anything fails, the stored documents are deleted: no ciphertext is
+    left for a case that does not exist."""
     proofs = []
-    if upload is not None:
-        # A representative's name as typed, as the form judged it when it asked for the mandate.
-        proofs.append(store_upload(
-            upload, proof_kind(kind, representative=bool(representative_name))))
+    try:
+        if upload is not None:
+            # A representative's name as typed, as the form judged it when it asked for the
+            # mandate.
+            proofs.append(store_upload(
+                upload, proof_kind(kind, representative=bool(representative_name))))
+        for document, document_kind in documents:
+            proofs.append(store_upload(document, document_kind))
+    except Exception:
+        for proof in proofs:
+            storage.delete(proof.blob_id)
+        raise
     try:
         case = create_case(
             kind=kind,

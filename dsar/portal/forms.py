@@ -38,7 +38,7 @@ from dsar.cases.details import (
     RESTRICTION_GROUND_CHOICES,
 )
 from dsar.core.uploads import UploadRejected, check_upload
-from dsar.models import CaseKind
+from dsar.models import CaseKind, ProofKind
 
 NAME_MAX = 200
 EMAIL_MAX = 254
@@ -132,6 +132,9 @@ class RequestForm(FlaskForm):
     detail_fields: tuple[str, ...] = ()
     #: Whether a supporting document must be attached whatever else is filled in.
     proof_required = False
+    #: Labelled documents a kind asks for besides ``proof``: (file field, what it proves). Each
+    #: is checked by content and size like ``proof`` and stored encrypted as its own proof.
+    document_fields: tuple[tuple[str, ProofKind], ...] = ()
 
     def validate_proof(self, field) -> None:
         """A representative must attach the mandate; some kinds always need a document."""
@@ -253,7 +256,19 @@ def not_in_future(form, field) -> None:
         raise ValidationError(_l("This date cannot be in the future."))
 
 
+#: What a document field says of the files it takes.
+DOCUMENT_HELP = _l("PDF, JPEG or PNG, 10 MB at most.")
+
+
+def _has_file(field) -> bool:
+    return bool(field.data and getattr(field.data, "filename", ""))
+
+
 class PostmortemExecutionForm(RequestForm):
+    """The rights of a deceased person, asked by the person they designated or an heir (Loi
+    Informatique et Libertés, art. 85): the proofs are the death certificate, the requester's
+    identity and, for an heir, the proof of being one (décret 2019-536, art. 124)."""
+
     deceased_name = StringField(
         _l("Full name of the deceased person"), validators=[required, too_long(NAME_MAX)]
     )
@@ -266,8 +281,31 @@ class PostmortemExecutionForm(RequestForm):
         choices=options(*REQUESTER_ROLE_CHOICES),
         validators=[InputRequired(message=_l("Please choose one of the options."))],
     )
+    death_certificate = FileField(_l("The death certificate"), description=DOCUMENT_HELP)
+    heir_document = FileField(
+        _l("If you are an heir: the acte de notoriété or the livret de famille"),
+        description=DOCUMENT_HELP)
+    requester_identity = FileField(
+        _l("Your own identity document"),
+        description=_l("PDF, JPEG or PNG, 10 MB at most. Hide what is not needed (photo, "
+                       "document number)."))
     detail_fields = ("deceased_name", "date_of_death", "requester_role")
-    proof_required = True
+    document_fields = (("death_certificate", ProofKind.DEATH_CERTIFICATE),
+                       ("heir_document", ProofKind.HEIR_STATUS),
+                       ("requester_identity", ProofKind.IDENTITY))
+
+    def validate_death_certificate(self, field) -> None:
+        if not _has_file(field):
+            raise ValidationError(_l("Please attach the death certificate."))
+
+    def validate_heir_document(self, field) -> None:
+        if self.requester_role.data == "heir" and not _has_file(field):
+            raise ValidationError(_l("Please attach the acte de notoriété or the livret de "
+                                     "famille."))
+
+    def validate_requester_identity(self, field) -> None:
+        if not _has_file(field):
+            raise ValidationError(_l("Please attach your identity document."))
 
 
 class AnswerForm(FlaskForm):
@@ -306,7 +344,25 @@ UPLOAD_MESSAGES = {
 def read_upload(form: RequestForm | AnswerForm) -> tuple[bytes, str] | None:
     """The uploaded bytes and their real type, or None when no file was chosen; a rejected
     file raises ``UploadRejected`` with the message put on the field."""
-    upload = form.proof.data
+    return read_file(form.proof)
+
+
+def read_documents(form: RequestForm) -> list[tuple[tuple[bytes, str], ProofKind]]:
+    """Each labelled document the form asks for (``document_fields``) that was sent, with
+    what it proves; the first rejected file raises ``UploadRejected`` (message on its field,
+    nothing stored)."""
+    documents = []
+    for name, kind in form.document_fields:
+        upload = read_file(form[name])
+        if upload is not None:
+            documents.append((upload, kind))
+    return documents
+
+
+def read_file(field) -> tuple[bytes, str] | None:
+    """One file field's bytes and real type (checked by content, at most
+    ``MAX_UPLOAD_BYTES``), or None when no file was chosen."""
+    upload = field.data
     if not upload or not getattr(upload, "filename", ""):
         return None
     limit = current_app.config["MAX_UPLOAD_BYTES"]
@@ -314,6 +370,6 @@ def read_upload(form: RequestForm | AnswerForm) -> tuple[bytes, str] | None:
     try:
         content_type = check_upload(data, max_bytes=limit)
     except UploadRejected as rejected:
-        form.proof.errors = [*form.proof.errors, UPLOAD_MESSAGES[rejected.code]]
+        field.errors = [*field.errors, UPLOAD_MESSAGES[rejected.code]]
         raise
     return data, content_type

@@ -14,7 +14,7 @@ from dsar.extensions import db, limiter
 from dsar.i18n import current_language
 from dsar.models import Case, CaseKind
 from dsar.portal.blueprint import bp
-from dsar.portal.forms import KIND_FORMS, RequestForm, read_upload
+from dsar.portal.forms import KIND_FORMS, RequestForm, read_documents, read_upload
 
 
 @bp.get("/")
@@ -57,6 +57,7 @@ def new_request(kind: str):
         else:
             try:
                 upload = read_upload(form)
+                documents = read_documents(form)
             except UploadRejected:
                 pass  # the message is on the field; the form is shown again, nothing stored
             else:
@@ -71,6 +72,7 @@ def new_request(kind: str):
                     message=form.message.data,
                     representative_name=form.representative_name.data,
                     upload=upload,
+                    documents=documents,
                 )
                 session["submitted"] = case.reference
                 return redirect(url_for("portal.submitted"))

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from dsar.cases import links, staff_actions
 from dsar.cases.clock import one_month_deadline, today_in_paris
-from dsar.cases.details import shown_details
+from dsar.cases.details import PROOF_KIND_LABELS, shown_details
 from dsar.cases.permissions import Action, allowed
 from dsar.cases.possible_actions import possible
 from dsar.cases.refusals import ActionRefused
@@ -109,6 +109,7 @@ def render_case(case: Case, *, error_action: str | None = None, error=None, stat
         plan=plan.plan_of(case), planned=plan.planned_collections(case)
         if case.kind in CHANGE_KINDS else [], exceptions=plan.EXCEPTIONS,
         ground_labels=GROUND_LABELS, shown_details=shown_details(case.details),
+        proof_labels=PROOF_KIND_LABELS,
         source_labels=_source_labels(case),
         steps=plan.steps_of(case), notices=notices.notices_of(case),
         recipients=get_catalog().register.recipients,
