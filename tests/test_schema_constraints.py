@@ -27,6 +27,7 @@ from dsar.models import (
     CaseKind,
     CaseStatus,
     Channel,
+    DirectiveStatus,
     GatherStatus,
     MailStatus,
     MailTemplate,
@@ -63,6 +64,7 @@ VOCABULARIES: dict[tuple[str, str], tuple[str, ...]] = {
     ("recipient_notices", "status"): tuple(NoticeStatus),
     ("suppression_entries", "kind"): tuple(SuppressionKind),
     ("restriction_entries", "kind"): tuple(SuppressionKind),
+    ("directive_versions", "status"): tuple(DirectiveStatus),
 }
 #: What 0008 adds or narrows: gone after ``downgrade 0007``, back after ``upgrade``.
 ADDED_BY_0008 = {("cases", "ck_cases_case_calendar"),
@@ -72,7 +74,8 @@ ADDED_BY_0010 = {("change_plans", "ck_change_plans_plan_status"),
                  ("change_steps", "ck_change_steps_step_status"),
                  ("recipient_notices", "ck_recipient_notices_notice_status"),  # 0011
                  ("suppression_entries", "ck_suppression_entries_suppression_kind"),  # 0012
-                 ("restriction_entries", "ck_restriction_entries_restriction_kind")}  # 0014
+                 ("restriction_entries", "ck_restriction_entries_restriction_kind"),  # 0014
+                 ("directive_versions", "ck_directive_versions_directive_status")}  # 0015
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 TODAY = date(2026, 3, 2)
@@ -143,6 +146,8 @@ def _new_row(table: str, ids: dict[str, int]) -> dict:
         "recipient_notices": lambda: {"case_id": ids["case"], "recipient": f"r{n}"},
         "suppression_entries": lambda: {"kind": "email", "digest": f"{n:064x}"},
         "restriction_entries": lambda: {"kind": "email", "digest": f"{n:064x}"},
+        "directive_versions": lambda: {"case_id": ids["case"], "version": n,
+                                       "status": "in_force"},
     }
     return rows[table]()
 

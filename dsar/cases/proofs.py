@@ -28,6 +28,7 @@ logger = logging.getLogger(__name__)
 #: Statuses after which no document of the case is needed any more: the identity decision is
 #: behind (processing started) or the case is closed.
 DECIDED_STATUSES = frozenset({CaseStatus.IN_PROGRESS, CaseStatus.REVIEW, CaseStatus.EXECUTING,
+                              CaseStatus.RECORDED,
                               CaseStatus.VERIFYING, CaseStatus.COMPLETED, CaseStatus.REJECTED,
                               CaseStatus.WITHDRAWN, CaseStatus.EXPIRED})
 

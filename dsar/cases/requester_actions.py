@@ -64,12 +64,15 @@ def confirm_address(case: Case) -> bool:
     case is confirmed and acknowledged by e-mail. False if it was confirmed or withdrawn
     meanwhile (another tab). Whether the link still confirms is
     ``dsar.cases.intake.confirmation_open``. An objection to direct marketing is then taken
-    up by the system at once (``dsar.changes.marketing``)."""
+    up by the system at once (``dsar.changes.marketing``); post-mortem directives are recorded
+    (``dsar.postmortem.directives``)."""
     moved = _requester_move(case, CaseStatus.CONFIRMED, MailTemplate.ACKNOWLEDGEMENT)
     if moved:
         from dsar.changes.marketing import take_up
+        from dsar.postmortem import directives
 
         take_up(case)
+        directives.take_up(case)
     return moved
 
 

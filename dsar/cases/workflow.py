@@ -26,7 +26,7 @@ S = CaseStatus
 #: expires.
 TRANSITIONS: dict[CaseStatus, frozenset[CaseStatus]] = {
     S.SUBMITTED: frozenset({S.CONFIRMED, S.EXPIRED, S.WITHDRAWN, S.REJECTED}),
-    S.CONFIRMED: frozenset({S.VERIFIED, S.NEEDS_INFO, S.WITHDRAWN, S.REJECTED}),
+    S.CONFIRMED: frozenset({S.VERIFIED, S.NEEDS_INFO, S.RECORDED, S.WITHDRAWN, S.REJECTED}),
     S.NEEDS_INFO: frozenset({S.CONFIRMED, S.VERIFIED, S.WITHDRAWN, S.REJECTED}),
     S.VERIFIED: frozenset({S.IN_PROGRESS, S.NEEDS_INFO, S.WITHDRAWN, S.REJECTED}),
     S.IN_PROGRESS: frozenset({S.REVIEW, S.WITHDRAWN, S.REJECTED}),
@@ -35,6 +35,9 @@ TRANSITIONS: dict[CaseStatus, frozenset[CaseStatus]] = {
     # verified, or something found again, the case is back in review for the DPO.
     S.EXECUTING: frozenset({S.VERIFYING, S.REVIEW, S.WITHDRAWN, S.REJECTED}),
     S.VERIFYING: frozenset({S.REVIEW, S.WITHDRAWN, S.REJECTED}),
+    # Post-mortem directives (docs/postmortem.md): recorded once the address is confirmed,
+    # a standing record until the person revokes them (withdrawn).
+    S.RECORDED: frozenset({S.WITHDRAWN}),
     S.COMPLETED: frozenset(),
     S.REJECTED: frozenset(),
     S.WITHDRAWN: frozenset(),

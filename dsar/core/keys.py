@@ -18,7 +18,8 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import current_app
 
 PURPOSES = ("flask-secret", "storage", "audit-chain", "case-tokens", "staff-totp", "download-codes",
-            "staff-setup", "anonymisation", "suppression", "restriction", "statements")
+            "staff-setup", "anonymisation", "suppression", "restriction", "statements",
+            "directives")
 
 
 class MissingKeyError(RuntimeError):

@@ -12,6 +12,7 @@ from dsar.models.changes import (
     RecipientNotice,
     StepStatus,
 )
+from dsar.models.directives import DirectiveKey, DirectiveStatus, DirectiveVersion
 from dsar.models.enums import (
     CHANGE_KINDS,
     CLOCK_RUNNING_STATUSES,
@@ -48,6 +49,9 @@ __all__ = [
     "FINISHED_STEP_STATUSES",
     "ChangePlan",
     "ChangeStep",
+    "DirectiveKey",
+    "DirectiveStatus",
+    "DirectiveVersion",
     "RestrictionEntry",
     "SupplementaryStatement",
     "NoticeStatus",

@@ -31,6 +31,9 @@ class CaseStatus(enum.StrEnum):
     EXECUTING = "executing"
     #: Every step done: a new search checks that what should be gone is gone.
     VERIFYING = "verifying"
+    #: Post-mortem directives recorded: a standing record the person may change or revoke,
+    #: not a request to answer within a month (off the clock).
+    RECORDED = "recorded"
     COMPLETED = "completed"
     REJECTED = "rejected"
     WITHDRAWN = "withdrawn"
@@ -52,7 +55,8 @@ CLOSED_STATUSES = frozenset(
 #: Statuses in which the legal clock runs: open, and not suspended while waiting for the
 #: requester's answer (docs/legal-rules.md D8). Only these can be overdue or need a reminder.
 CLOCK_RUNNING_STATUSES = frozenset(
-    s for s in CaseStatus if s not in CLOSED_STATUSES and s is not CaseStatus.NEEDS_INFO
+    s for s in CaseStatus
+    if s not in CLOSED_STATUSES and s not in (CaseStatus.NEEDS_INFO, CaseStatus.RECORDED)
 )
 #: The statuses a question to the requester can be asked from, and so the ones the case returns
 #: to once answered (``InfoRequest.resume_status``): the state machine's moves into and out of

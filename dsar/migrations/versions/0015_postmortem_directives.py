@@ -1,0 +1,98 @@
+"""post-mortem directives: every version kept, found by keyed hashes
+
+Revision ID: 0015
+Revises: 0014
+Post-mortem directives (``directive_versions``, sealed; ``directive_keys``, keyed hashes of
+the person's identifiers); cases gain the open, off-the-clock status ``recorded``, and the
+dashboard's partial indexes of the open cases are rebuilt with it. Vocabularies written out, as
+at this revision.
+
+"""
+import sqlalchemy as sa
+from alembic import op
+
+# revision identifiers, used by Alembic.
+revision = '0015'
+down_revision = '0014'
+branch_labels = None
+depends_on = None
+
+OLD_CASE_STATUSES = ('submitted', 'confirmed', 'needs_info', 'verified', 'in_progress',
+                     'review', 'executing', 'verifying', 'completed', 'rejected', 'withdrawn',
+                     'expired')
+NEW_CASE_STATUSES = ('submitted', 'confirmed', 'needs_info', 'verified', 'in_progress',
+                     'review', 'executing', 'verifying', 'recorded', 'completed', 'rejected',
+                     'withdrawn', 'expired')
+CASE_CHECK = "ck_cases_case_status"
+OLD_OPEN_CASES_SQL = ("status IN ('submitted', 'confirmed', 'needs_info', 'verified', "
+                      "'in_progress', 'review', 'executing', 'verifying')")
+OPEN_CASES_SQL = ("status IN ('submitted', 'confirmed', 'needs_info', 'verified', "
+                  "'in_progress', 'review', 'executing', 'verifying', 'recorded')")
+OPEN_INDEXES = (('ix_cases_open_due_on_id', ['due_on', 'id']),
+                ('ix_cases_open_kind_due_on_id', ['kind', 'due_on', 'id']))
+
+
+def _check(column, values):
+    return f"{column} IN (" + ", ".join(f"'{v}'" for v in values) + ")"
+
+
+def _open_indexes(where: str) -> None:
+    with op.batch_alter_table('cases', schema=None) as batch_op:
+        for name, columns in OPEN_INDEXES:
+            batch_op.drop_index(name)
+            batch_op.create_index(name, columns, unique=False, sqlite_where=sa.text(where),
+                                  postgresql_where=sa.text(where))
+
+
+def upgrade():
+    op.create_table(
+        'directive_versions',
+        sa.Column('id', sa.Integer(), nullable=False),
+        sa.Column('case_id', sa.Integer(), nullable=False),
+        sa.Column('version', sa.Integer(), nullable=False),
+        sa.Column('status', sa.Enum('in_force', 'superseded', 'revoked',
+                                    name='directive_status', native_enum=False,
+                                    create_constraint=True, length=32), nullable=False),
+        sa.Column('content_sealed', sa.LargeBinary(), nullable=True),
+        sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(['case_id'], ['cases.id'],
+                                name=op.f('fk_directive_versions_case_id_cases'),
+                                ondelete='CASCADE'),
+        sa.PrimaryKeyConstraint('id', name=op.f('pk_directive_versions')),
+        sa.UniqueConstraint('case_id', 'version', name=op.f('uq_directive_versions_case_id')),
+    )
+    with op.batch_alter_table('directive_versions', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_directive_versions_case_id'), ['case_id'],
+                              unique=False)
+    op.create_table(
+        'directive_keys',
+        sa.Column('id', sa.Integer(), nullable=False),
+        sa.Column('case_id', sa.Integer(), nullable=False),
+        sa.Column('kind', sa.String(length=20), nullable=False),
+        sa.Column('digest', sa.String(length=64), nullable=False),
+        sa.ForeignKeyConstraint(['case_id'], ['cases.id'],
+                                name=op.f('fk_directive_keys_case_id_cases'),
+                                ondelete='CASCADE'),
+        sa.PrimaryKeyConstraint('id', name=op.f('pk_directive_keys')),
+        sa.UniqueConstraint('case_id', 'kind', 'digest', name=op.f('uq_directive_keys_case_id')),
+    )
+    with op.batch_alter_table('directive_keys', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_directive_keys_case_id'), ['case_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_directive_keys_digest'), ['digest'], unique=False)
+    with op.batch_alter_table('cases', schema=None) as batch_op:
+        batch_op.drop_constraint(op.f(CASE_CHECK), type_='check')
+        batch_op.create_check_constraint(op.f(CASE_CHECK), _check('status', NEW_CASE_STATUSES))
+    _open_indexes(OPEN_CASES_SQL)
+
+
+def downgrade():
+    _open_indexes(OLD_OPEN_CASES_SQL)
+    with op.batch_alter_table('cases', schema=None) as batch_op:
+        batch_op.drop_constraint(op.f(CASE_CHECK), type_='check')
+        batch_op.create_check_constraint(op.f(CASE_CHECK), _check('status', OLD_CASE_STATUSES))
+    for table, indexes in (('directive_keys', ('case_id', 'digest')),
+                           ('directive_versions', ('case_id',))):
+        with op.batch_alter_table(table, schema=None) as batch_op:
+            for column in indexes:
+                batch_op.drop_index(batch_op.f(f'ix_{table}_{column}'))
+        op.drop_table(table)

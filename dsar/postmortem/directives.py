@@ -1,0 +1,223 @@
+"""Post-mortem directives (Loi Informatique et Libertés, art. 85 I): for each kind of data the
+organisation holds (the register's categories), erase it, hand a copy to a designated person,
+or keep it; free instructions; the person who is to carry them out. A consent of its own,
+changed or revoked at any time: every version is kept with its date, sealed, and audited.
+
+The case is a standing record, not a request to answer within a month: once the address is
+confirmed the directives are recorded (``recorded``, off the clock) and stay so until the
+person revokes them (the case is then withdrawn, its versions kept). Keyed hashes of the
+person's e-mail address and customer number (``directive_keys``) let staff find them after a
+death without the table listing anyone."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import delete, select, update
+
+from dsar.cases.refusals import ActionRefused
+from dsar.cases.workflow import InvalidTransition, transition
+from dsar.core import storage
+from dsar.core.audit import record_event
+from dsar.core.keys import derived_key
+from dsar.deadlines import PARIS
+from dsar.extensions import db
+from dsar.models import (
+    ActorType,
+    Case,
+    CaseKind,
+    CaseStatus,
+    DirectiveKey,
+    DirectiveStatus,
+    DirectiveVersion,
+)
+from dsar.sources.catalog import get_catalog
+
+#: What may become of a kind of data, in the person's words.
+CHOICES = {
+    "erase": _l("Erase it"),
+    "hand_over": _l("Hand a copy to the person I designate"),
+    "keep": _l("Keep it as it is"),
+}
+#: The portal's field of a category's choice: ``category_<name>``.
+FIELD_PREFIX = "category_"
+
+
+@dataclass(frozen=True)
+class Directives:
+    """One version's content."""
+
+    categories: dict[str, str]
+    instructions: str = ""
+    designated_name: str = ""
+    designated_email: str = ""
+
+    def to_json(self) -> dict:
+        return {"categories": dict(self.categories), "instructions": self.instructions,
+                "designated": {"name": self.designated_name, "email": self.designated_email}}
+
+    @classmethod
+    def from_json(cls, data: dict) -> Directives:
+        designated = data.get("designated") or {}
+        return cls(categories=dict(data.get("categories") or {}),
+                   instructions=data.get("instructions") or "",
+                   designated_name=designated.get("name") or "",
+                   designated_email=designated.get("email") or "")
+
+    @classmethod
+    def from_form(cls, values: dict) -> Directives:
+        """From the portal form's values (``category_<name>``, ``directive_instructions``,
+        ``trusted_person_name``, ``trusted_person_email``)."""
+        return cls(
+            categories={k.removeprefix(FIELD_PREFIX): v for k, v in values.items()
+                        if k.startswith(FIELD_PREFIX) and v in CHOICES},
+            instructions=(values.get("directive_instructions") or "").strip(),
+            designated_name=(values.get("trusted_person_name") or "").strip(),
+            designated_email=(values.get("trusted_person_email") or "").strip())
+
+
+def categories(language: str) -> list[tuple[str, str]]:
+    """The register's categories of data, (name, label in ``language``)."""
+    register = get_catalog().register
+    return [(name, category.label(language)) for name, category in register.categories.items()]
+
+
+def _context(case_id: int, version: int) -> str:
+    return f"directive_versions:{case_id}:{version}"
+
+
+def _digest(kind: str, value: str) -> str:
+    normal = value.strip().lower() if kind == "email" else value.strip().upper()
+    return hmac.new(derived_key("directives"), f"{kind}:{normal}".encode(),
+                    hashlib.sha256).hexdigest()
+
+
+def record(case: Case, content: Directives, *, actor_type: ActorType) -> DirectiveVersion:
+    """Record a new version of the case's directives (the one in force before is
+    superseded), and the keys the person can be found by. Caller commits."""
+    latest = db.session.scalar(select(DirectiveVersion).where(
+        DirectiveVersion.case_id == case.id).order_by(DirectiveVersion.version.desc()).limit(1))
+    number = (latest.version if latest else 0) + 1
+    db.session.execute(update(DirectiveVersion).where(
+        DirectiveVersion.case_id == case.id, DirectiveVersion.status == DirectiveStatus.IN_FORCE)
+        .values(status=DirectiveStatus.SUPERSEDED).execution_options(synchronize_session=False))
+    version = DirectiveVersion(
+        case_id=case.id, version=number, status=DirectiveStatus.IN_FORCE,
+        content_sealed=storage.seal(json.dumps(content.to_json(), sort_keys=True).encode(),
+                                    _context(case.id, number)))
+    db.session.add(version)
+    _index(case)
+    db.session.flush()
+    record_event("directive.recorded", case=case, actor_type=actor_type,
+                 payload={"version": number})
+    return version
+
+
+def _index(case: Case) -> None:
+    db.session.execute(delete(DirectiveKey).where(DirectiveKey.case_id == case.id))
+    keys = {("email", case.email_normalized or case.requester_email)}
+    number = (case.identifiers or {}).get("customer_number")
+    if number:
+        keys.add(("customer_number", number))
+    for kind, value in sorted(keys):
+        db.session.add(DirectiveKey(case_id=case.id, kind=kind, digest=_digest(kind, value)))
+
+
+def take_up(case: Case) -> bool:
+    """Once the address is confirmed: the directives the form collected become version 1
+    (sealed; the form's copy in ``details`` is cleared) and the case a standing record, off
+    the clock. False for another kind or a case that moved meanwhile."""
+    if case.kind is not CaseKind.POSTMORTEM_DIRECTIVE or case.status is not CaseStatus.CONFIRMED:
+        return False
+    try:
+        transition(case, CaseStatus.RECORDED, actor_type=ActorType.SYSTEM)
+    except InvalidTransition:
+        db.session.rollback()
+        return False
+    record(case, Directives.from_form(case.details or {}), actor_type=ActorType.REQUESTER)
+    case.details = {"consent": (case.details or {}).get("consent", True)}
+    db.session.commit()
+    return True
+
+
+def change(case: Case, content: Directives) -> DirectiveVersion:
+    """The person changes their directives from their status page: a new version."""
+    if case.status is not CaseStatus.RECORDED:
+        raise ActionRefused(_l("These directives can no longer be changed."))
+    version = record(case, content, actor_type=ActorType.REQUESTER)
+    db.session.commit()
+    return version
+
+
+def revoke(case: Case) -> None:
+    """The person revokes their directives: a version records the revocation (none is in force
+    after it), and the case is withdrawn; every version stays, with its date."""
+    try:
+        transition(case, CaseStatus.WITHDRAWN, actor_type=ActorType.REQUESTER,
+                   payload={"directives": "revoked"})
+    except InvalidTransition:
+        db.session.rollback()
+        raise ActionRefused(_l("These directives can no longer be changed.")) from None
+    latest = db.session.scalar(select(DirectiveVersion.version).where(
+        DirectiveVersion.case_id == case.id).order_by(DirectiveVersion.version.desc()).limit(1))
+    db.session.execute(update(DirectiveVersion).where(
+        DirectiveVersion.case_id == case.id, DirectiveVersion.status == DirectiveStatus.IN_FORCE)
+        .values(status=DirectiveStatus.SUPERSEDED).execution_options(synchronize_session=False))
+    db.session.add(DirectiveVersion(case_id=case.id, version=(latest or 0) + 1,
+                                    status=DirectiveStatus.REVOKED, content_sealed=None))
+    db.session.flush()
+    record_event("directive.revoked", case=case, actor_type=ActorType.REQUESTER,
+                 payload={"version": (latest or 0) + 1})
+    db.session.commit()
+
+
+def versions(case: Case) -> list[tuple[DirectiveVersion, Directives | None]]:
+    """Every version of the case's directives, oldest first, opened."""
+    rows = db.session.scalars(select(DirectiveVersion).where(
+        DirectiveVersion.case_id == case.id).order_by(DirectiveVersion.version)).all()
+    return [(row, _opened(row)) for row in rows]
+
+
+def _opened(row: DirectiveVersion) -> Directives | None:
+    if row.content_sealed is None:
+        return None
+    return Directives.from_json(json.loads(storage.unseal(
+        row.content_sealed, _context(row.case_id, row.version))))
+
+
+def current(case: Case) -> Directives | None:
+    """The directives in force, None when revoked or never recorded."""
+    row = db.session.scalar(select(DirectiveVersion).where(
+        DirectiveVersion.case_id == case.id, DirectiveVersion.status == DirectiveStatus.IN_FORCE))
+    return _opened(row) if row else None
+
+
+def in_force_at(case: Case, day: date) -> Directives | None:
+    """The directives in force on ``day`` (a date of death, Paris time): the last version
+    recorded by the end of that day, unless it is a revocation; versions made later (by
+    someone else, after the death) do not count."""
+    end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=PARIS)
+    row = db.session.scalar(select(DirectiveVersion).where(
+        DirectiveVersion.case_id == case.id, DirectiveVersion.created_at < end)
+        .order_by(DirectiveVersion.version.desc()).limit(1))
+    return None if row is None or row.status is DirectiveStatus.REVOKED else _opened(row)
+
+
+def find(*, email: str | None = None, customer_number: str | None = None) -> list[Case]:
+    """The directive cases of a person, by their e-mail address or customer number (either
+    found), newest first."""
+    digests = [_digest(kind, value) for kind, value in (("email", email),
+                                                      ("customer_number", customer_number))
+               if value and value.strip()]
+    if not digests:
+        return []
+    return list(db.session.scalars(select(Case).join(
+        DirectiveKey, DirectiveKey.case_id == Case.id).where(
+        DirectiveKey.digest.in_(digests), Case.kind == CaseKind.POSTMORTEM_DIRECTIVE)
+        .distinct().order_by(Case.received_at.desc())))
+
