@@ -16,6 +16,7 @@ from dsar.demo.org import MIN_PEOPLE, SHOWCASE
 from dsar.demo.org.people import person
 from dsar.extensions import db
 from dsar.models import ActorType, Case, CaseKind, CaseStatus
+from dsar.postmortem import directives
 from dsar.search import gathering
 
 
@@ -38,6 +39,17 @@ DETAILS = {
                          "objection_reasons": "Je ne souhaite plus être suivie par votre CRM."},
     CaseKind.RESTRICTION: {"restriction_ground": "accuracy_contested"},
     CaseKind.ERASURE: {"erasure_ground": "no_longer_needed"},
+    # Every category of the demo register erased, but the training record handed over to her
+    # daughter and the invoices kept (the estate may need them).
+    CaseKind.POSTMORTEM_DIRECTIVE: {
+        **{f"category_{name}": "erase" for name in (
+            "identification", "contact", "professional", "test_results", "authentication",
+            "connection", "navigation", "commercial", "marketing", "correspondence",
+            "account_status", "free_text")},
+        "category_training": "hand_over", "category_financial": "keep",
+        "directive_instructions": "Remettre mes attestations de formation à ma fille.",
+        "trusted_person_name": "Élise Garnier", "trusted_person_email":
+        "elise.garnier@example.fr", "consent": True},
 }
 
 #: (name, e-mail, kind, days since receipt, status path)
@@ -72,6 +84,7 @@ def seed_sample_cases() -> int:
                        payload={"demo": True})
         if case.status is CaseStatus.IN_PROGRESS:
             planned.extend(gathering.prepare(case))
+        directives.take_up(case)  # post-mortem directives: recorded once confirmed
     db.session.commit()
     pipeline.start(planned)  # the worker searches the sources once it is up
     return len(SAMPLES)
