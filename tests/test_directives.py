@@ -21,6 +21,8 @@ from dsar.models import (
     DirectiveKey,
     DirectiveStatus,
     DirectiveVersion,
+    MailTemplate,
+    OutboundEmail,
 )
 from dsar.postmortem import directives
 from dsar.postmortem.directives import Directives
@@ -81,6 +83,13 @@ def test_a_change_supersedes_and_a_revocation_ends_every_version_kept(app):
         actions = db.session.scalars(select(AuditEvent.action).where(
             AuditEvent.case_id == case_id, AuditEvent.action.like("directive.%"))).all()
         assert actions == ["directive.recorded", "directive.recorded", "directive.revoked"]
+        # The person is told of each change and of the revocation (a warning if it was not
+        # them), besides the acknowledgement.
+        mails = db.session.scalars(select(OutboundEmail).where(
+            OutboundEmail.case_id == case_id).order_by(OutboundEmail.id)).all()
+        assert [(m.template, m.payload.get("revoked")) for m in mails] == [
+            (MailTemplate.ACKNOWLEDGEMENT, None), (MailTemplate.DIRECTIVES_CHANGED, False),
+            (MailTemplate.DIRECTIVES_CHANGED, True)]
 
 
 def test_the_version_in_force_at_the_date_of_death_counts(app):

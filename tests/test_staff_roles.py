@@ -20,6 +20,7 @@ from dsar.extensions import db
 from dsar.models import (
     AuditEvent,
     Case,
+    CaseKind,
     CaseNote,
     CaseStatus,
     ChangePlan,
@@ -37,6 +38,7 @@ from dsar.models import (
     StaffUser,
 )
 from dsar.pipeline import job_is_queued, transmit_job_id
+from dsar.postmortem import directives
 from dsar.staff.cases import ACTIONS
 from tests.support.casework import PDF
 from tests.support.erasure_world import erasure_in_review, erasure_with_a_pending_notice
@@ -71,7 +73,7 @@ from tests.support.role_scenarios import (
     send_setup_link,
     snapshot,
 )
-from tests.support.staff import login, make_staff
+from tests.support.staff import login, make_case, make_staff
 
 # --------------------------------------------------------------------------- effects
 
@@ -286,6 +288,32 @@ def user_created(app, world, staff, resp):
     assert user.password_changed_at is None  # the owner chooses it from the e-mailed link
 
 
+def a_directive_case(app) -> World:
+    """Post-mortem directives, recorded (version 1)."""
+    case = make_case(app, kind=CaseKind.POSTMORTEM_DIRECTIVE,
+                     details={"category_contact": "erase", "consent": True})
+    with app.app_context():
+        assert directives.take_up(db.session.get(Case, case.id))
+    return World(case.reference, case.id)
+
+
+def search_directives(client, world: World, token: str):
+    """Acting: search directives by the person's e-mail address."""
+    return client.post("/staff/directives/search",
+                       data={"csrf_token": token, "email": "camille.martin@example.fr"})
+
+
+def directives_shown(app, world, staff, resp):
+    assert resp.status_code == 200
+    assert world.reference in resp.get_data(as_text=True)
+
+
+def directives_found(app, world, staff, resp):
+    directives_shown(app, world, staff, resp)
+    assert [e.payload for e in events("directives.searched", staff.id)] == [
+        {"email": True, "customer_number": False}]
+
+
 def links_revoked(app, world, staff, resp):
     redirected_to_case(world, resp)
     assert [e.case_id for e in events("case.links_revoked", staff.id)] == [world.case_id]
@@ -382,6 +410,12 @@ PAGES = [
     Scenario("case-page", Action.VIEW_CASES, frozenset({AGENT, DPO, AUDITOR}),
              case_in(CaseStatus.CONFIRMED), get(lambda w: f"/staff/cases/{w.reference}"),
              case_page_shown, writes=False),
+    Scenario("directives-page", Action.VIEW_CASES, frozenset({AGENT, DPO, AUDITOR}),
+             a_directive_case, get(lambda w: "/staff/directives"), directives_shown,
+             on_case=False, writes=False),
+    Scenario("directives-search", Action.VIEW_CASES, frozenset({AGENT, DPO, AUDITOR}),
+             a_directive_case, search_directives, directives_found,
+             on_case=False, writes=False),
     Scenario("proof", Action.VIEW_PROOF, CASEWORKERS, case_with_proof,
              get(lambda w: f"/staff/cases/{w.reference}/proofs/{w.extra['proof_id']}"),
              proof_shown, writes=False),

@@ -66,6 +66,7 @@ FIELD_LABELS = {
     "deceased_name": _l("Deceased person"),
     "date_of_death": _l("Date of death"),
     "requester_role": _l("Acting as"),
+    "consent": _l("Specific consent given"),
 }
 
 _VALUE_LABELS = {
@@ -74,6 +75,7 @@ _VALUE_LABELS = {
     "objection_target": dict(OBJECTION_TARGET_CHOICES),
     "directive_choice": dict(DIRECTIVE_CHOICE_CHOICES),
     "requester_role": dict(REQUESTER_ROLE_CHOICES),
+    "consent": {True: _l("yes")},
 }
 
 
@@ -81,8 +83,8 @@ def shown_details(details: dict | None) -> list[tuple[str, str]]:
     """``details`` as (label, value) pairs in words; an empty choice is left out."""
     shown = []
     for key, value in (details or {}).items():
-        if value in (None, ""):
-            continue
+        if value in (None, "") or key.startswith("category_"):
+            continue  # a directive's choices: shown version by version, in words
         label = FIELD_LABELS.get(key, key)
         shown.append((label, _VALUE_LABELS.get(key, {}).get(value, value)))
     return shown

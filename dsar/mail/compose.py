@@ -65,6 +65,8 @@ SUBJECTS = {
                                                 "out"),
     MailTemplate.RESTRICTION_LIFT_NOTICE: lazy_gettext("The restriction of your data will be "
                                                        "lifted (request %(reference)s)"),
+    MailTemplate.DIRECTIVES_CHANGED: lazy_gettext("Your directives were changed (request "
+                                                  "%(reference)s)"),
 }
 #: A notice to a recipient (Art. 19) says which change it passes on.
 RECIPIENT_SUBJECTS = {

@@ -132,6 +132,9 @@ class MailTemplate(enum.StrEnum):
     RECIPIENT_NOTICE = "recipient_notice"
     # To the requester, before a restriction is lifted (Art. 18(3)), with the date:
     RESTRICTION_LIFT_NOTICE = "restriction_lift_notice"
+    #: Post-mortem directives changed or revoked from the status page (a warning if it was
+    #: not the person).
+    DIRECTIVES_CHANGED = "directives_changed"
 
 
 #: Templates addressed to a staff member rather than to the requester.

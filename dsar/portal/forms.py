@@ -31,7 +31,6 @@ from wtforms.validators import (
 )
 
 from dsar.cases.details import (
-    DIRECTIVE_CHOICE_CHOICES,
     ERASURE_GROUND_CHOICES,
     OBJECTION_TARGET_CHOICES,
     REQUESTER_ROLE_CHOICES,
@@ -226,31 +225,6 @@ class ObjectionForm(RequestForm):
         return valid
 
 
-DIRECTIVE_CHOICES = options(*DIRECTIVE_CHOICE_CHOICES)
-
-
-class PostmortemDirectiveForm(RequestForm):
-    directive_choice = RadioField(
-        _l("After my death, I want you to:"), choices=DIRECTIVE_CHOICES,
-        validators=[InputRequired(message=_l("Please choose one of the options."))],
-    )
-    directive_instructions = TextAreaField(
-        _l("Details of your directives (optional)"), validators=[Optional(), too_long(LONG_MAX)]
-    )
-    trusted_person_name = StringField(
-        _l("Person you designate to carry them out (optional)"),
-        validators=[Optional(), too_long(NAME_MAX)],
-    )
-    trusted_person_email = EmailField(
-        _l("Their e-mail address (optional)"),
-        validators=[Optional(), too_long(EMAIL_MAX),
-                    Email(message=_l("Please enter a valid e-mail address, such as "
-                                     "name@example.fr."), check_deliverability=False)],
-    )
-    detail_fields = ("directive_choice", "directive_instructions", "trusted_person_name",
-                     "trusted_person_email")
-
-
 def not_in_future(form, field) -> None:
     if field.data and field.data > date.today():
         raise ValidationError(_l("This date cannot be in the future."))
@@ -321,6 +295,8 @@ class AnswerForm(FlaskForm):
     )
 
 
+#: The form of each kind; post-mortem directives have theirs built at request time from the
+#: register (``dsar.portal.directive_forms``; ``dsar.portal.intake.request_form`` picks).
 KIND_FORMS: dict[CaseKind, type[RequestForm]] = {
     CaseKind.ACCESS: AccessForm,
     CaseKind.PORTABILITY: PortabilityForm,
@@ -328,7 +304,6 @@ KIND_FORMS: dict[CaseKind, type[RequestForm]] = {
     CaseKind.ERASURE: ErasureForm,
     CaseKind.RESTRICTION: RestrictionForm,
     CaseKind.OBJECTION: ObjectionForm,
-    CaseKind.POSTMORTEM_DIRECTIVE: PostmortemDirectiveForm,
     CaseKind.POSTMORTEM_EXECUTION: PostmortemExecutionForm,
 }
 

@@ -14,6 +14,7 @@ from dsar.extensions import db, limiter
 from dsar.i18n import current_language
 from dsar.models import Case, CaseKind
 from dsar.portal.blueprint import bp
+from dsar.portal.directive_forms import directive_request_form
 from dsar.portal.forms import KIND_FORMS, RequestForm, read_documents, read_upload
 
 
@@ -25,6 +26,14 @@ def index():
 
 def _intake_limit() -> str:
     return current_app.config["RATELIMIT_INTAKE_PER_ADDRESS"]
+
+
+def request_form(kind: CaseKind) -> RequestForm:
+    """The filing form of ``kind``, bound to the request (the directives' form is built from
+    the register's categories, which are configuration)."""
+    if kind is CaseKind.POSTMORTEM_DIRECTIVE:
+        return directive_request_form()
+    return KIND_FORMS[kind]()
 
 
 def _details(form: RequestForm) -> dict:
@@ -48,7 +57,7 @@ def new_request(kind: str):
         case_kind = CaseKind(kind)
     except ValueError:
         abort(404)
-    form = KIND_FORMS[case_kind]()
+    form = request_form(case_kind)
     if request.method == "POST" and form.validate():
         if intake.over_daily_limit(form.email.data):
             form.email.errors = [*form.email.errors, _l(

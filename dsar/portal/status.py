@@ -1,5 +1,6 @@
 """Confirming the e-mail address, following a case, answering a question, withdrawing it
-(the rules: ``dsar.cases.requester_actions``).
+(the rules: ``dsar.cases.requester_actions``); reading, changing and revoking post-mortem
+directives (``dsar.postmortem.directives``).
 
 Access to a case needs the secret token of an e-mailed link. A valid link puts the case in the
 visitor's session and redirects to a URL without the token (so it does not linger in history
@@ -36,9 +37,15 @@ from dsar.core.tokens import check_session_mark, session_mark
 from dsar.core.uploads import UploadRejected
 from dsar.delivery import release
 from dsar.extensions import db
-from dsar.models import Case, CaseStatus
+from dsar.models import Case, CaseKind, CaseStatus, DirectiveStatus
 from dsar.portal.blueprint import bp
+from dsar.portal.directive_forms import (
+    DirectiveChangeForm,
+    category_labels,
+    directive_change_form,
+)
 from dsar.portal.forms import AnswerForm, read_upload
+from dsar.postmortem import directives
 
 SESSION_KEY = "cases"
 SESSION_MAX_CASES = 20
@@ -125,14 +132,36 @@ def status(reference: str):
     return _render_status(granted_case(reference))
 
 
-def _render_status(case: Case, answer_form: AnswerForm | None = None, code: int = 200):
+def _standing_directives(case: Case) -> bool:
+    """Whether ``case`` holds directives the person may still change or revoke."""
+    return case.kind is CaseKind.POSTMORTEM_DIRECTIVE and case.status is CaseStatus.RECORDED
+
+
+def _directive_view(case: Case, form: DirectiveChangeForm | None) -> dict | None:
+    """What the status page shows of a directive case: the version in force, every version,
+    and the change form (prefilled from the version in force) while they stand."""
+    if case.kind is not CaseKind.POSTMORTEM_DIRECTIVE:
+        return None
+    versions = directives.versions(case)
+    current = directives.current(case)
+    if form is None and _standing_directives(case):
+        form = directive_change_form(current)
+    return {"current": current, "versions": versions, "labels": category_labels(),
+            "choices": directives.CHOICES, "form": form if _standing_directives(case) else None,
+            "revoked": any(row.status is DirectiveStatus.REVOKED for row, _ in versions)}
+
+
+def _render_status(case: Case, answer_form: AnswerForm | None = None, code: int = 200, *,
+                   directive_form: DirectiveChangeForm | None = None):
     package = release.released_package(case)
     return render_template("portal/status.html", case=case, clock=case_deadlines(case),
                            history=requester_actions.public_history(case),
-                           can_withdraw=case.status.is_open,
+                           # Directives standing are revoked, not withdrawn (every version kept).
+                           can_withdraw=case.status.is_open and not _standing_directives(case),
                            question=requester_actions.open_info_request(case),
                            package=package, downloadable=release.is_downloadable(package),
                            erasure=erasure_progress(case),
+                           directive=_directive_view(case, directive_form),
                            answer_form=answer_form or AnswerForm()), code
 
 
@@ -158,5 +187,44 @@ def withdraw(reference: str):
     case = granted_case(reference)
     if request.form.get("confirm_withdraw") != "yes":
         return redirect(url_for("portal.status", reference=case.reference, withdraw="confirm"))
-    requester_actions.withdraw(case)  # False: closed meanwhile
+    if _standing_directives(case):
+        # Withdrawing standing directives is revoking them: a version records it.
+        with suppress(ActionRefused):
+            directives.revoke(case)
+    else:
+        requester_actions.withdraw(case)  # False: closed meanwhile
     return redirect(url_for("portal.status", reference=case.reference))
+
+
+def _directive_case(reference: str) -> Case:
+    """The session's case, which must be one of post-mortem directives (404 otherwise)."""
+    case = granted_case(reference)
+    if case.kind is not CaseKind.POSTMORTEM_DIRECTIVE:
+        abort(404)
+    return case
+
+
+@bp.post("/status/<reference>/directives")
+def change_directives(reference: str):
+    """The person changes their directives: a new version, the one before superseded. Bad
+    input shows the form again with its messages (400), nothing changed."""
+    case = _directive_case(reference)
+    form = directive_change_form()
+    if not form.validate():
+        return _render_status(case, code=400, directive_form=form)
+    with suppress(ActionRefused):  # revoked meanwhile (another tab): the page says so
+        directives.change(case, directives.Directives.from_form(form.data))
+    return redirect(url_for("portal.status", reference=case.reference, _anchor="directives"))
+
+
+@bp.post("/status/<reference>/directives/revoke")
+def revoke_directives(reference: str):
+    """The person revokes their directives (needs the confirmation box ticked): a version
+    records the revocation and the case is withdrawn."""
+    case = _directive_case(reference)
+    if request.form.get("confirm_revoke") != "yes":
+        return redirect(url_for("portal.status", reference=case.reference, revoke="confirm",
+                                _anchor="directives"))
+    with suppress(ActionRefused):  # revoked meanwhile (another tab)
+        directives.revoke(case)
+    return redirect(url_for("portal.status", reference=case.reference, _anchor="directives"))

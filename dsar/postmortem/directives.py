@@ -27,6 +27,7 @@ from dsar.core.audit import record_event
 from dsar.core.keys import derived_key
 from dsar.deadlines import PARIS
 from dsar.extensions import db
+from dsar.mail.outbox import commit_and_send, queue_email
 from dsar.models import (
     ActorType,
     Case,
@@ -35,6 +36,7 @@ from dsar.models import (
     DirectiveKey,
     DirectiveStatus,
     DirectiveVersion,
+    MailTemplate,
 )
 from dsar.sources.catalog import get_catalog
 
@@ -150,7 +152,9 @@ def change(case: Case, content: Directives) -> DirectiveVersion:
     if case.status is not CaseStatus.RECORDED:
         raise ActionRefused(_l("These directives can no longer be changed."))
     version = record(case, content, actor_type=ActorType.REQUESTER)
-    db.session.commit()
+    # The person is told each time: a warning if someone else holding their link did it.
+    commit_and_send(queue_email(case, MailTemplate.DIRECTIVES_CHANGED,
+                                payload={"version": version.version, "revoked": False}))
     return version
 
 
@@ -173,7 +177,8 @@ def revoke(case: Case) -> None:
     db.session.flush()
     record_event("directive.revoked", case=case, actor_type=ActorType.REQUESTER,
                  payload={"version": (latest or 0) + 1})
-    db.session.commit()
+    commit_and_send(queue_email(case, MailTemplate.DIRECTIVES_CHANGED,
+                                payload={"version": (latest or 0) + 1, "revoked": True}))
 
 
 def versions(case: Case) -> list[tuple[DirectiveVersion, Directives | None]]:

@@ -5,7 +5,16 @@ from flask_login import current_user
 from dsar.accounts.management import role_label
 from dsar.cases.permissions import Action, allowed
 from dsar.models.types import utcnow
-from dsar.staff import account, admin, auth, cases, dashboard, factor, setup  # noqa: F401  (routes)
+from dsar.staff import (  # noqa: F401  (routes)
+    account,
+    admin,
+    auth,
+    cases,
+    dashboard,
+    directives,
+    factor,
+    setup,
+)
 from dsar.staff.blueprint import bp
 
 __all__ = ["bp"]

@@ -4,7 +4,8 @@ Revision ID: 0015
 Revises: 0014
 Post-mortem directives (``directive_versions``, sealed; ``directive_keys``, keyed hashes of
 the person's identifiers); cases gain the open, off-the-clock status ``recorded``, and the
-dashboard's partial indexes of the open cases are rebuilt with it. Vocabularies written out, as
+dashboard's partial indexes of the open cases are rebuilt with it; the e-mail telling the person
+their directives were changed or revoked. Vocabularies written out, as
 at this revision.
 
 """
@@ -28,6 +29,13 @@ OLD_OPEN_CASES_SQL = ("status IN ('submitted', 'confirmed', 'needs_info', 'verif
                       "'in_progress', 'review', 'executing', 'verifying')")
 OPEN_CASES_SQL = ("status IN ('submitted', 'confirmed', 'needs_info', 'verified', "
                   "'in_progress', 'review', 'executing', 'verifying', 'recorded')")
+OLD_TEMPLATES = ("confirm_email", "acknowledgement", "withdrawn", "expired", "info_request",
+                 "extended", "rejected", "partially_refused", "staff_reminder", "overdue_digest",
+                 "package_ready", "download_code", "staff_setup", "staff_role_notice",
+                 "links_renewed", "recipient_notice", "change_under_way",
+                 "restriction_lift_notice")
+NEW_TEMPLATES = OLD_TEMPLATES + ("directives_changed",)
+TEMPLATE_CHECK = "ck_outbound_emails_mail_template"
 OPEN_INDEXES = (('ix_cases_open_due_on_id', ['due_on', 'id']),
                 ('ix_cases_open_kind_due_on_id', ['kind', 'due_on', 'id']))
 
@@ -83,9 +91,15 @@ def upgrade():
         batch_op.drop_constraint(op.f(CASE_CHECK), type_='check')
         batch_op.create_check_constraint(op.f(CASE_CHECK), _check('status', NEW_CASE_STATUSES))
     _open_indexes(OPEN_CASES_SQL)
+    with op.batch_alter_table('outbound_emails', schema=None) as batch_op:
+        batch_op.drop_constraint(op.f(TEMPLATE_CHECK), type_='check')
+        batch_op.create_check_constraint(op.f(TEMPLATE_CHECK), _check('template', NEW_TEMPLATES))
 
 
 def downgrade():
+    with op.batch_alter_table('outbound_emails', schema=None) as batch_op:
+        batch_op.drop_constraint(op.f(TEMPLATE_CHECK), type_='check')
+        batch_op.create_check_constraint(op.f(TEMPLATE_CHECK), _check('template', OLD_TEMPLATES))
     _open_indexes(OLD_OPEN_CASES_SQL)
     with op.batch_alter_table('cases', schema=None) as batch_op:
         batch_op.drop_constraint(op.f(CASE_CHECK), type_='check')
