@@ -45,7 +45,9 @@ DEFAULTS: dict[str, object] = {
     "MAX_UPLOAD_BYTES": 10 * 1024 * 1024,
     # Requests larger than this are cut off before parsing (a friendly 413 page); files between
     # MAX_UPLOAD_BYTES and this get a message at the field with the rest of the form kept.
-    "MAX_CONTENT_LENGTH": 25 * 1024 * 1024,
+    # The rights of a deceased person take up to four documents (three proofs and a general
+    # one) of MAX_UPLOAD_BYTES each, with the form around them.
+    "MAX_CONTENT_LENGTH": 45 * 1024 * 1024,
     "RATELIMIT_INTAKE_PER_ADDRESS": "20 per hour",
     "RATELIMIT_INTAKE_PER_EMAIL_PER_DAY": 5,
     # Per client address, on the download pages (the per-case code limits are separate).

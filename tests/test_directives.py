@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import select
 
 from dsar.cases.clock import today_in_paris
@@ -117,14 +118,69 @@ def test_the_version_in_force_at_the_date_of_death_counts(app):
         assert directives.in_force_at(case, datetime(2026, 3, 31).date()) is not None
 
 
-def test_staff_find_the_directives_by_the_persons_identifiers_only(app):
+def test_staff_find_the_directives_by_the_address_the_person_proved(app):
     mine = recorded(app)
     other = recorded(app, email="camille.martin@autre.example")
     with app.app_context():
         assert [c.id for c in directives.find(email="Camille.Martin@Example.FR")] == [mine]
-        assert {c.id for c in directives.find(customer_number=" cust-1042 ")} == {mine, other}
+        assert [c.id for c in directives.find(email="camille.martin@autre.example")] == [other]
         assert directives.find(email="paul.durand@example.fr") == []
         assert directives.find() == []
+        # Only the proven address is a key: never the customer number the person typed.
+        assert set(db.session.scalars(select(DirectiveKey.kind))) == {"email"}
         # Keyed hashes only: no identifier in clear.
         digests = db.session.scalars(select(DirectiveKey.digest)).all()
         assert all(len(d) == 64 and "@" not in d for d in digests)
+
+
+def test_the_heirs_exclusion_and_the_consent_are_kept_with_each_version(app):
+    """Art. 85 II: heirs act only where the directives do not say otherwise; the version in
+    force at the death says whether they may."""
+    case_id = recorded(app, heirs_excluded=True)
+    with app.app_context():
+        content = directives.current(db.session.get(Case, case_id))
+        assert content.heirs_excluded is True and content.consent is True
+        directives.change(db.session.get(Case, case_id),
+                          Directives(categories={"contact": "keep"}, heirs_excluded=False))
+        first, second = (c for _, c in directives.versions(db.session.get(Case, case_id)))
+        assert (first.heirs_excluded, second.heirs_excluded) == (True, False)
+
+
+def test_directives_a_crash_left_confirmed_are_recorded_by_the_sweep(app):
+    """The process died between the confirmation and the recording: the case would sit on
+    the clock with nothing recorded; the sweep records it after the grace period."""
+    case = make_case(app, status=CaseStatus.CONFIRMED, kind=CaseKind.POSTMORTEM_DIRECTIVE,
+                     email=EMAIL, details=dict(FORM))
+    with app.app_context():
+        now = datetime.now(UTC)
+        assert directives.catch_up(now - timedelta(minutes=5)) == 0  # still in its grace
+        assert directives.catch_up(now + timedelta(seconds=1)) == 1
+        assert db.session.get(Case, case.id).status is CaseStatus.RECORDED
+        assert len(directives.versions(db.session.get(Case, case.id))) == 1
+
+
+def test_unconfirmed_directives_leave_nothing_behind_when_they_expire(app):
+    from dsar.pipeline.sweep import expire_unconfirmed
+
+    case = make_case(app, status=CaseStatus.SUBMITTED, kind=CaseKind.POSTMORTEM_DIRECTIVE,
+                     email=EMAIL, details=dict(FORM))
+    with app.app_context():
+        assert case.id in expire_unconfirmed(datetime.now(UTC) + timedelta(days=30))
+        assert db.session.get(Case, case.id).details == {}
+
+
+def test_a_standing_record_offers_no_deadline_action_but_may_be_refused(app):
+    from dsar.cases.possible_actions import possible
+    from dsar.cases.refusals import ActionRefused
+    from dsar.cases.staff_actions import extend
+    from dsar.models import StaffUser
+    from tests.support.staff import make_staff
+
+    case_id = recorded(app)
+    dpo = make_staff(app, "dpo", email="dpo-standing@staff.example")
+    with app.test_request_context():
+        case = db.session.get(Case, case_id)
+        assert not possible(case, "extend") and not possible(case, "start")
+        assert possible(case, "reject") and possible(case, "note")
+        with pytest.raises(ActionRefused):
+            extend(case, db.session.get(StaffUser, dpo.id), "Beaucoup de sources.")

@@ -179,6 +179,8 @@ def test_filed_directives_become_version_1_once_the_address_is_confirmed(app, cl
         ({"consent": None}, "consent"),
         ({"category_billing": None}, "category_billing"),
         ({"category_billing": "give_away"}, "category_billing"),
+        # A consent of one's own: nobody records directives for someone else.
+        ({"representative_name": "Me Durand"}, "representative_name"),
     ],
 )
 def test_incomplete_directives_are_refused_and_nothing_is_filed(app, client, overrides, field):

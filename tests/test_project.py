@@ -113,7 +113,7 @@ def test_dashboard_query_repeats_the_partial_index_predicate(app):
     from dsar.staff.dashboard import Filters, dashboard_query
 
     # The last migration that (re)built the partial indexes.
-    path = ROOT / "dsar/migrations/versions/0015_postmortem_directives.py"
+    path = ROOT / "dsar/migrations/versions/0010_change_plans.py"
     spec = importlib.util.spec_from_file_location("m0010", path)
     migration = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(migration)

@@ -311,7 +311,7 @@ def directives_shown(app, world, staff, resp):
 def directives_found(app, world, staff, resp):
     directives_shown(app, world, staff, resp)
     assert [e.payload for e in events("directives.searched", staff.id)] == [
-        {"email": True, "customer_number": False}]
+        {"email": True}]
 
 
 def links_revoked(app, world, staff, resp):

@@ -8,13 +8,19 @@ run (``dsar.pipeline.queues.DsarJob``): nothing else imported here is a job.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from flask import current_app
+
 from dsar import pipeline
 from dsar.cases import proofs, reminders
 from dsar.changes import answer, execution, marketing, notices, plan, restriction
 from dsar.delivery import release
 from dsar.exports import build
 from dsar.mail import sending
+from dsar.models.types import utcnow
 from dsar.pipeline import sweep
+from dsar.postmortem import directives
 from dsar.search import gathering
 from dsar.sources import indexing
 from workers.app import final_attempt, job
@@ -47,9 +53,11 @@ def purge_identity_documents() -> int:
 @job
 def sweep_lost_work() -> int:
     """Periodic: queue again the work whose job vanished from Redis, ended without doing it,
-    or whose worker died; and take up again an objection to direct marketing a crash left
-    between two of its stages."""
-    return sum(sweep.requeue_lost_work().values()) + sum(marketing.catch_up().values())
+    or whose worker died; and take up again an objection to direct marketing, or directives,
+    a crash left between two of their stages."""
+    grace = timedelta(seconds=int(current_app.config["REQUEUE_GRACE_SECONDS"]))
+    return (sum(sweep.requeue_lost_work().values()) + sum(marketing.catch_up().values())
+            + directives.catch_up(utcnow() - grace))
 
 
 @job

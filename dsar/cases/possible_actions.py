@@ -15,7 +15,15 @@ from dsar.changes.restriction import can_lift
 from dsar.delivery import release
 from dsar.exports.build import current_package
 from dsar.extensions import db
-from dsar.models import CHANGE_KINDS, Case, CaseKind, CaseStatus, ChangePlan, PlanStatus
+from dsar.models import (
+    CHANGE_KINDS,
+    STANDING_STATUSES,
+    Case,
+    CaseKind,
+    CaseStatus,
+    ChangePlan,
+    PlanStatus,
+)
 from dsar.search.gathering import GATHERING_STATUSES
 
 #: Actions that need the case to move to a status: possible when the state machine allows it.
@@ -40,6 +48,10 @@ def possible(case: Case, action: str) -> bool:
     status = CaseStatus(case.status)
     if action in ("note", "assign"):
         return True
+    if status in STANDING_STATUSES:
+        # A standing record waits for nothing: no deadline to extend, nothing to search.
+        return action in ("reject", "revoke_links") and (
+            action != "revoke_links" or links.links_alive(case))
     if action in ("start", "rerun") and plan_locked(case):
         return False  # the plan approved: searching again would rebuild it under the DPO
     if action in _MOVES:

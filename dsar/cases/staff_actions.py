@@ -22,6 +22,7 @@ from dsar.extensions import db
 from dsar.mail.outbox import commit_and_send, queue_email
 from dsar.models import (
     CHANGE_KINDS,
+    CLOCK_RUNNING_STATUSES,
     ActorType,
     Case,
     CaseKind,
@@ -112,6 +113,8 @@ def extend(case: Case, staff: StaffUser, reason: str) -> None:
     reason = required_text(reason, _l("Please give the reason for the extension."))
     if not case.status.is_open:
         raise ActionRefused(_l("This case is closed."))
+    if case.status not in CLOCK_RUNNING_STATUSES:
+        raise ActionRefused(_l("This action is not possible while the case is in this state."))
     if case.extended:
         raise ActionRefused(_l("This case has already been extended; the law allows it once."))
     last_day = one_month_deadline(case)

@@ -37,7 +37,7 @@ TRANSITIONS: dict[CaseStatus, frozenset[CaseStatus]] = {
     S.VERIFYING: frozenset({S.REVIEW, S.WITHDRAWN, S.REJECTED}),
     # Post-mortem directives (docs/postmortem.md): recorded once the address is confirmed,
     # a standing record until the person revokes them (withdrawn).
-    S.RECORDED: frozenset({S.WITHDRAWN}),
+    S.RECORDED: frozenset({S.WITHDRAWN, S.REJECTED}),
     S.COMPLETED: frozenset(),
     S.REJECTED: frozenset(),
     S.WITHDRAWN: frozenset(),

@@ -54,6 +54,9 @@ CLOSED_STATUSES = frozenset(
 )
 #: Statuses in which the legal clock runs: open, and not suspended while waiting for the
 #: requester's answer (docs/legal-rules.md D8). Only these can be overdue or need a reminder.
+#: Open statuses of cases that wait for no answer: post-mortem directives recorded, a standing
+#: record (docs/postmortem.md). Off the clock and off the dashboard's list of work to do.
+STANDING_STATUSES = frozenset({CaseStatus.RECORDED})
 CLOCK_RUNNING_STATUSES = frozenset(
     s for s in CaseStatus
     if s not in CLOSED_STATUSES and s not in (CaseStatus.NEEDS_INFO, CaseStatus.RECORDED)

@@ -24,6 +24,7 @@ from dsar.models import (
     FINISHED_GATHER_STATUSES,
     ActorType,
     Case,
+    CaseKind,
     CaseStatus,
     ExportPackage,
     GatherStatus,
@@ -56,6 +57,10 @@ def expire_unconfirmed(now: datetime | None = None) -> list[int]:
                        payload={"reason": "not_confirmed"})
         except StaleTransition:  # confirmed (or withdrawn) the same instant: it stays so
             continue
+        if case.kind is CaseKind.POSTMORTEM_DIRECTIVE:
+            # Never recorded: the directives the form collected (a designated person's name
+            # and address among them) are not kept for a case that will never hold them.
+            case.details = {}
         mails.append(queue_email(case, MailTemplate.EXPIRED))
         expired.append(case.id)
     db.session.commit()

@@ -10,7 +10,14 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, RadioField, StringField, TextAreaField
+from wtforms import (
+    BooleanField,
+    EmailField,
+    RadioField,
+    StringField,
+    TextAreaField,
+    ValidationError,
+)
 from wtforms.validators import DataRequired, Email, InputRequired, Optional
 
 from dsar.i18n import current_language
@@ -63,6 +70,11 @@ class DirectiveFields:
                     Email(message=_l("Please enter a valid e-mail address, such as "
                                      "name@example.fr."), check_deliverability=False)],
     )
+    heirs_excluded = BooleanField(
+        _l("My heirs may not exercise my rights over my data after my death"),
+        description=_l("Without this, your heirs may ask what the law allows them (settling "
+                       "your estate, closing your accounts) where your directives say nothing."),
+    )
     consent = BooleanField(
         _l("I give my specific consent to these directives, separate from the terms of use; "
            "I can change or revoke them at any time from my status page."),
@@ -73,7 +85,7 @@ class DirectiveFields:
     category_fields: tuple[str, ...] = ()
     #: The directive fields, in the order shown and copied into ``Case.details``.
     directive_fields = ("directive_instructions", "trusted_person_name",
-                        "trusted_person_email", "consent")
+                        "trusted_person_email", "heirs_excluded", "consent")
 
     def validate(self, extra_validators=None) -> bool:
         # Not an inline validator: Optional() stops the chain of an empty field.
@@ -90,6 +102,13 @@ class DirectiveFields:
 
 class PostmortemDirectiveForm(DirectiveFields, RequestForm):
     """Filing directives on the portal (the categories come from :func:`directive_request_form`)."""
+
+    def validate_representative_name(self, field) -> None:
+        # Directives are a consent of the person's own (LIL art. 85 I): nobody files them for
+        # someone else, and the address proved would be the representative's.
+        if (field.data or "").strip():
+            raise ValidationError(_l("Directives for after one's death are personal: only the "
+                                     "person concerned may record them."))
 
 
 class DirectiveChangeForm(DirectiveFields, FlaskForm):
@@ -128,5 +147,6 @@ def directive_change_form(content: Directives | None = None) -> DirectiveChangeF
     data = {f"{FIELD_PREFIX}{name}": choice for name, choice in content.categories.items()}
     data.update(directive_instructions=content.instructions,
                 trusted_person_name=content.designated_name,
-                trusted_person_email=content.designated_email)
+                trusted_person_email=content.designated_email,
+                heirs_excluded=content.heirs_excluded)
     return form_class(formdata=None, data=data)

@@ -5,9 +5,9 @@ changed or revoked at any time: every version is kept with its date, sealed, and
 
 The case is a standing record, not a request to answer within a month: once the address is
 confirmed the directives are recorded (``recorded``, off the clock) and stay so until the
-person revokes them (the case is then withdrawn, its versions kept). Keyed hashes of the
-person's e-mail address and customer number (``directive_keys``) let staff find them after a
-death without the table listing anyone."""
+person revokes them (the case is then withdrawn, its versions kept). A keyed hash of the
+e-mail address the person proved (``directive_keys``) lets staff find them after a death
+without the table listing anyone."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from datetime import date, datetime, time, timedelta
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
 
 from dsar.cases.refusals import ActionRefused
 from dsar.cases.workflow import InvalidTransition, transition
@@ -38,6 +39,7 @@ from dsar.models import (
     DirectiveVersion,
     MailTemplate,
 )
+from dsar.models.types import utcnow
 from dsar.sources.catalog import get_catalog
 
 #: What may become of a kind of data, in the person's words.
@@ -58,10 +60,16 @@ class Directives:
     instructions: str = ""
     designated_name: str = ""
     designated_email: str = ""
+    #: The person excludes their heirs (the "mention contraire" of LIL art. 85 II): without
+    #: directives to apply, heirs may then do nothing.
+    heirs_excluded: bool = False
+    #: The specific consent given with this version (the forms require it).
+    consent: bool = True
 
     def to_json(self) -> dict:
         return {"categories": dict(self.categories), "instructions": self.instructions,
-                "designated": {"name": self.designated_name, "email": self.designated_email}}
+                "designated": {"name": self.designated_name, "email": self.designated_email},
+                "heirs_excluded": self.heirs_excluded, "consent": self.consent}
 
     @classmethod
     def from_json(cls, data: dict) -> Directives:
@@ -69,7 +77,9 @@ class Directives:
         return cls(categories=dict(data.get("categories") or {}),
                    instructions=data.get("instructions") or "",
                    designated_name=designated.get("name") or "",
-                   designated_email=designated.get("email") or "")
+                   designated_email=designated.get("email") or "",
+                   heirs_excluded=bool(data.get("heirs_excluded")),
+                   consent=bool(data.get("consent", True)))
 
     @classmethod
     def from_form(cls, values: dict) -> Directives:
@@ -80,7 +90,9 @@ class Directives:
                         if k.startswith(FIELD_PREFIX) and v in CHOICES},
             instructions=(values.get("directive_instructions") or "").strip(),
             designated_name=(values.get("trusted_person_name") or "").strip(),
-            designated_email=(values.get("trusted_person_email") or "").strip())
+            designated_email=(values.get("trusted_person_email") or "").strip(),
+            heirs_excluded=bool(values.get("heirs_excluded")),
+            consent=bool(values.get("consent", True)))
 
 
 def categories(language: str) -> list[tuple[str, str]]:
@@ -121,13 +133,12 @@ def record(case: Case, content: Directives, *, actor_type: ActorType) -> Directi
 
 
 def _index(case: Case) -> None:
+    """The keys the directives are found by: the e-mail address whose control the person
+    proved. Not a customer number they typed: nobody checked it, and directives found by
+    someone else's number would hand that person's data to whoever filed them."""
     db.session.execute(delete(DirectiveKey).where(DirectiveKey.case_id == case.id))
-    keys = {("email", case.email_normalized or case.requester_email)}
-    number = (case.identifiers or {}).get("customer_number")
-    if number:
-        keys.add(("customer_number", number))
-    for kind, value in sorted(keys):
-        db.session.add(DirectiveKey(case_id=case.id, kind=kind, digest=_digest(kind, value)))
+    db.session.add(DirectiveKey(case_id=case.id, kind="email", digest=_digest(
+        "email", case.email_normalized or case.requester_email)))
 
 
 def take_up(case: Case) -> bool:
@@ -142,16 +153,26 @@ def take_up(case: Case) -> bool:
         db.session.rollback()
         return False
     record(case, Directives.from_form(case.details or {}), actor_type=ActorType.REQUESTER)
-    case.details = {"consent": (case.details or {}).get("consent", True)}
+    case.details = {}  # sealed in version 1 now (with the consent given)
     db.session.commit()
     return True
 
 
 def change(case: Case, content: Directives) -> DirectiveVersion:
     """The person changes their directives from their status page: a new version."""
-    if case.status is not CaseStatus.RECORDED:
+    # A compare-and-set on the case: a revocation committed meanwhile (another tab) wins, and
+    # of two changes at once the second waits for the first (a new version number each).
+    still = db.session.execute(
+        update(Case).where(Case.id == case.id, Case.status == CaseStatus.RECORDED)
+        .values(updated_at=utcnow()).execution_options(synchronize_session=False)).rowcount
+    if still != 1:
+        db.session.rollback()
         raise ActionRefused(_l("These directives can no longer be changed."))
-    version = record(case, content, actor_type=ActorType.REQUESTER)
+    try:
+        version = record(case, content, actor_type=ActorType.REQUESTER)
+    except IntegrityError:
+        db.session.rollback()
+        raise ActionRefused(_l("These directives can no longer be changed.")) from None
     # The person is told each time: a warning if someone else holding their link did it.
     commit_and_send(queue_email(case, MailTemplate.DIRECTIVES_CHANGED,
                                 payload={"version": version.version, "revoked": False}))
@@ -213,16 +234,22 @@ def in_force_at(case: Case, day: date) -> Directives | None:
     return None if row is None or row.status is DirectiveStatus.REVOKED else _opened(row)
 
 
-def find(*, email: str | None = None, customer_number: str | None = None) -> list[Case]:
-    """The directive cases of a person, by their e-mail address or customer number (either
-    found), newest first."""
-    digests = [_digest(kind, value) for kind, value in (("email", email),
-                                                      ("customer_number", customer_number))
-               if value and value.strip()]
+def find(*, email: str | None = None) -> list[Case]:
+    """The directive cases of a person, by the e-mail address they proved, newest first."""
+    digests = [_digest("email", email)] if email and email.strip() else []
     if not digests:
         return []
-    return list(db.session.scalars(select(Case).join(
-        DirectiveKey, DirectiveKey.case_id == Case.id).where(
-        DirectiveKey.digest.in_(digests), Case.kind == CaseKind.POSTMORTEM_DIRECTIVE)
-        .distinct().order_by(Case.received_at.desc())))
+    # No DISTINCT over the cases' columns: PostgreSQL compares no ``json`` values.
+    return list(db.session.scalars(select(Case).where(
+        Case.id.in_(select(DirectiveKey.case_id).where(DirectiveKey.digest.in_(digests))),
+        Case.kind == CaseKind.POSTMORTEM_DIRECTIVE).order_by(Case.received_at.desc())))
 
+
+
+def catch_up(before: datetime) -> int:
+    """The sweep's part: directive cases confirmed before ``before`` but never recorded (the
+    process died between the confirmation and the recording) are recorded now."""
+    stalled = db.session.scalars(select(Case).where(
+        Case.kind == CaseKind.POSTMORTEM_DIRECTIVE, Case.status == CaseStatus.CONFIRMED,
+        Case.updated_at < before)).all()
+    return sum(take_up(case) for case in stalled)

@@ -27,6 +27,7 @@ from dsar.extensions import db
 from dsar.models import (
     CLOCK_RUNNING_STATUSES,
     CLOSED_STATUSES,
+    STANDING_STATUSES,
     Case,
     CaseKind,
     CaseStatus,
@@ -34,7 +35,8 @@ from dsar.models import (
 from dsar.staff.access import require
 from dsar.staff.blueprint import bp
 
-OPEN_STATUSES = [s for s in CaseStatus if s not in CLOSED_STATUSES]
+#: The cases waiting for work; a standing record (post-mortem directives) has its own list.
+OPEN_STATUSES = [s for s in CaseStatus if s not in CLOSED_STATUSES and s not in STANDING_STATUSES]
 DUE_SOON_DAYS = 7
 
 #: The session key of this browser's searches, ``{id: query}``, and how many it keeps.

@@ -49,9 +49,14 @@ def listed(cases: list[Case]) -> list[tuple[Case, int, datetime | None]]:
     return [(case, *stats.get(case.id, (0, None))) for case in cases]
 
 
+#: Far beyond any real list; a larger number would overflow the database's OFFSET.
+MAX_PAGE = 100_000
+
+
 def _page_number() -> int:
     raw = request.args.get("page", "1")
-    return max(int(raw), 1) if raw.isdigit() else 1
+    # isdecimal() alone would let "²" through; int() would then fail.
+    return min(max(int(raw), 1), MAX_PAGE) if raw.isascii() and raw.isdigit() else 1
 
 
 @bp.get("/directives")
@@ -70,18 +75,17 @@ def directive_list():
 @bp.post("/directives/search")
 @require(Action.VIEW_CASES)
 def directive_search():
-    """The directive cases of a person, by e-mail address or customer number (either),
-    shown at once: the values never leave the request body."""
+    """The directive cases of a person, by the e-mail address they proved when recording
+    them, shown at once: the value never leaves the request body."""
     email = (request.form.get("email") or "").strip()[:FIELD_MAX]
-    number = (request.form.get("customer_number") or "").strip()[:FIELD_MAX]
-    form = {"email": email, "customer_number": number}
-    if not email and not number:
+    form = {"email": email}
+    if not email:
         return render_template(
             "staff/directives.html", rows=[], page=1, has_next=False, results=None, form=form,
-            error=_l("Give an e-mail address or a customer number.")), 400
-    found = directives.find(email=email or None, customer_number=number or None)
+            error=_l("Give the e-mail address of the deceased.")), 400
+    found = directives.find(email=email)
     record_event("directives.searched", actor_type=ActorType.STAFF, actor_id=current_user.id,
-                 payload={"email": bool(email), "customer_number": bool(number)})
+                 payload={"email": True})
     db.session.commit()
     return render_template("staff/directives.html", rows=[], page=1, has_next=False,
                            results=listed(found), form=form)

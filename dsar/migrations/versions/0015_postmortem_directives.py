@@ -3,9 +3,9 @@
 Revision ID: 0015
 Revises: 0014
 Post-mortem directives (``directive_versions``, sealed; ``directive_keys``, keyed hashes of
-the person's identifiers); cases gain the open, off-the-clock status ``recorded``, and the
-dashboard's partial indexes of the open cases are rebuilt with it; the e-mail telling the person
-their directives were changed or revoked. Vocabularies written out, as
+the person's proven address); cases gain the open, off-the-clock status ``recorded`` (left out
+of the dashboard's partial indexes: a standing record is no work to do); the e-mail telling the
+person their directives were changed or revoked. Vocabularies written out, as
 at this revision.
 
 """
@@ -25,10 +25,6 @@ NEW_CASE_STATUSES = ('submitted', 'confirmed', 'needs_info', 'verified', 'in_pro
                      'review', 'executing', 'verifying', 'recorded', 'completed', 'rejected',
                      'withdrawn', 'expired')
 CASE_CHECK = "ck_cases_case_status"
-OLD_OPEN_CASES_SQL = ("status IN ('submitted', 'confirmed', 'needs_info', 'verified', "
-                      "'in_progress', 'review', 'executing', 'verifying')")
-OPEN_CASES_SQL = ("status IN ('submitted', 'confirmed', 'needs_info', 'verified', "
-                  "'in_progress', 'review', 'executing', 'verifying', 'recorded')")
 OLD_TEMPLATES = ("confirm_email", "acknowledgement", "withdrawn", "expired", "info_request",
                  "extended", "rejected", "partially_refused", "staff_reminder", "overdue_digest",
                  "package_ready", "download_code", "staff_setup", "staff_role_notice",
@@ -36,20 +32,8 @@ OLD_TEMPLATES = ("confirm_email", "acknowledgement", "withdrawn", "expired", "in
                  "restriction_lift_notice")
 NEW_TEMPLATES = OLD_TEMPLATES + ("directives_changed",)
 TEMPLATE_CHECK = "ck_outbound_emails_mail_template"
-OPEN_INDEXES = (('ix_cases_open_due_on_id', ['due_on', 'id']),
-                ('ix_cases_open_kind_due_on_id', ['kind', 'due_on', 'id']))
-
-
 def _check(column, values):
     return f"{column} IN (" + ", ".join(f"'{v}'" for v in values) + ")"
-
-
-def _open_indexes(where: str) -> None:
-    with op.batch_alter_table('cases', schema=None) as batch_op:
-        for name, columns in OPEN_INDEXES:
-            batch_op.drop_index(name)
-            batch_op.create_index(name, columns, unique=False, sqlite_where=sa.text(where),
-                                  postgresql_where=sa.text(where))
 
 
 def upgrade():
@@ -90,7 +74,6 @@ def upgrade():
     with op.batch_alter_table('cases', schema=None) as batch_op:
         batch_op.drop_constraint(op.f(CASE_CHECK), type_='check')
         batch_op.create_check_constraint(op.f(CASE_CHECK), _check('status', NEW_CASE_STATUSES))
-    _open_indexes(OPEN_CASES_SQL)
     with op.batch_alter_table('outbound_emails', schema=None) as batch_op:
         batch_op.drop_constraint(op.f(TEMPLATE_CHECK), type_='check')
         batch_op.create_check_constraint(op.f(TEMPLATE_CHECK), _check('template', NEW_TEMPLATES))
@@ -100,7 +83,6 @@ def downgrade():
     with op.batch_alter_table('outbound_emails', schema=None) as batch_op:
         batch_op.drop_constraint(op.f(TEMPLATE_CHECK), type_='check')
         batch_op.create_check_constraint(op.f(TEMPLATE_CHECK), _check('template', OLD_TEMPLATES))
-    _open_indexes(OLD_OPEN_CASES_SQL)
     with op.batch_alter_table('cases', schema=None) as batch_op:
         batch_op.drop_constraint(op.f(CASE_CHECK), type_='check')
         batch_op.create_check_constraint(op.f(CASE_CHECK), _check('status', OLD_CASE_STATUSES))
