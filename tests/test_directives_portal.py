@@ -148,9 +148,11 @@ def test_filed_directives_become_version_1_once_the_address_is_confirmed(app, cl
                                       "billing": "keep"},
                        "instructions": INSTRUCTIONS,
                        "designated": {"name": "Lucie Martin",
-                                      "email": "lucie.martin@example.fr"}}
-    # The directives live sealed in their version; the case keeps only the consent.
-    assert case.details == {"consent": True}
+                                      "email": "lucie.martin@example.fr"},
+                       "heirs_excluded": False, "consent": True}
+    # The directives live sealed in their version, the consent with them; the case keeps
+    # nothing of them.
+    assert case.details == {}
 
     client.get("/language/en")
     html = status_page(client, case)
@@ -212,7 +214,8 @@ def test_a_change_is_a_new_version_and_the_old_one_is_superseded(app, client, ru
     assert rows[1][2] == {"categories": {"identification": "erase", "contact": "erase",
                                          "billing": "hand_over"},
                           "instructions": "Tout effacer.",
-                          "designated": {"name": "Paul Martin", "email": "paul@example.fr"}}
+                          "designated": {"name": "Paul Martin", "email": "paul@example.fr"},
+                          "heirs_excluded": False, "consent": True}
     with app.app_context():
         assert directives.current(db.session.get(Case, case.id)).designated_name == "Paul Martin"
         events = db.session.scalars(select(AuditEvent.action).where(

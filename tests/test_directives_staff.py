@@ -220,7 +220,8 @@ def test_the_case_page_shows_every_version_after_a_change_and_a_revocation(app):
     assert "Version 1" in first[2] and first[2].endswith(
         "Contact details Erase it Purchases Hand a copy to the person I designate "
         "Instructions Fermer mon compte. "
-        "Designated person Lucie Martin <lucie.martin@example.fr>")
+        "Designated person Lucie Martin <lucie.martin@example.fr> "
+        "Heirs may act where the directives say nothing")
     assert " · superseded " in first[2]
     assert " · in force " in second[2]
     assert "Contact details Keep it as it is Purchases Erase it" in second[2]
