@@ -40,7 +40,10 @@ KIND_EXTRAS = {
                                     "directive_instructions": "Photos pour ma fille.",
                                     "trusted_person_name": "Lucie Martin",
                                     "trusted_person_email": "lucie.martin@example.fr"},
-    CaseKind.POSTMORTEM_EXECUTION: {"deceased_name": "Jean Martin", "date_of_death": "2026-01-15",
+    CaseKind.POSTMORTEM_EXECUTION: {"deceased_name": "Jean Martin",
+                                    "deceased_email": "jean.martin@example.fr",
+                                    "deceased_customer_number": "CUST-0042",
+                                    "date_of_birth": "1941-05-02", "date_of_death": "2026-01-15",
                                     "requester_role": "heir"},
 }
 #: Boxes a kind's form needs ticked besides the declaration (kept in ``details`` as True).
@@ -157,6 +160,22 @@ def test_bad_input_gets_message_at_field_and_stores_nothing(app, client, overrid
         (CaseKind.POSTMORTEM_EXECUTION, {"deceased_name": "Jean Martin",
                                          "date_of_death": "2026-01-15", "requester_role": "heir"},
          "heir_document"),
+        # The deceased's identifiers: the search will run on them, never on the requester's.
+        (CaseKind.POSTMORTEM_EXECUTION, {"deceased_name": "Jean Martin",
+                                         "date_of_death": "2026-01-15", "requester_role": "heir"},
+         "deceased_email"),
+        (CaseKind.POSTMORTEM_EXECUTION, {"deceased_name": "Jean Martin",
+                                         "deceased_email": "pas-une-adresse",
+                                         "date_of_death": "2026-01-15", "requester_role": "heir"},
+         "deceased_email"),
+        (CaseKind.POSTMORTEM_EXECUTION, {"deceased_name": "Jean Martin",
+                                         "date_of_death": "2026-01-15", "requester_role": "heir"},
+         "date_of_birth"),
+        (CaseKind.POSTMORTEM_EXECUTION, {"deceased_name": "Jean Martin",
+                                         "deceased_email": "jean.martin@example.fr",
+                                         "date_of_birth": "2026-02-01",
+                                         "date_of_death": "2026-01-15", "requester_role": "heir"},
+         "date_of_death"),
     ],
 )
 def test_kind_specific_fields_are_checked(app, client, kind, extras, field):
@@ -328,7 +347,8 @@ def test_security_headers(client):
     assert client.get("/status/DSR-AAAA-AAAA").headers["Cache-Control"] == "no-store"
 
 
-EXECUTION = {"deceased_name": "Jean Martin", "date_of_death": "2026-01-15"}
+EXECUTION = {"deceased_name": "Jean Martin", "deceased_email": "jean.martin@example.fr",
+             "date_of_birth": "1941-05-02", "date_of_death": "2026-01-15"}
 
 
 def test_an_heir_sends_each_proof_in_its_own_labelled_field(app, client):

@@ -246,6 +246,24 @@ class PostmortemExecutionForm(RequestForm):
     deceased_name = StringField(
         _l("Full name of the deceased person"), validators=[required, too_long(NAME_MAX)]
     )
+    # The deceased's identifiers: what staff confirm and the search then runs on (never the
+    # requester's own address), and what finds the directives the person left.
+    deceased_email = EmailField(
+        _l("E-mail address of the deceased person"),
+        description=_l("The address they used with us: it finds their data and any "
+                       "directives they left."),
+        validators=[required, too_long(EMAIL_MAX),
+                    Email(message=_l("Please enter a valid e-mail address, such as "
+                                     "name@example.fr."), check_deliverability=False)],
+    )
+    deceased_customer_number = StringField(
+        _l("Their customer number, if you know it (optional)"),
+        validators=[Optional(), too_long(FIELD_MAX)],
+    )
+    date_of_birth = DateField(
+        _l("Date of birth of the deceased person"),
+        validators=[InputRequired(message=_l("Please enter a date.")), not_in_future],
+    )
     date_of_death = DateField(
         _l("Date of death"),
         validators=[InputRequired(message=_l("Please enter a date.")), not_in_future],
@@ -263,10 +281,16 @@ class PostmortemExecutionForm(RequestForm):
         _l("Your own identity document"),
         description=_l("PDF, JPEG or PNG, 10 MB at most. Hide what is not needed (photo, "
                        "document number)."))
-    detail_fields = ("deceased_name", "date_of_death", "requester_role")
+    detail_fields = ("deceased_name", "deceased_email", "deceased_customer_number",
+                     "date_of_birth", "date_of_death", "requester_role")
     document_fields = (("death_certificate", ProofKind.DEATH_CERTIFICATE),
                        ("heir_document", ProofKind.HEIR_STATUS),
                        ("requester_identity", ProofKind.IDENTITY))
+
+    def validate_date_of_death(self, field) -> None:
+        born = self.date_of_birth.data
+        if born and field.data and field.data < born:
+            raise ValidationError(_l("The date of death cannot be before the date of birth."))
 
     def validate_death_certificate(self, field) -> None:
         if not _has_file(field):
