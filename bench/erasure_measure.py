@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import psycopg
 
 from bench.gather_measure import make_cases as gather_make_cases
-from bench.gather_measure import plain_url
+from bench.gather_measure import plain_url, staff_user
 
 CHANNEL = "dsar_bench_erasure"
 
@@ -117,19 +117,7 @@ def make_cases(app, emails: list[str]) -> list[int]:
 
 def dpo_user(app) -> int:
     """The DPO who starts the cases and approves their plans (created once)."""
-    from sqlalchemy import select
-
-    from dsar.extensions import db
-    from dsar.models import StaffRole, StaffUser
-
-    with app.app_context():
-        user = db.session.scalar(select(StaffUser).where(StaffUser.email == "dpo@x.example"))
-        if user is None:
-            user = StaffUser(email="dpo@x.example", name="Bench DPO", role=StaffRole.DPO)
-            user.set_password("bench-password-123")
-            db.session.add(user)
-            db.session.commit()
-        return user.id
+    return staff_user(app, "dpo")
 
 
 def approve(app, case_id: int, staff_id: int) -> None:

@@ -107,17 +107,19 @@ def make_cases(app, emails: list[str], kind: str = "access",
     return ids
 
 
-def staff_user(app) -> int:
-    """The agent who starts the cases (created once)."""
+def staff_user(app, role: str = "agent") -> int:
+    """The bench's staff member of ``role`` (created once): the agent who starts the cases,
+    or the DPO who also approves plans."""
     from sqlalchemy import select
 
     from dsar.extensions import db
     from dsar.models import StaffRole, StaffUser
 
+    email = "bench@x.example" if role == "agent" else f"{role}@x.example"
     with app.app_context():
-        user = db.session.scalar(select(StaffUser).where(StaffUser.email == "bench@x.example"))
+        user = db.session.scalar(select(StaffUser).where(StaffUser.email == email))
         if user is None:
-            user = StaffUser(email="bench@x.example", name="Bench", role=StaffRole.AGENT)
+            user = StaffUser(email=email, name=f"Bench {role}", role=StaffRole(role))
             user.set_password("bench-password-123")
             db.session.add(user)
             db.session.commit()

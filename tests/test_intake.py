@@ -8,23 +8,18 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from dsar.cases import staff_actions
-from dsar.cases.workflow import transition
-from dsar.core import storage
 from dsar.extensions import db
 from dsar.models import (
-    ActorType,
     AuditEvent,
     Case,
     CaseKind,
     CaseStatus,
     IdentityProof,
     OutboundEmail,
-    StaffUser,
 )
 from tests.support.casework import PDF
 from tests.support.forms import access_form, csrf_from, post_form
-from tests.support.staff import make_staff
+from tests.support.portal import execution_documents, nothing_stored
 
 KIND_EXTRAS = {
     CaseKind.ACCESS: {},
@@ -50,22 +45,8 @@ KIND_EXTRAS = {
 KIND_BOXES = {CaseKind.POSTMORTEM_DIRECTIVE: {"consent": "y"}}
 
 
-def execution_documents(*, heir: bool = True) -> dict:
-    """The labelled documents of a request to exercise a deceased person's rights."""
-    documents = {"death_certificate": (io.BytesIO(PDF), "acte-de-deces.pdf"),
-                 "requester_identity": (io.BytesIO(PDF), "ma-piece-d-identite.pdf")}
-    if heir:
-        documents["heir_document"] = (io.BytesIO(PDF), "acte-de-notoriete.pdf")
-    return documents
-
-
 def count(model) -> int:
     return db.session.scalar(select(func.count()).select_from(model))
-
-
-def nothing_stored(app) -> bool:
-    with app.app_context():
-        return count(Case) == 0 and count(IdentityProof) == 0 and count(OutboundEmail) == 0
 
 
 @pytest.mark.parametrize("kind", list(CaseKind))
@@ -148,34 +129,6 @@ def test_bad_input_gets_message_at_field_and_stores_nothing(app, client, overrid
         (CaseKind.RESTRICTION, {"restriction_ground": "made_up"}, "restriction_ground"),
         (CaseKind.PORTABILITY, {"receiving_endpoint": "http://insecure.example/x"},
          "receiving_endpoint"),
-        (CaseKind.POSTMORTEM_EXECUTION, {"deceased_name": "Jean Martin",
-                                         "date_of_death": "2999-01-01", "requester_role": "heir"},
-         "date_of_death"),
-        (CaseKind.POSTMORTEM_EXECUTION, {"deceased_name": "Jean Martin",
-                                         "date_of_death": "2026-01-15", "requester_role": "heir"},
-         "death_certificate"),
-        (CaseKind.POSTMORTEM_EXECUTION, {"deceased_name": "Jean Martin",
-                                         "date_of_death": "2026-01-15", "requester_role": "heir"},
-         "requester_identity"),
-        (CaseKind.POSTMORTEM_EXECUTION, {"deceased_name": "Jean Martin",
-                                         "date_of_death": "2026-01-15", "requester_role": "heir"},
-         "heir_document"),
-        # The deceased's identifiers: the search will run on them, never on the requester's.
-        (CaseKind.POSTMORTEM_EXECUTION, {"deceased_name": "Jean Martin",
-                                         "date_of_death": "2026-01-15", "requester_role": "heir"},
-         "deceased_email"),
-        (CaseKind.POSTMORTEM_EXECUTION, {"deceased_name": "Jean Martin",
-                                         "deceased_email": "pas-une-adresse",
-                                         "date_of_death": "2026-01-15", "requester_role": "heir"},
-         "deceased_email"),
-        (CaseKind.POSTMORTEM_EXECUTION, {"deceased_name": "Jean Martin",
-                                         "date_of_death": "2026-01-15", "requester_role": "heir"},
-         "date_of_birth"),
-        (CaseKind.POSTMORTEM_EXECUTION, {"deceased_name": "Jean Martin",
-                                         "deceased_email": "jean.martin@example.fr",
-                                         "date_of_birth": "2026-02-01",
-                                         "date_of_death": "2026-01-15", "requester_role": "heir"},
-         "date_of_death"),
     ],
 )
 def test_kind_specific_fields_are_checked(app, client, kind, extras, field):
@@ -202,7 +155,6 @@ def test_executable_renamed_pdf_is_refused(app, client):
     assert nothing_stored(app)
     with app.app_context():
         storage_dir = app.config["STORAGE_DIR"]
-    from pathlib import Path
 
     assert not any(p.is_file() for p in Path(storage_dir).rglob("*"))
 
@@ -345,65 +297,3 @@ def test_security_headers(client):
     assert "frame-ancestors 'none'" in resp.headers["Content-Security-Policy"]
     assert resp.headers["X-Content-Type-Options"] == "nosniff"
     assert client.get("/status/DSR-AAAA-AAAA").headers["Cache-Control"] == "no-store"
-
-
-EXECUTION = {"deceased_name": "Jean Martin", "deceased_email": "jean.martin@example.fr",
-             "date_of_birth": "1941-05-02", "date_of_death": "2026-01-15"}
-
-
-def test_an_heir_sends_each_proof_in_its_own_labelled_field(app, client):
-    """Décret 2019-536, art. 124: the death certificate, the requester's identity and, for an
-    heir, the acte de notoriété or livret de famille: three documents, each stored encrypted
-    as its own proof, with what it proves."""
-    data = access_form(**EXECUTION, requester_role="heir", **execution_documents())
-    resp = post_form(client, "/request/postmortem_execution", data)
-    assert resp.status_code == 302, resp.get_data(as_text=True)
-    with app.app_context():
-        proofs = db.session.scalars(select(IdentityProof)).all()
-        assert sorted(p.kind.value for p in proofs) == ["death_certificate", "heir_status",
-                                                        "identity"]
-        assert all(storage.get(p.blob_id) == PDF for p in proofs)
-
-
-def test_the_designated_person_needs_no_proof_of_being_an_heir(app, client):
-    data = access_form(**EXECUTION, requester_role="designated_person",
-                       **execution_documents(heir=False))
-    resp = post_form(client, "/request/postmortem_execution", data)
-    assert resp.status_code == 302, resp.get_data(as_text=True)
-    with app.app_context():
-        assert sorted(p.kind.value for p in db.session.scalars(select(IdentityProof))) == [
-            "death_certificate", "identity"]
-
-
-def test_one_bad_document_refuses_the_request_and_stores_none_of_them(app, client):
-    """Each document is checked by content like the general one: a text file sent as an
-    identity document is refused on its own field, and the two good PDFs are not kept."""
-    client.get("/language/en")
-    documents = execution_documents()
-    documents["requester_identity"] = (io.BytesIO(b"not a document at all"), "identite.pdf")
-    resp = post_form(client, "/request/postmortem_execution",
-                     access_form(**EXECUTION, requester_role="heir", **documents))
-    assert resp.status_code == 400
-    page = resp.get_data(as_text=True)
-    assert "not a PDF, JPEG or PNG" in page.split('id="requester_identity-error"')[1]
-    assert nothing_stored(app)
-    assert not any(p.is_file() for p in Path(app.config["STORAGE_DIR"]).rglob("*"))
-
-
-def test_every_document_is_deleted_once_staff_have_decided(app, client):
-    """After the identity decision no proof document remains in storage: each one only
-    keeps the note of what was checked."""
-    resp = post_form(client, "/request/postmortem_execution",
-                     access_form(**EXECUTION, requester_role="heir", **execution_documents()))
-    assert resp.status_code == 302
-    staff = make_staff(app, "agent", email="agent-docs@staff.example")
-    with app.test_request_context():
-        case = db.session.scalars(select(Case)).one()
-        transition(case, CaseStatus.CONFIRMED, actor_type=ActorType.REQUESTER)
-        db.session.commit()
-        staff_actions.verify_identity(case, db.session.get(StaffUser, staff.id), "document",
-                                      "Acte de décès et acte de notoriété vus.")
-        proofs = db.session.scalars(select(IdentityProof)).all()
-        assert len(proofs) == 3
-        assert all(p.blob_id is None and p.decision_note for p in proofs)
-    assert not any(p.is_file() for p in Path(app.config["STORAGE_DIR"]).rglob("*"))

@@ -15,12 +15,8 @@ from sqlalchemy import select
 
 from dsar.cases.clock import today_in_paris
 from dsar.cases.permissions import Action
-from dsar.changes import rectification
 from dsar.extensions import db
 from dsar.models import (
-    AuditEvent,
-    Case,
-    CaseKind,
     CaseNote,
     CaseStatus,
     ChangePlan,
@@ -38,11 +34,22 @@ from dsar.models import (
     StaffUser,
 )
 from dsar.pipeline import job_is_queued, transmit_job_id
-from dsar.postmortem import directives
 from dsar.staff.cases import ACTIONS
 from tests.support.casework import PDF
 from tests.support.erasure_world import erasure_in_review, erasure_with_a_pending_notice
 from tests.support.forms import csrf_from
+from tests.support.rights_effects import (
+    a_directive_case,
+    correction_added,
+    correction_refused,
+    correction_removed,
+    directives_found,
+    directives_shown,
+    lift_announced,
+    objection_decided,
+    refusal_removed,
+    search_directives,
+)
 from tests.support.rights_world import (
     objection_in_review,
     rectification_in_review,
@@ -56,7 +63,6 @@ from tests.support.role_scenarios import (
     DPO,
     ROLES,
     Scenario,
-    World,
     an_agent_account,
     case_and_an_agent_to_assign,
     case_and_its_original,
@@ -66,14 +72,17 @@ from tests.support.role_scenarios import (
     case_with_proof,
     create_user,
     denials,
+    events,
     get,
+    load_case,
     post_case_action,
     raise_to_dpo,
+    redirected_to_case,
     released_portability_case,
     send_setup_link,
     snapshot,
 )
-from tests.support.staff import login, make_case, make_staff
+from tests.support.staff import login, make_staff
 
 # --------------------------------------------------------------------------- effects
 
@@ -88,20 +97,6 @@ def setup_link_queued(app, world, staff, resp):
     sent = db.session.scalars(select(OutboundEmail).where(
         OutboundEmail.recipient_staff_id == world.extra["staff_id"])).all()
     assert [row.template for row in sent] == [MailTemplate.STAFF_SETUP]
-
-
-def load_case(world: World) -> Case:
-    return db.session.get(Case, world.case_id)
-
-
-def redirected_to_case(world: World, resp) -> None:
-    assert resp.status_code == 302, resp.get_data(as_text=True)[:2000]
-    assert f"/staff/cases/{world.reference}" in resp.location
-
-
-def events(action: str, staff_id: int) -> list[AuditEvent]:
-    return db.session.scalars(select(AuditEvent).where(
-        AuditEvent.action == action, AuditEvent.actor_id == str(staff_id))).all()
 
 
 def note_added(app, world, staff, resp):
@@ -189,54 +184,6 @@ def plan_approved(app, world, staff, resp):
     assert len(events("plan.approved", staff.id)) == 1
 
 
-def _plan(world):
-    return db.session.scalar(select(ChangePlan).where(ChangePlan.case_id == world.case_id))
-
-
-def correction_added(app, world, staff, resp):
-    redirected_to_case(world, resp)
-    [correction] = rectification.items_of(_plan(world))["corrections"]
-    assert (correction["field"], correction["new"]) == ("name", "Camille Martin-Leroy")
-    assert len(events("plan.correction_added", staff.id)) == 1
-
-
-def correction_removed(app, world, staff, resp):
-    redirected_to_case(world, resp)
-    items = rectification.items_of(_plan(world))
-    assert items["corrections"] == [] and len(items["refused"]) == 1  # the DPO's refusal stays
-    assert len(events("plan.correction_removed", staff.id)) == 1
-
-
-def refusal_removed(app, world, staff, resp):
-    redirected_to_case(world, resp)
-    items = rectification.items_of(_plan(world))
-    assert items["refused"] == [] and len(items["corrections"]) == 1
-    assert len(events("plan.refusal_removed", staff.id)) == 1
-
-
-def correction_refused(app, world, staff, resp):
-    redirected_to_case(world, resp)
-    [refused] = rectification.items_of(_plan(world))["refused"]
-    assert refused["reason"] == "Conforme à la pièce d'identité."
-    assert len(events("plan.correction_refused", staff.id)) == 1
-
-
-def objection_decided(app, world, staff, resp):
-    redirected_to_case(world, resp)
-    assert _plan(world).decisions == {"customers": {"decision": "grounds",
-                                                    "text": "Défense d'un litige en cours."}}
-    assert len(events("plan.objection_decided", staff.id)) == 1
-
-
-def lift_announced(app, world, staff, resp):
-    redirected_to_case(world, resp)
-    assert _plan(world).lift_on == today_in_paris() + timedelta(days=10)
-    sent = db.session.scalars(select(OutboundEmail).where(
-        OutboundEmail.case_id == world.case_id)).all()
-    assert [row.template for row in sent] == [MailTemplate.RESTRICTION_LIFT_NOTICE]
-    assert len(events("restriction.lift_announced", staff.id)) == 1
-
-
 def notice_recorded(app, world, staff, resp):
     redirected_to_case(world, resp)
     notice = db.session.get(RecipientNotice, world.extra["notice_id"])
@@ -286,32 +233,6 @@ def user_created(app, world, staff, resp):
         StaffUser.email == "new.agent@staff.example"))
     assert user is not None and user.role is AGENT
     assert user.password_changed_at is None  # the owner chooses it from the e-mailed link
-
-
-def a_directive_case(app) -> World:
-    """Post-mortem directives, recorded (version 1)."""
-    case = make_case(app, kind=CaseKind.POSTMORTEM_DIRECTIVE,
-                     details={"category_contact": "erase", "consent": True})
-    with app.app_context():
-        assert directives.take_up(db.session.get(Case, case.id))
-    return World(case.reference, case.id)
-
-
-def search_directives(client, world: World, token: str):
-    """Acting: search directives by the person's e-mail address."""
-    return client.post("/staff/directives/search",
-                       data={"csrf_token": token, "email": "camille.martin@example.fr"})
-
-
-def directives_shown(app, world, staff, resp):
-    assert resp.status_code == 200
-    assert world.reference in resp.get_data(as_text=True)
-
-
-def directives_found(app, world, staff, resp):
-    directives_shown(app, world, staff, resp)
-    assert [e.payload for e in events("directives.searched", staff.id)] == [
-        {"email": True}]
 
 
 def links_revoked(app, world, staff, resp):

@@ -3,11 +3,30 @@ e-mailed link."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+import io
+
+from sqlalchemy import func, select
 
 from dsar.extensions import db
-from dsar.models import Case
+from dsar.models import Case, IdentityProof, OutboundEmail
+from tests.support.casework import PDF
 from tests.support.forms import access_form, csrf_from, path_of, post_form
+
+
+def nothing_stored(app) -> bool:
+    """No case, proof or e-mail was kept (a refused form)."""
+    with app.app_context():
+        return all(db.session.scalar(select(func.count()).select_from(model)) == 0
+                   for model in (Case, IdentityProof, OutboundEmail))
+
+
+def execution_documents(*, heir: bool = True) -> dict:
+    """The labelled documents of a request to exercise a deceased person's rights."""
+    documents = {"death_certificate": (io.BytesIO(PDF), "acte-de-deces.pdf"),
+                 "requester_identity": (io.BytesIO(PDF), "ma-piece-d-identite.pdf")}
+    if heir:
+        documents["heir_document"] = (io.BytesIO(PDF), "acte-de-notoriete.pdf")
+    return documents
 
 
 def file_and_confirm(app, client, run_jobs, smtp_server, email="camille.martin@example.fr"):

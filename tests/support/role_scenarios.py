@@ -66,6 +66,21 @@ class Scenario:
 # --------------------------------------------------------------------------- set-ups
 
 
+def load_case(world: World) -> Case:
+    return db.session.get(Case, world.case_id)
+
+
+def redirected_to_case(world: World, resp) -> None:
+    assert resp.status_code == 302, resp.get_data(as_text=True)[:2000]
+    assert f"/staff/cases/{world.reference}" in resp.location
+
+
+def events(action: str, staff_id: int) -> list[AuditEvent]:
+    """The audit events of ``action`` by staff member ``staff_id``."""
+    return db.session.scalars(select(AuditEvent).where(
+        AuditEvent.action == action, AuditEvent.actor_id == str(staff_id))).all()
+
+
 def case_in(status: CaseStatus) -> Callable[..., World]:
     """A set-up: one case in ``status``."""
     def prepare(app) -> World:
