@@ -126,6 +126,7 @@ def test_staff_find_the_directives_by_the_address_the_person_proved(app):
         assert [c.id for c in directives.find(email="camille.martin@autre.example")] == [other]
         assert directives.find(email="paul.durand@example.fr") == []
         assert directives.find() == []
+        assert directives.find(email="pas une adresse") == []  # no error: nothing found
         # Only the proven address is a key: never the customer number the person typed.
         assert set(db.session.scalars(select(DirectiveKey.kind))) == {"email"}
         # Keyed hashes only: no identifier in clear.

@@ -11,8 +11,6 @@ without the table listing anyone."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -23,9 +21,9 @@ from sqlalchemy.exc import IntegrityError
 
 from dsar.cases.refusals import ActionRefused
 from dsar.cases.workflow import InvalidTransition, transition
+from dsar.changes.suppression import InvalidAddress, keyed_digest
 from dsar.core import storage
 from dsar.core.audit import record_event
-from dsar.core.keys import derived_key
 from dsar.deadlines import PARIS
 from dsar.extensions import db
 from dsar.mail.outbox import commit_and_send, queue_email
@@ -38,6 +36,7 @@ from dsar.models import (
     DirectiveStatus,
     DirectiveVersion,
     MailTemplate,
+    SuppressionKind,
 )
 from dsar.models.types import utcnow
 from dsar.sources.catalog import get_catalog
@@ -105,10 +104,10 @@ def _context(case_id: int, version: int) -> str:
     return f"directive_versions:{case_id}:{version}"
 
 
-def _digest(kind: str, value: str) -> str:
-    normal = value.strip().lower() if kind == "email" else value.strip().upper()
-    return hmac.new(derived_key("directives"), f"{kind}:{normal}".encode(),
-                    hashlib.sha256).hexdigest()
+def _digest(email: str) -> str:
+    """The keyed hash directives are found by (the registers' normalisation, the key purpose
+    ``directives``). Raises ``InvalidAddress`` for a value that is no e-mail address."""
+    return keyed_digest("directives", SuppressionKind.EMAIL, email)
 
 
 def record(case: Case, content: Directives, *, actor_type: ActorType) -> DirectiveVersion:
@@ -138,7 +137,7 @@ def _index(case: Case) -> None:
     someone else's number would hand that person's data to whoever filed them."""
     db.session.execute(delete(DirectiveKey).where(DirectiveKey.case_id == case.id))
     db.session.add(DirectiveKey(case_id=case.id, kind="email", digest=_digest(
-        "email", case.email_normalized or case.requester_email)))
+        case.email_normalized or case.requester_email)))
 
 
 def take_up(case: Case) -> bool:
@@ -235,8 +234,12 @@ def in_force_at(case: Case, day: date) -> Directives | None:
 
 
 def find(*, email: str | None = None) -> list[Case]:
-    """The directive cases of a person, by the e-mail address they proved, newest first."""
-    digests = [_digest("email", email)] if email and email.strip() else []
+    """The directive cases of a person, by the e-mail address they proved, newest first (none
+    for a value that is no e-mail address)."""
+    try:
+        digests = [_digest(email)] if email and email.strip() else []
+    except InvalidAddress:
+        return []
     if not digests:
         return []
     # No DISTINCT over the cases' columns: PostgreSQL compares no ``json`` values.
