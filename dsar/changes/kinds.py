@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dsar.changes import objection, rectification
 from dsar.changes.planning import PlannedCollection, erased, found_collections, plan_of, restricted
+from dsar.changes.restriction_register import restrict_case
 from dsar.models import Case, CaseKind, ChangePlan
 
 
@@ -29,3 +30,11 @@ def check_ready(case: Case, plan: ChangePlan) -> None:
         rectification.check_ready(case, plan)
     elif case.kind is CaseKind.OBJECTION:
         objection.check_ready(case, plan)
+
+
+def after_approval(case: Case) -> None:
+    """What a kind does the moment its plan is approved (in the approval's transaction): a
+    restriction puts the person on the register at once, before the sources are flagged (the
+    register is what the organisation's tools ask, Art. 18)."""
+    if case.kind is CaseKind.RESTRICTION:
+        restrict_case(case)

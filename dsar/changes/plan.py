@@ -14,7 +14,7 @@ from sqlalchemy import select, update
 from dsar import pipeline
 from dsar.cases.refusals import ActionRefused, required_text
 from dsar.cases.workflow import InvalidTransition, transition
-from dsar.changes.kinds import check_ready, planned_collections
+from dsar.changes.kinds import after_approval, check_ready, planned_collections
 from dsar.changes.planning import (  # noqa: F401 -- the plan's API, re-exported
     EDITABLE,
     PlannedCollection,
@@ -24,7 +24,6 @@ from dsar.changes.planning import (  # noqa: F401 -- the plan's API, re-exported
     steps_of,
     write_draft,
 )
-from dsar.changes.restriction_register import restrict_case
 from dsar.core import storage
 from dsar.core.audit import record_event
 from dsar.extensions import db
@@ -143,10 +142,7 @@ def approve(case: Case, staff: StaffUser | None) -> list[str]:
     except InvalidTransition:
         raise ActionRefused(
             _l("This action is not possible while the case is in this state.")) from None
-    if case.kind is CaseKind.RESTRICTION:
-        # Art. 18: the person is flagged at once, before the sources are (the register is what
-        # the organisation's tools ask).
-        restrict_case(case)
+    after_approval(case)
     record_event("plan.approved", case=case, actor_type=actor,
                  actor_id=staff.id if staff else None,
                  payload={"sources": sorted(by_source), "steps": to_run,
