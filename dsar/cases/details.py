@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 
+from dsar.postmortem.heirs import HEIR_REQUESTS
+
 ERASURE_GROUND_CHOICES = (
     ("", _l("I do not wish to say")),
     ("no_longer_needed", _l("The data is no longer needed for its purpose")),
@@ -69,6 +71,7 @@ FIELD_LABELS = {
     "date_of_birth": _l("Date of birth"),
     "date_of_death": _l("Date of death"),
     "requester_role": _l("Acting as"),
+    "heir_requests": _l("The heir asks for"),
     "consent": _l("Specific consent given"),
 }
 
@@ -78,6 +81,7 @@ _VALUE_LABELS = {
     "objection_target": dict(OBJECTION_TARGET_CHOICES),
     "directive_choice": dict(DIRECTIVE_CHOICE_CHOICES),
     "requester_role": dict(REQUESTER_ROLE_CHOICES),
+    "heir_requests": HEIR_REQUESTS,
     "consent": {True: _l("yes")},
 }
 
@@ -89,5 +93,9 @@ def shown_details(details: dict | None) -> list[tuple[str, str]]:
         if value in (None, "") or key.startswith("category_"):
             continue  # a directive's choices: shown version by version, in words
         label = FIELD_LABELS.get(key, key)
-        shown.append((label, _VALUE_LABELS.get(key, {}).get(value, value)))
+        words = _VALUE_LABELS.get(key, {})
+        if isinstance(value, list):
+            shown.append((label, ", ".join(str(words.get(v, v)) for v in value)))
+        else:
+            shown.append((label, words.get(value, value)))
     return shown

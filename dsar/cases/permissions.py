@@ -36,6 +36,9 @@ class Action(enum.StrEnum):
     DECIDE_OBJECTION = "decide_objection"
     #: Lift a restriction on a date the person is told of beforehand (Art. 18(3)).
     LIFT_RESTRICTION = "lift_restriction"
+    #: An heir's request about a deceased person: what becomes of each collection, within
+    #: what the law allows heirs (LIL art. 85 II).
+    DECIDE_POSTMORTEM = "decide_postmortem"
     TRANSMIT = "transmit"
     EXTEND = "extend"
     REJECT = "reject"
@@ -69,6 +72,7 @@ ALLOWED: dict[Action, frozenset[StaffRole]] = {
     Action.REFUSE_CORRECTION: frozenset({D}),
     Action.DECIDE_OBJECTION: frozenset({D}),
     Action.LIFT_RESTRICTION: frozenset({D}),
+    Action.DECIDE_POSTMORTEM: frozenset({D}),
     Action.TRANSMIT: frozenset({D}),
     Action.EXTEND: frozenset({D}),
     Action.REJECT: frozenset({D}),

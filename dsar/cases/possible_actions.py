@@ -24,6 +24,7 @@ from dsar.models import (
     ChangePlan,
     PlanStatus,
 )
+from dsar.postmortem import matching
 from dsar.search.gathering import GATHERING_STATUSES
 
 #: Actions that need the case to move to a status: possible when the state machine allows it.
@@ -38,6 +39,7 @@ _PLAN_ACTIONS = {
     "refuse_correction": {CaseKind.RECTIFICATION},
     "remove_refusal": {CaseKind.RECTIFICATION},
     "decide": {CaseKind.OBJECTION},
+    "choose": {CaseKind.POSTMORTEM_EXECUTION},
 }
 
 
@@ -68,7 +70,8 @@ def possible(case: Case, action: str) -> bool:
         plan = db.session.scalar(select(ChangePlan.status).where(ChangePlan.case_id == case.id))
         return (status is CaseStatus.REVIEW and case.kind in _PLAN_ACTIONS[action]
                 and plan in (PlanStatus.DRAFT, PlanStatus.REMAINS)
-                and (action != "decide" or not is_direct_marketing(case)))
+                and (action != "decide" or not is_direct_marketing(case))
+                and (action != "choose" or matching.heir_decides(case)))
     if action == "lift":
         return can_lift(case)
     if action == "notice":

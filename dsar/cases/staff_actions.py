@@ -38,6 +38,7 @@ from dsar.models import (
     StaffUser,
 )
 from dsar.models.types import utcnow
+from dsar.postmortem import matching
 from dsar.search import gathering
 
 #: The roles a case can be assigned to.
@@ -66,15 +67,21 @@ def add_note(case: Case, staff: StaffUser, body: str) -> CaseNote:
     return note
 
 
-def verify_identity(case: Case, staff: StaffUser, method: str, note: str | None) -> None:
+def verify_identity(case: Case, staff: StaffUser, method: str, note: str | None,
+                    deceased=None) -> None:
     """Record the identity decision; the proof documents are deleted at once (docs/legal-rules.md
-    §3), only "checked on D by U, method M" remains."""
+    §3), only "checked on D by U, method M" remains. For a deceased person's rights, staff
+    confirm the deceased's identifiers against the documents in the same decision
+    (``deceased``: the form's ``deceased_email``, ``deceased_customer_number``,
+    ``date_of_death``), before the documents go."""
     try:
         method = IdentityMethod(method)
     except ValueError:
         raise ActionRefused(_l("Please choose how the identity was checked.")) from None
     if method in (IdentityMethod.OTHER, IdentityMethod.DOCUMENT) and not (note or "").strip():
         raise ActionRefused(_l("Please say in the note what was checked."))
+    if case.kind is CaseKind.POSTMORTEM_EXECUTION:
+        matching.confirm(case, staff, deceased or {})
     move_case(case, CaseStatus.VERIFIED, staff, {"method": str(method)})
     today = today_in_paris()
     summary = f"checked on {today.isoformat()} by staff {staff.id}, method {method}"
@@ -199,11 +206,12 @@ def link_duplicate(case: Case, staff: StaffUser, original_reference: str) -> Non
     db.session.commit()
 
 
-#: Kinds whose processing starts with a search of every source for the requester. The
-#: post-mortem kinds are about someone else (the deceased) and are handled by hand.
+#: Kinds whose processing starts with a search of every source: for the requester, or for a
+#: deceased person on the identifiers staff confirmed (``dsar.postmortem.matching``).
+#: Directives are a standing record: nothing to search.
 GATHERED_KINDS = frozenset({
     CaseKind.ACCESS, CaseKind.PORTABILITY, CaseKind.RECTIFICATION, CaseKind.ERASURE,
-    CaseKind.RESTRICTION, CaseKind.OBJECTION,
+    CaseKind.RESTRICTION, CaseKind.OBJECTION, CaseKind.POSTMORTEM_EXECUTION,
 })
 
 
@@ -213,6 +221,7 @@ def start_processing(case: Case, staff: StaffUser) -> None:
     if plan_locked(case):
         raise ActionRefused(_l("The plan of this request was approved: it is not searched "
                                "again."))
+    matching.check_searchable(case)
     move_case(case, CaseStatus.IN_PROGRESS, staff)
     planned = gathering.prepare(case) if case.kind in GATHERED_KINDS else []
     db.session.commit()

@@ -24,15 +24,18 @@ from dsar.core import storage
 from dsar.core.audit import record_event
 from dsar.deadlines import paris_date
 from dsar.exports.build import results_digest
-from dsar.exports.certificate import CERTIFICATE_PDF, render_certificate
+from dsar.exports.certificate import CERTIFICATE_PDF, certificate_member, render_certificate
 from dsar.exports.certificate_content import (
     CertificateContent,
     CertificateLine,
     CertificateRecipient,
     CorrectionLine,
+    HandedOverLine,
     ObjectionDecision,
     controller_of,
 )
+from dsar.exports.content import ExportContent
+from dsar.exports.package import write_package
 from dsar.extensions import db
 from dsar.models import (
     ActorType,
@@ -45,6 +48,9 @@ from dsar.models import (
     PlanStatus,
 )
 from dsar.models.types import utcnow
+from dsar.postmortem import heirs
+from dsar.postmortem.copy import copy_content
+from dsar.postmortem.matching import DIRECTIVES, match_of
 from dsar.sources.catalog import get_catalog
 
 logger = logging.getLogger(__name__)
@@ -53,7 +59,7 @@ logger = logging.getLogger(__name__)
 CERTIFICATE_ACTIONS = {"delete": "erased", "anonymize": "anonymized", "redact": "redacted",
                        "retain": "kept", "restrict": "restricted",
                        "not_restrictable": "not_restricted", "unsubscribe": "unsubscribed",
-                       "update": "corrected", "statement": "statement"}
+                       "update": "corrected", "statement": "statement", "left": "left"}
 #: Why a restriction could not be applied in a source (the letter says it in words): the
 #: restriction register covers a restriction's; nothing covers an objection's.
 NOT_RESTRICTABLE = {
@@ -65,8 +71,9 @@ NOT_RESTRICTABLE = {
 }
 
 
-def certificate_content(case: Case) -> CertificateContent:
-    """What the answer letter of ``case`` says, from its verified plan."""
+def certificate_content(case: Case, copy: ExportContent | None = None) -> CertificateContent:
+    """What the answer letter of ``case`` says, from its verified plan (and, for a deceased
+    person's rights, the ``copy`` handed over with it)."""
     plan = plan_of(case)
     planned = planned_collections(case, plan)
     with force_locale(case.language):
@@ -96,11 +103,13 @@ def certificate_content(case: Case) -> CertificateContent:
         lines=tuple(lines), recipients=recipients,
         representative_name=case.representative_name,
         verified_on=paris_date(plan.verified_at) if plan.verified_at else None,
-        kind=str(case.kind), **_kind_parts(case, plan, planned))
+        kind=str(case.kind), **_kind_parts(case, plan, planned, copy))
 
 
-def _kind_parts(case: Case, plan, planned) -> dict:
+def _kind_parts(case: Case, plan, planned, copy: ExportContent | None = None) -> dict:
     """The parts of the letter only one kind has."""
+    if case.kind is CaseKind.POSTMORTEM_EXECUTION:
+        return postmortem_parts(case, copy)
     if case.kind is CaseKind.RECTIFICATION:
         return {"corrections": correction_lines(case, plan, planned)}
     if case.kind is CaseKind.RESTRICTION:
@@ -147,6 +156,28 @@ def objection_decisions(case: Case, plan) -> tuple[ObjectionDecision, ...]:
     return tuple(decided)
 
 
+def postmortem_parts(case: Case, copy: ExportContent | None) -> dict:
+    """Whose data, when they died, on what basis, and the copy handed over."""
+    details = case.details or {}
+    match = match_of(case)
+    catalog = get_catalog()
+    handed = []
+    for source in (copy.sources if copy else ()):
+        config = catalog.sources.get(source.name)
+        for collection in source.collections:
+            if collection.record_count:
+                label = (config.collections[collection.name].label(case.language)
+                         if config and collection.name in config.collections
+                         else collection.name)
+                handed.append(HandedOverLine(source.label, label, collection.record_count))
+    return {"deceased_name": details.get("deceased_name") or "-",
+            "died_on": match.date_of_death if match else None,
+            "postmortem_basis": "directives" if match and match.outcome == DIRECTIVES
+            else "heir",
+            "heir_requests": tuple(heirs.requests_of(details)),
+            "handed_over": tuple(handed)}
+
+
 def build_certificate(case_id: int, *, actor_id: str | None = None) -> str:
     """Build and store the certificate of a case whose plan is verified. Returns ``built``,
     or why nothing was done (``not-verified``, ``already-built``, ``superseded``)."""
@@ -160,15 +191,24 @@ def build_certificate(case_id: int, *, actor_id: str | None = None) -> str:
     if db.session.scalar(select(ExportPackage.id).where(
             ExportPackage.case_id == case_id, ExportPackage.status == PackageStatus.READY)):
         return "already-built"
-    pdf = render_certificate(certificate_content(case))
-    with storage.writer() as out, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr(CERTIFICATE_PDF, pdf)
+    copy = (copy_content(case, plan) if case.kind is CaseKind.POSTMORTEM_EXECUTION else None)
+    letter = certificate_content(case, copy)
+    if copy is not None:
+        # The copy's data files and manifest, the letter beside them.
+        with storage.writer() as out:
+            manifest = write_package(copy, out, extra=[certificate_member(letter)])
+        files = len(manifest.files) + 1
+    else:
+        pdf = render_certificate(letter)
+        with storage.writer() as out, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr(CERTIFICATE_PDF, pdf)
+        files = 1
     blob = out.blob
     lines = planned_collections(case, plan)
     package = ExportPackage(case_id=case_id, status=PackageStatus.READY, blob_id=blob.blob_id,
                             size=blob.size, sha256=blob.sha256,
                             results_digest=results_digest(case_id),
-                            record_count=sum(p.count for p in lines), file_count=1,
+                            record_count=sum(p.count for p in lines), file_count=files,
                             scope=PackageScope(str(case.kind)), redaction_count=0)
     # Lands only if the case is still in review (compare-and-set) and no other build landed
     # (the unique index of ready packages).
@@ -185,7 +225,7 @@ def build_certificate(case_id: int, *, actor_id: str | None = None) -> str:
         storage.delete(blob.blob_id)
         return "superseded"
     record_event("package.built", case=case, actor_type=ActorType.WORKER, actor_id=actor_id,
-                 payload={"package_id": package.id, "scope": str(case.kind), "files": 1,
+                 payload={"package_id": package.id, "scope": str(case.kind), "files": files,
                           "records": package.record_count, "size": blob.size})
     db.session.commit()
     logger.info("case %s: answer letter built", case_id)

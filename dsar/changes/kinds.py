@@ -1,6 +1,7 @@
 """Each kind's plan, put together from the pieces of ``dsar.changes.planning``: an erasure by
 each collection's erasure policy and the DPO's exceptions; a restriction wherever a source can
-restrict; a rectification from its corrections; an objection from its target and decisions."""
+restrict; a rectification from its corrections; an objection from its target and decisions; a
+deceased person's rights from their directives or an heir's requests (``dsar.postmortem.plan``)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from dsar.changes import objection, rectification
 from dsar.changes.planning import PlannedCollection, erased, found_collections, plan_of, restricted
 from dsar.changes.restriction_register import restrict_case
 from dsar.models import Case, CaseKind, ChangePlan
+from dsar.postmortem import plan as postmortem_plan
 
 
 def planned_collections(case: Case, plan: ChangePlan | None = None, *,
@@ -21,6 +23,8 @@ def planned_collections(case: Case, plan: ChangePlan | None = None, *,
         return [restricted(case, s, c, n, k) for s, c, n, k in found]
     if case.kind is CaseKind.OBJECTION:
         return objection.planned_objection(case, plan, found)
+    if case.kind is CaseKind.POSTMORTEM_EXECUTION:
+        return postmortem_plan.planned_postmortem(case, plan, found)
     return [erased(case, plan, s, c, n, k) for s, c, n, k in found]
 
 
@@ -38,3 +42,5 @@ def after_approval(case: Case) -> None:
     register is what the organisation's tools ask, Art. 18)."""
     if case.kind is CaseKind.RESTRICTION:
         restrict_case(case)
+    elif case.kind is CaseKind.POSTMORTEM_EXECUTION:
+        postmortem_plan.after_approval(case)

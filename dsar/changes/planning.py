@@ -7,7 +7,8 @@ objection's decisions), until a DPO approves it; approval then seals the operati
 An action a connector carries out is one of ``dsar.sources.base.OPERATION_ACTIONS``; three more
 are never sent to a source, only reported: ``retain`` (kept, Art. 17(3)), ``not_restrictable``
 (the source declares no way to restrict: the answer says so), ``statement`` (the source cannot
-be corrected: the person's statement is kept instead, Art. 16)."""
+be corrected: the person's statement is kept instead, Art. 16), ``left`` (a deceased person's
+data their directives, or the DPO for an heir, leave as it is: LIL art. 85)."""
 
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ from dsar.search import gathering
 from dsar.sources.catalog import get_catalog
 
 #: Actions reported but never sent to a connector.
-REPORTED_ONLY = frozenset({"retain", "not_restrictable", "statement"})
+REPORTED_ONLY = frozenset({"retain", "not_restrictable", "statement", "left"})
 
 
 @dataclass(frozen=True)

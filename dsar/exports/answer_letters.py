@@ -16,6 +16,7 @@ from flask_babel import format_date, ngettext
 from flask_babel import lazy_gettext as _l
 
 from dsar.exports.certificate_content import CertificateContent
+from dsar.postmortem.heirs import HEIR_REQUESTS
 
 #: The title of each kind's letter (the erasure certificate keeps its own, in the template).
 TITLES = {
@@ -23,6 +24,7 @@ TITLES = {
     "rectification": _l("Rectification of your data"),
     "restriction": _l("Restriction of the processing of your data"),
     "objection": _l("Your objection to the processing of your data"),
+    "postmortem_execution": _l("The data of a deceased person"),
 }
 
 #: What became of the records in the actions only these letters report, as the tables say it
@@ -33,6 +35,7 @@ MORE_ACTION_LABELS = {
     "unsubscribed": _l("Unsubscribed"),
     "corrected": _l("Corrected"),
     "statement": _l("Your statement added"),
+    "left": _l("Left as it is"),
 }
 
 #: What became of one correction the person asked for.
@@ -111,8 +114,24 @@ def _objection(content: CertificateContent) -> dict[str, Any]:
     }
 
 
+def _postmortem(content: CertificateContent) -> dict[str, Any]:
+
+    return {
+        "deceased_name": content.deceased_name,
+        "died_on": format_date(content.died_on, "long") if content.died_on else None,
+        "basis": content.postmortem_basis,
+        "heir_requests": [str(HEIR_REQUESTS[r]) for r in content.heir_requests
+                          if r in HEIR_REQUESTS],
+        "handed_over": content.handed_over,
+        "handed_total": sum(line.count for line in content.handed_over),
+        "changed": content.lines_with("erased", "anonymized", "redacted"),
+        "kept_lines": content.lines_with("kept"),
+        "left": content.lines_with("left"),
+    }
+
+
 _BY_KIND = {"rectification": _rectification, "restriction": _restriction,
-            "objection": _objection}
+            "objection": _objection, "postmortem_execution": _postmortem}
 
 
 def letter_context(content: CertificateContent) -> dict[str, Any]:

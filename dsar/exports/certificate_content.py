@@ -33,13 +33,13 @@ from dsar.exports.content import Controller
 from dsar.sources.register import Register
 
 #: The kinds of request a letter answers, each with its own article (:func:`citation`).
-KINDS = ("erasure", "rectification", "restriction", "objection")
+KINDS = ("erasure", "rectification", "restriction", "objection", "postmortem_execution")
 #: What became of a collection's records: deleted, anonymised (fields nulled, hashed or
 #: replaced), masked in the lines of a file (``files`` sources), kept (Art. 17(3)); restricted
 #: (Art. 18), or not (the source cannot: a reason is given); unsubscribed from direct
 #: marketing (Art. 21(3)); corrected (Art. 16), or completed by the person's statement.
 ACTIONS = ("erased", "anonymized", "redacted", "kept", "restricted", "not_restricted",
-           "unsubscribed", "corrected", "statement")
+           "unsubscribed", "corrected", "statement", "left")
 #: Actions that need a reason the person can read.
 ACTIONS_WITH_REASON = ("not_restricted",)
 #: The actions each kind's letter can report: anything else would be shown without the words
@@ -51,7 +51,13 @@ KIND_ACTIONS = {
     "restriction": ("restricted", "not_restricted"),
     "objection": ("unsubscribed", "erased", "anonymized", "redacted", "kept", "restricted",
                   "not_restricted"),
+    # A deceased person's data: erased as directed (or as an heir asked), kept by law, or
+    # left as it is (LIL art. 85).
+    "postmortem_execution": ("erased", "anonymized", "redacted", "kept", "left"),
 }
+#: On whose behalf a deceased person's rights were carried out: their directives (by the
+#: person designated), or an heir's requests (art. 85 II).
+POSTMORTEM_BASES = ("directives", "heir")
 #: What became of one correction the person asked for (Art. 16).
 CORRECTION_OUTCOMES = ("corrected", "statement", "refused")
 #: What an objection to other processing is to (Art. 21(2) or 21(1)).
@@ -71,6 +77,10 @@ CITATION_FORMS = {"fr": "RGPD, art. {article}", "en": "GDPR, Art. {article}"}
 #: unconditional (Art. 21(2) and (3): no balancing of interests).
 ARTICLES = {"erasure": "17", "rectification": "16", "restriction": "18", "objection": "21"}
 MARKETING_ARTICLE = {"fr": "21, paragraphes 2 et 3", "en": "21(2) and (3)"}
+#: A deceased person's rights are French law, not the GDPR's (which protects the living).
+POSTMORTEM_CITATION = {"fr": "Loi Informatique et Libertés, art. 85",
+                       "en": "French Data Protection Act (Loi Informatique et Libertés), "
+                             "Art. 85"}
 
 #: The Art. 17(1) grounds the portal offers (``Case.details["erasure_ground"]``), with the
 #: portal's own wording (the same msgids as ``dsar.portal.forms.ERASURE_GROUNDS``, so one
@@ -178,6 +188,16 @@ class ObjectionDecision:
 
 
 @dataclass(frozen=True)
+class HandedOverLine:
+    """A collection of a deceased person's data of which a copy was handed over, and how many
+    records the copy holds."""
+
+    source_label: str
+    collection_label: str
+    count: int
+
+
+@dataclass(frozen=True)
 class CertificateRecipient:
     """A recipient of the person's data (``register.toml``) and how the Art. 19 notice of
     the erasure ended; ``reason`` is required when it was impossible or disproportionate."""
@@ -201,6 +221,8 @@ def citation(kind: str, language: str, objection_target: str | None = None) -> s
         raise ValueError(f"unknown letter kind {kind!r} (one of {KINDS})")
     if language not in LANGUAGES:
         language = LANGUAGES[0]
+    if kind == "postmortem_execution":
+        return POSTMORTEM_CITATION[language]
     article = ARTICLES[kind]
     if kind == "objection" and objection_target == "direct_marketing":
         article = MARKETING_ARTICLE[language]
@@ -236,6 +258,13 @@ class CertificateContent:
     lift_on: date | None = None
     objection_target: str | None = None
     decisions: tuple[ObjectionDecision, ...] = ()
+    #: A deceased person's rights: whose data, when they died, on what basis (one of
+    #: :data:`POSTMORTEM_BASES`), an heir's requests (codes), the copy handed over.
+    deceased_name: str | None = None
+    died_on: date | None = None
+    postmortem_basis: str | None = None
+    heir_requests: tuple[str, ...] = ()
+    handed_over: tuple[HandedOverLine, ...] = ()
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -252,6 +281,8 @@ class CertificateContent:
             object.__setattr__(self, "recipients", tuple(self.recipients))
         object.__setattr__(self, "corrections", tuple(self.corrections))
         object.__setattr__(self, "decisions", tuple(self.decisions))
+        object.__setattr__(self, "heir_requests", tuple(self.heir_requests))
+        object.__setattr__(self, "handed_over", tuple(self.handed_over))
         self._check_kind()
 
     def _check_kind(self) -> None:
@@ -274,6 +305,12 @@ class CertificateContent:
                                    and self.objection_target == "other"):
             # Direct marketing is stopped without any decision to take (Art. 21(3)).
             raise ValueError("decisions belong to an objection to other processing")
+        if self.kind == "postmortem_execution":
+            if not self.deceased_name or self.postmortem_basis not in POSTMORTEM_BASES:
+                raise ValueError(f"a post-mortem letter names the deceased and its basis "
+                                 f"(one of {POSTMORTEM_BASES})")
+        elif self.deceased_name or self.handed_over or self.heir_requests:
+            raise ValueError("the deceased and the copy belong to a post-mortem letter")
 
     @property
     def citation(self) -> str:

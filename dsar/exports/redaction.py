@@ -29,7 +29,7 @@ from flask_babel import lazy_gettext, ngettext
 
 from dsar.exports.contacts import REASONS as REASONS  # the reason codes of a Redaction
 from dsar.exports.contacts import mask_value, own_values
-from dsar.models import Case, SourceResult
+from dsar.models import Case, CaseKind, SourceResult
 from dsar.search import gathering
 from dsar.sources.base import CollectionConfig
 
@@ -72,9 +72,15 @@ class FieldRoles:
 def person_values(case: Case, rows: Iterable[SourceResult]) -> set[str]:
     """The person's own e-mail addresses and phone numbers among their identifiers: the
     address of the case, the identifiers given (checked by staff when verifying the
-    identity) and those the search yielded (read from each result's header)."""
-    values: list[Any] = [case.email_normalized, case.requester_email,
-                         *(case.identifiers or {}).values()]
+    identity) and those the search yielded (read from each result's header). For a deceased
+    person's rights, the person is the deceased: what staff confirmed of them, not the
+    requester's own details."""
+    if case.kind is CaseKind.POSTMORTEM_EXECUTION:
+        values: list[Any] = [v for vs in gathering.base_identity(case).values.values()
+                             for v in vs]
+    else:
+        values = [case.email_normalized, case.requester_email,
+                  *(case.identifiers or {}).values()]
     for row in rows:
         if row.result_blob_id:
             values += [v for vs in gathering.yielded_identifiers(row).values.values()

@@ -12,7 +12,7 @@ from dsar.models.changes import (
     RecipientNotice,
     StepStatus,
 )
-from dsar.models.directives import DirectiveKey, DirectiveStatus, DirectiveVersion
+from dsar.models.directives import DeceasedMatch, DirectiveKey, DirectiveStatus, DirectiveVersion
 from dsar.models.enums import (
     CHANGE_KINDS,
     CLOCK_RUNNING_STATUSES,
@@ -50,6 +50,7 @@ __all__ = [
     "FINISHED_STEP_STATUSES",
     "ChangePlan",
     "ChangeStep",
+    "DeceasedMatch",
     "DirectiveKey",
     "DirectiveStatus",
     "DirectiveVersion",

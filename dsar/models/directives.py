@@ -7,9 +7,9 @@ the person's identifiers lets staff find the directives of someone who died."""
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import ForeignKey, Integer, LargeBinary, String, UniqueConstraint
+from sqlalchemy import Date, ForeignKey, Integer, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from dsar.extensions import db
@@ -52,3 +52,26 @@ class DirectiveKey(db.Model):
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
     kind: Mapped[str] = mapped_column(String(20))
     digest: Mapped[str] = mapped_column(String(64), index=True)
+
+
+class DeceasedMatch(db.Model):
+    """What staff confirmed of the deceased person an execution case is about, and which
+    directives (if any) decide it: the deceased's identifiers (sealed: the search runs on them,
+    never on the requester's address), the date of death, and the outcome of the matching
+    (``dsar.postmortem.matching.OUTCOMES``)."""
+
+    __tablename__ = "deceased_matches"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"),
+                                         unique=True)
+    #: Sealed JSON ``{"email": ..., "customer_number": ...}``.
+    identity_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    date_of_death: Mapped[date] = mapped_column(Date)
+    outcome: Mapped[str] = mapped_column(String(20))
+    directive_case_id: Mapped[int | None] = mapped_column(
+        ForeignKey("cases.id", ondelete="SET NULL"))
+    directive_version: Mapped[int | None] = mapped_column(Integer)
+    confirmed_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("staff_users.id", ondelete="SET NULL"))
+    confirmed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -47,7 +47,7 @@ class CaseStatus(enum.StrEnum):
 #: The kinds whose answer is carried out in the sources (docs/erasure.md), not a copy of the
 #: data: after the search, a plan the DPO approves.
 CHANGE_KINDS = frozenset({CaseKind.ERASURE, CaseKind.RECTIFICATION, CaseKind.RESTRICTION,
-                          CaseKind.OBJECTION})
+                          CaseKind.OBJECTION, CaseKind.POSTMORTEM_EXECUTION})
 
 CLOSED_STATUSES = frozenset(
     {CaseStatus.COMPLETED, CaseStatus.REJECTED, CaseStatus.WITHDRAWN, CaseStatus.EXPIRED}

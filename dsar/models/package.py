@@ -31,6 +31,9 @@ class PackageScope(enum.StrEnum):
     RECTIFICATION = "rectification"  # the answer letter: what was corrected where (Art. 16)
     RESTRICTION = "restriction"  # where the restriction holds (Art. 18)
     OBJECTION = "objection"  # what was stopped, or the grounds to go on (Art. 21)
+    #: A deceased person's rights carried out (LIL art. 85): the letter, and the copy handed
+    #: over when the directives or the heirs' requests call for one.
+    POSTMORTEM_EXECUTION = "postmortem_execution"
 
 
 class ExportPackage(db.Model):

@@ -15,6 +15,7 @@ from wtforms import (
     EmailField,
     RadioField,
     SelectField,
+    SelectMultipleField,
     StringField,
     TextAreaField,
 )
@@ -29,6 +30,7 @@ from wtforms.validators import (
     Regexp,
     ValidationError,
 )
+from wtforms.widgets import CheckboxInput, ListWidget
 
 from dsar.cases.details import (
     ERASURE_GROUND_CHOICES,
@@ -38,6 +40,7 @@ from dsar.cases.details import (
 )
 from dsar.core.uploads import UploadRejected, check_upload
 from dsar.models import CaseKind, ProofKind
+from dsar.postmortem.heirs import HEIR_REQUEST_CHOICES
 
 NAME_MAX = 200
 EMAIL_MAX = 254
@@ -66,6 +69,13 @@ _CONTROL.update({127: None})
 def strip_controls(value):
     """Field filter: remove control characters from text input."""
     return value.translate(_CONTROL) if isinstance(value, str) else value
+
+
+class MultiCheckboxField(SelectMultipleField):
+    """Several choices, each a checkbox."""
+
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
 
 
 class RequestForm(FlaskForm):
@@ -273,6 +283,14 @@ class PostmortemExecutionForm(RequestForm):
         choices=options(*REQUESTER_ROLE_CHOICES),
         validators=[InputRequired(message=_l("Please choose one of the options."))],
     )
+    # Without directives (or where they are silent), the law allows heirs only these
+    # (LIL art. 85 II); the person designated carries out the directives, which decide.
+    heir_requests = MultiCheckboxField(
+        _l("If you are an heir: what you ask for"),
+        description=_l("The law allows heirs only what the settlement of the estate needs and "
+                       "taking the death into account."),
+        choices=options(*HEIR_REQUEST_CHOICES),
+    )
     death_certificate = FileField(_l("The death certificate"), description=DOCUMENT_HELP)
     heir_document = FileField(
         _l("If you are an heir: the acte de notoriété or the livret de famille"),
@@ -282,7 +300,7 @@ class PostmortemExecutionForm(RequestForm):
         description=_l("PDF, JPEG or PNG, 10 MB at most. Hide what is not needed (photo, "
                        "document number)."))
     detail_fields = ("deceased_name", "deceased_email", "deceased_customer_number",
-                     "date_of_birth", "date_of_death", "requester_role")
+                     "date_of_birth", "date_of_death", "requester_role", "heir_requests")
     document_fields = (("death_certificate", ProofKind.DEATH_CERTIFICATE),
                        ("heir_document", ProofKind.HEIR_STATUS),
                        ("requester_identity", ProofKind.IDENTITY))
@@ -291,6 +309,12 @@ class PostmortemExecutionForm(RequestForm):
         born = self.date_of_birth.data
         if born and field.data and field.data < born:
             raise ValidationError(_l("The date of death cannot be before the date of birth."))
+
+    def validate_heir_requests(self, field) -> None:
+        if self.requester_role.data != "heir":
+            field.data = []  # the directives decide what the person designated may ask
+        elif not field.data:
+            raise ValidationError(_l("Please choose what you ask for."))
 
     def validate_death_certificate(self, field) -> None:
         if not _has_file(field):

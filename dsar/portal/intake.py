@@ -44,7 +44,7 @@ def _details(form: RequestForm) -> dict:
             value = value.isoformat()
         if isinstance(value, str):
             value = value.strip()
-        if value not in (None, ""):
+        if value not in (None, "", []):
             details[name] = value
     return details
 

@@ -205,10 +205,11 @@ def versions(case: Case) -> list[tuple[DirectiveVersion, Directives | None]]:
     """Every version of the case's directives, oldest first, opened."""
     rows = db.session.scalars(select(DirectiveVersion).where(
         DirectiveVersion.case_id == case.id).order_by(DirectiveVersion.version)).all()
-    return [(row, _opened(row)) for row in rows]
+    return [(row, opened(row)) for row in rows]
 
 
-def _opened(row: DirectiveVersion) -> Directives | None:
+def opened(row: DirectiveVersion) -> Directives | None:
+    """The content of one version (None for a revocation)."""
     if row.content_sealed is None:
         return None
     return Directives.from_json(json.loads(storage.unseal(
@@ -219,18 +220,24 @@ def current(case: Case) -> Directives | None:
     """The directives in force, None when revoked or never recorded."""
     row = db.session.scalar(select(DirectiveVersion).where(
         DirectiveVersion.case_id == case.id, DirectiveVersion.status == DirectiveStatus.IN_FORCE))
-    return _opened(row) if row else None
+    return opened(row) if row else None
+
+
+def version_at(case: Case, day: date) -> DirectiveVersion | None:
+    """The version of ``case``'s directives that stood at the end of ``day`` (a date of death,
+    Paris time): the last one recorded by then, a revocation included; None if none was."""
+    end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=PARIS)
+    return db.session.scalar(select(DirectiveVersion).where(
+        DirectiveVersion.case_id == case.id, DirectiveVersion.created_at < end)
+        .order_by(DirectiveVersion.version.desc()).limit(1))
 
 
 def in_force_at(case: Case, day: date) -> Directives | None:
     """The directives in force on ``day`` (a date of death, Paris time): the last version
     recorded by the end of that day, unless it is a revocation; versions made later (by
     someone else, after the death) do not count."""
-    end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=PARIS)
-    row = db.session.scalar(select(DirectiveVersion).where(
-        DirectiveVersion.case_id == case.id, DirectiveVersion.created_at < end)
-        .order_by(DirectiveVersion.version.desc()).limit(1))
-    return None if row is None or row.status is DirectiveStatus.REVOKED else _opened(row)
+    row = version_at(case, day)
+    return None if row is None or row.status is DirectiveStatus.REVOKED else opened(row)
 
 
 def find(*, email: str | None = None) -> list[Case]:

@@ -33,11 +33,13 @@ from dsar.models import (
     FINISHED_GATHER_STATUSES,
     ActorType,
     Case,
+    CaseKind,
     CaseStatus,
     GatherStatus,
     SourceResult,
 )
 from dsar.models.types import utcnow
+from dsar.postmortem.matching import search_identity
 
 # Re-exported: callers read a search's results through this module too.
 from dsar.search.results import (  # noqa: F401
@@ -68,7 +70,11 @@ class Planned:
 def base_identity(case: Case) -> Identity:
     """What the search starts from: the e-mail address whose control the requester proved.
     (Identifiers the requester typed are not search keys: anyone can type someone else's
-    customer number; they serve staff to check identity.)"""
+    customer number; they serve staff to check identity.) For a deceased person's rights, the
+    deceased's identifiers staff confirmed against the documents, never the requester's own
+    address."""
+    if case.kind is CaseKind.POSTMORTEM_EXECUTION:
+        return search_identity(case)
     return Identity.of(email=[case.email_normalized])
 
 

@@ -6,10 +6,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from flask_babel import force_locale
+
 from dsar.cases.clock import today_in_paris
 from dsar.changes import objection, rectification
 from dsar.changes.planning import found_collections, plan_of
+from dsar.extensions import db
 from dsar.models import Case, CaseKind
+from dsar.postmortem import heirs, matching
+from dsar.postmortem import plan as postmortem_plan
 
 
 def kind_context(case: Case, can: dict[str, bool]) -> dict:
@@ -30,4 +35,36 @@ def kind_context(case: Case, can: dict[str, bool]) -> dict:
                 "objection_decisions": objection.DECISIONS, "objection_means": objection.MEANS}
     if case.kind is CaseKind.RESTRICTION:
         return {"lift_earliest": today_in_paris() + timedelta(days=1)}
+    if case.kind is CaseKind.POSTMORTEM_EXECUTION:
+        return postmortem_context(case, plan, can)
     return {}
+
+
+def postmortem_context(case: Case, plan, can: dict[str, bool]) -> dict:
+    """A deceased person's rights: what staff confirmed, which directives decide, the heir's
+    requests and the DPO's choices per collection, the reasons a refusal proposes."""
+    match = matching.match_of(case)
+    with force_locale(case.language):
+        reasons = (str(matching.REFUSAL_REASONS[match.outcome])
+                   if match and match.outcome in matching.REFUSAL_REASONS else "")
+    directive_case = (db.session.get(Case, match.directive_case_id)
+                      if match and match.directive_case_id else None)
+    collections = []
+    if match is not None and plan is not None:
+        for source, config, count, _ in found_collections(case):
+            collections.append({
+                "key": postmortem_plan.key_of(source.name, config.name),
+                "label": f"{source.label(case.language)} · {config.label(case.language)}",
+                "count": count,
+                "choice": postmortem_plan.collection_choice(case, plan, source.name, config),
+                "handed": postmortem_plan.handed_fields(case, plan, source.name, config)
+                is not None})
+    return {"deceased": match, "deceased_outcome": matching.OUTCOME_LABELS.get(
+                match.outcome) if match else None,
+            "directive_case": directive_case,
+            "heir_requests": [heirs.HEIR_REQUESTS[r] for r in heirs.requests_of(case.details)],
+            "postmortem_collections": collections,
+            "postmortem_choices": {c: heirs.CHOICE_LABELS[c]
+                                   for c in heirs.allowed_choices(case.details)},
+            "postmortem_choice_labels": heirs.CHOICE_LABELS,
+            "refusal_proposed": reasons}

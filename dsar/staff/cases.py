@@ -33,6 +33,7 @@ from dsar.models import (
     IdentityProof,
     InfoRequest,
 )
+from dsar.postmortem import plan as postmortem_plan
 from dsar.search.gathering import source_searches
 from dsar.sources.catalog import get_catalog
 from dsar.staff.access import case_or_404, deny, require
@@ -43,7 +44,8 @@ from dsar.staff.case_kinds import kind_context
 ACTIONS = {
     "note": (Action.ADD_NOTE, lambda c, u, f: staff_actions.add_note(c, u, f.get("body"))),
     "verify": (Action.VERIFY_IDENTITY,
-               lambda c, u, f: staff_actions.verify_identity(c, u, f.get("method"), f.get("note"))),
+               lambda c, u, f: staff_actions.verify_identity(c, u, f.get("method"), f.get("note"),
+                                                             deceased=f)),
     "ask": (Action.ASK_INFO, lambda c, u, f: staff_actions.ask_info(c, u, f.get("question"))),
     "extend": (Action.EXTEND, lambda c, u, f: staff_actions.extend(c, u, f.get("reason"))),
     "reject": (Action.REJECT,
@@ -71,6 +73,7 @@ ACTIONS = {
     "remove_refusal": (Action.REFUSE_CORRECTION, rectification.remove_refusal_action),
     "decide": (Action.DECIDE_OBJECTION, objection.decide_action),
     "lift": (Action.LIFT_RESTRICTION, restriction.lift_action),
+    "choose": (Action.DECIDE_POSTMORTEM, postmortem_plan.choose_action),
     "revoke_links": (Action.REVOKE_LINKS, lambda c, u, f: links.revoke_links(c, u)),
 }
 

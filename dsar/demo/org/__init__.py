@@ -36,7 +36,7 @@ logger = logging.getLogger(__name__)
 __all__ = ["SHOWCASE", "VERSION", "OrgSummary", "generate", "read_manifest", "write_config"]
 
 #: Bump when the generated data changes shape, so the demo regenerates old folders.
-VERSION = 1
+VERSION = 2
 #: The smallest population: the showcase people use the first 50 account ids.
 MIN_PEOPLE = 50
 #: From this size the sources are written by parallel processes.
@@ -45,8 +45,9 @@ MANIFEST = "manifest.json"
 
 #: The people always present: "A" (Léa Fontaine, data in all six sources), "B" (her
 #: near-twin of the same name), "C" (shares A's office IP address), "D" (his ticket names A),
-#: "E" (Cléa Fontaine, whose address contains A's). Key -> first_name, last_name, email,
-#: customer_id, visitor_id, work_email, city (A also: email_other_case, office_ip).
+#: "E" (Cléa Fontaine, whose address contains A's), "F" and "G" (deceased, with and without
+#: directives). Key -> first_name, last_name, email, customer_id, visitor_id, work_email, city
+#: (A also: email_other_case, office_ip; F and G also: birth_date, died, relative).
 SHOWCASE: dict[str, dict] = build_showcase()
 
 

@@ -291,6 +291,9 @@ def build_showcase() -> dict[str, dict]:
             "visitor_id": showcase_visitor_id(i), "work_email": entry["work_email"],
             "city": entry["city"],
         }
+        if "died" in entry:  # F and G: what a request about a deceased person states
+            info.update(birth_date=entry["birth_date"], died=entry["died"],
+                        relative=dict(entry["relative"]))
         out[entry["key"]] = info
     out["A"]["email_other_case"] = showcase.A_EMAIL_OTHER_CASE
     out["A"]["office_ip"] = out["C"]["office_ip"] = showcase.CLINIC_IP

@@ -14,6 +14,15 @@ that tests, the benchmark and a person trying the demo know whom to ask about.
 - **E**, Cléa Fontaine, whose address contains A's (``clea.fontaine@…`` contains
   ``lea.fontaine@…``): a CRM's fuzzy "contains" search for A returns her too; the connector's
   own exact check must drop her.
+- **F**, Monique Garnier, died on 3 October 2026 (``died``), left post-mortem directives
+  (a sample case, :mod:`dsar.demo.cases`) naming her daughter Élise Garnier as the person to
+  carry them out (``relative``). Platform account (enrolments, attendance, level tests,
+  invoices), CRM contact, newsletter subscription, a support ticket about her certificate.
+- **G**, Bernard Lemoine, died on 18 September 2026, left no directives: his daughter Sophie
+  Lemoine asks as an heir. Platform account with invoices, CRM contact, newsletter.
+
+The sources do not know of the deaths (nobody told them): only ``died`` does, for the sample
+cases, the tests and the docs.
 """
 
 from __future__ import annotations
@@ -63,6 +72,25 @@ PEOPLE: dict[int, dict[str, Any]] = {
              city="Nantes", profession="Étudiante", employer=None, work_email=None,
              created_at="2024-09-01 19:03:26", first_visit=1725210000,
              courses=("DEV-PY-1",), bio=""),
+    47: dict(key="F", first_name="Monique", last_name="Garnier", gender="F",
+             email="monique.garnier@example.fr", birth_date="1949-02-21",
+             phone="+33 4 50 27 61 83", address="3 chemin des Vignes", postal_code="74000",
+             city="Annecy", profession="Retraitée", employer=None, work_email=None,
+             created_at="2021-03-08 10:14:02", first_visit=1615194842,
+             courses=("LNG-ESP-A2", "BUR-EXC-1", "IA-GEN-1"),
+             bio="Ancienne institutrice, j'apprends l'espagnol pour voyager.",
+             died="2026-10-03",
+             relative=dict(name="Élise Garnier", email="elise.garnier@example.fr",
+                           role="designated_person")),
+    48: dict(key="G", first_name="Bernard", last_name="Lemoine", gender="M",
+             email="bernard.lemoine@example.fr", birth_date="1952-06-30",
+             phone="+33 2 99 31 58 46", address="22 boulevard de la Liberté",
+             postal_code="35000", city="Rennes", profession="Retraité", employer=None,
+             work_email=None, created_at="2022-10-17 16:40:12", first_visit=1666017612,
+             courses=("BUR-EXC-1", "LNG-ANG-A2"), bio="",
+             died="2026-09-18",
+             relative=dict(name="Sophie Lemoine", email="sophie.lemoine@example.fr",
+                           role="heir")),
 }
 
 #: A's address as she typed it once (newsletter sign-up form, one support ticket).

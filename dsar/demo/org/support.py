@@ -50,6 +50,9 @@ _TEMPLATES = (
 
 #: The showcase tickets: (key, opened at, address used, with customer id, subject, body).
 SHOWCASE_TICKETS = (
+    ("F", "2021-06-21 10:12:40", "email", True, "Attestation de fin de formation",
+     "Bonjour,\nJe n'ai pas reçu l'attestation de fin de formation « Espagnol (A2) ». "
+     "Pourriez-vous me l'envoyer par e-mail ?\nMerci,\nMonique Garnier"),
     ("A", "2025-01-20 09:41:12", "email", True, "Attestation de fin de formation",
      "Bonjour,\nJe n'ai pas reçu l'attestation de fin de formation « Soins palliatifs : "
      "accompagnement de fin de vie ».\nMerci de me l'envoyer,\nLéa Fontaine"),

@@ -1,0 +1,81 @@
+"""The copy of a deceased person's data handed to the person they designated (or, for what the
+estate needs, to an heir): the answer package's data files (``export.json``, the CSVs, the
+schema and the manifest), built from the search results through a reader that lets through
+only what is to be handed over (``dsar.postmortem.plan.handed_fields``).
+
+Never in it, whatever the directives or the DPO chose (LIL art. 85; the seed policies promise
+as much):
+- credentials: the fields ``sources.toml`` excludes, and any field whose name says it is a
+  password, a hash, a token, a secret, a one-time code or a security question or answer;
+- other people's data: the fields ``sources.toml`` marks as possibly holding it
+  (``third_party``) are left out whole, and the e-mail addresses and phone numbers of other
+  people written in the rest are masked as in every answer (``dsar.exports.redaction``)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from dsar.exports.content import ExportContent, build_content, stored_records
+from dsar.models import Case, ChangePlan, SourceResult
+from dsar.postmortem.plan import handed_fields
+from dsar.sources.base import CollectionConfig
+from dsar.sources.catalog import get_catalog
+
+#: Words of a field's name that make it a credential.
+_CREDENTIAL_WORDS = frozenset({"password", "passwd", "pwd", "hash", "hashed", "token", "secret",
+                               "salt", "otp", "totp", "mfa", "pin", "apikey", "credential",
+                               "credentials", "recovery"})
+_WORDS = re.compile(r"[a-z0-9]+")
+
+
+def is_credential(name: str) -> bool:
+    """Whether a field's name says it holds a credential (``password_hash``, ``apiToken``,
+    ``security_answer``, ``totp_secret``...)."""
+    spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
+    words = set(_WORDS.findall(spaced))
+    if words & _CREDENTIAL_WORDS or "password" in spaced.replace("_", ""):
+        return True
+    return "security" in words and bool(words & {"question", "answer"})
+
+
+def _field_filter(config: CollectionConfig, handed: Callable[[str], bool]
+                  ) -> Callable[[str], bool]:
+    excluded = set(config.exclude) | set(config.third_party)
+    return lambda name: name not in excluded and not is_credential(name) and handed(name)
+
+
+def copy_reader(case: Case, plan: ChangePlan | None
+                ) -> Callable[[SourceResult], Iterable[Mapping[str, Any]]]:
+    """A record reader (``build_content(read_records=...)``) that yields, of each stored
+    result, only the records of collections handed over, with only their handed-over fields
+    (a record left with none is dropped)."""
+    catalog = get_catalog()
+
+    def read(row: SourceResult) -> Iterable[Mapping[str, Any]]:
+        source = catalog.sources.get(row.source)
+        if source is None:
+            return
+        filters: dict[str, Callable[[str], bool] | None] = {}
+        for raw in stored_records(row):
+            name = raw["collection"]
+            if name not in filters:
+                config = source.collections.get(name)
+                handed = (handed_fields(case, plan, source.name, config)
+                          if config is not None else None)
+                filters[name] = _field_filter(config, handed) if handed else None
+            keep = filters[name]
+            if keep is None:
+                continue
+            fields = {k: v for k, v in (raw.get("fields") or {}).items() if keep(k)}
+            if fields:
+                yield {**raw, "fields": fields}
+
+    return read
+
+
+def copy_content(case: Case, plan: ChangePlan | None) -> ExportContent | None:
+    """What the requester receives of the deceased's data; None when nothing is handed over."""
+    content = build_content(case, read_records=copy_reader(case, plan))
+    return content if content.record_count else None

@@ -1,0 +1,133 @@
+"""The plan of an execution case: what becomes of each collection where the deceased was
+found, and what of it the requester receives.
+
+- With directives (``matching.DIRECTIVES``), the directives decide, category by category of
+  the register: a collection is erased when the directives erase every category it holds
+  (the erasure machinery, its policy and legal retention included); the
+  fields of the categories to hand over go into the copy for the designated person.
+- An heir (``matching.HEIR``) gets only what art. 85 II allows: the DPO chooses, collection by
+  collection, among what the heir's requests allow (``heirs.allowed_choices``): leave it, hand
+  over a copy (what the estate needs), erase it (closing the accounts).
+
+The copy never holds credentials nor other people's data (``dsar.postmortem.copy``)."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+
+from dsar.cases.refusals import ActionRefused
+from dsar.changes.planning import (
+    PlannedCollection,
+    erased,
+    found_collections,
+    open_plan,
+    write_draft,
+)
+from dsar.changes.suppression import add as suppress
+from dsar.core.audit import record_event
+from dsar.exports.information import UNCLASSIFIED
+from dsar.extensions import db
+from dsar.models import ActorType, Case, ChangePlan, StaffUser, SuppressionKind
+from dsar.postmortem import heirs, matching
+from dsar.postmortem.directives import Directives
+from dsar.sources.base import CollectionConfig
+
+
+def categories_of(config: CollectionConfig) -> set[str]:
+    """The register's categories a collection holds (``unclassified`` when it names none)."""
+    return set(config.fields.values()) or {UNCLASSIFIED}
+
+
+def directed_choice(content: Directives, config: CollectionConfig) -> str:
+    """What the directives do with a collection as a whole: ``erase`` when they erase every
+    one of its categories (an erasure cannot be undone: a record that also holds what is to
+    be kept or handed over stays), else ``hand_over`` when they hand one over, else ``keep``
+    (a category they do not mention is kept)."""
+    picks = {content.categories.get(c, "keep") for c in categories_of(config)}
+    if picks == {"erase"}:
+        return "erase"
+    return "hand_over" if "hand_over" in picks else "keep"
+
+
+def key_of(source: str, collection: str) -> str:
+    """How the plan names a collection in its decisions."""
+    return f"{source}/{collection}"
+
+
+def collection_choice(case: Case, plan: ChangePlan | None, source: str,
+                      config: CollectionConfig) -> str:
+    """``erase``, ``hand_over`` or ``keep`` for one collection of ``case``."""
+    match = matching.match_of(case)
+    if match is None or match.outcome in matching.REFUSED_OUTCOMES:
+        return "keep"
+    if match.outcome == matching.DIRECTIVES:
+        content = matching.applied_directives(case)
+        return directed_choice(content, config) if content else "keep"
+    chosen = ((plan.decisions if plan else None) or {}).get(key_of(source, config.name))
+    return chosen if chosen in heirs.allowed_choices(case.details) else "keep"
+
+
+def handed_fields(case: Case, plan: ChangePlan | None, source: str, config: CollectionConfig):
+    """Which fields of a collection go into the copy (a predicate; None: none of them)."""
+    match = matching.match_of(case)
+    if match is None or match.outcome in matching.REFUSED_OUTCOMES:
+        return None
+    if match.outcome == matching.DIRECTIVES:
+        content = matching.applied_directives(case)
+        if content is None or not content.designated_email:
+            return None  # nobody was designated to receive a copy
+        handed = {c for c, pick in content.categories.items() if pick == "hand_over"}
+        return (lambda name: config.category(name) in handed) if handed else None
+    if collection_choice(case, plan, source, config) != "hand_over":
+        return None
+    return lambda name: True
+
+
+def planned_postmortem(case: Case, plan: ChangePlan | None, found) -> list[PlannedCollection]:
+    """Each collection where the deceased was found: erased (under its erasure policy) or
+    left as it is."""
+    lines = []
+    for source, config, count, keys in found:
+        if collection_choice(case, plan, source.name, config) == "erase":
+            lines.append(erased(case, plan, source, config, count, keys))
+        else:
+            lines.append(PlannedCollection(
+                source=source.name, source_label=source.label(case.language),
+                collection=config.name, collection_label=config.label(case.language),
+                count=count, keys=keys, action="left"))
+    return lines
+
+
+def choose(case: Case, staff: StaffUser, *, collection: str, choice: str) -> None:
+    """The DPO's choice for one collection of an heir's request (caller commits)."""
+    match = matching.match_of(case)
+    if match is None or match.outcome != matching.HEIR:
+        raise ActionRefused(_l("The deceased's directives decide this request: there is "
+                               "nothing to choose."))
+    if choice not in heirs.allowed_choices(case.details):
+        raise ActionRefused(_l("The heir did not ask for this: the law allows heirs only what "
+                               "they asked for among the settlement of the estate and taking "
+                               "the death into account."))
+    known = {key_of(s.name, c.name) for s, c, _, _ in found_collections(case)}
+    if collection not in known:
+        raise ActionRefused(_l("Please choose one of the collections found."))
+    plan = open_plan(case)
+    write_draft(plan, decisions={**(plan.decisions or {}), collection: choice})
+    record_event("postmortem.chosen", case=case, actor_type=ActorType.STAFF, actor_id=staff.id,
+                 payload={"collection": collection, "choice": choice})
+
+
+def choose_action(case: Case, staff: StaffUser, form) -> None:
+    """The case page's "choose" action on an heir's request (DPO only)."""
+    choose(case, staff, collection=form.get("collection") or "", choice=form.get("choice") or "")
+    db.session.commit()
+
+
+def after_approval(case: Case) -> None:
+    """At approval: an heir who asked that the death be taken into account gets the deceased's
+    address on the suppression list at once (no more messages nor offers)."""
+    match = matching.match_of(case)
+    if match is None or match.outcome != matching.HEIR:
+        return
+    if "record_death" in heirs.requests_of(case.details):
+        suppress(SuppressionKind.EMAIL, matching.deceased_identifiers(match)["email"], case=case)
