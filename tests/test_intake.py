@@ -39,7 +39,8 @@ KIND_EXTRAS = {
                                     "deceased_email": "jean.martin@example.fr",
                                     "deceased_customer_number": "CUST-0042",
                                     "date_of_birth": "1941-05-02", "date_of_death": "2026-01-15",
-                                    "requester_role": "heir"},
+                                    "requester_role": "heir",
+                                    "heir_requests": ["estate_information", "close_accounts"]},
 }
 #: Boxes a kind's form needs ticked besides the declaration (kept in ``details`` as True).
 KIND_BOXES = {CaseKind.POSTMORTEM_DIRECTIVE: {"consent": "y"}}

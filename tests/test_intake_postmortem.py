@@ -21,7 +21,8 @@ from tests.support.portal import execution_documents, nothing_stored
 from tests.support.staff import make_staff
 
 #: A deceased person's request as the form takes it, but the documents.
-HEIR = {"deceased_name": "Jean Martin", "date_of_death": "2026-01-15", "requester_role": "heir"}
+HEIR = {"deceased_name": "Jean Martin", "date_of_death": "2026-01-15", "requester_role": "heir",
+        "heir_requests": ["estate_information"]}
 
 
 @pytest.mark.parametrize(
@@ -31,6 +32,11 @@ HEIR = {"deceased_name": "Jean Martin", "date_of_death": "2026-01-15", "requeste
         (HEIR, "death_certificate"),
         (HEIR, "requester_identity"),
         (HEIR, "heir_document"),
+        # An heir says what they ask among what the law allows heirs (art. 85 II).
+        ({**HEIR, "deceased_email": "jean.martin@example.fr", "date_of_birth": "1941-05-02",
+          "heir_requests": []}, "heir_requests"),
+        ({**HEIR, "deceased_email": "jean.martin@example.fr", "date_of_birth": "1941-05-02",
+          "heir_requests": ["read_everything"]}, "heir_requests"),
         # The deceased's identifiers: the search will run on them, never on the requester's.
         (HEIR, "deceased_email"),
         ({**HEIR, "deceased_email": "pas-une-adresse"}, "deceased_email"),
@@ -47,7 +53,8 @@ def test_missing_or_wrong_fields_are_refused_and_nothing_is_stored(app, client, 
 
 
 EXECUTION = {"deceased_name": "Jean Martin", "deceased_email": "jean.martin@example.fr",
-             "date_of_birth": "1941-05-02", "date_of_death": "2026-01-15"}
+             "date_of_birth": "1941-05-02", "date_of_death": "2026-01-15",
+             "heir_requests": ["estate_information", "record_death"]}
 
 
 def test_an_heir_sends_each_proof_in_its_own_labelled_field(app, client):
@@ -101,7 +108,9 @@ def test_every_document_is_deleted_once_staff_have_decided(app, client):
         transition(case, CaseStatus.CONFIRMED, actor_type=ActorType.REQUESTER)
         db.session.commit()
         staff_actions.verify_identity(case, db.session.get(StaffUser, staff.id), "document",
-                                      "Acte de décès et acte de notoriété vus.")
+                                      "Acte de décès et acte de notoriété vus.",
+                                      deceased={"deceased_email": "jean.martin@example.fr",
+                                                "date_of_death": "2026-01-15"})
         proofs = db.session.scalars(select(IdentityProof)).all()
         assert len(proofs) == 3
         assert all(p.blob_id is None and p.decision_note for p in proofs)

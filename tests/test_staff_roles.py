@@ -40,6 +40,7 @@ from tests.support.erasure_world import erasure_in_review, erasure_with_a_pendin
 from tests.support.forms import csrf_from
 from tests.support.rights_effects import (
     a_directive_case,
+    collection_chosen,
     correction_added,
     correction_refused,
     correction_removed,
@@ -51,6 +52,7 @@ from tests.support.rights_effects import (
     search_directives,
 )
 from tests.support.rights_world import (
+    heir_request_in_review,
     objection_in_review,
     rectification_in_review,
     rectification_with_a_correction,
@@ -322,6 +324,10 @@ CASE_ACTIONS = [
              post_case_action("lift", lambda w: {
                  "lift_on": (today_in_paris() + timedelta(days=10)).isoformat(),
                  "reason": "L'exactitude des données est établie."}), lift_announced),
+    # What becomes of a deceased person's data at an heir's request is the DPO's call.
+    Scenario("choose", Action.DECIDE_POSTMORTEM, DPO_ONLY, heir_request_in_review,
+             post_case_action("choose", lambda w: {"collection": "shop/customers",
+                                                   "choice": "erase"}), collection_chosen),
 ]
 
 PAGES = [

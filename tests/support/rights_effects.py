@@ -89,3 +89,9 @@ def directives_found(app, world, staff, resp):
     directives_shown(app, world, staff, resp)
     assert [e.payload for e in events("directives.searched", staff.id)] == [
         {"email": True}]
+
+
+def collection_chosen(app, world, staff, resp):
+    redirected_to_case(world, resp)
+    with app.app_context():
+        assert _plan(world).decisions == {"shop/customers": "erase"}

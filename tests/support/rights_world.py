@@ -5,13 +5,17 @@ based on legitimate interests; a restriction carried out and in force."""
 
 from __future__ import annotations
 
+import json
+from datetime import date
 from pathlib import Path
 
 from dsar.changes import rectification
 from dsar.changes.plan import plan_of
+from dsar.core import storage
 from dsar.extensions import db
-from dsar.models import Case, CaseKind, CaseStatus, PlanStatus
+from dsar.models import Case, CaseKind, CaseStatus, DeceasedMatch, PlanStatus
 from tests.support.erasure_world import erasure_in_review
+from tests.support.gathering import EMAIL
 from tests.support.role_scenarios import World
 
 
@@ -75,5 +79,21 @@ def restriction_in_force(app) -> World:
         case = db.session.get(Case, world.case_id)
         plan_of(case).status = PlanStatus.VERIFIED
         case.status = CaseStatus.COMPLETED
+        db.session.commit()
+    return world
+
+
+def heir_request_in_review(app) -> World:
+    """An heir's request about a deceased customer (no directives), searched: the DPO chooses
+    what becomes of each collection within what the heir asked (closing the accounts)."""
+    world = erasure_in_review(app)
+    with app.app_context():
+        _retyped(world, CaseKind.POSTMORTEM_EXECUTION, {
+            "deceased_name": "Camille Martin", "requester_role": "heir",
+            "heir_requests": ["close_accounts"]})
+        db.session.add(DeceasedMatch(
+            case_id=world.case_id, date_of_death=date(2026, 10, 3), outcome="heir",
+            identity_sealed=storage.seal(json.dumps({"email": EMAIL, "customer_number": ""})
+                                         .encode(), f"deceased_matches:{world.case_id}:identity")))
         db.session.commit()
     return world
