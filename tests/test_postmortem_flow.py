@@ -220,7 +220,9 @@ def test_an_heir_without_directives_gets_only_what_article_85_ii_allows(world, s
     files = package_files(app, case.id)
     assert set(files) == {"certificate.pdf"}  # no copy asked, none given
     words = letter(files)
-    assert "Closing their accounts" in words or "Clôturer" in words or "clôture" in words
+    # What the heir asked, in their language, under the law heirs act by.
+    assert "Loi Informatique et Libertés, art. 85" in words
+    assert "La clôture de ses comptes" in words and "Code de commerce" in words
 
 
 def test_an_heir_the_directives_exclude_is_refused_with_reasons_and_remedies(world,
