@@ -164,6 +164,11 @@ def test_the_designated_person_gets_the_copy_directed_and_the_rest_is_erased(wor
                    "security_answer", "paul.durand"):
         assert absent not in text, absent
     assert data["case"]["reference"] == case.reference
+    # The recipients are told whose data it was: the deceased's address, never the
+    # requester's own.
+    notice = smtp_server.last_to("dpo@routeur.example")
+    notice_text = notice.get_body(("plain",)).get_content()
+    assert DECEASED in notice_text and DESIGNATED not in notice_text
     words = letter(files)
     assert "Loi Informatique et Libertés, art. 85" in words and "Jeanne Roux" in words
     assert "Code de commerce" in words  # kept, with its basis and the remedies

@@ -37,6 +37,7 @@ from dsar.models import (
     StaffUser,
 )
 from dsar.models.types import utcnow
+from dsar.postmortem.matching import deceased_identifiers, match_of
 from dsar.sources.catalog import get_catalog
 
 SUBJECTS = {
@@ -153,7 +154,15 @@ def _recipient_notice(outbound: OutboundEmail) -> dict:
     notice = db.session.get(RecipientNotice, (outbound.payload or {}).get("notice_id"))
     recipient = get_catalog().register.recipients.get(notice.recipient) if notice else None
     return {"recipient": recipient.legal_name if recipient else "",
-            "erased_on": format_date(outbound.created_at, "long")}
+            "erased_on": format_date(outbound.created_at, "long"),
+            "person_email": person_email(outbound.case)}
+
+
+def person_email(case) -> str:
+    """The address of the person whose data changed: the requester's, or for a deceased
+    person's rights the deceased's (never the heir's or the designated person's own)."""
+    match = match_of(case)
+    return deceased_identifiers(match)["email"] if match else case.requester_email
 
 
 def _change_under_way(outbound: OutboundEmail) -> dict:

@@ -107,12 +107,17 @@ label = "Données de facturation"
 name = "Hébergeur SAS"
 role = "Hébergement"
 
+[recipients.mailer]
+name = "Routeur SAS"
+role = "Envoi des lettres d'information"
+notify_email = "dpo@routeur.example"
+
 [processing.training]
 purpose = "Formation des apprenants"
 legal_basis = "contract"
 categories = ["identification", "contact", "authentication", "training", "correspondence",
               "billing"]
-recipients = ["host"]
+recipients = ["host", "mailer"]
 retention = "3 ans après la fin de la formation"
 origin = "Vous-même"
 sources = ["platform"]
