@@ -79,7 +79,7 @@ def test_f_left_directives_in_force_at_her_death_and_g_none(app):
         assert at_death.designated_email == ELISE["email"]
         assert at_death.designated_name == ELISE["name"]
         assert at_death.categories["training"] == "hand_over"
-        assert at_death.categories["financial"] == "keep"
+        assert at_death.categories["financial"] == "erase"
         assert at_death.categories["identification"] == "erase"
         assert not at_death.heirs_excluded
         assert directives.in_force_at(case, case.received_on.replace(year=2020)) is None

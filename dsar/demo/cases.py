@@ -63,13 +63,13 @@ DETAILS = {
     CaseKind.RESTRICTION: {"restriction_ground": "accuracy_contested"},
     CaseKind.ERASURE: {"erasure_ground": "no_longer_needed"},
     # F's: every category of the demo register erased, but the training record handed over to
-    # her daughter and the invoices kept (the estate may need them).
+    # her daughter. Her invoices stay all the same: the law keeps them (the letter says so).
     CaseKind.POSTMORTEM_DIRECTIVE: {
         **{f"category_{name}": "erase" for name in (
             "identification", "contact", "professional", "test_results", "authentication",
             "connection", "navigation", "commercial", "marketing", "correspondence",
-            "account_status", "free_text")},
-        "category_training": "hand_over", "category_financial": "keep",
+            "account_status", "free_text", "financial")},
+        "category_training": "hand_over",
         "directive_instructions": "Remettre mes attestations de formation à ma fille.",
         "trusted_person_name": _relative("F")[0], "trusted_person_email": _relative("F")[1],
         "consent": True},

@@ -37,7 +37,17 @@ def is_credential(name: str) -> bool:
     words = set(_WORDS.findall(spaced))
     if words & _CREDENTIAL_WORDS or "password" in spaced.replace("_", ""):
         return True
+    if "key" in words and words & {"api", "access", "private", "secret", "recovery"}:
+        return True
     return "security" in words and bool(words & {"question", "answer"})
+
+
+def link_fields(config: CollectionConfig) -> set[str]:
+    """The fields that only tie a record to others (its id, what it is matched by or yields,
+    any ``…_id``): a record whose handed-over fields are all such links holds nothing of what
+    is handed over (an invoice with only the id of a training course)."""
+    names = {"id", *config.match.values(), *config.yields.values()}
+    return names | {n for n in config.fields if n.endswith("_id")}
 
 
 def _field_filter(config: CollectionConfig, handed: Callable[[str], bool]
@@ -50,7 +60,7 @@ def copy_reader(case: Case, plan: ChangePlan | None
                 ) -> Callable[[SourceResult], Iterable[Mapping[str, Any]]]:
     """A record reader (``build_content(read_records=...)``) that yields, of each stored
     result, only the records of collections handed over, with only their handed-over fields
-    (a record left with none is dropped)."""
+    (a record left with none, or with links only, is dropped)."""
     catalog = get_catalog()
 
     def read(row: SourceResult) -> Iterable[Mapping[str, Any]]:
@@ -58,6 +68,7 @@ def copy_reader(case: Case, plan: ChangePlan | None
         if source is None:
             return
         filters: dict[str, Callable[[str], bool] | None] = {}
+        links: dict[str, set[str]] = {}
         for raw in stored_records(row):
             name = raw["collection"]
             if name not in filters:
@@ -65,11 +76,12 @@ def copy_reader(case: Case, plan: ChangePlan | None
                 handed = (handed_fields(case, plan, source.name, config)
                           if config is not None else None)
                 filters[name] = _field_filter(config, handed) if handed else None
+                links[name] = link_fields(config) if config is not None else set()
             keep = filters[name]
             if keep is None:
                 continue
             fields = {k: v for k, v in (raw.get("fields") or {}).items() if keep(k)}
-            if fields:
+            if any(k not in links[name] for k in fields):
                 yield {**raw, "fields": fields}
 
     return read
