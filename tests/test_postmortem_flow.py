@@ -249,6 +249,7 @@ def test_an_heir_the_directives_exclude_is_refused_with_reasons_and_remedies(wor
     assert resp.status_code == 400
     page = dpo.get(f"/staff/cases/{case.reference}").get_data(as_text=True)
     assert 'data-outcome="heirs_excluded"' in page and 'id="refusal-proposed"' in page
+    assert "/start" not in page  # not offered
     with app.app_context():
         from flask_babel import force_locale
 
@@ -270,3 +271,28 @@ def test_an_heir_the_directives_exclude_is_refused_with_reasons_and_remedies(wor
     assert ids(engine, "accounts") == {1, 2}
     with app.app_context():
         assert db.session.get(Case, case.id).status is CaseStatus.REJECTED
+
+
+def test_an_heir_gets_what_the_estate_needs_and_nothing_is_erased(world, smtp_server):
+    """An heir asking only for what the estate needs: the DPO hands over the certificates; the
+    plan erases nothing, and the copy holds them without any credential."""
+    app, engine = world
+    client = app.test_client()
+    case = file_execution(app, client, smtp_server, lambda: run_queued_jobs(app), email=HEIR,
+                          role="heir", requests=["digital_goods"])
+    agent, dpo = staff_client(app, "agent"), staff_client(app, "dpo")
+    verify(app, agent, case)
+    assert post_action(agent, case.reference, "start", {}).status_code == 302
+    assert run_queued_jobs(app) == 0
+    page = dpo.get(f"/staff/cases/{case.reference}").get_data(as_text=True)
+    assert 'value="hand_over"' in page and 'value="erase"' not in page
+    assert post_action(dpo, case.reference, "choose", {
+        "collection": "platform/certificates", "choice": "hand_over"}).status_code == 302
+    carry_out(app, dpo, case)
+    assert ids(engine, "accounts") == {1, 2} and ids(engine, "certificates") == {10, 11, 12}
+    files = package_files(app, case.id)
+    text = files["export.json"].decode()
+    assert "Aquarelle niveau 2" in text and "Comptabilité" not in text
+    assert "argon2id" not in text and "Sortie du samedi" not in text
+    with app.app_context():
+        assert not is_suppressed("email", DECEASED)  # not asked

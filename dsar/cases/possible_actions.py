@@ -56,6 +56,8 @@ def possible(case: Case, action: str) -> bool:
             action != "revoke_links" or links.links_alive(case))
     if action in ("start", "rerun") and plan_locked(case):
         return False  # the plan approved: searching again would rebuild it under the DPO
+    if action == "start" and not matching.searchable(case):
+        return False  # a deceased person not confirmed yet, or a refusal to send
     if action in _MOVES:
         return _MOVES[action] in TRANSITIONS[status]
     if action == "rerun":

@@ -223,3 +223,13 @@ def heir_decides(case: Case) -> bool:
     II), rather than directives that decide them."""
     match = match_of(case)
     return match is not None and match.outcome == HEIR
+
+
+def searchable(case: Case) -> bool:
+    """Whether ``case`` may be searched as far as the matching goes (always, for the kinds
+    about the requester themselves)."""
+    try:
+        check_searchable(case)
+    except ActionRefused:
+        return False
+    return True
