@@ -167,8 +167,13 @@ def test_a_lost_fan_in_is_queued_again(gather_app, redis_url):
 
 
 def test_post_mortem_cases_are_not_searched_by_the_heirs_address(gather_app):
+    """A deceased person's case is searched on the deceased's identifiers that staff
+    confirmed (tests/test_postmortem_flow.py); before they are, nothing starts, and the
+    requester's own address is never searched."""
     case = verified_case(gather_app, kind=CaseKind.POSTMORTEM_EXECUTION)
-    start(gather_app, case.id)
+    agent = gather_app.test_client()
+    login(agent, make_staff(gather_app, "agent", email="agent-pm@staff.example"))
+    assert post_action(agent, case.reference, "start", {}).status_code == 400
     run_queued_jobs(gather_app)
     assert rows_by_source(gather_app, case.id) == {}
-    assert case_status(gather_app, case.id) is CaseStatus.IN_PROGRESS
+    assert case_status(gather_app, case.id) is CaseStatus.VERIFIED

@@ -3,8 +3,6 @@ and reading the document a form carries."""
 
 from __future__ import annotations
 
-from datetime import date
-
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -32,6 +30,7 @@ from wtforms.validators import (
 )
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from dsar.cases.clock import today_in_paris
 from dsar.cases.details import (
     ERASURE_GROUND_CHOICES,
     OBJECTION_TARGET_CHOICES,
@@ -236,7 +235,8 @@ class ObjectionForm(RequestForm):
 
 
 def not_in_future(form, field) -> None:
-    if field.data and field.data > date.today():
+    # The French calendar's today, as everywhere else (the server's clock may run on UTC).
+    if field.data and field.data > today_in_paris():
         raise ValidationError(_l("This date cannot be in the future."))
 
 

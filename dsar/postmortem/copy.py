@@ -56,6 +56,17 @@ def _field_filter(config: CollectionConfig, handed: Callable[[str], bool]
     return lambda name: name not in excluded and not is_credential(name) and handed(name)
 
 
+def in_copy(config: CollectionConfig, handed: Callable[[str], bool] | None) -> bool:
+    """Whether anything of a collection goes into the copy, as ``sources.toml`` declares its
+    fields (``handed``: :func:`dsar.postmortem.plan.handed_fields`)."""
+    if handed is None:
+        return False
+    if not config.fields:
+        return handed("")
+    keep, links = _field_filter(config, handed), link_fields(config)
+    return any(keep(name) for name in config.fields if name not in links)
+
+
 def copy_reader(case: Case, plan: ChangePlan | None
                 ) -> Callable[[SourceResult], Iterable[Mapping[str, Any]]]:
     """A record reader (``build_content(read_records=...)``) that yields, of each stored

@@ -15,6 +15,7 @@ from dsar.extensions import db
 from dsar.models import Case, CaseKind
 from dsar.postmortem import heirs, matching
 from dsar.postmortem import plan as postmortem_plan
+from dsar.postmortem.copy import in_copy
 
 
 def kind_context(case: Case, can: dict[str, bool]) -> dict:
@@ -57,8 +58,8 @@ def postmortem_context(case: Case, plan, can: dict[str, bool]) -> dict:
                 "label": f"{source.label(case.language)} · {config.label(case.language)}",
                 "count": count,
                 "choice": postmortem_plan.collection_choice(case, plan, source.name, config),
-                "handed": postmortem_plan.handed_fields(case, plan, source.name, config)
-                is not None})
+                "handed": in_copy(config, postmortem_plan.handed_fields(
+                    case, plan, source.name, config))})
     return {"deceased": match, "deceased_outcome": matching.OUTCOME_LABELS.get(
                 match.outcome) if match else None,
             "directive_case": directive_case,
