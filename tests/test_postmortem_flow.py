@@ -135,6 +135,15 @@ def test_the_designated_person_gets_the_copy_directed_and_the_rest_is_erased(wor
     blobs = proof_blobs(app, case.id)
     assert len(blobs) == 2
     agent, dpo = staff_client(app, "agent"), staff_client(app, "dpo")
+    # The documents must be checked; a date of death before the birth is a typing error.
+    for wrong in ({"method": "email_and_identifiers"}, {"date_of_death": "1940-01-01"},
+                  {"deceased_email": "pas-une-adresse"}, {"date_of_death": ""}):
+        form = {"method": "document", "note": "Vu.", "deceased_email": DECEASED,
+                "date_of_death": DIED.isoformat(), **wrong}
+        assert post_action(agent, case.reference, "verify", form).status_code == 400, wrong
+    with app.app_context():
+        assert all(storage.exists(b) for b in blobs)  # nothing decided, nothing deleted
+    assert case_status(app, case.id) is CaseStatus.CONFIRMED
     verify(app, agent, case)
     # After the decision no proof document remains in storage.
     with app.app_context():
@@ -281,7 +290,10 @@ def test_an_heir_gets_what_the_estate_needs_and_nothing_is_erased(world, smtp_se
     case = file_execution(app, client, smtp_server, lambda: run_queued_jobs(app), email=HEIR,
                           role="heir", requests=["digital_goods"])
     agent, dpo = staff_client(app, "agent"), staff_client(app, "dpo")
-    verify(app, agent, case)
+    # The customer number typed on the form is the living Paul's: it is never searched.
+    verify(app, agent, case, deceased_customer_number="2")
+    assert post_action(dpo, case.reference, "choose", {  # nothing to choose before review
+        "collection": "platform/certificates", "choice": "hand_over"}).status_code == 400
     assert post_action(agent, case.reference, "start", {}).status_code == 302
     assert run_queued_jobs(app) == 0
     page = dpo.get(f"/staff/cases/{case.reference}").get_data(as_text=True)
@@ -296,3 +308,7 @@ def test_an_heir_gets_what_the_estate_needs_and_nothing_is_erased(world, smtp_se
     assert "argon2id" not in text and "Sortie du samedi" not in text
     with app.app_context():
         assert not is_suppressed("email", DECEASED)  # not asked
+        # Nothing erased: no recipient is told anything (it would only disclose the death).
+        assert db.session.scalars(select(RecipientNotice).where(
+            RecipientNotice.case_id == case.id)).all() == []
+    assert not [m for m in smtp_server.messages() if m["To"] == "dpo@routeur.example"]

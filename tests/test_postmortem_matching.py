@@ -84,9 +84,13 @@ def test_who_may_act(app, email, role, content, outcome):
 
 @pytest.mark.parametrize(("name", "credential"), [
     ("password_hash", True), ("passwordHash", True), ("api_token", True), ("apiKey", True),
-    ("api_key", True), ("key_figures", False), ("totp_secret", True), ("security_answer", True),
+    ("api_key", True), ("totp_secret", True), ("security_answer", True),
     ("security_question", True), ("pin", True), ("recovery_codes", True),
     ("shipping_address", False), ("title", False), ("hashtag", False), ("session_count", False),
+    ("one_time_code", True), ("oneTimeCode", True), ("verification_code", True),
+    ("backup_codes", True), ("mot_de_passe", True), ("motDePasse", True), ("passphrase", True),
+    ("session_id", True), ("cookie", True), ("ssh_key", True), ("signing_key", True),
+    ("jwt", True), ("postal_code", False), ("course_code", False), ("key_figures", False),
 ])
 def test_credentials_are_known_by_their_name(name, credential):
     assert is_credential(name) is credential

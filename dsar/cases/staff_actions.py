@@ -80,9 +80,13 @@ def verify_identity(case: Case, staff: StaffUser, method: str, note: str | None,
         raise ActionRefused(_l("Please choose how the identity was checked.")) from None
     if method in (IdentityMethod.OTHER, IdentityMethod.DOCUMENT) and not (note or "").strip():
         raise ActionRefused(_l("Please say in the note what was checked."))
+    if case.kind is CaseKind.POSTMORTEM_EXECUTION and method is not IdentityMethod.DOCUMENT:
+        # Décret 2019-536, art. 124: the documents are what proves the death and the right.
+        raise ActionRefused(_l("A deceased person's rights are checked on the documents: "
+                               "choose \"Document\"."))
+    move_case(case, CaseStatus.VERIFIED, staff, {"method": str(method)})
     if case.kind is CaseKind.POSTMORTEM_EXECUTION:
         matching.confirm(case, staff, deceased or {})
-    move_case(case, CaseStatus.VERIFIED, staff, {"method": str(method)})
     today = today_in_paris()
     summary = f"checked on {today.isoformat()} by staff {staff.id}, method {method}"
     if note and note.strip():

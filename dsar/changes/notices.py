@@ -41,7 +41,9 @@ def notices_of(case: Case) -> list[RecipientNotice]:
 
 
 #: Plan actions that are no rectification, erasure or restriction (Art. 19 does not apply).
-NOT_NOTIFIED = frozenset({"retain", "not_restrictable", "unsubscribe"})
+#: A deceased person's data left as it is is no change either (telling recipients would only
+#: disclose the death).
+NOT_NOTIFIED = frozenset({"retain", "not_restrictable", "unsubscribe", "left"})
 
 
 def concerned_recipients(case: Case) -> list[str]:

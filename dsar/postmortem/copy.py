@@ -24,9 +24,16 @@ from dsar.sources.base import CollectionConfig
 from dsar.sources.catalog import get_catalog
 
 #: Words of a field's name that make it a credential.
-_CREDENTIAL_WORDS = frozenset({"password", "passwd", "pwd", "hash", "hashed", "token", "secret",
-                               "salt", "otp", "totp", "mfa", "pin", "apikey", "credential",
-                               "credentials", "recovery"})
+_CREDENTIAL_WORDS = frozenset({"password", "passwd", "pwd", "passphrase", "motdepasse", "hash",
+                               "hashed", "token", "secret", "salt", "otp", "totp", "mfa", "pin",
+                               "apikey", "credential", "credentials", "recovery", "cookie",
+                               "jwt", "bearer"})
+#: Words that make a credential with ``code`` or ``key`` (``reset_code``, ``ssh_key``), or
+#: with ``id`` for a session (``session_id``).
+_CODE_WORDS = frozenset({"one", "time", "verification", "reset", "auth", "backup", "sms",
+                         "recovery", "security", "activation", "confirmation"})
+_KEY_WORDS = frozenset({"api", "access", "private", "secret", "recovery", "ssh", "signing",
+                        "session", "encryption"})
 _WORDS = re.compile(r"[a-z0-9]+")
 
 
@@ -35,9 +42,13 @@ def is_credential(name: str) -> bool:
     ``security_answer``, ``totp_secret``...)."""
     spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
     words = set(_WORDS.findall(spaced))
-    if words & _CREDENTIAL_WORDS or "password" in spaced.replace("_", ""):
+    glued = "".join(_WORDS.findall(spaced))
+    if words & _CREDENTIAL_WORDS or "password" in glued or "motdepasse" in glued:
         return True
-    if "key" in words and words & {"api", "access", "private", "secret", "recovery"}:
+    if ({"code", "codes"} & words and words & _CODE_WORDS) or (
+            {"key", "keys"} & words and words & _KEY_WORDS):
+        return True
+    if "session" in words and words & {"id", "key", "token"}:
         return True
     return "security" in words and bool(words & {"question", "answer"})
 

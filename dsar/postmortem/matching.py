@@ -138,12 +138,16 @@ def _checked_date(value: str | None) -> date:
 
 def confirm(case: Case, staff: StaffUser, form) -> DeceasedMatch:
     """Record what staff confirmed of the deceased (``deceased_email``, optional
-    ``deceased_customer_number``, ``date_of_death`` from ``form``) and match the directives,
-    in the caller's transaction (the verification of the documents). Raises ``ActionRefused``
-    on a missing or invalid value."""
+    ``deceased_customer_number``, kept for the file but never searched, ``date_of_death`` from
+    ``form``) and match the directives, in the caller's transaction (the verification of the
+    documents). Raises ``ActionRefused`` on a missing or invalid value."""
     email = _checked_email(form.get("deceased_email"))
     number = (form.get("deceased_customer_number") or "").strip()[:100]
     day = _checked_date(form.get("date_of_death"))
+    born = (case.details or {}).get("date_of_birth")
+    if born and day.isoformat() < born:
+        # A mistyped year would silently change which directives stood at the death.
+        raise ActionRefused(_l("The date of death cannot be before the date of birth."))
     found = directives_at_death(email, day)
     outcome = outcome_of(case, found)
     match = db.session.scalar(select(DeceasedMatch).where(DeceasedMatch.case_id == case.id))
@@ -180,14 +184,15 @@ def deceased_identifiers(match: DeceasedMatch) -> dict[str, str]:
 
 
 def search_identity(case: Case) -> Identity:
-    """What the search of an execution case runs on: the deceased's confirmed identifiers
-    (empty before they are confirmed: nothing is searched)."""
+    """What the search of an execution case runs on: the deceased's confirmed e-mail address
+    (empty before it is confirmed: nothing is searched); the search rounds then follow the
+    identifiers their own records carry. Never a customer number: no death certificate
+    shows one, so nobody could check it, and a number typed by mistake or on purpose would
+    hand over, or erase, a living person's data."""
     match = match_of(case)
     if match is None:
         return Identity()
-    ids = deceased_identifiers(match)
-    number = ids.get("customer_number")
-    return Identity.of(email=[ids["email"]], customer_id=[number] if number else [])
+    return Identity.of(email=[deceased_identifiers(match)["email"]])
 
 
 def applied_directives(case: Case) -> Directives | None:

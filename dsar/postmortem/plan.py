@@ -27,7 +27,7 @@ from dsar.changes.suppression import add as suppress
 from dsar.core.audit import record_event
 from dsar.exports.information import UNCLASSIFIED
 from dsar.extensions import db
-from dsar.models import ActorType, Case, ChangePlan, StaffUser, SuppressionKind
+from dsar.models import ActorType, Case, CaseStatus, ChangePlan, StaffUser, SuppressionKind
 from dsar.postmortem import heirs, matching
 from dsar.postmortem.directives import Directives
 from dsar.sources.base import CollectionConfig
@@ -104,6 +104,8 @@ def choose(case: Case, staff: StaffUser, *, collection: str, choice: str) -> Non
     if match is None or match.outcome != matching.HEIR:
         raise ActionRefused(_l("The deceased's directives decide this request: there is "
                                "nothing to choose."))
+    if case.status is not CaseStatus.REVIEW:
+        raise ActionRefused(_l("This action is not possible while the case is in this state."))
     if choice not in heirs.allowed_choices(case.details):
         raise ActionRefused(_l("The heir did not ask for this: the law allows heirs only what "
                                "they asked for among the settlement of the estate and taking "

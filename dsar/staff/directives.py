@@ -2,9 +2,9 @@
 the dashboard's clock), a search by the person's identifiers, and the versions shown on the
 case page.
 
-The search is a POST form: an e-mail address or customer number typed by staff never goes
-into a URL (proxies' logs, the browser's history). Each search is audited with only which
-fields were given, never what was typed.
+The search is a POST form: an e-mail address typed by staff never goes into a URL (proxies'
+logs, the browser's history). Each search is audited with only which fields were given, never
+what was typed.
 """
 
 from __future__ import annotations
