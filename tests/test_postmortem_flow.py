@@ -164,6 +164,8 @@ def test_the_designated_person_gets_the_copy_directed_and_the_rest_is_erased(wor
     assert ids(engine, "accounts") == {2}
     assert ids(engine, "invoices") == {30, 31}
     assert ids(engine, "certificates") == {10, 11, 12}
+    with app.app_context():  # her address, erased, is never written to again
+        assert is_suppressed("email", DECEASED) and not is_suppressed("email", DESIGNATED)
     files = package_files(app, case.id)
     data = exported(files)
     text = files["export.json"].decode()

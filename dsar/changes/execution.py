@@ -34,6 +34,7 @@ from dsar.models import (
 )
 from dsar.models.changes import FINISHED_STEP_STATUSES
 from dsar.models.types import utcnow
+from dsar.postmortem import plan as postmortem_plan
 from dsar.sources.base import OperationUnsupported, SourceError
 from dsar.sources.catalog import get_catalog
 
@@ -181,13 +182,16 @@ def after_verified(case: Case) -> None:
     an erased person, or one who objected to direct marketing, goes on the suppression list
     (keyed hashes only: not re-imported, not contacted again); a rectification keeps the
     person's statement where a source could not be corrected; an erasure deletes the
-    statements the person made before (their values too)."""
+    statements the person made before (their values too); a deceased person whose data was
+    erased goes on the suppression list by their address (never the requester's)."""
     if case.kind is CaseKind.ERASURE:
         forget_statements(case)
     if case.kind is CaseKind.ERASURE or is_direct_marketing(case):
         suppress_case(case, phones=not is_direct_marketing(case))
     elif case.kind is CaseKind.RECTIFICATION:
         record_statements(case)
+    elif case.kind is CaseKind.POSTMORTEM_EXECUTION:
+        postmortem_plan.after_verified(case)
 
 
 def _found_again(case: Case) -> dict[str, dict[str, int]]:

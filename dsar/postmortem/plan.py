@@ -21,6 +21,7 @@ from dsar.changes.planning import (
     erased,
     found_collections,
     open_plan,
+    plan_of,
     write_draft,
 )
 from dsar.changes.suppression import add as suppress
@@ -133,3 +134,13 @@ def after_approval(case: Case) -> None:
         return
     if "record_death" in heirs.requests_of(case.details):
         suppress(SuppressionKind.EMAIL, matching.deceased_identifiers(match)["email"], case=case)
+
+
+def after_verified(case: Case) -> None:
+    """Once the plan is verified: if anything of the deceased's was erased, their address goes
+    on the suppression list (keyed hash), so that a later import never writes to them again."""
+    match = matching.match_of(case)
+    if match is None or not any(p.carried for p in planned_postmortem(
+            case, plan_of(case), found_collections(case))):
+        return
+    suppress(SuppressionKind.EMAIL, matching.deceased_identifiers(match)["email"], case=case)
