@@ -205,13 +205,17 @@ def due_date(
 def extension_target(received_on: date, *, calendar: str = DEFAULT_CALENDAR) -> date:
     """Return the internal "one-month end + 2 months" target of D7.
 
-    The one-month due date (after D4), plus two months with D3, then D4 again. docs/legal-rules.md
-    keeps this stricter-looking reading only as an internal target shown where it differs from the
-    legal extended deadline ``due_date(received_on, extended=True)``; it may fall before or
-    after it. Example: received 2025-03-05 -> one-month due 2025-04-07 -> 2025-06-07 (Saturday)
-    -> 2025-06-09 (Whit Monday) -> 2025-06-10, while the extended due date is 2025-06-05.
+    The **unadjusted** end of the first month (D2, D3: no weekend roll yet), plus two months
+    with D3, then D4 once. docs/legal-rules.md keeps this reading only as an internal target,
+    shown where it differs from the legal extended deadline ``due_date(received_on,
+    extended=True)``; month-end clamping makes it earlier, never later. Examples: received
+    2025-10-31 -> 2025-11-30 -> 2026-01-30 (Friday), while the extended due date is Monday
+    2026-02-02; received 2025-03-05 -> 2025-04-05 -> 2025-06-05, the same as the extended due
+    date. (Built from the weekend-adjusted one-month date, as it once was, it gave 2025-06-10:
+    later than the law's 2025-06-05.)
     """
-    one_month = due_date(received_on, calendar=calendar)
+    _check_calendar(calendar)
+    one_month = _period_end(_as_date(received_on, "received_on"), False)
     return next_working_day(add_months(one_month, _EXTENSION_FURTHER_MONTHS), calendar)
 
 

@@ -15,7 +15,9 @@ from babel.dates import format_date
 from markupsafe import escape
 
 from dsar import deadlines
-from dsar.models import CaseStatus
+from dsar.cases.workflow import refresh_due_date
+from dsar.extensions import db
+from dsar.models import Case, CaseStatus
 from tests.support.audit import audit_events
 from tests.support.casework import (
     DUE,
@@ -32,7 +34,7 @@ from tests.support.casework import (
     staff_session,
 )
 from tests.support.mailbox import body_of
-from tests.support.staff import make_case, post_action
+from tests.support.staff import login, make_case, make_staff, post_action
 
 REASON = "Your data is spread over four archived systems that must be searched by hand."
 
@@ -138,3 +140,26 @@ def test_closed_case_cannot_be_extended(app):
     resp = post_action(client, case.reference, "extend", {"reason": REASON})
     assert "closed" in refused(resp, "extend")
     assert case_state(app, case.id) == before
+
+
+@pytest.mark.parametrize(("received", "target"), [
+    # One month (30 Nov, clamped) + two = Fri 30 Jan 2026, before the law's Mon 2 Feb: shown.
+    ("2025-10-31", "2026-01-30"),
+    # 5 Apr + two months = 5 Jun, the extended due date itself: nothing more to show (it
+    # once showed 10 Jun, later than the law's date).
+    ("2025-03-05", None),
+])
+def test_the_case_page_shows_the_internal_target_of_an_extended_case(app, received, target):
+    case = make_case(app, status=CaseStatus.VERIFIED, received_on=date.fromisoformat(received))
+    with app.app_context():
+        row = db.session.get(Case, case.id)
+        row.extended = True
+        refresh_due_date(row)
+        db.session.commit()
+    dpo = app.test_client()
+    login(dpo, make_staff(app, "dpo", email="dpo-target@staff.example"))
+    page = dpo.get(f"/staff/cases/{case.reference}").get_data(as_text=True)
+    if target is None:
+        assert 'id="extension-target"' not in page
+    else:
+        assert f'id="extension-target" data-date="{target}"' in page

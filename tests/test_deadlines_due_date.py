@@ -146,13 +146,16 @@ def test_extended_due_date(received: str, expected: str, why: str) -> None:
 
 # fmt: off
 EXTENSION_TARGETS = [
-    # (received, one-month due, extension target, extended due, why)
-    ("2025-03-05", "2025-04-07", "2025-06-10", "2025-06-05",
-     "7 Jun (Sat), 8 Sun, 9 Whit Monday -> Tue 10: later than the extended due date"),
+    # (received, one-month due, extension target, extended due, why). The target starts from
+    # the UNADJUSTED one-month end (D2, D3), then D4 once: never later than the law's date.
+    ("2025-03-05", "2025-04-07", "2025-06-05", "2025-06-05",
+     "5 Apr (Sat, not rolled) + 2 months = Thu 5 Jun: the extended due date itself"),
+    ("2025-10-31", "2025-12-01", "2026-01-30", "2026-02-02",
+     "30 Nov (clamped) + 2 months = Fri 30 Jan, earlier than 31 Jan (Sat) -> Mon 2 Feb"),
     ("2025-01-31", "2025-02-28", "2025-04-28", "2025-04-30",
      "month-end clamp loses days: target Mon 28 Apr is earlier than 30 Apr"),
-    ("2025-12-31", "2026-02-02", "2026-04-02", "2026-03-31",
-     "one month rolls 31 Jan (Sat) to 2 Feb; + 2 months = Thu 2 Apr"),
+    ("2025-12-31", "2026-02-02", "2026-03-31", "2026-03-31",
+     "31 Jan (Sat, not rolled) + 2 months = Tue 31 Mar: the same"),
     ("2025-11-30", "2025-12-30", "2026-03-02", "2026-03-02",
      "same result: 30 Dec + 2 months -> 28 Feb (Sat) -> Mon 2 Mar"),
     ("2025-08-31", "2025-09-30", "2025-12-01", "2025-12-01",
@@ -173,10 +176,13 @@ def test_extension_target(
 
 
 def test_extension_target_alsace_moselle() -> None:
-    # one month: 18 Mar 2025 -> Fri 18 Apr, Good Friday in A-M -> Tue 22 Apr;
-    # + 2 months -> Sun 22 Jun 2025 -> Mon 23 Jun. In FR: 18 Apr + 2 months -> Wed 18 Jun.
-    assert extension_target(D("2025-03-18"), calendar=AM) == D("2025-06-23")
+    # The one-month end (Fri 18 Apr 2025, Good Friday in A-M) is not rolled before the two
+    # further months: Wed 18 Jun in both calendars. The holidays count at the end only: 26 Dec
+    # (St Stephen's Day in A-M) -> Mon 29 Dec there, while FR keeps Fri 26 Dec.
+    assert extension_target(D("2025-03-18"), calendar=AM) == D("2025-06-18")
     assert extension_target(D("2025-03-18"), calendar=FR) == D("2025-06-18")
+    assert extension_target(D("2025-09-26"), calendar=AM) == D("2025-12-29")
+    assert extension_target(D("2025-09-26"), calendar=FR) == D("2025-12-26")
 
 
 # ------------------------------------------------------------------------------- add_months

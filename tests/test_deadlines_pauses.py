@@ -171,9 +171,12 @@ def test_compute_deadlines_extended_with_pause_and_target() -> None:
         due=D("2025-06-10"),  # Thu 5 Jun + 2 = Sat 7 -> Sun 8 -> Whit Monday 9 -> Tue 10
         unpaused_due=D("2025-06-05"),
         extended=True,
-        extension_target=D("2025-06-10"),  # differs from the unpaused 5 Jun, so shown
+        extension_target=None,  # 5 Apr + 2 months = 5 Jun: the unpaused date, not shown
         paused_days=2,
     )
+    # 31 Oct 2025: the target (Fri 30 Jan 2026) is earlier than the law's Mon 2 Feb: shown.
+    got = compute_deadlines(D("2025-10-31"), extended=True, today=TODAY)
+    assert (got.unpaused_due, got.extension_target) == (D("2026-02-02"), D("2026-01-30"))
 
 
 def test_compute_deadlines_target_hidden_where_it_does_not_differ() -> None:

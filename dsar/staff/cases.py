@@ -8,7 +8,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from dsar.cases import links, staff_actions
-from dsar.cases.clock import one_month_deadline, today_in_paris
+from dsar.cases.clock import case_deadlines, one_month_deadline, today_in_paris
 from dsar.cases.details import PROOF_KIND_LABELS, shown_details
 from dsar.cases.permissions import Action, allowed
 from dsar.cases.possible_actions import possible
@@ -109,6 +109,7 @@ def render_case(case: Case, *, error_action: str | None = None, error=None, stat
         assignees=staff_actions.assignable_staff(), can=can, error_action=error_action,
         error=error, form=request.form if error_action else {},
         identity_methods=IDENTITY_METHODS, one_month=one_month_deadline(case),
+        clock=case_deadlines(case),
         plan=plan.plan_of(case), planned=plan.planned_collections(case)
         if case.kind in CHANGE_KINDS else [], exceptions=plan.EXCEPTIONS,
         ground_labels=GROUND_LABELS, shown_details=shown_details(case.details),
