@@ -82,6 +82,25 @@ def test_filing_sends_confirmation_email_with_working_link(app, client, run_jobs
     assert client.get(confirm.removeprefix("http://localhost")).status_code == 200
 
 
+def test_confirming_says_it_took_and_where_the_status_link_went(app, client, run_jobs,
+                                                               smtp_server):
+    """After the confirmation button the person reads, in French, that the request is
+    confirmed and that the link to follow it was e-mailed (and the e-mail is there)."""
+    post_form(client, "/request/access", access_form())
+    assert run_jobs() == 0
+    confirm = next(u for u in smtp_server.links(smtp_server.last_to("camille.martin@example.fr"))
+                   if "/confirm/" in u)
+    path = confirm.removeprefix("http://localhost")
+    page = client.get(path)
+    resp = client.post(path, data={"csrf_token": csrf_from(page.get_data(as_text=True))},
+                       follow_redirects=True)
+    html = resp.get_data(as_text=True)
+    assert 'class="flash"' in html and "Votre demande est confirmée" in html
+    assert run_jobs() == 0
+    ack = smtp_server.last_to("camille.martin@example.fr")
+    assert any("/status/" in u for u in smtp_server.links(ack))
+
+
 def test_submitted_page_shows_reference_and_due_date(app, client):
     resp = post_form(client, "/request/access", access_form(), follow_redirects=True)
     html = resp.get_data(as_text=True)

@@ -39,7 +39,13 @@ def test_dpo_must_enrol_totp_by_qr_code_then_sign_in_with_codes(app, client):
     assert client.get("/staff/").status_code == 302
     page = client.get("/staff/enrol").get_data(as_text=True)
     assert 'src="data:image/svg+xml' in page  # the QR code, inline
-    secret = re.search(r'id="totp-secret">([A-Z2-7]+)<', page).group(1)
+    secret = re.search(r'id="totp-secret" data-secret="([A-Z2-7]+)"', page).group(1)
+    # Typed by hand, the key reads in groups of four.
+    shown = re.search(r'id="totp-secret"[^>]*>([^<]+)<', page).group(1)
+    assert shown == " ".join(secret[i:i + 4] for i in range(0, len(secret), 4))
+    # A staff page has the back office's footer, not the requester's CNIL notice.
+    assert 'id="staff-footer"' in page and "CNIL" not in page
+    assert "CNIL" in client.get("/").get_data(as_text=True)
     wrong = client.post("/staff/enrol", data={"csrf_token": csrf_from(page), "code": "000000"})
     assert wrong.status_code == 400
     resp = client.post("/staff/enrol", data={"csrf_token": csrf_from(page),

@@ -18,6 +18,7 @@ from contextlib import suppress
 from flask import (
     abort,
     current_app,
+    flash,
     make_response,
     redirect,
     render_template,
@@ -25,6 +26,7 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from dsar.cases import requester_actions
@@ -114,6 +116,9 @@ def confirm(reference: str, token: str):
     if request.method == "POST":
         requester_actions.confirm_address(case)  # False: done meanwhile in another tab
         _grant(case)
+        # The person sees it took, and where to come back: the link is in their mailbox.
+        flash(_l("Your request is confirmed. We have sent you by e-mail the link to follow "
+                 "it: keep that e-mail."))
         return redirect(url_for("portal.status", reference=case.reference))
     return render_template("portal/confirm.html", case=case)
 

@@ -28,3 +28,10 @@ def staff_helpers() -> dict:
         return current_user.is_authenticated and allowed(current_user.role, Action(action))
 
     return {"staff_can": staff_can, "role_label": role_label, "now": utcnow}
+
+
+@bp.app_template_filter("groups_of_four")
+def groups_of_four(key: str) -> str:
+    """A key to type by hand, in groups of four characters (``ABCD EFGH …``): easier to read
+    aloud and to check."""
+    return " ".join(key[i:i + 4] for i in range(0, len(key), 4))
