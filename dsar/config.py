@@ -49,6 +49,8 @@ DEFAULTS: dict[str, object] = {
     # one) of MAX_UPLOAD_BYTES each, with the form around them.
     "MAX_CONTENT_LENGTH": 45 * 1024 * 1024,
     "RATELIMIT_INTAKE_PER_ADDRESS": "20 per hour",
+    # Above this many requests from one e-mail address in 24 hours, a request is still filed
+    # but flagged "possibly excessive" for the DPO (never refused: Art. 12(5) is their call).
     "RATELIMIT_INTAKE_PER_EMAIL_PER_DAY": 5,
     # Per client address, on the download pages (the per-case code limits are separate).
     "RATELIMIT_DOWNLOAD_CODE_PER_ADDRESS": "10 per hour",
@@ -190,4 +192,21 @@ def set_secret_key(app: Flask) -> None:
     try:
         app.config["SECRET_KEY"] = derived_key("flask-secret", app.config["MASTER_KEY_FILE"])
     except MissingKeyError:
-        app.logger.warning("no master key yet: run `dsar init`")
+        if not _command_creates_key():
+            app.logger.warning("no master key yet: run `dsar init`")
+
+
+#: The ``dsar`` commands that create the master key themselves, right after the app is made.
+KEY_CREATING_COMMANDS = frozenset({"init", "demo"})
+
+
+def _command_creates_key() -> bool:
+    """Whether the app is being made for a command that creates the master key itself
+    (``dsar init``, ``dsar demo``): telling its user to run ``dsar init`` would be wrong. A
+    ``dsar run`` or ``dsar worker`` without a key is still warned."""
+    import click
+
+    context = click.get_current_context(silent=True)
+    # A top-level command only: ``dsar db init`` (Flask-Migrate's) creates no key.
+    return (context is not None and context.info_name in KEY_CREATING_COMMANDS
+            and context.parent is not None and context.parent.parent is None)

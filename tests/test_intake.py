@@ -246,15 +246,17 @@ def test_proof_upload_is_stored_encrypted_and_recorded(app, client):
         assert b"SECRET-IDENTITY-MARKER-123" not in files[0].read_bytes()
 
 
-def test_rate_limit_per_email_address(app, client):
+def test_past_the_daily_count_per_email_address_the_request_is_filed_and_flagged(app, client):
+    """The per-address count never refuses (Art. 12(5) is the DPO's call): the request past it
+    is filed, whatever the address's case, and only flagged (tests/test_intake_excessive.py)."""
     app.config["RATELIMIT_INTAKE_PER_EMAIL_PER_DAY"] = 2
     for _ in range(2):
         assert post_form(client, "/request/access", access_form()).status_code == 302
     resp = post_form(client, "/request/access", access_form(email="Camille.Martin@example.fr"))
-    assert resp.status_code == 400
-    assert 'id="email-error"' in resp.get_data(as_text=True)
+    assert resp.status_code == 302
     with app.app_context():
-        assert count(Case) == 2
+        flags = db.session.scalars(select(Case.possibly_excessive).order_by(Case.id)).all()
+    assert flags == [False, False, True]
 
 
 def test_rate_limit_per_network_address(app, client):

@@ -1,6 +1,7 @@
-"""Filing a request from the portal: the per-address limit, the proof document stored
-encrypted, the case opened and the confirmation e-mail queued, all or nothing; and the window
-the requester has to confirm their address (``CONFIRMATION_DAYS``)."""
+"""Filing a request from the portal: the proof document stored encrypted, the case opened (and
+flagged for staff when its address files more than the daily count) and the confirmation e-mail
+queued, all or nothing; and the window the requester has to confirm their address
+(``CONFIRMATION_DAYS``)."""
 
 from __future__ import annotations
 
@@ -13,22 +14,36 @@ from dsar.cases.clock import today_in_paris
 from dsar.cases.proofs import store_upload
 from dsar.cases.workflow import create_case
 from dsar.core import storage
+from dsar.core.audit import record_event
 from dsar.extensions import db
 from dsar.mail.outbox import commit_and_send, queue_email
 from dsar.models import Case, CaseKind, MailTemplate, ProofKind
+from dsar.models.case import POSSIBLY_EXCESSIVE_EVENT
 from dsar.models.types import utcnow
 
 
-def over_daily_limit(email: str) -> bool:
-    """Whether ``email`` has filed too many requests in the last day: the e-mail link is the
-    first identity check, so flooding someone's mailbox with them must not be free."""
+def requests_in_last_day(email: str) -> int:
+    """How many requests ``email`` filed in the last 24 hours (the one being filed included
+    once it is flushed)."""
     since = utcnow() - timedelta(days=1)
-    count = db.session.scalar(
+    return db.session.scalar(
         select(func.count(Case.id)).where(
             Case.email_normalized == email.strip().lower(), Case.received_at >= since
         )
     )
-    return count >= current_app.config["RATELIMIT_INTAKE_PER_EMAIL_PER_DAY"]
+
+
+def flag_if_excessive(case: Case) -> None:
+    """Flag ``case`` as possibly excessive when its address filed more than
+    ``RATELIMIT_INTAKE_PER_EMAIL_PER_DAY`` requests in 24 hours, with an audit event of its own
+    (the count only). Never a refusal: the e-mail link is the first identity check, so a flood
+    of requests must be seen by staff, but whether one is excessive (Art. 12(5)) is the DPO's
+    written decision, not the software's."""
+    count = requests_in_last_day(case.email_normalized)
+    if count <= current_app.config["RATELIMIT_INTAKE_PER_EMAIL_PER_DAY"]:
+        return
+    case.possibly_excessive = True
+    record_event(POSSIBLY_EXCESSIVE_EVENT, case=case, payload={"requests_in_24h": count})
 
 
 def proof_kind(kind: CaseKind, *, representative: bool) -> ProofKind:
@@ -49,9 +64,9 @@ def file_case(kind: CaseKind, *, requester_name: str, requester_email: str, lang
               documents: list[tuple[tuple[bytes, str], ProofKind]] = ()) -> Case:
     """Open a case from the portal's form: store the proof ``upload`` and the labelled
     ``documents`` (bytes and checked type, with what each proves) encrypted, create the case
-    with the identifiers given (empty ones dropped), queue the confirmation e-mail, commit,
-    then enqueue it. If anything fails, the stored documents are deleted: no ciphertext is
-    left for a case that does not exist."""
+    with the identifiers given (empty ones dropped), flag it if its address filed too many
+    today, queue the confirmation e-mail, commit, then enqueue it. If anything fails, the
+    stored documents are deleted: no ciphertext is left for a case that does not exist."""
     proofs = []
     try:
         if upload is not None:
@@ -78,6 +93,7 @@ def file_case(kind: CaseKind, *, requester_name: str, requester_email: str, lang
             representative_name=(representative_name or "").strip(),
             proofs=proofs,
         )
+        flag_if_excessive(case)
         # Enqueuing never raises (the sweep retries), so only the commit can fail here.
         commit_and_send(queue_email(case, MailTemplate.CONFIRM_EMAIL))
     except Exception:

@@ -4,11 +4,24 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text, text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    false,
+    select,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column, object_session, relationship
 
 from dsar.deadlines import CALENDARS
 from dsar.extensions import db
+from dsar.models.audit import AuditEvent
 from dsar.models.checks import value_check
 from dsar.models.enums import CLOSED_STATUSES, STANDING_STATUSES, CaseKind, CaseStatus, Channel
 from dsar.models.types import UTCDateTime, enum_column_type, utcnow
@@ -20,6 +33,13 @@ from dsar.models.types import UTCDateTime, enum_column_type, utcnow
 OPEN_CASES_SQL = "status IN (" + ", ".join(
     f"'{s.value}'" for s in CaseStatus
     if s not in CLOSED_STATUSES and s not in STANDING_STATUSES) + ")"
+
+#: The audit action that flags a case as possibly excessive (``dsar.cases.intake``); its
+#: payload's ``requests_in_24h`` is the count the intake saw.
+POSSIBLY_EXCESSIVE_EVENT = "case.possibly_excessive"
+#: The WHERE of the dashboard's "possibly excessive" index, per dialect, as SQLAlchemy writes
+#: ``Case.possibly_excessive.is_(True)`` (SQLite uses a partial index only for the same term).
+EXCESSIVE_SQL = {"sqlite": "possibly_excessive IS 1", "postgresql": "possibly_excessive IS true"}
 
 
 class Case(db.Model):
@@ -36,6 +56,10 @@ class Case(db.Model):
               sqlite_where=text(OPEN_CASES_SQL), postgresql_where=text(OPEN_CASES_SQL)),
         Index("ix_cases_open_kind_due_on_id", "kind", "due_on", "id",
               sqlite_where=text(OPEN_CASES_SQL), postgresql_where=text(OPEN_CASES_SQL)),
+        # The dashboard's "possibly excessive" filter: few cases, found without a walk.
+        Index("ix_cases_excessive_due_on_id", "due_on", "id",
+              sqlite_where=text(EXCESSIVE_SQL["sqlite"]),
+              postgresql_where=text(EXCESSIVE_SQL["postgresql"])),
         # The clock cannot run on a calendar ``dsar.deadlines`` does not know.
         value_check("case_calendar", "calendar", CALENDARS),
     )
@@ -90,6 +114,11 @@ class Case(db.Model):
     identity_note: Mapped[str | None] = mapped_column(Text)
     #: Art. 12(5): the DPO's written justification; never set automatically.
     manifestly_unfounded: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: Filed when its address had filed more than ``RATELIMIT_INTAKE_PER_EMAIL_PER_DAY``
+    #: requests in 24 hours: a sign for staff, never a refusal (Art. 12(5) is the DPO's call).
+    #: The database's default only, so that a row written without it (an older schema's
+    #: tests, a script) is simply not flagged.
+    possibly_excessive: Mapped[bool] = mapped_column(Boolean, server_default=false())
     unfounded_justification: Mapped[str | None] = mapped_column(Text)
     #: Reasons of a full refusal (status ``rejected``) or of a partial one (case goes on).
     refusal_reasons: Mapped[str | None] = mapped_column(Text)
@@ -109,6 +138,19 @@ class Case(db.Model):
     proofs: Mapped[list[IdentityProof]] = relationship(  # noqa: F821
         back_populates="case", order_by="IdentityProof.id", cascade="all, delete-orphan"
     )
+
+    @property
+    def excessive_count(self) -> int | None:
+        """How many requests from this address the intake counted in 24 hours when it flagged
+        this one (from the audit trail, which outlives the address); None when not flagged."""
+        session = object_session(self)
+        if not self.possibly_excessive or session is None:
+            return None
+        payload = session.scalar(
+            select(AuditEvent.payload).where(AuditEvent.case_id == self.id,
+                                             AuditEvent.action == POSSIBLY_EXCESSIVE_EVENT)
+            .order_by(AuditEvent.id).limit(1))
+        return (payload or {}).get("requests_in_24h")
 
     def __repr__(self) -> str:
         return f"<Case {self.id} {self.kind} {self.status}>"

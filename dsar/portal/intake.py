@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import date
 
 from flask import abort, current_app, redirect, render_template, request, session, url_for
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from dsar.cases import intake
@@ -59,32 +58,29 @@ def new_request(kind: str):
         abort(404)
     form = request_form(case_kind)
     if request.method == "POST" and form.validate():
-        if intake.over_daily_limit(form.email.data):
-            form.email.errors = [*form.email.errors, _l(
-                "We have already received several requests for this address today. Please "
-                "wait until tomorrow, or write to our data protection officer.")]
+        # Past the per-address daily count the request is filed all the same (flagged for
+        # staff by ``intake.file_case``): only the DPO may judge it excessive, Art. 12(5).
+        try:
+            upload = read_upload(form)
+            documents = read_documents(form)
+        except UploadRejected:
+            pass  # the message is on the field; the form is shown again, nothing stored
         else:
-            try:
-                upload = read_upload(form)
-                documents = read_documents(form)
-            except UploadRejected:
-                pass  # the message is on the field; the form is shown again, nothing stored
-            else:
-                case = intake.file_case(
-                    case_kind,
-                    requester_name=form.full_name.data,
-                    requester_email=form.email.data,
-                    language=current_language(),
-                    identifiers={"customer_number": form.customer_number.data,
-                                 "phone": form.phone.data},
-                    details=_details(form),
-                    message=form.message.data,
-                    representative_name=form.representative_name.data,
-                    upload=upload,
-                    documents=documents,
-                )
-                session["submitted"] = case.reference
-                return redirect(url_for("portal.submitted"))
+            case = intake.file_case(
+                case_kind,
+                requester_name=form.full_name.data,
+                requester_email=form.email.data,
+                language=current_language(),
+                identifiers={"customer_number": form.customer_number.data,
+                             "phone": form.phone.data},
+                details=_details(form),
+                message=form.message.data,
+                representative_name=form.representative_name.data,
+                upload=upload,
+                documents=documents,
+            )
+            session["submitted"] = case.reference
+            return redirect(url_for("portal.submitted"))
     return render_template("portal/request_form.html", form=form, kind=case_kind), (
         400 if form.errors else 200
     )

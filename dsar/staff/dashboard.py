@@ -60,6 +60,8 @@ class Filters:
     kind: CaseKind | None = None
     status: CaseStatus | None = None
     assignee: str | None = None  # a staff id, "me" or "none"
+    #: Only the cases flagged possibly excessive (filed past the per-address daily count).
+    excessive: bool = False
     query: str = ""
     #: The id of ``query`` in the session (what a URL carries instead of the query).
     search: str | None = None
@@ -90,13 +92,13 @@ class Filters:
         query = _saved_searches().get(search, "") if search else ""
         return cls(kind=enum_or_none(CaseKind, args.get("kind")),
                    status=enum_or_none(CaseStatus, args.get("status")),
-                   assignee=assignee, query=query, search=search if query else None,
-                   after=after)
+                   assignee=assignee, excessive=args.get("excessive") == "1", query=query,
+                   search=search if query else None, after=after)
 
     def as_args(self, **changes) -> dict:
         """The query string of a link to these filters: the search by its id, never its text."""
         values = {"kind": self.kind, "status": self.status, "assignee": self.assignee,
-                  "search": self.search}
+                  "excessive": "1" if self.excessive else None, "search": self.search}
         values.update(changes)
         return {k: str(v) for k, v in values.items() if v}
 
@@ -148,6 +150,9 @@ def dashboard_query(filters: Filters, staff_id: int, page_size: int):
         conditions.append(Case.assignee_id.is_(None))
     elif filters.assignee:
         conditions.append(Case.assignee_id == int(filters.assignee))
+    if filters.excessive:
+        # Written as the WHERE of ``ix_cases_excessive_due_on_id``, so that SQLite uses it.
+        conditions.append(Case.possibly_excessive.is_(True))
     if filters.query:
         # Exact matches only: a reference, or a whole e-mail address (both indexed).
         conditions.append(or_(Case.reference == normalise_reference(filters.query),
@@ -184,7 +189,7 @@ def overdue_and_soon(today: date) -> tuple[int, int]:
 @require(Action.VIEW_CASES)
 def search():
     """The filter form: keep the search in the session, then show the dashboard with its id."""
-    filters = Filters.from_args(request.form)  # kind, status, assignee (checked as in a URL)
+    filters = Filters.from_args(request.form)  # kind, status, assignee… (checked as in a URL)
     filters = replace(filters, search=remember_search(request.form.get("q", "")))
     return redirect(url_for("staff.dashboard", **filters.as_args()))
 
