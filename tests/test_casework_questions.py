@@ -20,6 +20,7 @@ from dsar.core import storage
 from dsar.extensions import db
 from dsar.models import CaseStatus, ClockPause, IdentityProof, InfoRequest
 from tests.support.casework import (
+    DOUBT,
     DUE,
     EXE,
     PDF,
@@ -44,18 +45,21 @@ from tests.support.staff import make_case, post_action
     (CaseStatus.VERIFIED, (PDF, "contract.pdf")),
 ], ids=["confirmed-text-only", "verified-with-pdf"])
 def test_question_pauses_the_clock_until_the_answer(app, run_jobs, smtp_server, resume, upload):
+    """D8: a reasonable doubt about identity, recorded with its reason, pauses the clock from
+    the day the question is sent to the day the answer arrives."""
     case = make_case(app, status=resume, received_on=RECEIVED)
     assert case.due_on == DUE
     agent, staff = staff_session(app, "agent")
 
     set_today(app, "2025-03-10")
-    resp = post_action(staff, case.reference, "ask", {"question": QUESTION})
+    resp = post_action(staff, case.reference, "ask", {"question": QUESTION, "doubt": DOUBT})
     assert resp.status_code == 302
     asked = fetch(app, case.id)
     assert asked.status is CaseStatus.NEEDS_INFO
     with app.app_context():
         [pause] = db.session.scalars(select(ClockPause).where(ClockPause.case_id == case.id))
         assert (pause.started_on, pause.ended_on) == (date(2025, 3, 10), None)
+        assert DOUBT in pause.reason
         [question] = db.session.scalars(select(InfoRequest).where(
             InfoRequest.case_id == case.id))
         assert (question.question, question.asked_by_id) == (QUESTION, agent.id)
@@ -149,3 +153,28 @@ def test_question_without_text_is_refused(app):
     resp = post_action(staff, case.reference, "ask", {"question": "  "})
     assert "Please write the question." in refused(resp, "ask")
     assert case_state(app, case.id) == before
+
+
+def test_a_question_about_the_scope_does_not_pause_the_clock(app, run_jobs, smtp_server):
+    """D8: only a doubt about identity pauses the clock. A question to clarify the request
+    leaves the due date where it was, and the e-mail says so; the answer changes nothing."""
+    case = make_case(app, status=CaseStatus.VERIFIED, received_on=RECEIVED)
+    _, staff = staff_session(app, "agent")
+    set_today(app, "2025-03-10")
+    resp = post_action(staff, case.reference, "ask", {
+        "question": "Quels contrats voulez-vous dire ?"})
+    assert resp.status_code == 302
+    assert fetch(app, case.id).status is CaseStatus.NEEDS_INFO
+    with app.app_context():
+        assert db.session.scalars(select(ClockPause).where(
+            ClockPause.case_id == case.id)).all() == []
+    assert run_jobs() == 0
+    mail = smtp_server.last_to(case.requester_email)
+    assert "suspended" not in body_of(mail) and "suspendu" not in body_of(mail)
+    status_url = next(u for u in smtp_server.links(mail) if f"/status/{case.reference}/" in u)
+    requester, status_page = open_status_link(app, status_url)
+    set_today(app, "2025-03-17")
+    assert post_answer(requester, case.reference, "Le contrat 778-2201.", None).status_code \
+        == 302
+    answered = fetch(app, case.id)
+    assert answered.status is CaseStatus.VERIFIED and answered.due_on == DUE

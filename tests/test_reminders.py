@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 from datetime import date, timedelta
 
+import pytest
 from babel.dates import format_date
 from sqlalchemy import func, select, update
 
@@ -226,23 +227,30 @@ def test_no_digest_when_no_open_case_is_overdue(app, run_jobs, smtp_server):
     assert outbox_size(app) == 0
 
 
-def test_case_waiting_for_the_requesters_answer_is_not_overdue(app, run_jobs, smtp_server):
-    """legal rules D8: while the question waits for its answer the clock is suspended, so a case
-    whose unpaused date has passed is not late. Received 2025-03-05 (due 2025-04-07), question
-    sent 2025-03-10 and still unanswered on 2025-04-08: 29 days suspended so far, the deadline
-    is at least 2025-05-05."""
+@pytest.mark.parametrize("doubt", ["Le nom ne correspond pas au compte.", None],
+                         ids=["doubt-about-identity", "question-about-scope"])
+def test_case_waiting_for_the_requesters_answer_is_overdue_only_if_its_clock_runs(
+        app, run_jobs, smtp_server, doubt):
+    """legal rules D8: while a question on a doubt about identity waits for its answer the
+    clock is suspended, so a case whose unpaused date has passed is not late. Received
+    2025-03-05 (due 2025-04-07), question sent 2025-03-10 and still unanswered on 2025-04-08:
+    29 days suspended so far, the deadline is at least 2025-05-05. A question about the scope
+    suspends nothing: the case is late, and reported."""
     dpo = staff(app, "dpo", "en")
     case = make_case(app, received_on=date(2025, 3, 5))
     assert case.due_on == date(2025, 4, 7)
     app.config["CLOCK_TODAY"] = "2025-03-10"
     with app.app_context():
         staff_actions.ask_info(db.session.get(Case, case.id), db.session.get(StaffUser, dpo.id),
-                          "Which contract?")
+                               "Which contract?", doubt)
     assert run_jobs() == 0
     smtp_server.clear()
 
     run_scheduled(app, run_jobs, "send_overdue_digest", today=date(2025, 4, 8))
 
     digests = [m for m in smtp_server.messages() if m["To"] == dpo.email]
-    assert digests == [], "a case whose clock is suspended was reported overdue:\n" + "\n".join(
-        body_of(m) for m in digests)
+    if doubt:
+        assert digests == [], "a case whose clock is suspended was reported overdue:\n" + \
+            "\n".join(body_of(m) for m in digests)
+    else:
+        assert len(digests) == 1 and case.reference in body_of(digests[0])

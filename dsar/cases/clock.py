@@ -7,9 +7,10 @@ from __future__ import annotations
 from datetime import date
 
 from flask import current_app
+from sqlalchemy import and_, exists
 
 from dsar import deadlines
-from dsar.models import Case
+from dsar.models import CLOCK_RUNNING_STATUSES, Case, CaseStatus, ClockPause
 from dsar.models.types import utcnow
 
 
@@ -43,3 +44,16 @@ def one_month_deadline(case: Case) -> date:
         case.received_on, pauses=pauses_of(case), today=today_in_paris(),
         calendar=case.calendar,
     )
+
+
+def open_pause(case: Case) -> ClockPause | None:
+    """The pause of ``case`` still open (a doubt about identity waiting for its answer)."""
+    return next((p for p in case.pauses if p.ended_on is None), None)
+
+
+def clock_running():
+    """SQL condition: the case's legal clock runs now. Open, not a standing record, and no
+    pause open: a case waiting for an answer to a question about its scope still runs, one
+    waiting for an answer to a doubt about identity does not (docs/legal-rules.md D8)."""
+    paused = exists().where(ClockPause.case_id == Case.id, ClockPause.ended_on.is_(None))
+    return and_(Case.status.in_(CLOCK_RUNNING_STATUSES | {CaseStatus.NEEDS_INFO}), ~paused)

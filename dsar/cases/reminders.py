@@ -8,11 +8,10 @@ from datetime import date, timedelta
 
 from sqlalchemy import select
 
-from dsar.cases.clock import today_in_paris
+from dsar.cases.clock import clock_running, today_in_paris
 from dsar.extensions import db
 from dsar.mail.outbox import commit_and_send, queue_email
 from dsar.models import (
-    CLOCK_RUNNING_STATUSES,
     Case,
     MailTemplate,
     OutboundEmail,
@@ -44,7 +43,7 @@ def _sent_keys(template: MailTemplate, case_ids: list[int] | None = None) -> set
 def overdue_cases() -> list[Case]:
     """Cases whose due date has passed (Paris date) and whose clock runs, oldest due first."""
     return list(db.session.scalars(
-        select(Case).where(Case.status.in_(CLOCK_RUNNING_STATUSES),
+        select(Case).where(clock_running(),
                            Case.due_on < today_in_paris()).order_by(Case.due_on, Case.id)))
 
 
@@ -54,7 +53,7 @@ def send_deadline_reminders(today: date | None = None) -> int:
     today = today or today_in_paris()
     targets = [today + timedelta(days=d) for d in REMINDER_DAYS]
     cases = db.session.scalars(select(Case).where(
-        Case.status.in_(CLOCK_RUNNING_STATUSES), Case.due_on.in_(targets))).all()
+        clock_running(), Case.due_on.in_(targets))).all()
     dpos = _active_dpos()
     sent = _sent_keys(MailTemplate.STAFF_REMINDER, [case.id for case in cases])
     queued = []

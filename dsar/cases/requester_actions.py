@@ -116,7 +116,8 @@ def _record_answer(case: Case, answer: str, proof: IdentityProof | None) -> None
         case.proofs.append(proof)
         db.session.flush()
         request.answer_proof_id = proof.id
-    request.pause.ended_on = today_in_paris()
+    if request.pause is not None:  # only a doubt about identity paused the clock
+        request.pause.ended_on = today_in_paris()
     try:
         transition(case, request.resume_status, actor_type=ActorType.REQUESTER,
                    payload={"info_request_id": request.id})

@@ -99,21 +99,30 @@ def verify_identity(case: Case, staff: StaffUser, method: str, note: str | None,
     db.session.commit()
 
 
-def ask_info(case: Case, staff: StaffUser, question: str) -> InfoRequest:
-    """Ask the requester for information: the clock pauses from today (docs/legal-rules.md D8)."""
+def ask_info(case: Case, staff: StaffUser, question: str, doubt: str | None = None
+             ) -> InfoRequest:
+    """Ask the requester for information. The clock pauses from today only when staff record
+    a reasonable doubt about the requester's identity (``doubt``: its reason, kept on the
+    pause); a question about the scope or to clarify the request leaves it running
+    (docs/legal-rules.md D8)."""
     question = required_text(question, _l("Please write the question."))
+    doubt = (doubt or "").strip()[:TEXT_MAX]
     resume = CaseStatus(case.status)
     move_case(case, CaseStatus.NEEDS_INFO, staff)
-    pause = ClockPause(case=case, started_on=today_in_paris(), reason="info_request")
-    db.session.add(pause)
-    db.session.flush()
+    pause = None
+    if doubt:
+        pause = ClockPause(case=case, started_on=today_in_paris(),
+                           reason=f"identity doubt: {doubt}")
+        db.session.add(pause)
+        db.session.flush()
     request = InfoRequest(case_id=case.id, asked_by_id=staff.id, question=question,
-                          resume_status=resume, pause_id=pause.id)
+                          resume_status=resume, pause_id=pause.id if pause else None)
     db.session.add(request)
     db.session.flush()
     refresh_due_date(case)
     record_event("case.info_requested", case=case, actor_type=ActorType.STAFF,
-                 actor_id=staff.id, payload={"info_request_id": request.id})
+                 actor_id=staff.id, payload={"info_request_id": request.id,
+                                             "clock_paused": pause is not None})
     commit_and_send(queue_email(case, MailTemplate.INFO_REQUEST))
     return request
 

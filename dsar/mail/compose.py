@@ -105,7 +105,8 @@ def case_links(case: Case) -> dict[str, str]:
 
 def _info_request(outbound: OutboundEmail) -> dict:
     request = open_info_request(outbound.case)
-    return {"question": request.question if request else ""}
+    return {"question": request.question if request else "",
+            "paused": bool(request and request.pause_id)}
 
 
 def _package_ready(outbound: OutboundEmail) -> dict:

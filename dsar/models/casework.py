@@ -29,8 +29,9 @@ class CaseNote(db.Model):
 
 
 class InfoRequest(db.Model):
-    """A question to the requester (reasonable doubt, legal rules D8): the clock is paused from
-    ``asked_at`` until ``answered_at``."""
+    """A question to the requester. Only a reasonable doubt about their identity, recorded
+    with its reason, pauses the clock, from ``asked_at`` until ``answered_at`` (``pause``,
+    legal rules D8); any other question (scope, clarification) leaves it running."""
 
     __tablename__ = "info_requests"
     # Narrower than the case's statuses: only where the state machine returns from needs_info.
@@ -44,7 +45,7 @@ class InfoRequest(db.Model):
     #: The status to return to once answered (``confirmed`` or ``verified``).
     resume_status: Mapped[CaseStatus] = mapped_column(
         enum_column_type(CaseStatus, "resume_status", constraint=False))
-    pause_id: Mapped[int] = mapped_column(ForeignKey("clock_pauses.id"))
+    pause_id: Mapped[int | None] = mapped_column(ForeignKey("clock_pauses.id"))
     answer: Mapped[str | None] = mapped_column(Text)
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: The proof uploaded with the answer, if any.

@@ -124,9 +124,17 @@ def post_answer(client, reference: str, answer: str, upload: tuple[bytes, str] |
                        content_type=f"multipart/form-data; boundary={boundary}")
 
 
-def ask(app, client, case, run_jobs, smtp_server, question: str = QUESTION) -> str:
-    """Staff ask ``question``; the requester's e-mail is sent. Returns its status link."""
-    resp = post_action(client, case.reference, "ask", {"question": question})
+#: Why staff doubt the requester's identity (what pauses the clock, D8).
+DOUBT = "Le nom donné ne correspond pas à celui du compte client."
+
+
+def ask(app, client, case, run_jobs, smtp_server, question: str = QUESTION,
+        doubt: str | None = DOUBT) -> str:
+    """Staff ask ``question`` — with a reasonable doubt about identity (``doubt``: the clock
+    pauses) unless ``doubt`` is None; the requester's e-mail is sent. Returns its status
+    link."""
+    resp = post_action(client, case.reference, "ask", {"question": question,
+                                                       **({"doubt": doubt} if doubt else {})})
     assert resp.status_code == 302
     assert run_jobs() == 0
     mail = smtp_server.last_to(case.requester_email)
