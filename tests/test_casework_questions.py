@@ -178,3 +178,20 @@ def test_a_question_about_the_scope_does_not_pause_the_clock(app, run_jobs, smtp
         == 302
     answered = fetch(app, case.id)
     assert answered.status is CaseStatus.VERIFIED and answered.due_on == DUE
+
+
+def test_a_paused_case_stays_on_the_dashboard_lists_with_both_dates(app, run_jobs, smtp_server):
+    """D8: a case whose clock is paused for a doubt about identity is still counted on the
+    dashboard's overdue list once its unpaused date has passed, and its row says since when
+    it is paused and what the date would be without the pause."""
+    case = make_case(app, status=CaseStatus.CONFIRMED, received_on=RECEIVED)
+    _, staff = staff_session(app, "dpo")
+    set_today(app, "2025-03-10")
+    assert post_action(staff, case.reference, "ask", {"question": QUESTION,
+                                                      "doubt": DOUBT}).status_code == 302
+    set_today(app, "2025-04-08")  # the day after the unpaused due date (7 April)
+    page = staff.get("/staff/").get_data(as_text=True)
+    row = page.split(f'data-reference="{case.reference}"')[1].split("</tr>")[0]
+    assert 'data-since="2025-03-10"' in row
+    assert "paused since Mar 10, 2025" in row and "(without the pause: Apr 7, 2025)" in row
+    assert 'id="count-overdue">1<' in page

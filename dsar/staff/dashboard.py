@@ -18,7 +18,7 @@ from flask import current_app, redirect, render_template, request, session, url_
 from flask_login import current_user
 from sqlalchemy import bindparam, func, or_, select, tuple_
 
-from dsar.cases.clock import today_in_paris
+from dsar.cases.clock import case_deadlines, open_pause, today_in_paris
 from dsar.cases.permissions import Action
 from dsar.cases.staff_actions import assignable_staff
 from dsar.core import storage
@@ -176,13 +176,23 @@ def status_counts() -> dict[CaseStatus, int]:
 
 
 def overdue_and_soon(today: date) -> tuple[int, int]:
-    """How many cases are past due, and how many fall due within a week (not counting those
-    whose clock is paused, waiting for the requester)."""
-    open_cases = Case.status.in_(CLOCK_RUNNING_STATUSES)
+    """How many cases are past due, and how many fall due within a week: those waiting for
+    the requester included, paused or not (a pause for a doubt about identity is shown on
+    the row, with the date without it: docs/legal-rules.md D8)."""
+    open_cases = Case.status.in_(CLOCK_RUNNING_STATUSES | {CaseStatus.NEEDS_INFO})
     overdue = db.session.scalar(select(func.count()).where(open_cases, Case.due_on < today))
     soon = db.session.scalar(select(func.count()).where(
         open_cases, Case.due_on >= today, Case.due_on <= today + timedelta(days=DUE_SOON_DAYS)))
     return overdue, soon
+
+
+def pause_view(case: Case) -> tuple[date, date] | None:
+    """(paused since, due date without the pauses) of a case whose clock is paused for a
+    doubt about identity; None otherwise (read only for the rows waiting for the requester)."""
+    if case.status is not CaseStatus.NEEDS_INFO:
+        return None
+    pause = open_pause(case)
+    return (pause.started_on, case_deadlines(case).unpaused_due) if pause else None
 
 
 @bp.post("/search")
@@ -211,5 +221,5 @@ def dashboard():
         "staff/dashboard.html", cases=rows, filters=filters, next_cursor=next_cursor,
         today=today, soon_limit=today + timedelta(days=DUE_SOON_DAYS), counts=status_counts(),
         overdue=overdue, due_soon=soon, assignees=assignable_staff(), kinds=list(CaseKind),
-        statuses=list(CaseStatus),
+        statuses=list(CaseStatus), pause_view=pause_view,
     )
