@@ -177,3 +177,27 @@ def test_post_mortem_cases_are_not_searched_by_the_heirs_address(gather_app):
     run_queued_jobs(gather_app)
     assert rows_by_source(gather_app, case.id) == {}
     assert case_status(gather_app, case.id) is CaseStatus.VERIFIED
+
+
+def test_in_review_start_is_not_offered_and_searching_again_needs_a_confirmation(gather_app):
+    """Only the actions that fit the state: a case in review is not "started" again; a
+    separate "search again" is offered, and runs only once confirmed."""
+    case = verified_case(gather_app)
+    start(gather_app, case.id)
+    run_queued_jobs(gather_app)
+    assert case_status(gather_app, case.id) is CaseStatus.REVIEW
+    searched = sum(r.attempts for r in rows_by_source(gather_app, case.id).values())
+    agent = gather_app.test_client()
+    login(agent, make_staff(gather_app, "agent", email="agent-again@staff.example"))
+    page = agent.get(f"/staff/cases/{case.reference}").get_data(as_text=True)
+    assert 'id="start"' not in page and 'id="search_again"' in page
+    assert post_action(agent, case.reference, "start", {}).status_code == 400
+    assert post_action(agent, case.reference, "search_again", {}).status_code == 400
+    assert case_status(gather_app, case.id) is CaseStatus.REVIEW
+    assert post_action(agent, case.reference, "search_again",
+                       {"confirm": "yes"}).status_code == 302
+    run_queued_jobs(gather_app)
+    assert case_status(gather_app, case.id) is CaseStatus.REVIEW
+    # Every source was searched once more.
+    assert sum(r.attempts for r in rows_by_source(gather_app, case.id).values()) \
+        == 2 * searched

@@ -54,10 +54,14 @@ def possible(case: Case, action: str) -> bool:
         # A standing record waits for nothing: no deadline to extend, nothing to search.
         return action in ("reject", "revoke_links") and (
             action != "revoke_links" or links.links_alive(case))
-    if action in ("start", "rerun") and plan_locked(case):
+    if action in ("start", "rerun", "search_again") and plan_locked(case):
         return False  # the plan approved: searching again would rebuild it under the DPO
     if action == "start" and not matching.searchable(case):
         return False  # a deceased person not confirmed yet, or a refusal to send
+    if action == "start":
+        return status is not CaseStatus.REVIEW and _MOVES[action] in TRANSITIONS[status]
+    if action == "search_again":
+        return status is CaseStatus.REVIEW
     if action in _MOVES:
         return _MOVES[action] in TRANSITIONS[status]
     if action == "rerun":

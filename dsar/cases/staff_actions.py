@@ -228,9 +228,23 @@ GATHERED_KINDS = frozenset({
 })
 
 
-def start_processing(case: Case, staff: StaffUser) -> None:
+def search_again(case: Case, staff: StaffUser, confirmed: bool) -> None:
+    """Search every source again for a case in review ("Relancer la recherche"): what was
+    found is replaced, so staff confirm it explicitly."""
+    if case.status is not CaseStatus.REVIEW:
+        raise ActionRefused(_l("This action is not possible while the case is in this state."))
+    if not confirmed:
+        raise ActionRefused(_l("Please confirm: the sources are searched again and what was "
+                               "found replaces the results reviewed so far."))
+    start_processing(case, staff, again=True)
+
+
+def start_processing(case: Case, staff: StaffUser, *, again: bool = False) -> None:
     """Hand a verified case to processing: the search of every source starts (the gather
-    jobs are queued after the commit); the case then waits in ``review``."""
+    jobs are queued after the commit); the case then waits in ``review``. From ``review``
+    only through :func:`search_again` (``again``), which staff confirm."""
+    if case.status is CaseStatus.REVIEW and not again:
+        raise ActionRefused(_l("This request was already searched: search again instead."))
     if plan_locked(case):
         raise ActionRefused(_l("The plan of this request was approved: it is not searched "
                                "again."))

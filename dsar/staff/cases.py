@@ -58,6 +58,8 @@ ACTIONS = {
     "duplicate": (Action.LINK_DUPLICATE,
                   lambda c, u, f: staff_actions.link_duplicate(c, u, f.get("original"))),
     "start": (Action.START_PROCESSING, lambda c, u, f: staff_actions.start_processing(c, u)),
+    "search_again": (Action.START_PROCESSING, lambda c, u, f: staff_actions.search_again(
+        c, u, confirmed=f.get("confirm") == "yes")),
     "rerun": (Action.RERUN_SOURCE,
               lambda c, u, f: staff_actions.rerun_source(c, u, f.get("source") or "")),
     "release": (Action.RELEASE, lambda c, u, f: release.release(
