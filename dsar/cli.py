@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import secrets
 import sys
 
 import click
@@ -11,6 +10,7 @@ from flask import current_app
 from flask.cli import FlaskGroup, with_appcontext
 
 from dsar import create_app
+from dsar.accounts.passwords import new_password
 from dsar.pipeline.queues import QUEUES
 
 
@@ -264,7 +264,7 @@ def user_create_command(email: str, role: str, name: str, password: str | None) 
     if db.session.scalar(select(StaffUser.id).where(StaffUser.email == email)):
         raise click.ClickException("a staff account with that address already exists")
     generated = password is None
-    password = password or secrets.token_urlsafe(18)
+    password = password or new_password(144)  # never a leading "-" a shell would misread
     problem = management.password_problem(password, email)
     if problem:
         with force_locale("en"):

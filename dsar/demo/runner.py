@@ -30,6 +30,13 @@ DEMO_REDIS_PORT = 6390
 DEMO_SEED = 2026
 
 
+def _spawn(args: list[str], **options) -> subprocess.Popen:
+    """Start one of the demo's processes in a session of its own: Ctrl-C at the terminal
+    reaches the demo alone, which stops them in order (Redis last). Reached by the terminal's
+    signal too, Redis went first and the worker and scheduler printed tracebacks."""
+    return subprocess.Popen(args, start_new_session=True, **options)
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -86,7 +93,7 @@ def _start_services(instance: Path, env: dict[str, str], processes: list[subproc
     # This process plans the sample cases' searches too: read the new files here as well.
     catalog.init_app(current_app._get_current_object())
     for name, service_port in ports.items():
-        process = subprocess.Popen(
+        process = _spawn(
             [sys.executable, "-m", "dsar.demo.services", name,
              "--db", str(instance / "demo-org" / f"{name}.sqlite"), "--port", str(service_port)],
             env=env)
@@ -110,7 +117,7 @@ def start_redis(directory: Path, port: int) -> tuple[subprocess.Popen, str]:
     with os.fdopen(descriptor, "w") as out:
         out.write(f'port {port}\nbind 127.0.0.1\nsave ""\nappendonly no\n'
                   f'dir "{directory}"\nrequirepass "{password}"\n')
-    process = subprocess.Popen([redis_bin, str(conf)], stdout=subprocess.DEVNULL)
+    process = _spawn([redis_bin, str(conf)], stdout=subprocess.DEVNULL)
     _wait_for_port("127.0.0.1", port, 10, process)
     return process, f"redis://:{password}@127.0.0.1:{port}/0"
 
@@ -119,13 +126,14 @@ def _reset_demo_staff() -> dict[str, str]:
     """Create or reset the demo DPO and agent accounts; returns their fresh passwords."""
     from sqlalchemy import select
 
+    from dsar.accounts.passwords import new_password
     from dsar.core.audit import record_event
     from dsar.extensions import db
     from dsar.models import StaffRole, StaffUser
 
     passwords = {}
     for email, name, role in DEMO_STAFF:
-        password = secrets.token_urlsafe(12)
+        password = new_password()
         user = db.session.scalar(select(StaffUser).where(StaffUser.email == email))
         if user is None:
             user = StaffUser(email=email, name=name, role=StaffRole(role))
@@ -156,6 +164,9 @@ def demo_command(host: str, port: int, smtp_port: int, people: int) -> None:
     # SIGTERM (a service manager, a test) stops the demo as Ctrl-C does, whatever it is doing:
     # the processes started so far stop with it instead of running on, orphaned.
     signal.signal(signal.SIGTERM, _interrupt)
+    # The terminal closed: its signal no longer reaches the demo's processes (each in its
+    # own session), so the demo stops them.
+    signal.signal(signal.SIGHUP, _interrupt)
     app = current_app._get_current_object()
     instance = Path(app.instance_path)
     set_up_instance(app, click.echo)
@@ -189,14 +200,15 @@ def demo_command(host: str, port: int, smtp_port: int, people: int) -> None:
 
 
 def _interrupt(signum, frame) -> None:
-    """SIGTERM handled as Ctrl-C."""
+    """SIGTERM and SIGHUP handled as Ctrl-C."""
     raise KeyboardInterrupt
 
 
 def _run(app, instance: Path, processes: list[subprocess.Popen], env: dict, redis_url: str,
          mail_dir: Path, host: str, port: int, smtp_port: int, people: int) -> None:
     """Start the demo's processes (appended to ``processes`` as they start), seed the sample
-    cases, print the logins, then watch the processes until Ctrl-C or SIGTERM."""
+    cases, print the banner (addresses, logins) once their start-up work is over, then watch
+    the processes until Ctrl-C or SIGTERM."""
     base_url = f"http://{host}:{port}"
     env.update({
         "DSAR_REDIS_URL": redis_url,
@@ -213,9 +225,10 @@ def _run(app, instance: Path, processes: list[subprocess.Popen], env: dict, redi
     app.config["REDIS_URL"] = redis_url
     passwords = _reset_demo_staff()
     from dsar.demo.cases import seed_sample_cases
+    from dsar.demo.console import banner_lines, print_banner, wait_for_start_up
     from dsar.demo.org import SHOWCASE
     from dsar.demo.services.newsletter import SUPPRESSION_TOKEN_ENV, SUPPRESSION_URL_ENV
-    from dsar.pipeline.queues import QUEUES
+    from dsar.pipeline.queues import QUEUES, redis_connection
 
     # The newsletter's sign-up asks dsar's suppression list, with a token of the run's own.
     suppression_token = secrets.token_urlsafe(24)
@@ -226,24 +239,18 @@ def _run(app, instance: Path, processes: list[subprocess.Popen], env: dict, redi
     _start_services(instance, env, processes)
     seed_sample_cases()
     # One worker on every queue (a production machine may run one per workload).
-    processes.append(subprocess.Popen([*dsar, "worker", "--queues", ",".join(QUEUES)],
-                                      env=env))
-    processes.append(subprocess.Popen([*dsar, "scheduler"], env=env))
-    web = subprocess.Popen([*dsar, "run", "--host", host, "--port", str(port)], env=env)
+    worker = _spawn([*dsar, "worker", "--queues", ",".join(QUEUES)], env=env)
+    processes.append(worker)
+    scheduler = _spawn([*dsar, "scheduler"], env=env)
+    processes.append(scheduler)
+    web = _spawn([*dsar, "run", "--host", host, "--port", str(port)], env=env)
     processes.append(web)
     _wait_for_port(host, port, 30, web)
-    click.echo("\n" + "=" * 70)
-    click.echo(f"  dsar demo is running: {base_url}/")
-    click.echo(f"  Demo mailbox (every e-mail sent): {base_url}/demo/mailbox")
-    click.echo(f"  Back office: {base_url}/staff/")
-    for email, _, role in DEMO_STAFF:
-        click.echo(f"    {role:5} {email} / {passwords[email]}")
-    click.echo("    (the DPO sets up two-step sign-in with an authenticator app at first"
-               " sign-in; the agent needs none)")
-    click.echo(f"  Demo organisation: {people} people. Try an access request as "
-               f"{SHOWCASE['A']['email']} (data in all six sources).")
-    click.echo("  Stop everything with Ctrl-C.")
-    click.echo("=" * 70 + "\n", nl=True)
+    # Last on the screen: after the services' start-up lines and the sample cases' jobs.
+    wait_for_start_up(redis_connection(), worker, scheduler, processes)
+    logins = [(role.upper() if role == "dpo" else role.capitalize(), email, passwords[email])
+              for email, _, role in DEMO_STAFF]
+    print_banner(banner_lines(base_url, logins, people, SHOWCASE["A"]["email"]))
     _supervise(processes)
 
 

@@ -177,9 +177,11 @@ def _write_head(content: ExportContent, out: TextSink) -> None:
     out.write("\n    ]\n  },\n  \"sources\": [" if count else "]\n  },\n  \"sources\": [")
 
 
-def write_json(content: ExportContent, stream: IO) -> int:
+def write_json(content: ExportContent, stream: IO, *, what: str = "export.json") -> int:
     """Write ``export.json`` for ``content`` to ``stream`` (binary: UTF-8; or text), reading
-    the records one by one. Returns the number of records written. Does not close the stream."""
+    the records one by one. Returns the number of records written. Does not close the stream.
+    ``what`` names the copy in the log (the package's file, or the PDF's attachment): each
+    log line says one thing once."""
     out = TextSink(stream)
     _write_head(content, out)
     written = 0
@@ -202,5 +204,5 @@ def write_json(content: ExportContent, stream: IO) -> int:
         out.write("\n      ]\n    }")
     out.write("\n  ]\n}\n")
     out.flush()
-    logger.info("export.json written: %d sources, %d records", len(content.sources), written)
+    logger.info("%s written: %d sources, %d records", what, len(content.sources), written)
     return written

@@ -55,7 +55,7 @@ def json_attachment_of(content: ExportContent, json_attachment: bytes | str | os
         # and only up to the limit, so memory stays bounded.
         buffer = _CappedBuffer(int(current_app.config["PDF_ATTACHMENT_MAX_BYTES"]))
         try:
-            write_json(content, buffer)
+            write_json(content, buffer, what="export.json attached to report.pdf")
         except _TooLarge:
             logger.info("export.json larger than the attachment limit: not attached")
             return None
