@@ -81,7 +81,10 @@ def test_second_extension_is_refused(app, run_jobs, smtp_server):
     assert len(requester_emails(app, case.id)) == 1
 
 
-def test_extension_after_the_one_month_date_is_refused_naming_the_date(app):
+def test_extension_after_the_one_month_date_needs_a_confirmation_and_records_the_lateness(
+        app):
+    """D6 / Art. 12(3): past the one-month date the extension is late. It is refused naming
+    the date unless the DPO ticks that they notify it late; the lateness is then recorded."""
     case = make_case(app, received_on=RECEIVED)
     _, client = staff_session(app, "dpo")
     set_today(app, "2025-04-08")
@@ -92,8 +95,33 @@ def test_extension_after_the_one_month_date_is_refused_naming_the_date(app):
     message = refused(resp, "extend")
     assert format_date(DUE, "long", locale="en") in message  # "April 7, 2025"
     assert str(escape(REASON)) in resp.get_data(as_text=True)
+    assert 'name="late"' in resp.get_data(as_text=True)  # the box to tick is offered
     assert case_state(app, case.id) == before
     assert not fetch(app, case.id).extended
+
+    resp = post_action(client, case.reference, "extend", {"reason": REASON, "late": "yes"})
+    assert resp.status_code == 302
+    assert fetch(app, case.id).extended
+    [event] = audit_events(app, "case.extended")
+    assert event.payload["late_days"] == 1
+
+
+def test_a_refusal_after_the_one_month_date_needs_a_confirmation_and_records_the_lateness(
+        app):
+    """D6 / Art. 12(4): a refusal notified after the one-month date is late: confirmed
+    explicitly, its lateness recorded."""
+    case = make_case(app, received_on=RECEIVED)
+    _, client = staff_session(app, "dpo")
+    set_today(app, "2025-04-10")
+    form = {"scope": "full", "reasons": "Demande identique à la précédente."}
+    assert format_date(DUE, "long", locale="en") in refused(
+        post_action(client, case.reference, "reject", form), "reject")
+    assert fetch(app, case.id).status is not CaseStatus.REJECTED
+    assert post_action(client, case.reference, "reject",
+                       {**form, "late": "yes"}).status_code == 302
+    assert fetch(app, case.id).status is CaseStatus.REJECTED
+    [event] = audit_events(app, "case.refused_late")
+    assert event.payload == {"scope": "full", "late_days": 3}
 
 
 def test_extension_deadline_includes_the_identity_pause(app, run_jobs, smtp_server):

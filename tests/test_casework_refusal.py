@@ -14,6 +14,7 @@ from tests.support.casework import (
     fetch,
     refused,
     requester_emails,
+    set_today,
     staff_session,
 )
 from tests.support.mailbox import body_of
@@ -45,6 +46,7 @@ def test_refusal_without_reasons_is_refused(app, scope, reasons):
 
 def test_full_refusal_closes_the_case_and_sends_the_notice(app, run_jobs, smtp_server):
     case = make_case(app, received_on=RECEIVED)
+    set_today(app, "2025-03-20")  # within the month: a refusal in time
     _, client = staff_session(app, "dpo")
 
     resp = post_action(client, case.reference, "reject", {"scope": "full", "reasons": REFUSAL})
@@ -68,6 +70,7 @@ def test_full_refusal_closes_the_case_and_sends_the_notice(app, run_jobs, smtp_s
 
 def test_partial_refusal_keeps_the_case_open_and_sends_the_notice(app, run_jobs, smtp_server):
     case = make_case(app, status=CaseStatus.IN_PROGRESS, received_on=RECEIVED)
+    set_today(app, "2025-03-20")  # within the month: a refusal in time
     _, client = staff_session(app, "dpo")
     partial = "Your employee appraisal is withheld: it contains a colleague's personal data."
 
@@ -89,6 +92,7 @@ def test_partial_refusal_keeps_the_case_open_and_sends_the_notice(app, run_jobs,
 def test_refusal_notice_is_in_the_requesters_language(app, run_jobs, smtp_server):
     """The requester filed in French: the notice, the CNIL and the court remedy are in French."""
     case = make_case(app, received_on=RECEIVED)
+    set_today(app, "2025-03-20")  # within the month: a refusal in time
     assert case.language == "fr"
     _, client = staff_session(app, "dpo")  # the DPO works in English
     post_action(client, case.reference, "reject", {"scope": "full", "reasons": REFUSAL})

@@ -23,6 +23,7 @@ from dsar.mail.outbox import commit_and_send, queue_email
 from dsar.models import (
     CHANGE_KINDS,
     CLOCK_RUNNING_STATUSES,
+    STANDING_STATUSES,
     ActorType,
     Case,
     CaseKind,
@@ -127,9 +128,26 @@ def ask_info(case: Case, staff: StaffUser, question: str, doubt: str | None = No
     return request
 
 
-def extend(case: Case, staff: StaffUser, reason: str) -> None:
-    """Extend by two months (Art. 12(3)): DPO only (checked by the caller), once, on or before
-    the one-month date, with a reason that is sent to the requester."""
+def late_days(case: Case, late_confirmed: bool, message) -> int:
+    """How many days past the one-month date an extension or a refusal is notified (0: in
+    time, or a standing record, which has no clock). Past it, the law's limit (Art. 12(3),
+    12(4)) is missed: staff must say so explicitly (``late_confirmed``), and the lateness is
+    recorded with the decision; else ``ActionRefused`` with ``message(the date in words)``."""
+    if case.status in STANDING_STATUSES:
+        return 0
+    last_day = one_month_deadline(case)
+    late = (today_in_paris() - last_day).days
+    if late <= 0:
+        return 0
+    if not late_confirmed:
+        raise ActionRefused(message(format_date(last_day, "long")))
+    return late
+
+
+def extend(case: Case, staff: StaffUser, reason: str, late_confirmed: bool = False) -> None:
+    """Extend by two months (Art. 12(3)): DPO only (checked by the caller), once, with a reason
+    that is sent to the requester. After the one-month date only with ``late_confirmed``: the
+    law's limit is missed, and the lateness is recorded (docs/legal-rules.md D6)."""
     reason = required_text(reason, _l("Please give the reason for the extension."))
     if not case.status.is_open:
         raise ActionRefused(_l("This case is closed."))
@@ -137,24 +155,32 @@ def extend(case: Case, staff: StaffUser, reason: str) -> None:
         raise ActionRefused(_l("This action is not possible while the case is in this state."))
     if case.extended:
         raise ActionRefused(_l("This case has already been extended; the law allows it once."))
-    last_day = one_month_deadline(case)
-    if today_in_paris() > last_day:
-        raise ActionRefused(_l(
-            "Too late: an extension had to be notified by %(date)s (one month after receipt).",
-            date=format_date(last_day, "long")))
+    late = late_days(case, late_confirmed, lambda day: _l(
+        "Late: an extension had to be notified by %(date)s (one month after receipt). To "
+        "notify it all the same, tick the box: the lateness is recorded.", date=day))
     case.extended = True
     case.extension_reason = reason
     case.extended_at = utcnow()
     refresh_due_date(case)
     record_event("case.extended", case=case, actor_type=ActorType.STAFF, actor_id=staff.id,
-                 payload={"due_on": case.due_on.isoformat()})
+                 payload={"due_on": case.due_on.isoformat(), "late_days": late})
     commit_and_send(queue_email(case, MailTemplate.EXTENDED))
 
 
-def reject(case: Case, staff: StaffUser, scope: str, reasons: str) -> None:
+def reject(case: Case, staff: StaffUser, scope: str, reasons: str,
+           late_confirmed: bool = False) -> None:
     """Refuse fully (the case closes) or partly (it goes on). The notice gives the reasons and
-    the rights to complain to the CNIL and to a judicial remedy (Art. 12(4))."""
+    the rights to complain to the CNIL and to a judicial remedy (Art. 12(4)). After the
+    one-month date only with ``late_confirmed`` (the lateness is recorded, D6)."""
     reasons = required_text(reasons, _l("Please give the reasons for the refusal."))
+    late = 0
+    if scope in ("full", "partial") and case.status.is_open:
+        late = late_days(case, late_confirmed, lambda day: _l(
+            "Late: a refusal had to be notified by %(date)s (one month after receipt). To "
+            "notify it all the same, tick the box: the lateness is recorded.", date=day))
+    if late:
+        record_event("case.refused_late", case=case, actor_type=ActorType.STAFF,
+                     actor_id=staff.id, payload={"scope": scope, "late_days": late})
     if scope == "full":
         move_case(case, CaseStatus.REJECTED, staff, {"scope": "full"})
         case.refusal_reasons = reasons

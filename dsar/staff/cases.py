@@ -48,9 +48,10 @@ ACTIONS = {
                                                              deceased=f)),
     "ask": (Action.ASK_INFO, lambda c, u, f: staff_actions.ask_info(c, u, f.get("question"),
                                                                      f.get("doubt"))),
-    "extend": (Action.EXTEND, lambda c, u, f: staff_actions.extend(c, u, f.get("reason"))),
-    "reject": (Action.REJECT,
-               lambda c, u, f: staff_actions.reject(c, u, f.get("scope"), f.get("reasons"))),
+    "extend": (Action.EXTEND, lambda c, u, f: staff_actions.extend(
+        c, u, f.get("reason"), late_confirmed=f.get("late") == "yes")),
+    "reject": (Action.REJECT, lambda c, u, f: staff_actions.reject(
+        c, u, f.get("scope"), f.get("reasons"), late_confirmed=f.get("late") == "yes")),
     "unfounded": (Action.MARK_UNFOUNDED,
                   lambda c, u, f: staff_actions.mark_unfounded(c, u, f.get("justification"))),
     "assign": (Action.ASSIGN, lambda c, u, f: staff_actions.assign(
