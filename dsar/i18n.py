@@ -6,7 +6,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, current_app, redirect, request, session
-from flask_babel import format_date, format_datetime, get_locale
+from flask_babel import format_date, format_datetime, format_decimal, get_locale
 from flask_babel import lazy_gettext as _l
 
 from dsar.extensions import babel
@@ -122,3 +122,23 @@ def init_app(app: Flask) -> None:
         language_return_path=language_return_path,
         format_datetime=format_datetime,
     )
+    app.jinja_env.filters["file_size"] = file_size
+
+
+#: The units of a size, by language (French writes "o" for octet: "335,7 ko").
+_SIZE_UNITS = {"fr": ("octets", "ko", "Mo", "Go"), "en": ("bytes", "kB", "MB", "GB")}
+
+
+def file_size(size: int) -> str:
+    """A size in the page's language and number format: "335,7 ko", "335.7 kB" (decimal
+    units, as Jinja's ``filesizeformat``, which writes English only)."""
+    language = current_language()
+    units = _SIZE_UNITS.get(language, _SIZE_UNITS["en"])
+    value, unit = float(size), units[0]
+    for candidate in units[1:]:
+        if value < 1000:
+            break
+        value, unit = value / 1000, candidate
+    if unit == units[0]:
+        return f"{format_decimal(int(value))} {unit}"
+    return f"{format_decimal(round(value, 1), format='#,##0.0')} {unit}"

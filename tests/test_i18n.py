@@ -294,3 +294,18 @@ def test_email_subject_is_translated(app):
             english = str(subject) % {"reference": "DSR-ABCD-EFGH"}
     assert french == "Veuillez confirmer votre demande DSR-ABCD-EFGH"
     assert english == "Please confirm your request DSR-ABCD-EFGH"
+
+
+@pytest.mark.parametrize(("language", "size", "shown"), [
+    ("fr", 335_700, "335,7 ko"), ("en", 335_700, "335.7 kB"), ("fr", 999, "999 octets"),
+    ("fr", 12_345_678, "12,3 Mo"), ("en", 2_500_000_000, "2.5 GB"),
+])
+def test_sizes_are_written_in_the_pages_language(app, language, size, shown):
+    """A package's size in the back office and on the download page: "335,7 ko" in French,
+    never Jinja's English "335.7 kB" on a French page."""
+    from flask_babel import force_locale
+
+    from dsar.i18n import file_size
+
+    with app.test_request_context(), force_locale(language):
+        assert file_size(size) == shown
