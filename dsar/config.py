@@ -112,6 +112,10 @@ DEFAULTS: dict[str, object] = {
     "PDF_ATTACHMENT_MAX_BYTES": 32 * 1024 * 1024,
     # Days a released answer package stays downloadable; then the purge job deletes it.
     "EXPORT_DAYS": 30,
+    # Years a closed case keeps what proves compliance (dates, decisions, the audit trail)
+    # with the person's data; then a daily job removes that data (dsar.cases.retention,
+    # docs/legal-rules.md §6). Counted from the day the case closed.
+    "CASE_RETENTION_YEARS": 5,
     # The one-time code that opens a download: minutes valid, wrong tries before it locks,
     # and how many codes a case may ask for per hour.
     "DOWNLOAD_CODE_MINUTES": 10,

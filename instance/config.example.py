@@ -44,6 +44,11 @@ EXPORT_DAYS = 30
 DOWNLOAD_CODE_MINUTES = 10
 DOWNLOAD_CODE_ATTEMPTS = 5
 DOWNLOAD_CODES_PER_HOUR = 3
+
+# Years a closed case keeps what proves compliance (its dates, decisions and audit trail)
+# together with the person's data; after that, a daily job removes the personal data.
+CASE_RETENTION_YEARS = 5
+
 # Direct transmission to another controller (portability): https only; private, loopback and
 # link-local addresses are always refused in production (TRANSMIT_ALLOW_PRIVATE is for tests).
 TRANSMIT_TIMEOUT = 60

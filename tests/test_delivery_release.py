@@ -11,7 +11,14 @@ from dsar.delivery.release import purge_expired
 from dsar.extensions import db
 from dsar.models import ActorType, Case, CaseStatus, ExportPackage, PackageStatus
 from tests.support.audit import audit_events
-from tests.support.delivery import ask_code, emailed_code, in_review, latest_package, release
+from tests.support.delivery import (
+    ask_code,
+    emailed_code,
+    in_review,
+    latest_package,
+    release,
+    requester,
+)
 from tests.support.forms import csrf_from
 from tests.support.gathering import EMAIL
 from tests.support.staff import login, make_staff, post_action
@@ -123,3 +130,47 @@ def test_the_package_of_a_withdrawn_case_is_deleted(gather_app):
         assert purge_expired()["packages"] == 1
         assert not storage.exists(package.blob_id)
     assert latest_package(gather_app, case.id).status is PackageStatus.EXPIRED
+
+
+def test_an_answer_without_a_source_is_answered_in_part_until_the_dpo_follows_it_up(
+        gather_app, monkeypatch, smtp_server):
+    """Released while a source failed, the case is "answered in part", never plainly
+    completed: the person reads which system is missing, the DPO has a follow-up to record
+    (only the DPO), and both then see it done."""
+    monkeypatch.delenv("TEST_BILLING_URL")  # billing cannot be searched
+    case = in_review(gather_app)
+    assert release(gather_app, case, acknowledge_failures="yes",
+                   acknowledged_source="billing").status_code == 302
+    assert run_queued_jobs(gather_app) == 0
+    with gather_app.app_context():
+        row = db.session.get(Case, case.id)
+        assert (row.status, row.answered_in_part, row.missing_sources) == (
+            CaseStatus.COMPLETED, True, ["billing"])
+    person = requester(gather_app, smtp_server)
+    page = person.get(f"/status/{case.reference}").get_data(as_text=True)
+    assert 'data-part="yes"' in page and "Répondue en partie" in page
+    assert 'id="answered-in-part"' in page and "Facturation" in page
+
+    agent, dpo = (gather_app.test_client() for _ in range(2))
+    login(agent, make_staff(gather_app, "agent", email="agent-partial@staff.example"))
+    login(dpo, make_staff(gather_app, "dpo", email="dpo-partial@staff.example"))
+    staff_page = dpo.get(f"/staff/cases/{case.reference}").get_data(as_text=True)
+    assert 'id="answered-in-part" data-missing="billing"' in staff_page
+    assert 'id="follow_up"' in staff_page
+    assert post_action(agent, case.reference, "follow_up", {"note": "x"}).status_code == 403
+    assert post_action(dpo, case.reference, "follow_up", {"note": " "}).status_code == 400
+    assert post_action(dpo, case.reference, "follow_up", {
+        "note": "Facturation interrogée le lendemain ; complément envoyé par e-mail."}
+    ).status_code == 302
+    [event] = audit_events(gather_app, "case.followed_up")
+    assert event.payload == {"missing_sources": ["billing"]}
+    assert 'id="follow-up-done"' in person.get(f"/status/{case.reference}").get_data(True)
+    staff_page = dpo.get(f"/staff/cases/{case.reference}").get_data(as_text=True)
+    assert 'id="follow-up-done"' in staff_page and 'id="follow_up"' not in staff_page
+
+
+def test_an_answer_with_every_source_is_plainly_completed(gather_app, smtp_server):
+    case = in_review(gather_app)
+    assert release(gather_app, case).status_code == 302
+    with gather_app.app_context():
+        assert db.session.get(Case, case.id).answered_in_part is False

@@ -13,7 +13,7 @@ from datetime import timedelta
 from flask import current_app
 
 from dsar import pipeline
-from dsar.cases import proofs, reminders
+from dsar.cases import proofs, reminders, retention
 from dsar.changes import answer, execution, marketing, notices, plan, restriction
 from dsar.delivery import release
 from dsar.exports import build
@@ -160,3 +160,10 @@ def build_certificate(case_id: int, *, actor_id: str | None = None) -> str:
 def lift_due_restrictions() -> int:
     """Periodic: lift the restrictions whose announced date has come (Art. 18(3))."""
     return restriction.lift_due()
+
+
+@job
+def purge_closed_cases(*, actor_id: str | None = None) -> int:
+    """Periodic: remove the personal data of the cases closed longer than
+    ``CASE_RETENTION_YEARS`` ago, keeping what proves compliance."""
+    return retention.purge_expired_cases(actor_id=actor_id)

@@ -13,6 +13,7 @@ from dsar.cases.workflow import TRANSITIONS
 from dsar.changes.objection import is_direct_marketing
 from dsar.changes.restriction import can_lift
 from dsar.delivery import release
+from dsar.delivery.partial import can_follow_up
 from dsar.exports.build import current_package
 from dsar.extensions import db
 from dsar.models import (
@@ -50,6 +51,8 @@ def possible(case: Case, action: str) -> bool:
     status = CaseStatus(case.status)
     if action in ("note", "assign"):
         return True
+    if action == "follow_up":
+        return can_follow_up(case)
     if status in STANDING_STATUSES:
         # A standing record waits for nothing: no deadline to extend, nothing to search.
         return action in ("reject", "revoke_links") and (

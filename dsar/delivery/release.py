@@ -23,6 +23,7 @@ from dsar.cases.workflow import InvalidTransition, transition
 from dsar.core import storage
 from dsar.core.audit import record_event
 from dsar.deadlines import PARIS, paris_date
+from dsar.delivery.partial import mark_answered_in_part
 from dsar.delivery.transmit import transmit
 from dsar.exports.build import current_package, results_digest
 from dsar.extensions import db
@@ -107,6 +108,7 @@ def _publish(case: Case, package: ExportPackage, staff: StaffUser | None,
     package.released_at = now
     package.released_by_id = staff.id if staff else None
     package.expires_at = download_deadline(now, int(current_app.config["EXPORT_DAYS"]))
+    mark_answered_in_part(case, failed)
     if staff is not None:
         move_case(case, CaseStatus.COMPLETED, staff, {"package_id": package.id})
     else:

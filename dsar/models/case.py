@@ -40,6 +40,9 @@ POSSIBLY_EXCESSIVE_EVENT = "case.possibly_excessive"
 #: The WHERE of the dashboard's "possibly excessive" index, per dialect, as SQLAlchemy writes
 #: ``Case.possibly_excessive.is_(True)`` (SQLite uses a partial index only for the same term).
 EXCESSIVE_SQL = {"sqlite": "possibly_excessive IS 1", "postgresql": "possibly_excessive IS true"}
+#: The WHERE of the index of answers released in part whose follow-up is still to do
+#: (``dsar.delivery.partial.to_follow_up`` repeats it: SQLite needs the same term).
+TO_FOLLOW_UP_SQL = "answered_in_part AND follow_up_at IS NULL"
 
 
 class Case(db.Model):
@@ -60,6 +63,9 @@ class Case(db.Model):
         Index("ix_cases_excessive_due_on_id", "due_on", "id",
               sqlite_where=text(EXCESSIVE_SQL["sqlite"]),
               postgresql_where=text(EXCESSIVE_SQL["postgresql"])),
+        # Answers released in part whose follow-up is still to do (few, listed apart).
+        Index("ix_cases_to_follow_up", "closed_at", "id",
+              sqlite_where=text(TO_FOLLOW_UP_SQL), postgresql_where=text(TO_FOLLOW_UP_SQL)),
         # The clock cannot run on a calendar ``dsar.deadlines`` does not know.
         value_check("case_calendar", "calendar", CALENDARS),
     )
@@ -125,6 +131,15 @@ class Case(db.Model):
     partial_refusal_reasons: Mapped[str | None] = mapped_column(Text)
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: The answer was released while sources could not be searched (named in
+    #: ``missing_sources``): answered in part, never plainly completed, until the DPO records
+    #: the follow-up (``dsar.delivery.partial``). The database's default only, as above.
+    answered_in_part: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    missing_sources: Mapped[list | None] = mapped_column(JSON)
+    follow_up_note: Mapped[str | None] = mapped_column(Text)
+    follow_up_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: When the retention period's purge removed its personal data (``dsar.cases.retention``).
+    purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: Random per-case salt of the status and confirmation links (rotating it revokes them).
     token_salt: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -41,4 +41,6 @@ PERIODIC_JOBS: tuple[PeriodicJob, ...] = (
     PeriodicJob("purge-exports", "workers.jobs.purge_expired_exports", "maintenance", 900),
     # A restriction is lifted on the date the person was told of (Art. 18(3)).
     PeriodicJob("lift-restrictions", "workers.jobs.lift_due_restrictions", "maintenance", 3600),
+    # A closed case's personal data goes after CASE_RETENTION_YEARS (counted in days: daily).
+    PeriodicJob("purge-closed-cases", "workers.jobs.purge_closed_cases", "maintenance", 86400),
 )

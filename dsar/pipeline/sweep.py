@@ -14,7 +14,9 @@ from sqlalchemy.orm import aliased
 
 from dsar import pipeline
 from dsar.cases.proofs import purge_leftover_proofs
+from dsar.cases.retention import purge_expired_cases
 from dsar.cases.workflow import StaleTransition, transition
+from dsar.deadlines import paris_date
 from dsar.delivery.release import purge_expired
 from dsar.exports.build import current_package, results_digest
 from dsar.extensions import db
@@ -190,4 +192,6 @@ def sweep(now: datetime | None = None) -> dict[str, int]:
         **requeue_lost_work(now),
         "purged_packages": purged["packages"],
         "purged_codes": purged["codes"],
+        # Last: a closed case's answer package is counted above, if its period was over.
+        "purged_cases": purge_expired_cases(paris_date(now) if now else None),
     }

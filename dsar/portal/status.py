@@ -48,6 +48,7 @@ from dsar.portal.directive_forms import (
 )
 from dsar.portal.forms import AnswerForm, read_upload
 from dsar.postmortem import directives
+from dsar.sources.catalog import get_catalog
 
 SESSION_KEY = "cases"
 SESSION_MAX_CASES = 20
@@ -167,7 +168,15 @@ def _render_status(case: Case, answer_form: AnswerForm | None = None, code: int 
                            package=package, downloadable=release.is_downloadable(package),
                            erasure=erasure_progress(case),
                            directive=_directive_view(case, directive_form),
+                           missing=_missing_labels(case),
                            answer_form=answer_form or AnswerForm()), code
+
+
+def _missing_labels(case: Case) -> list[str]:
+    """The systems a partial answer went without, in the person's language."""
+    sources = get_catalog().sources
+    return [sources[n].label(case.language) if n in sources else n
+            for n in (case.missing_sources or [])] if case.answered_in_part else []
 
 
 @bp.post("/status/<reference>/answer")

@@ -18,7 +18,7 @@ from dsar.core import storage
 from dsar.core.audit import record_event
 from dsar.core.blob_download import streamed_zip
 from dsar.core.uploads import ACCEPTED_TYPES
-from dsar.delivery import release
+from dsar.delivery import partial, release
 from dsar.exports.build import current_package
 from dsar.exports.certificate_content import GROUND_LABELS
 from dsar.extensions import db
@@ -79,6 +79,7 @@ ACTIONS = {
     "lift": (Action.LIFT_RESTRICTION, restriction.lift_action),
     "choose": (Action.DECIDE_POSTMORTEM, postmortem_plan.choose_action),
     "revoke_links": (Action.REVOKE_LINKS, lambda c, u, f: links.revoke_links(c, u)),
+    "follow_up": (Action.RELEASE, partial.follow_up_action),
 }
 
 
