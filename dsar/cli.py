@@ -95,8 +95,8 @@ def scheduler_command() -> None:
 @main.command("sweep")
 @with_appcontext
 def sweep_command() -> None:
-    """Expire unconfirmed cases, re-enqueue work lost from Redis and delete expired answer
-    packages, once."""
+    """Expire unconfirmed cases, re-enqueue work lost from Redis, delete expired answer
+    packages and remove the personal data of cases past their retention period, once."""
     from dsar.pipeline.sweep import sweep
 
     for name, count in sweep().items():
