@@ -76,8 +76,10 @@ def test_dpo_needs_info_round_trip_and_extension(live_server, new_context, smtp_
     one_month_due = deadlines.due_date(received)
     expect(page.locator("#due-on")).to_have_attribute("data-date", one_month_due.isoformat())
 
-    # 3. The DPO asks for information: the case waits for the requester, the clock pauses.
+    # 3. The DPO asks for information on a reasonable doubt about identity: the case waits for
+    # the requester, the clock pauses.
     page.locator("#ask-question").fill(QUESTION)
+    page.locator("#ask-doubt").fill("Le nom donné ne correspond pas à celui du compte.")
     response = post_and_wait(page, "ask", page.locator("#ask button[type=submit]"))
     assert response.status == 302, response.status
     expect(page).to_have_url(f"{base}/staff/cases/{reference}#ask")

@@ -59,7 +59,7 @@ def test_an_unconfirmed_upload_is_deleted_after_the_confirmation_period(app, cli
         assert storage.exists(blob_id)
         # Eight days pass without the address being confirmed.
         db.session.execute(update(Case).where(Case.id == case_id).values(
-            received_at=utcnow() - timedelta(days=8)))
+            received_at=utcnow() - timedelta(days=8), created_at=utcnow() - timedelta(days=8)))
         db.session.commit()
 
     result = runner.invoke(main, ["sweep"])

@@ -17,9 +17,11 @@ from dsar.cases.clock import today_in_paris
 from dsar.cases.permissions import Action
 from dsar.extensions import db
 from dsar.models import (
+    Case,
     CaseNote,
     CaseStatus,
     ChangePlan,
+    Channel,
     ExportPackage,
     GatherStatus,
     InfoRequest,
@@ -46,6 +48,7 @@ from tests.support.rights_effects import (
     correction_removed,
     directives_found,
     directives_shown,
+    follow_up_recorded,
     lift_announced,
     objection_decided,
     refusal_removed,
@@ -54,6 +57,7 @@ from tests.support.rights_effects import (
 from tests.support.rights_world import (
     heir_request_in_review,
     objection_in_review,
+    partial_answer_to_follow_up,
     rectification_in_review,
     rectification_with_a_correction,
     restriction_in_force,
@@ -237,6 +241,22 @@ def user_created(app, world, staff, resp):
     assert user.password_changed_at is None  # the owner chooses it from the e-mailed link
 
 
+def file_request(client, world, token: str):
+    """Acting: file a request received by telephone today (no evidence needed)."""
+    return client.post("/staff/cases/new", data={
+        "csrf_token": token, "kind": "access", "channel": "phone",
+        "received_on": today_in_paris().isoformat(), "requester_name": "Jean Dupont",
+        "language": "fr", "message": "Appel au standard."})
+
+
+def request_filed(app, world, staff, resp):
+    filed = db.session.scalar(select(Case).where(Case.id != world.case_id))
+    assert resp.status_code == 302 and resp.location.endswith(f"/staff/cases/{filed.reference}")
+    assert filed.channel is Channel.PHONE and filed.requester_name == "Jean Dupont"
+    [event] = events("case.filed_by_staff", staff.id)
+    assert event.payload == {"channel": "phone", "backdated_days": 0}
+
+
 def links_revoked(app, world, staff, resp):
     redirected_to_case(world, resp)
     assert [e.case_id for e in events("case.links_revoked", staff.id)] == [world.case_id]
@@ -327,6 +347,11 @@ CASE_ACTIONS = [
              post_case_action("lift", lambda w: {
                  "lift_on": (today_in_paris() + timedelta(days=10)).isoformat(),
                  "reason": "L'exactitude des données est établie."}), lift_announced),
+    # The follow-up of an answer sent without a source: the DPO's, as the release was.
+    Scenario("follow_up", Action.RELEASE, DPO_ONLY, partial_answer_to_follow_up,
+             post_case_action("follow_up", lambda w: {
+                 "note": "Facturation interrogée de nouveau ; complément envoyé."}),
+             follow_up_recorded),
     # What becomes of a deceased person's data at an heir's request is the DPO's call.
     Scenario("choose", Action.DECIDE_POSTMORTEM, DPO_ONLY, heir_request_in_review,
              post_case_action("choose", lambda w: {"collection": "shop/customers",
@@ -346,6 +371,10 @@ PAGES = [
     Scenario("directives-search", Action.VIEW_CASES, frozenset({AGENT, DPO, AUDITOR}),
              a_directive_case, search_directives, directives_found,
              on_case=False, writes=False),
+    # A request received by post, e-mail, telephone or in person: filed by those who handle
+    # requests; an auditor reads, an administrator manages accounts.
+    Scenario("file-request", Action.FILE_REQUEST, CASEWORKERS, case_in(CaseStatus.CONFIRMED),
+             file_request, request_filed, on_case=False),
     Scenario("proof", Action.VIEW_PROOF, CASEWORKERS, case_with_proof,
              get(lambda w: f"/staff/cases/{w.reference}/proofs/{w.extra['proof_id']}"),
              proof_shown, writes=False),

@@ -52,7 +52,9 @@ def test_confirmation_link_refused_after_the_window(app, client, run_jobs, smtp_
                            if "/confirm/" in u))
     with app.app_context():
         case = db.session.scalars(select(Case)).one()
+        # Eight days since it was filed (the window counts from the filing).
         case.received_on = case.received_on - timedelta(days=8)
+        case.created_at = case.created_at - timedelta(days=8)
         db.session.commit()
     assert client.get(confirm).status_code == 410
 
@@ -64,6 +66,7 @@ def test_expiry_runs_as_a_scheduled_job_on_a_real_worker(app, client, run_jobs):
     with app.app_context():
         case = db.session.scalars(select(Case)).one()
         case.received_at = case.received_at - timedelta(days=8)
+        case.created_at = case.created_at - timedelta(days=8)
         db.session.commit()
         get_queue("maintenance").enqueue("workers.jobs.expire_unconfirmed_cases")
     assert run_jobs() == 0
@@ -123,3 +126,23 @@ def test_sweep_cli(app, runner):
     assert result.exit_code == 0
     assert "expired: 0" in result.output
     assert "purged_packages: 0" in result.output
+
+
+def test_a_request_filed_by_staff_is_not_expired_for_its_earlier_receipt(app):
+    """A request received by post ten days ago and filed today has its seven days to be
+    confirmed from today; one without an e-mail address waits for staff, never expired."""
+    from dsar.cases.workflow import create_case
+    from dsar.models import CaseKind, Channel
+
+    with app.app_context():
+        received = utcnow() - timedelta(days=10)
+        with_address = create_case(kind=CaseKind.ACCESS, requester_name="Jeanne Roux",
+                                   requester_email="jeanne.roux@example.fr", language="fr",
+                                   channel=Channel.POST, received_at=received)
+        without = create_case(kind=CaseKind.ACCESS, requester_name="Paul Durand",
+                              requester_email="", language="fr", channel=Channel.POST,
+                              received_at=received)
+        db.session.commit()
+        assert expire_unconfirmed(now=utcnow() + timedelta(days=6)) == []
+        assert expire_unconfirmed(now=utcnow() + timedelta(days=8)) == [with_address.id]
+        assert db.session.get(Case, without.id).status is CaseStatus.SUBMITTED

@@ -49,6 +49,17 @@ PROOF_KIND_LABELS = {
     "death_certificate": _l("Death certificate"),
     "heir_status": _l("Proof of being an heir (acte de notoriété, livret de famille)"),
     "other": _l("Other document"),
+    "evidence": _l("Evidence of the date of receipt"),
+}
+
+#: How a request reached the organisation (``Case.channel``), in the back office's words.
+CHANNEL_LABELS = {
+    "portal": _l("portal"),
+    "email": _l("e-mail"),
+    "post": _l("post"),
+    "phone": _l("telephone"),
+    "api": _l("API"),
+    "in_person": _l("in person"),
 }
 
 #: The back office's label of each detail the forms collect.
@@ -73,6 +84,9 @@ FIELD_LABELS = {
     "requester_role": _l("Acting as"),
     "heir_requests": _l("The heir asks for"),
     "consent": _l("Specific consent given"),
+    # A request filed by staff (dsar.cases.channel_intake).
+    "postal_address": _l("Postal address"),
+    "channel_note": _l("How the request was received"),
 }
 
 _VALUE_LABELS = {

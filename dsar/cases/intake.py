@@ -15,6 +15,7 @@ from dsar.cases.proofs import store_upload
 from dsar.cases.workflow import create_case
 from dsar.core import storage
 from dsar.core.audit import record_event
+from dsar.deadlines import paris_date
 from dsar.extensions import db
 from dsar.mail.outbox import commit_and_send, queue_email
 from dsar.models import Case, CaseKind, MailTemplate, ProofKind
@@ -105,8 +106,11 @@ def file_case(kind: CaseKind, *, requester_name: str, requester_email: str, lang
 
 
 def confirmation_deadline(case: Case) -> date:
-    """The last day the requester may confirm their address; the case expires after it."""
-    return case.received_on + timedelta(days=current_app.config["CONFIRMATION_DAYS"])
+    """The last day the requester may confirm their address; the case expires after it.
+    Counted from the day the case was filed (a request received by post last week and filed
+    today by staff has its days to be confirmed)."""
+    filed_on = paris_date(case.created_at) if case.created_at else case.received_on
+    return filed_on + timedelta(days=current_app.config["CONFIRMATION_DAYS"])
 
 
 def confirmation_open(case: Case) -> bool:

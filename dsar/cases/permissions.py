@@ -14,6 +14,8 @@ A, D, U, M = StaffRole.AGENT, StaffRole.DPO, StaffRole.AUDITOR, StaffRole.ADMIN
 
 class Action(enum.StrEnum):
     VIEW_CASES = "view_cases"
+    #: File a request received by e-mail, post, telephone or in person (its real date).
+    FILE_REQUEST = "file_request"
     VIEW_PROOF = "view_proof"
     ADD_NOTE = "add_note"
     VERIFY_IDENTITY = "verify_identity"
@@ -53,6 +55,8 @@ class Action(enum.StrEnum):
 ALLOWED: dict[Action, frozenset[StaffRole]] = {
     Action.VIEW_CASES: frozenset({A, D, U}),
     Action.VIEW_PROOF: frozenset({A, D}),
+    # Those who handle requests file the ones that did not come through the portal.
+    Action.FILE_REQUEST: frozenset({A, D}),
     Action.ADD_NOTE: frozenset({A, D}),
     Action.VERIFY_IDENTITY: frozenset({A, D}),
     Action.ASK_INFO: frozenset({A, D}),

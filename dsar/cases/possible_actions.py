@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from dsar.cases import links
 from dsar.cases.staff_actions import plan_locked
-from dsar.cases.workflow import TRANSITIONS
+from dsar.cases.workflow import move_allowed
 from dsar.changes.objection import is_direct_marketing
 from dsar.changes.restriction import can_lift
 from dsar.delivery import release
@@ -62,11 +62,11 @@ def possible(case: Case, action: str) -> bool:
     if action == "start" and not matching.searchable(case):
         return False  # a deceased person not confirmed yet, or a refusal to send
     if action == "start":
-        return status is not CaseStatus.REVIEW and _MOVES[action] in TRANSITIONS[status]
+        return status is not CaseStatus.REVIEW and move_allowed(case, _MOVES[action])
     if action == "search_again":
         return status is CaseStatus.REVIEW
     if action in _MOVES:
-        return _MOVES[action] in TRANSITIONS[status]
+        return move_allowed(case, _MOVES[action])
     if action == "rerun":
         return status in GATHERING_STATUSES
     if action == "transmit":

@@ -48,7 +48,10 @@ def delete_case_proofs(case: Case, note: str) -> list[int]:
     a blob that no longer exists (an absence, never a leftover copy)."""
     deleted = []
     for proof in case.proofs:
-        if proof.blob_id:
+        # The evidence of a receipt date (an e-mail, a scanned letter) proves when the clock
+        # started, which is compliance evidence, not a proof of identity: it stays until the
+        # retention period's purge (dsar.cases.retention).
+        if proof.blob_id and proof.kind is not ProofKind.EVIDENCE:
             storage.delete(proof.blob_id)
             proof.blob_id = None
             proof.deleted_at = utcnow()
@@ -81,10 +84,11 @@ def purge_leftover_proofs(now: datetime | None = None) -> int:
     unconfirmed_before = now - timedelta(days=current_app.config["CONFIRMATION_DAYS"])
     cases = db.session.scalars(
         select(Case).where(Case.id.in_(select(IdentityProof.case_id)
-                                       .where(IdentityProof.blob_id.is_not(None))))
+                                       .where(IdentityProof.blob_id.is_not(None),
+                                              IdentityProof.kind != ProofKind.EVIDENCE)))
         .where(or_(Case.status.in_(DECIDED_STATUSES),
                    (Case.status == CaseStatus.SUBMITTED)
-                   & (Case.received_at < unconfirmed_before)))
+                   & (Case.created_at < unconfirmed_before) & (Case.requester_email != "")))
         .order_by(Case.id)
     ).all()
     today = today_in_paris().isoformat()

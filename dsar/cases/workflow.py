@@ -25,6 +25,8 @@ S = CaseStatus
 #: Every allowed move. Any open case can be rejected or withdrawn; only a never-confirmed case
 #: expires.
 TRANSITIONS: dict[CaseStatus, frozenset[CaseStatus]] = {
+    # (And verified straight from submitted for a request with no address to confirm:
+    # ``move_allowed``, the one move that depends on the case, not only its status.)
     S.SUBMITTED: frozenset({S.CONFIRMED, S.EXPIRED, S.WITHDRAWN, S.REJECTED}),
     S.CONFIRMED: frozenset({S.VERIFIED, S.NEEDS_INFO, S.RECORDED, S.WITHDRAWN, S.REJECTED}),
     S.NEEDS_INFO: frozenset({S.CONFIRMED, S.VERIFIED, S.WITHDRAWN, S.REJECTED}),
@@ -57,6 +59,22 @@ class InvalidTransition(Exception):
 class StaleTransition(InvalidTransition):
     """The case left the status the change was decided from (another worker or agent moved
     it first): nothing was changed, and the caller's transaction is to be rolled back."""
+
+
+def waits_for_staff(case: Case) -> bool:
+    """Whether ``case`` has no address to confirm: filed by staff from another channel
+    without an e-mail address, it waits for staff to check the identity by other means."""
+    return case.channel is not Channel.PORTAL and not (case.requester_email or "").strip()
+
+
+def move_allowed(case: Case, target: CaseStatus) -> bool:
+    """Whether the state machine lets ``case`` go to ``target``: ``TRANSITIONS``, except that
+    a submitted case is verified without confirmation only when there is no address to
+    confirm (every other case confirms its address by the e-mailed link first)."""
+    current = CaseStatus(case.status)
+    if target in TRANSITIONS[current]:
+        return True
+    return current is S.SUBMITTED and target is S.VERIFIED and waits_for_staff(case)
 
 
 def refresh_due_date(case: Case, *, today: date | None = None) -> None:
@@ -148,7 +166,7 @@ def transition(
     or not at all.
     """
     current = CaseStatus(case.status)
-    if target not in TRANSITIONS[current]:
+    if not move_allowed(case, target):
         raise InvalidTransition(current, target)
     now = utcnow()
     # A compare-and-set, not a read then a write: of two workers (or agents) that both saw the

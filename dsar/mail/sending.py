@@ -45,6 +45,16 @@ def deliver(outbound_id: int, *, actor_id: str | None = None) -> bool:
     outbound = db.session.get(OutboundEmail, outbound_id)
     if outbound is None or outbound.status is MailStatus.SENT:
         return False
+    if (outbound.recipient_staff is None and outbound.case is not None
+            and not (outbound.case.requester_email or "").strip()
+            and not (outbound.payload or {}).get("notice_id")):
+        # A request received by post or telephone without an address: nothing to send, and
+        # nothing to retry. Staff write by post; the outbox keeps why it was not sent.
+        outbound.status = MailStatus.FAILED
+        outbound.last_error = "NoAddress"
+        db.session.commit()
+        logger.info("e-mail %s not sent: the requester gave no e-mail address", outbound_id)
+        return False
     try:
         smtp_send(render_email(outbound))
     except Exception as exc:

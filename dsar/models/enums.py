@@ -75,6 +75,8 @@ class Channel(enum.StrEnum):
     POST = "post"
     PHONE = "phone"
     API = "api"
+    #: Handed over at a desk or an office (filed by staff, ``dsar.cases.channel_intake``).
+    IN_PERSON = "in_person"
 
 
 class ActorType(enum.StrEnum):
@@ -103,6 +105,9 @@ class ProofKind(enum.StrEnum):
     DEATH_CERTIFICATE = "death_certificate"
     HEIR_STATUS = "heir_status"
     OTHER = "other"
+    #: How a request filed by staff reached the organisation on its date (the e-mail as
+    #: ``.eml``, a scan of the letter): the proof of the date the clock runs from.
+    EVIDENCE = "evidence"
 
 
 class MailTemplate(enum.StrEnum):

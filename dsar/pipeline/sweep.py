@@ -49,8 +49,12 @@ def expire_unconfirmed(now: datetime | None = None) -> list[int]:
     address once. Returns the ids of the cases expired."""
     now = now or utcnow()
     cutoff = now - timedelta(days=current_app.config["CONFIRMATION_DAYS"])
+    # Counted from the filing, not the receipt (a request received by post last week and
+    # filed today has its week to be confirmed); one filed by staff without an e-mail address
+    # waits for staff, not for a link nobody was sent.
     cases = db.session.scalars(
-        select(Case).where(Case.status == CaseStatus.SUBMITTED, Case.received_at < cutoff)
+        select(Case).where(Case.status == CaseStatus.SUBMITTED, Case.created_at < cutoff,
+                           Case.requester_email != "")
     ).all()
     expired, mails = [], []
     for case in cases:

@@ -13,6 +13,7 @@ from dsar.staff import (  # noqa: F401  (routes)
     dashboard,
     directives,
     factor,
+    filing,
     setup,
 )
 from dsar.staff.blueprint import bp

@@ -14,6 +14,7 @@ from dsar.extensions import db
 from dsar.models import ActorType, AuditEvent, StaffRole, StaffUser
 from dsar.staff.access import require
 from dsar.staff.blueprint import bp
+from dsar.staff.history import actor_names, actor_words, case_references, sentence
 
 AUDIT_PAGE = 200
 
@@ -31,7 +32,11 @@ def audit_trail():
     record_event("audit.viewed", actor_type=ActorType.STAFF, actor_id=current_user.id,
                  payload={"verified": bool(report)})
     db.session.commit()
+    names = actor_names(events)
     return render_template("staff/audit.html", events=events, report=report,
+                           sentences={e.id: sentence(e, names) for e in events},
+                           actors={e.id: actor_words(e, names) for e in events},
+                           references=case_references(events),
                            next_before=events[-1].id if len(events) == AUDIT_PAGE else None)
 
 

@@ -17,7 +17,7 @@ from dsar.changes import notices, objection, plan, rectification, restriction
 from dsar.core import storage
 from dsar.core.audit import record_event
 from dsar.core.blob_download import streamed_zip
-from dsar.core.uploads import ACCEPTED_TYPES
+from dsar.core.uploads import STORED_TYPES
 from dsar.delivery import partial, release
 from dsar.exports.build import current_package
 from dsar.exports.certificate_content import GROUND_LABELS
@@ -39,6 +39,7 @@ from dsar.sources.catalog import get_catalog
 from dsar.staff.access import case_or_404, deny, require
 from dsar.staff.blueprint import bp
 from dsar.staff.case_kinds import kind_context
+from dsar.staff.history import case_history
 
 #: Each POST action: the permission it needs and how to call the service with the form.
 ACTIONS = {
@@ -106,7 +107,8 @@ def render_case(case: Case, *, error_action: str | None = None, error=None, stat
     can["view_proof"] = allowed(current_user.role, Action.VIEW_PROOF)
     can["preview_package"] = allowed(current_user.role, Action.PREVIEW_PACKAGE)
     return render_template(
-        "staff/case.html", case=case, history=history, notes=notes, questions=questions,
+        "staff/case.html", case=case, history=case_history(history), notes=notes,
+        questions=questions,
         searches=source_searches(case),
         package=current_package(case.id) or release.released_package(case),
         failed_sources=release.failed_sources(case),
@@ -195,7 +197,7 @@ def proof(reference: str, proof_id: int):
     found = case_or_404(reference)
     document = db.session.get(IdentityProof, proof_id)
     data = _open_audited(found, document, storage.get, "proof.viewed", "proof_id")
-    extension = ACCEPTED_TYPES.get(document.content_type)
+    extension = STORED_TYPES.get(document.content_type)
     # A type the upload check never lets in is sent as opaque bytes, never as what it claims.
     mimetype = document.content_type if extension else "application/octet-stream"
     # The name is built from the reference and the id only: what the requester called the file

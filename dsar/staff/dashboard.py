@@ -19,6 +19,7 @@ from flask_login import current_user
 from sqlalchemy import bindparam, func, or_, select, tuple_
 
 from dsar.cases.clock import case_deadlines, open_pause, today_in_paris
+from dsar.cases.details import CHANNEL_LABELS
 from dsar.cases.permissions import Action
 from dsar.cases.staff_actions import assignable_staff
 from dsar.core import storage
@@ -31,6 +32,7 @@ from dsar.models import (
     Case,
     CaseKind,
     CaseStatus,
+    Channel,
 )
 from dsar.staff.access import require
 from dsar.staff.blueprint import bp
@@ -59,6 +61,8 @@ class Filters:
 
     kind: CaseKind | None = None
     status: CaseStatus | None = None
+    #: How the request reached us (portal, e-mail, post…).
+    channel: Channel | None = None
     assignee: str | None = None  # a staff id, "me" or "none"
     #: Only the cases flagged possibly excessive (filed past the per-address daily count).
     excessive: bool = False
@@ -92,12 +96,14 @@ class Filters:
         query = _saved_searches().get(search, "") if search else ""
         return cls(kind=enum_or_none(CaseKind, args.get("kind")),
                    status=enum_or_none(CaseStatus, args.get("status")),
+                   channel=enum_or_none(Channel, args.get("channel")),
                    assignee=assignee, excessive=args.get("excessive") == "1", query=query,
                    search=search if query else None, after=after)
 
     def as_args(self, **changes) -> dict:
         """The query string of a link to these filters: the search by its id, never its text."""
-        values = {"kind": self.kind, "status": self.status, "assignee": self.assignee,
+        values = {"kind": self.kind, "status": self.status, "channel": self.channel,
+                  "assignee": self.assignee,
                   "excessive": "1" if self.excessive else None, "search": self.search}
         values.update(changes)
         return {k: str(v) for k, v in values.items() if v}
@@ -144,6 +150,8 @@ def dashboard_query(filters: Filters, staff_id: int, page_size: int):
         conditions.append(open_clause())
     if filters.kind is not None:
         conditions.append(Case.kind == filters.kind)
+    if filters.channel is not None:
+        conditions.append(Case.channel == filters.channel)
     if filters.assignee == "me":
         conditions.append(Case.assignee_id == staff_id)
     elif filters.assignee == "none":
@@ -222,4 +230,5 @@ def dashboard():
         today=today, soon_limit=today + timedelta(days=DUE_SOON_DAYS), counts=status_counts(),
         overdue=overdue, due_soon=soon, assignees=assignable_staff(), kinds=list(CaseKind),
         statuses=list(CaseStatus), pause_view=pause_view,
+        channels=[(c.value, CHANNEL_LABELS[c.value]) for c in Channel],
     )

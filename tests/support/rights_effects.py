@@ -95,3 +95,10 @@ def collection_chosen(app, world, staff, resp):
     redirected_to_case(world, resp)
     with app.app_context():
         assert _plan(world).decisions == {"shop/customers": "erase"}
+
+
+def follow_up_recorded(app, world, staff, resp):
+    redirected_to_case(world, resp)
+    with app.app_context():
+        case = db.session.get(Case, world.case_id)
+        assert case.follow_up_at is not None and case.follow_up_note

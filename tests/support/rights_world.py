@@ -17,6 +17,7 @@ from dsar.models import Case, CaseKind, CaseStatus, DeceasedMatch, PlanStatus
 from tests.support.erasure_world import erasure_in_review
 from tests.support.gathering import EMAIL
 from tests.support.role_scenarios import World
+from tests.support.staff import make_case
 
 
 def _retyped(world: World, kind: CaseKind, details: dict | None = None) -> World:
@@ -97,3 +98,14 @@ def heir_request_in_review(app) -> World:
                                          .encode(), f"deceased_matches:{world.case_id}:identity")))
         db.session.commit()
     return world
+
+
+def partial_answer_to_follow_up(app) -> World:
+    """An access request answered without the billing source: its follow-up is to do."""
+    case = make_case(app, status=CaseStatus.REVIEW)
+    with app.app_context():
+        row = db.session.get(Case, case.id)
+        row.status, row.answered_in_part, row.missing_sources = (
+            CaseStatus.COMPLETED, True, ["billing"])
+        db.session.commit()
+    return World(case.reference, case.id)
