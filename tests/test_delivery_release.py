@@ -156,6 +156,8 @@ def test_an_answer_without_a_source_is_answered_in_part_until_the_dpo_follows_it
     login(dpo, make_staff(gather_app, "dpo", email="dpo-partial@staff.example"))
     staff_page = dpo.get(f"/staff/cases/{case.reference}").get_data(as_text=True)
     assert 'id="answered-in-part" data-missing="billing"' in staff_page
+    dashboard = dpo.get("/staff/").get_data(as_text=True)
+    assert f'<li data-reference="{case.reference}">' in dashboard.split('id="follow-ups"')[1]
     assert 'id="follow_up"' in staff_page
     assert post_action(agent, case.reference, "follow_up", {"note": "x"}).status_code == 403
     assert post_action(dpo, case.reference, "follow_up", {"note": " "}).status_code == 400
@@ -167,6 +169,7 @@ def test_an_answer_without_a_source_is_answered_in_part_until_the_dpo_follows_it
     assert 'id="follow-up-done"' in person.get(f"/status/{case.reference}").get_data(True)
     staff_page = dpo.get(f"/staff/cases/{case.reference}").get_data(as_text=True)
     assert 'id="follow-up-done"' in staff_page and 'id="follow_up"' not in staff_page
+    assert 'id="follow-ups"' not in dpo.get("/staff/").get_data(as_text=True)
 
 
 def test_an_answer_with_every_source_is_plainly_completed(gather_app, smtp_server):

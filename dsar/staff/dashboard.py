@@ -24,6 +24,7 @@ from dsar.cases.permissions import Action
 from dsar.cases.staff_actions import assignable_staff
 from dsar.core import storage
 from dsar.core.tokens import normalise_reference
+from dsar.delivery.partial import to_follow_up
 from dsar.extensions import db
 from dsar.models import (
     CLOCK_RUNNING_STATUSES,
@@ -229,6 +230,7 @@ def dashboard():
         "staff/dashboard.html", cases=rows, filters=filters, next_cursor=next_cursor,
         today=today, soon_limit=today + timedelta(days=DUE_SOON_DAYS), counts=status_counts(),
         overdue=overdue, due_soon=soon, assignees=assignable_staff(), kinds=list(CaseKind),
+        follow_ups=to_follow_up(),
         statuses=list(CaseStatus), pause_view=pause_view,
         channels=[(c.value, CHANNEL_LABELS[c.value]) for c in Channel],
     )
