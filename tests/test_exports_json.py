@@ -131,6 +131,9 @@ def test_the_art_15_information_names_recipients_transfers_rights_and_the_cnil(d
     assert {"rectification", "erasure", "restriction", "objection",
             "portability"} <= set(rights)
     assert rights["erasure"]["title"] == "Droit à l’effacement"
+    # The law cited as it is written in French, never "GDPR Art." in a French answer.
+    assert rights["erasure"]["article"] == "RGPD, art. 17"
+    assert "GDPR" not in json.dumps(info, ensure_ascii=False)
     assert rights["objection"]["processing"] == ["crm", "security_logs"]
     assert "invoicing" not in rights["portability"]["processing"]
     assert rights["withdraw_consent"]["processing"] == ["newsletter", "audience"]

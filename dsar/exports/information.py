@@ -32,27 +32,33 @@ LEGAL_BASIS_LABELS = {
 
 #: right -> (article, title, text, legal bases it applies to; None: every processing).
 RIGHTS = {
-    "rectification": ("GDPR Art. 16", lazy_gettext("Right to rectification"), lazy_gettext(
+    "rectification": (lazy_gettext("GDPR, Art. 16"), lazy_gettext("Right to rectification"),
+                      lazy_gettext(
         "You may have inaccurate data about you corrected, and incomplete data completed, "
         "including by means of a supplementary statement."), None),
-    "erasure": ("GDPR Art. 17", lazy_gettext("Right to erasure"), lazy_gettext(
+    "erasure": (lazy_gettext("GDPR, Art. 17"), lazy_gettext("Right to erasure"),
+                lazy_gettext(
         "You may have your data erased, unless we must keep it, for instance to comply with a "
         "legal obligation; the data we would have to keep is listed in this answer."), None),
-    "restriction": ("GDPR Art. 18", lazy_gettext("Right to restriction of processing"),
+    "restriction": (lazy_gettext("GDPR, Art. 18"),
+                    lazy_gettext("Right to restriction of processing"),
                     lazy_gettext(
         "You may ask that your data only be stored, and not otherwise used, while its accuracy "
         "or the lawfulness of its processing is being settled."), None),
-    "objection": ("GDPR Art. 21", lazy_gettext("Right to object"), lazy_gettext(
+    "objection": (lazy_gettext("GDPR, Art. 21"), lazy_gettext("Right to object"),
+                  lazy_gettext(
         "You may object at any time, on grounds relating to your particular situation, to "
         "processing based on our legitimate interests or on a task in the public interest; "
         "you may object to direct marketing at any time, without giving a reason."),
         ("legitimate_interests", "public_task")),
-    "portability": ("GDPR Art. 20", lazy_gettext("Right to data portability"), lazy_gettext(
+    "portability": (lazy_gettext("GDPR, Art. 20"), lazy_gettext("Right to data portability"),
+                    lazy_gettext(
         "You may receive the data you provided to us, processed on the basis of your consent "
         "or of a contract, in a structured, machine-readable format (the JSON file of this "
         "answer), and have it sent directly to another controller where feasible."),
         ("consent", "contract")),
-    "withdraw_consent": ("GDPR Art. 7(3)", lazy_gettext("Right to withdraw your consent"),
+    "withdraw_consent": (lazy_gettext("GDPR, Art. 7(3)"),
+                         lazy_gettext("Right to withdraw your consent"),
                          lazy_gettext(
         "Where processing is based on your consent, you may withdraw it at any time; this does "
         "not affect the lawfulness of the processing carried out before."), ("consent",)),
@@ -208,7 +214,8 @@ def _rights(processing: Iterable[ProcessingInfo]) -> tuple[RightInfo, ...]:
         applies = tuple(p.name for p in processing
                         if bases is None or p.legal_basis.code in bases)
         if applies or code in ALWAYS_STATED:
-            rights.append(RightInfo(code, article, str(title), str(text), applies))
+            # The article as the law is cited in the answer's language ("RGPD, art. 16").
+            rights.append(RightInfo(code, str(article), str(title), str(text), applies))
     return tuple(rights)
 
 
