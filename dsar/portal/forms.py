@@ -17,13 +17,11 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.fields.choices import SelectChoice
 from wtforms.validators import (
     URL,
     DataRequired,
     Email,
     InputRequired,
-    Length,
     Optional,
     Regexp,
     ValidationError,
@@ -40,35 +38,19 @@ from dsar.cases.details import (
 from dsar.core.uploads import UploadRejected, check_upload
 from dsar.models import CaseKind, ProofKind
 from dsar.postmortem.heirs import HEIR_REQUEST_CHOICES
+from dsar.web.form_fields import (  # noqa: F401  (the portal's names for them)
+    UPLOAD_MESSAGES,
+    options,
+    required,
+    strip_controls,
+    too_long,
+)
 
 NAME_MAX = 200
 EMAIL_MAX = 254
 SHORT_MAX = 64
 LONG_MAX = 5000
 FIELD_MAX = 1000
-
-required = DataRequired(message=_l("This field is required."))
-
-
-def options(*pairs) -> list[SelectChoice]:
-    """Choices for a select or radio field, as (value, label) pairs."""
-    return [SelectChoice(value, label) for value, label in pairs]
-
-
-def too_long(limit: int) -> Length:
-    return Length(max=limit, message=_l("Please keep this under %(max)d characters.", max=limit))
-
-
-# Control characters other than tab and line breaks have no place in a request: NUL is even
-# refused by PostgreSQL. They are removed from every text field before validation.
-_CONTROL = dict.fromkeys(c for c in range(32) if c not in (9, 10, 13))
-_CONTROL.update({127: None})
-
-
-def strip_controls(value):
-    """Field filter: remove control characters from text input."""
-    return value.translate(_CONTROL) if isinstance(value, str) else value
-
 
 class MultiCheckboxField(SelectMultipleField):
     """Several choices, each a checkbox."""
@@ -353,14 +335,6 @@ KIND_FORMS: dict[CaseKind, type[RequestForm]] = {
     CaseKind.RESTRICTION: RestrictionForm,
     CaseKind.OBJECTION: ObjectionForm,
     CaseKind.POSTMORTEM_EXECUTION: PostmortemExecutionForm,
-}
-
-
-UPLOAD_MESSAGES = {
-    "empty": _l("The file is empty."),
-    "too_large": _l("The file is larger than 10 MB. Please send a smaller file."),
-    "bad_type": _l("This file is not a PDF, JPEG or PNG document. Please send one of these "
-                   "formats."),
 }
 
 

@@ -30,9 +30,9 @@ from dsar.exports.acknowledgement import render_acknowledgement
 from dsar.extensions import db
 from dsar.i18n import KIND_LABELS
 from dsar.models import ActorType, CaseKind, Channel
-from dsar.portal.forms import UPLOAD_MESSAGES, options, required, strip_controls, too_long
 from dsar.staff.access import case_or_404, require
 from dsar.staff.blueprint import bp
+from dsar.web.form_fields import UPLOAD_MESSAGES, options, required, strip_controls, too_long
 
 #: The evidence may also be the e-mail itself, saved from the mail client.
 EVIDENCE_MESSAGES = {
