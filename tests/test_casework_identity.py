@@ -47,7 +47,9 @@ def test_verifying_identity_deletes_the_proof_and_keeps_only_the_decision(app):
     # The document can no longer be opened; the case page says what remains.
     assert client.get(f"/staff/cases/{case.reference}/proofs/{proof_id}").status_code == 404
     page = client.get(f"/staff/cases/{case.reference}").get_data(as_text=True)
-    assert str(escape(expected)) in page
+    # In words, in the staff member's language (English here), with their name.
+    assert str(escape("checked on March 10, 2025 by Agent (Document): Passport, name and "
+                      "birth date match.")) in page
 
 
 def test_verifying_by_document_needs_a_note_and_keeps_the_proof(app):

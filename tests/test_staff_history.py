@@ -50,3 +50,18 @@ def test_the_audit_trail_names_people_and_cases(app):
     assert "Consultée par Paul Martin" in row and case.reference in row
     with app.app_context():
         assert db.session.query(AuditEvent).filter_by(action="case.viewed").count() == 1
+
+
+def test_the_identity_note_reads_in_words(app):
+    """What remains of the documents reads in the staff member's language, with their name,
+    not "checked on 2026-12-06 by staff 3, method document"."""
+    case = make_case(app, status=CaseStatus.CONFIRMED)
+    agent = app.test_client()
+    login(agent, make_staff(app, "agent", email="marie2@staff.example", name="Marie Dupont"))
+    agent.get("/language/fr")
+    assert post_action(agent, case.reference, "verify", {
+        "method": "document", "note": "Passeport vu."}).status_code == 302
+    page = agent.get(f"/staff/cases/{case.reference}").get_data(as_text=True)
+    note = page.split('id="identity-note">')[1].split("</dd>")[0]
+    assert "par Marie Dupont (Pièce justificative)" in note and note.endswith(": Passeport vu.")
+    assert "checked on" not in page and "by staff" not in page

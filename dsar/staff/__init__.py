@@ -17,6 +17,7 @@ from dsar.staff import (  # noqa: F401  (routes)
     setup,
 )
 from dsar.staff.blueprint import bp
+from dsar.staff.notes import note_in_words
 
 __all__ = ["bp"]
 
@@ -36,3 +37,9 @@ def groups_of_four(key: str) -> str:
     """A key to type by hand, in groups of four characters (``ABCD EFGH …``): easier to read
     aloud and to check."""
     return " ".join(key[i:i + 4] for i in range(0, len(key), 4))
+
+
+@bp.app_template_filter("note_in_words")
+def note_in_words_filter(note: str | None) -> str:
+    """A system note on identity documents in the staff member's language."""
+    return note_in_words(note)

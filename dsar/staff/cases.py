@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from flask import Response, abort, redirect, render_template, request, url_for
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
@@ -29,7 +28,6 @@ from dsar.models import (
     Case,
     CaseNote,
     ExportPackage,
-    IdentityMethod,
     IdentityProof,
     InfoRequest,
 )
@@ -40,6 +38,7 @@ from dsar.staff.access import case_or_404, deny, require
 from dsar.staff.blueprint import bp
 from dsar.staff.case_kinds import kind_context
 from dsar.staff.history import case_history
+from dsar.staff.notes import IDENTITY_METHODS
 
 #: Each POST action: the permission it needs and how to call the service with the form.
 ACTIONS = {
@@ -83,14 +82,6 @@ ACTIONS = {
     "follow_up": (Action.RELEASE, partial.follow_up_action),
 }
 
-
-#: How the identity was checked, in the order the form offers them.
-IDENTITY_METHODS = {
-    IdentityMethod.EMAIL_AND_IDENTIFIERS: _l("E-mail link and matching identifiers"),
-    IdentityMethod.DOCUMENT: _l("Document"),
-    IdentityMethod.KNOWN_CONTACT: _l("Known contact"),
-    IdentityMethod.OTHER: _l("Other (explain)"),
-}
 
 
 def render_case(case: Case, *, error_action: str | None = None, error=None, status: int = 200):
