@@ -120,11 +120,14 @@ def test_the_report_of_a_demo_person_holds_the_art_15_letter_and_her_data(demo, 
     if language == "fr":
         assert squeeze("Exécution d’un contrat (RGPD, art. 6(1)(b))") in text
         assert squeeze("13 mois") in text and squeeze("Inde (IN)") in text
+        # Her account's fields in words (sources.toml's field_labels), not their names.
+        assert squeeze("Adresse électronique") in text and squeeze("Date de naissance") in text
     else:
         assert squeeze("Your rights (GDPR Art. 15(1)(e))") in text
         assert squeeze("Contact details (e-mail address, telephone, postal address)") in text
         assert squeeze("13 months") in text and squeeze("India (IN)") in text
         assert squeeze("Training platform") in text
+        assert squeeze("Date of birth") in text and squeeze("Last sign-in") in text
 
     # A known value of hers from each of the six sources.
     for value in ("+33 6 12 48 90 37", "1988-04-12", LEA["work_email"],

@@ -132,3 +132,34 @@ def test_dsar_init_stops_on_a_bad_file_with_one_line_and_no_traceback(tmp_path, 
             "delete, anonymize, retain (got 'remove')") in done.stderr
     assert not (tmp_path / "init.sqlite").exists()
 
+
+
+def test_field_labels_name_declared_fields_only(tmp_path):
+    """``field_labels`` put a field's name in words, by language; a label for a field the
+    collection does not declare is a mistake, named with its place in the file."""
+    from dsar.sources.config import load_sources
+    from dsar.sources.sql import SqlConnector
+
+    text = """
+[sources.shop]
+kind = "sql"
+url = "sqlite:///shop.sqlite"
+[sources.shop.collections.customers]
+table = "customers"
+match = { email = "email" }
+erasure = "delete"
+field_labels = { email = "Adresse électronique" }
+field_labels_en = { email = "E-mail address" }
+[sources.shop.collections.customers.fields]
+email = "contact"
+name = "identification"
+"""
+    path = tmp_path / "sources.toml"
+    path.write_text(text)
+    customers = load_sources(path, {"sql": SqlConnector}, tmp_path)["shop"].collections["customers"]
+    assert customers.field_label("email", "fr") == "Adresse électronique"
+    assert customers.field_label("email", "en") == "E-mail address"
+    assert customers.field_label("name", "fr") == "name"  # none given: the name, as written
+    path.write_text(text.replace('field_labels = { email', 'field_labels = { mail'))
+    with pytest.raises(SourceConfigError, match="field_labels.mail"):
+        load_sources(path, {"sql": SqlConnector}, tmp_path)

@@ -85,6 +85,9 @@ class FieldInfo:
 
     name: str
     category: Coded
+    #: The field's name in words, in the answer's language (``sources.toml``'s
+    #: ``field_labels``); the name itself when none is given.
+    label: str = ""
 
 
 @dataclass(frozen=True)
@@ -258,7 +261,8 @@ def _collection(register: Register, config: CollectionConfig | None, name: str, 
 
     def info(field_name: str) -> FieldInfo:
         return FieldInfo(field_name, category(register, declared.get(field_name, UNCLASSIFIED),
-                                              language))
+                                              language),
+                         config.field_label(field_name, language) if config else field_name)
 
     fields = tuple(info(f) for f in names)
     order = list(dict.fromkeys(f.category.code for f in fields))

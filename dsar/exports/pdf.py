@@ -141,6 +141,8 @@ class Table:
     source: str
     collection: CollectionContent
     columns: tuple[str, ...]
+    #: The columns' headings: each field's name in words (``sources.toml``), else its name.
+    headings: tuple[str, ...]
     #: Column widths in percent (the table has a fixed layout: fast, and long values wrap).
     widths: tuple[float, ...]
     rows: tuple[tuple[str, tuple[str, ...]], ...]
@@ -226,9 +228,11 @@ def _table(source: str, collection: CollectionContent, records: Iterator[ExportR
             truncated |= cut
         rows.append((record.key, tuple(values)))
     cards = len(names) > WIDE
-    columns = ("_key", *names)
+    headings = tuple(f.label or f.name for f in collection.fields)
+    # Each column as wide as its heading and values need: the heading is what must not split.
+    columns = ("_key", *headings)
     widths = () if cards else _widths(columns, [(k, *v) for k, v in rows])
-    return Table(source, collection, names, widths, tuple(rows), cards, truncated,
+    return Table(source, collection, names, headings, widths, tuple(rows), cards, truncated,
                  csv_name(source, collection.name))
 
 

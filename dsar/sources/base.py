@@ -183,10 +183,18 @@ class CollectionConfig:
     third_party: tuple[str, ...] = ()
     #: Names shown to the person by language (``label``, ``label_en``; the name by default).
     labels: Mapping[str, str] = field(default_factory=dict)
+    #: Field names in words by language (``field_labels``, ``field_labels_en``): language ->
+    #: field -> label; a field without one is shown by its name, as written.
+    field_labels: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
     def label(self, language: str = "fr") -> str:
         """The collection's name in words, in ``language``."""
         return self.labels.get(language) or self.labels.get("fr") or self.name
+
+    def field_label(self, field_name: str, language: str = "fr") -> str:
+        """A field's name in words, in ``language`` (its name when none is given)."""
+        return (self.field_labels.get(language, {}).get(field_name)
+                or self.field_labels.get("fr", {}).get(field_name) or field_name)
 
     def category(self, field_name: str) -> str:
         """The field's data category; ``unclassified`` for a field the file does not name."""

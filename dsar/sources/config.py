@@ -22,7 +22,8 @@ ERASURE_STRATEGIES = ("delete", "anonymize", "retain")
 SOURCE_COMMON_KEYS = frozenset({"kind", "label", "label_en", "collections"})
 COLLECTION_COMMON_KEYS = frozenset({
     "fields", "match", "yields", "exclude", "erasure", "anonymize", "retain_basis",
-    "retain_until", "provided", "third_party", "label", "label_en",
+    "retain_until", "provided", "third_party", "label", "label_en", "field_labels",
+    "field_labels_en",
 })
 
 
@@ -121,10 +122,18 @@ def _parse_collection(path: Path, where: str, name: str, raw: Any, kind_keys: fr
     # table's; the table's name when none is given.
     label = _string(path, f"{where}.label", raw.get("label", name))
     labels = {"fr": label, "en": _string(path, f"{where}.label_en", raw.get("label_en", label))}
+    field_labels = {}
+    for language, key in (("fr", "field_labels"), ("en", "field_labels_en")):
+        mapping = _string_map(path, f"{where}.{key}", raw.get(key, {}))
+        for field_name in mapping:
+            if field_name not in fields:
+                raise SourceConfigError(path, f"{where}.{key}.{field_name}",
+                                        "names a field the collection does not declare")
+        field_labels[language] = mapping
     return CollectionConfig(name=name, fields=fields, match=match, yields=yields,
                             exclude=tuple(exclude), erasure=erasure, options=options,
                             where=where, provided=provided, third_party=third_party,
-                            labels=labels)
+                            labels=labels, field_labels=field_labels)
 
 
 def _declared_fields(path: Path, where: str, value: Any, fields: Mapping[str, str],

@@ -36,7 +36,7 @@ logger = logging.getLogger(__name__)
 __all__ = ["SHOWCASE", "VERSION", "OrgSummary", "generate", "read_manifest", "write_config"]
 
 #: Bump when the generated data changes shape, so the demo regenerates old folders.
-VERSION = 2
+VERSION = 3
 #: The smallest population: the showcase people use the first 50 account ids.
 MIN_PEOPLE = 50
 #: From this size the sources are written by parallel processes.
