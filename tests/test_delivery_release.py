@@ -177,3 +177,29 @@ def test_an_answer_with_every_source_is_plainly_completed(gather_app, smtp_serve
     assert release(gather_app, case).status_code == 302
     with gather_app.app_context():
         assert db.session.get(Case, case.id).answered_in_part is False
+
+
+def test_masked_data_is_notified_when_the_answer_is_built_not_at_its_release(
+        gather_app, smtp_server):
+    """Art. 12(4): a partial refusal is told when decided. Building an answer that masks other
+    people's data e-mails the person at once, with the remedies, before any release; a
+    rebuild does not tell them twice."""
+    from dsar import pipeline
+    from dsar.exports.build import masked_data_notice
+
+    case = in_review(gather_app)
+    with gather_app.app_context():
+        row = db.session.get(Case, case.id)
+        package = db.session.get(ExportPackage, latest_package(gather_app, case.id).id)
+        package.redaction_count = 2  # as built from records naming someone else
+        notice = masked_data_notice(row, package)
+        assert notice is not None
+        assert masked_data_notice(row, package) is None  # once per case
+        db.session.commit()
+        pipeline.enqueue_email(notice)  # as the build does after its commit
+    assert run_queued_jobs(gather_app) == 0
+    mail = smtp_server.last_to(EMAIL)
+    body = mail.get_body(preferencelist=("plain",)).get_content()
+    assert case.reference in mail["Subject"]
+    assert "RGPD, art. 15, paragraphe 4" in body and "refus partiel" in body and "CNIL" in body
+    assert latest_package(gather_app, case.id).status is PackageStatus.READY  # not released

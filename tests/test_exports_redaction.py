@@ -24,7 +24,15 @@ from dsar.exports.contacts import contacts_in, mask_text, normal_phone
 from dsar.exports.content import build_content
 from dsar.exports.package import write_package
 from dsar.extensions import db
-from dsar.models import AuditEvent, Case, CaseStatus, GatherStatus, SourceResult
+from dsar.models import (
+    AuditEvent,
+    Case,
+    CaseStatus,
+    GatherStatus,
+    MailTemplate,
+    OutboundEmail,
+    SourceResult,
+)
 from dsar.search import gathering
 from dsar.sources.base import Discovery, Identity, Record
 from tests.support.app import dispose
@@ -116,6 +124,10 @@ def test_a_colleagues_address_in_a_ticket_is_masked_everywhere_and_reported(demo
             AuditEvent.case_id == case_id, AuditEvent.action == "package.built"))
         assert event.payload["redactions"] == 1
         assert "lea" not in json.dumps(event.payload).lower()
+        # The partial refusal is told when decided (the build), not at the release.
+        assert db.session.scalar(select(OutboundEmail.id).where(
+            OutboundEmail.case_id == case_id,
+            OutboundEmail.template == MailTemplate.MASKED_DATA_NOTICE)) is not None
 
 
 def test_the_same_report_in_english(demo):

@@ -17,6 +17,7 @@ import logging
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
+from dsar import pipeline
 from dsar.core import storage
 from dsar.core.audit import record_event
 from dsar.core.keys import derived_key
@@ -24,6 +25,7 @@ from dsar.exports.content import build_content
 from dsar.exports.package import write_package
 from dsar.exports.pdf import report_member
 from dsar.extensions import db
+from dsar.mail.outbox import queue_email
 from dsar.models import (
     CHANGE_KINDS,
     ActorType,
@@ -31,6 +33,8 @@ from dsar.models import (
     CaseKind,
     CaseStatus,
     ExportPackage,
+    MailTemplate,
+    OutboundEmail,
     PackageStatus,
     SourceResult,
 )
@@ -99,12 +103,27 @@ def build_package(case_id: int, *, actor_id: str | None = None) -> str:
                           "size": blob.size, "redactions": package.redaction_count})
     # Read before the commit expires them (each would cost a query after it).
     package_id, redactions = package.id, package.redaction_count
+    notice = masked_data_notice(case, package) if redactions else None
     db.session.commit()
+    if notice is not None:
+        pipeline.enqueue_email(notice)
     for blob_id in stale:
         storage.delete(blob_id)
     logger.info("case %s: %s package %s built (%d records, %d redactions)", case_id, scope,
                 package_id, manifest.records, redactions)
     return "built"
+
+
+def masked_data_notice(case: Case, package: ExportPackage) -> int | None:
+    """Queue (in the build's transaction) the notice that the answer masks other people's
+    data: a partial refusal (Art. 15(4), 20(4)), told when it is decided, with the remedies
+    (Art. 12(4)); once per case, whatever the rebuilds. Returns the e-mail's id, or None."""
+    if db.session.scalar(select(OutboundEmail.id).where(
+            OutboundEmail.case_id == case.id,
+            OutboundEmail.template == MailTemplate.MASKED_DATA_NOTICE).limit(1)):
+        return None
+    return queue_email(case, MailTemplate.MASKED_DATA_NOTICE,
+                       payload={"package_id": package.id}).id
 
 
 def _replace_ready_package(case_id: int, digest: str, package: ExportPackage) -> list | None:

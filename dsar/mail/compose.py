@@ -66,6 +66,8 @@ SUBJECTS = {
                                                 "out"),
     MailTemplate.RESTRICTION_LIFT_NOTICE: lazy_gettext("The restriction of your data will be "
                                                        "lifted (request %(reference)s)"),
+    MailTemplate.MASKED_DATA_NOTICE: lazy_gettext("Other people's data masked in our answer "
+                                                  "(request %(reference)s)"),
     MailTemplate.DIRECTIVES_CHANGED: lazy_gettext("Your directives were changed (request "
                                                   "%(reference)s)"),
 }
@@ -179,6 +181,7 @@ TEMPLATE_CONTEXTS: dict[MailTemplate, Callable[[OutboundEmail], dict]] = {
     MailTemplate.RECIPIENT_NOTICE: _recipient_notice,
     MailTemplate.INFO_REQUEST: _info_request,
     MailTemplate.PACKAGE_READY: _package_ready,
+    MailTemplate.MASKED_DATA_NOTICE: _package_ready,
     MailTemplate.DOWNLOAD_CODE: _download_code,
     MailTemplate.STAFF_SETUP: _staff_setup,
     MailTemplate.STAFF_ROLE_NOTICE: _staff_role_notice,

@@ -143,6 +143,9 @@ class MailTemplate(enum.StrEnum):
     #: Post-mortem directives changed or revoked from the status page (a warning if it was
     #: not the person).
     DIRECTIVES_CHANGED = "directives_changed"
+    #: To the requester, when the answer being prepared masks other people's data: a partial
+    #: refusal is notified when it is decided (Art. 12(4)), not at the release.
+    MASKED_DATA_NOTICE = "masked_data_notice"
 
 
 #: Templates addressed to a staff member rather than to the requester.
