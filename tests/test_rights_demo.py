@@ -131,7 +131,7 @@ def test_a_rectification_reaches_the_platform_and_the_crm_and_the_next_access_an
             offered[("crm", "contacts", "city", str(own))]]
     billed = [offered[("platform", "invoices", "billed_to", invoice)]]
     assert [label for _, label in city] == [
-        "Plateforme de formation · Compte d'apprenant · city = Lyon 3e",
+        "Plateforme de formation · Compte d'apprenant · Ville = Lyon 3e",
         "Gestion de la relation client (CRM) · Fiche contact · city = Lyon 3e"]
     # Only her records were found and offered, not a near-twin's (E's contact, which the
     # CRM's fuzzy search returns, included).

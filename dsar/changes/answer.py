@@ -132,9 +132,12 @@ def correction_lines(case: Case, plan, planned) -> tuple[CorrectionLine, ...]:
         p = labels.get((c["source"], c["collection"]))
         if p is None:
             continue
+        config = get_catalog().sources[c["source"]].collections.get(c["collection"]) \
+            if c["source"] in get_catalog().sources else None
         lines.append(CorrectionLine(
             source_label=p.source_label, collection_label=p.collection_label,
-            field_label=c["field"], old_value=c["old"], new_value=c["new"],
+            field_label=config.field_label(c["field"], case.language) if config else c["field"],
+            old_value=c["old"], new_value=c["new"],
             outcome="corrected" if p.action == "update" else "statement"))
     lines += [CorrectionLine(source_label="", collection_label="", field_label=r["what"],
                              old_value=None, new_value=None, outcome="refused",

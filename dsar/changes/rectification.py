@@ -90,7 +90,8 @@ def targets(case: Case) -> list[Target]:
                     continue
                 found.append((rank, len(found), Target(
                     source.name, config.name, str(record["key"]), name, value,
-                    f"{source.label(case.language)} · {config.label(case.language)} · {name}")))
+                    f"{source.label(case.language)} · {config.label(case.language)} · "
+                    f"{config.field_label(name, case.language)}")))
     # The first records of every collection before the next ones of any: a long access log
     # (sources come by name) must not push the account or the invoices out of the list.
     kept = sorted(found, key=lambda t: t[:2])[:PICK_MAX]

@@ -16,6 +16,7 @@ from dsar.models import Case, CaseKind
 from dsar.postmortem import heirs, matching
 from dsar.postmortem import plan as postmortem_plan
 from dsar.postmortem.copy import in_copy
+from dsar.sources.catalog import get_catalog
 
 
 def kind_context(case: Case, can: dict[str, bool]) -> dict:
@@ -24,6 +25,7 @@ def kind_context(case: Case, can: dict[str, bool]) -> dict:
     if case.kind is CaseKind.RECTIFICATION:
         items = rectification.items_of(plan)
         return {"corrections": items["corrections"], "refused_corrections": items["refused"],
+                "field_words": field_words(case),
                 # Reading every record found: only when the pick list is offered.
                 "targets": rectification.targets(case) if can.get("correct") else []}
     if case.kind is CaseKind.OBJECTION:
@@ -39,6 +41,17 @@ def kind_context(case: Case, can: dict[str, bool]) -> dict:
     if case.kind is CaseKind.POSTMORTEM_EXECUTION:
         return postmortem_context(case, plan, can)
     return {}
+
+
+def field_words(case: Case) -> dict[str, str]:
+    """``source/collection/field`` -> the field in words (``sources.toml``'s field labels)."""
+    words = {}
+    for source in get_catalog().sources.values():
+        for collection in source.collections.values():
+            for name in collection.fields:
+                words[f"{source.name}/{collection.name}/{name}"] = collection.field_label(
+                    name, case.language)
+    return words
 
 
 def postmortem_context(case: Case, plan, can: dict[str, bool]) -> dict:
