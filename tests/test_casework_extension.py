@@ -191,3 +191,16 @@ def test_the_case_page_shows_the_internal_target_of_an_extended_case(app, receiv
         assert 'id="extension-target"' not in page
     else:
         assert f'id="extension-target" data-date="{target}"' in page
+
+
+def test_a_case_waiting_for_a_clarification_can_be_extended(app, run_jobs, smtp_server):
+    """D8: a question about the scope leaves the clock running, so the DPO may still extend
+    while the answer is awaited (the one-month date does not wait for it)."""
+    case = make_case(app, status=CaseStatus.VERIFIED, received_on=RECEIVED)
+    _, client = staff_session(app, "dpo")
+    set_today(app, "2025-03-20")
+    assert post_action(client, case.reference, "ask", {
+        "question": "Quels contrats voulez-vous dire ?"}).status_code == 302
+    assert fetch(app, case.id).status is CaseStatus.NEEDS_INFO
+    assert post_action(client, case.reference, "extend", {"reason": REASON}).status_code == 302
+    assert fetch(app, case.id).extended

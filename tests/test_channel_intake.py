@@ -20,6 +20,7 @@ from dsar.extensions import db
 from dsar.models import (
     AuditEvent,
     Case,
+    CaseKind,
     CaseStatus,
     Channel,
     MailTemplate,
@@ -235,3 +236,30 @@ def test_the_dashboard_filters_by_channel(app, client, agent):
     # The case page of a request handed over in person opens (its channel is known).
     assert client.get(f"/staff/cases/{by_channel[Channel.IN_PERSON]}").status_code == 200
 
+
+
+def test_a_request_without_an_address_is_neither_searched_nor_questioned_by_e_mail(app):
+    """Without an e-mail address there is nothing to search our systems by (an empty search
+    would read as "we hold nothing about you") and no link to answer a question by (the
+    clock would stay paused): both are refused, and not offered; the extension stays."""
+    from dsar.cases.workflow import create_case
+    from tests.support.staff import post_action
+
+    with app.app_context():
+        case = create_case(kind=CaseKind.ACCESS, requester_name="Paul Durand",
+                           requester_email="", language="fr", channel=Channel.POST)
+        db.session.commit()
+        reference = case.reference
+    dpo = app.test_client()
+    login(dpo, make_staff(app, "dpo", email="dpo-noaddress@staff.example"))
+    assert post_action(dpo, reference, "verify", {"method": "document",
+                                                  "note": "Pièce jointe au courrier"}
+                       ).status_code == 302
+    page = dpo.get(f"/staff/cases/{reference}").get_data(as_text=True)
+    assert 'id="start"' not in page and 'id="ask"' not in page and 'id="extend"' in page
+    assert post_action(dpo, reference, "start", {}).status_code == 400
+    assert post_action(dpo, reference, "ask", {"question": "Quel contrat ?",
+                                               "doubt": "Nom différent"}).status_code == 400
+    with app.app_context():
+        assert db.session.scalar(select(Case).where(
+            Case.reference == reference)).status is CaseStatus.VERIFIED

@@ -291,3 +291,42 @@ def test_upgrade_stops_on_a_value_the_check_would_refuse(app, tmp_path):
             checks = _migrated_checks(connection)
     assert version == "0007"
     assert not ADDED_BY_0008 & set(checks)
+
+
+def test_downgrading_the_questions_without_pause_gives_each_its_own_dated_pause(app, tmp_path):
+    """0018 made a question's pause optional (D8); moving back gives each question asked
+    without one a pause of no day of its own, dated the day it was asked, readable as a date
+    on SQLite as on PostgreSQL."""
+    from flask_migrate import downgrade, upgrade
+
+    with _scratch_app(app, tmp_path):
+        upgrade()
+        with db.engine.begin() as connection:
+            staff_id = connection.execute(text(
+                "INSERT INTO staff_users (email, name, role, password_hash, is_active_account, "
+                "language, created_at, failed_logins) VALUES ('a@staff.example', 'A', 'agent', "
+                "'x', true, 'fr', '2025-03-01 10:00:00', 0) RETURNING id")).scalar_one()
+            case_ids = [connection.execute(text(
+                "INSERT INTO cases (reference, kind, status, channel, language, "
+                "requester_name, requester_email, email_normalized, identifiers, details, "
+                "received_at, received_on, calendar, due_on, extended, manifestly_unfounded, "
+                "token_salt, created_at, updated_at) VALUES (:ref, 'access', 'needs_info', "
+                "'portal', 'fr', 'C', 'c@example.fr', 'c@example.fr', '{}', '{}', "
+                "'2025-03-05 10:00:00', '2025-03-05', 'FR', '2025-04-07', false, false, "
+                "'salt', '2025-03-05 10:00:00', '2025-03-05 10:00:00') RETURNING id"),
+                {"ref": ref}).scalar_one() for ref in ("DSR-AAAA-AAAA", "DSR-BBBB-BBBB")]
+            for case_id in case_ids:
+                connection.execute(text(
+                    "INSERT INTO info_requests (case_id, asked_by_id, question, asked_at, "
+                    "resume_status) VALUES (:case, :staff, 'Lequel ?', "
+                    "'2025-03-10 09:00:00', 'confirmed')"), {"case": case_id,
+                                                                "staff": staff_id})
+        downgrade(revision="0017")
+        with db.engine.connect() as connection:
+            rows = connection.execute(text(
+                "SELECT q.case_id, p.case_id, p.started_on, p.ended_on FROM info_requests q "
+                "JOIN clock_pauses p ON p.id = q.pause_id ORDER BY q.case_id")).all()
+        upgrade()
+    assert [(a, b) for a, b, _, _ in rows] == [(c, c) for c in case_ids]  # each its own
+    assert {str(started) for _, _, started, _ in rows} == {"2025-03-10"}
+    assert all(str(ended) == "2025-03-10" for _, _, _, ended in rows)

@@ -18,6 +18,7 @@ from dsar.exports.build import current_package
 from dsar.extensions import db
 from dsar.models import (
     CHANGE_KINDS,
+    CLOCK_RUNNING_STATUSES,
     STANDING_STATUSES,
     Case,
     CaseKind,
@@ -61,6 +62,9 @@ def possible(case: Case, action: str) -> bool:
         return False  # the plan approved: searching again would rebuild it under the DPO
     if action == "start" and not matching.searchable(case):
         return False  # a deceased person not confirmed yet, or a refusal to send
+    if action in ("start", "ask") and not case.email_normalized \
+            and case.kind is not CaseKind.POSTMORTEM_EXECUTION:
+        return False  # no address: nothing to search by, no link to answer a question by
     if action == "start":
         return status is not CaseStatus.REVIEW and move_allowed(case, _MOVES[action])
     if action == "search_again":
@@ -86,7 +90,8 @@ def possible(case: Case, action: str) -> bool:
     if action == "notice":
         return status is CaseStatus.REVIEW and case.kind in CHANGE_KINDS
     if action == "extend":
-        return status.is_open and not case.extended
+        return (status in CLOCK_RUNNING_STATUSES or status is CaseStatus.NEEDS_INFO) \
+            and not case.extended
     if action == "revoke_links":
         return links.links_alive(case)
     return status.is_open

@@ -107,6 +107,9 @@ def ask_info(case: Case, staff: StaffUser, question: str, doubt: str | None = No
     pause); a question about the scope or to clarify the request leaves it running
     (docs/legal-rules.md D8)."""
     question = required_text(question, _l("Please write the question."))
+    if not (case.requester_email or "").strip():
+        raise ActionRefused(_l("This person gave no e-mail address: write to them by post (the "
+                               "question could not be answered here, nor the clock paused)."))
     doubt = (doubt or "").strip()[:TEXT_MAX]
     resume = CaseStatus(case.status)
     move_case(case, CaseStatus.NEEDS_INFO, staff)
@@ -151,7 +154,8 @@ def extend(case: Case, staff: StaffUser, reason: str, late_confirmed: bool = Fal
     reason = required_text(reason, _l("Please give the reason for the extension."))
     if not case.status.is_open:
         raise ActionRefused(_l("This case is closed."))
-    if case.status not in CLOCK_RUNNING_STATUSES:
+    if case.status not in CLOCK_RUNNING_STATUSES | {CaseStatus.NEEDS_INFO}:
+        # Waiting for an answer is no reason not to extend: the clock may well be running.
         raise ActionRefused(_l("This action is not possible while the case is in this state."))
     if case.extended:
         raise ActionRefused(_l("This case has already been extended; the law allows it once."))
@@ -235,8 +239,8 @@ def link_duplicate(case: Case, staff: StaffUser, original_reference: str) -> Non
         select(Case).where(Case.reference == normalise_reference(original_reference or "")))
     if original is None or original.id == case.id:
         raise ActionRefused(_l("No other case has this reference."))
-    if (original.email_normalized != case.email_normalized or original.kind != case.kind
-            or not original.status.is_open):
+    if (not case.email_normalized or original.email_normalized != case.email_normalized
+            or original.kind != case.kind or not original.status.is_open):
         raise ActionRefused(_l(
             "A duplicate must be of the same person and kind as an open original."))
     case.duplicate_of_id = original.id
@@ -275,6 +279,11 @@ def start_processing(case: Case, staff: StaffUser, *, again: bool = False) -> No
         raise ActionRefused(_l("The plan of this request was approved: it is not searched "
                                "again."))
     matching.check_searchable(case)
+    if case.kind is not CaseKind.POSTMORTEM_EXECUTION and not case.email_normalized:
+        # An empty search would look like a complete answer "we hold nothing about you".
+        raise ActionRefused(_l("This person gave no e-mail address: there is nothing to search "
+                               "our systems by. Ask them for the address they used with us "
+                               "(by post), or answer by hand."))
     move_case(case, CaseStatus.IN_PROGRESS, staff)
     planned = gathering.prepare(case) if case.kind in GATHERED_KINDS else []
     db.session.commit()

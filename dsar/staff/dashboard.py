@@ -195,13 +195,17 @@ def overdue_and_soon(today: date) -> tuple[int, int]:
     return overdue, soon
 
 
-def pause_view(case: Case) -> tuple[date, date] | None:
-    """(paused since, due date without the pauses) of a case whose clock is paused for a
-    doubt about identity; None otherwise (read only for the rows waiting for the requester)."""
+def pause_view(case: Case) -> tuple[date, date, date] | None:
+    """(paused since, due date without the pauses, due date today with the pause) of a case
+    whose clock is paused for a doubt about identity; None otherwise (read only for the rows
+    waiting for the requester)."""
     if case.status is not CaseStatus.NEEDS_INFO:
         return None
     pause = open_pause(case)
-    return (pause.started_on, case_deadlines(case).unpaused_due) if pause else None
+    if pause is None:
+        return None
+    clock = case_deadlines(case)
+    return pause.started_on, clock.unpaused_due, clock.due
 
 
 @bp.post("/search")

@@ -23,11 +23,18 @@ def upgrade():
 
 
 def downgrade():
-    # Questions asked without a pause get a pause of no day, so that every row names one.
-    op.execute("INSERT INTO clock_pauses (case_id, started_on, ended_on, reason) "
-               "SELECT case_id, CAST(asked_at AS DATE), CAST(asked_at AS DATE), 'info_request' "
-               "FROM info_requests WHERE pause_id IS NULL")
-    op.execute("UPDATE info_requests SET pause_id = (SELECT max(p.id) FROM clock_pauses p "
-               "WHERE p.case_id = info_requests.case_id) WHERE pause_id IS NULL")
+    # Each question asked without a pause gets a pause of its own of no day (so that every row
+    # names one, and none is linked to another question's pause), dated the day it was asked.
+    bind = op.get_bind()
+    day = "date(asked_at)" if bind.dialect.name == "sqlite" else "CAST(asked_at AS DATE)"
+    rows = bind.execute(sa.text(
+        f"SELECT id, case_id, {day} FROM info_requests WHERE pause_id IS NULL")).all()  # noqa: S608 (a constant)
+    for question_id, case_id, asked_on in rows:
+        pause_id = bind.execute(sa.text(
+            "INSERT INTO clock_pauses (case_id, started_on, ended_on, reason) "
+            "VALUES (:case_id, :day, :day, 'info_request') RETURNING id"),
+            {"case_id": case_id, "day": asked_on}).scalar_one()
+        bind.execute(sa.text("UPDATE info_requests SET pause_id = :pause WHERE id = :id"),
+                     {"pause": pause_id, "id": question_id})
     with op.batch_alter_table('info_requests', schema=None) as batch_op:
         batch_op.alter_column('pause_id', existing_type=sa.Integer(), nullable=False)
