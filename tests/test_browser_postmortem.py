@@ -26,7 +26,6 @@ import re
 import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
-from wtforms.fields.core import UnboundField
 
 from dsar.cases.clock import today_in_paris
 from dsar.core import storage
@@ -38,6 +37,7 @@ from dsar.postmortem.directives import CHOICES
 from dsar.postmortem.heirs import CHOICE_LABELS
 from dsar.postmortem.matching import OUTCOME_LABELS
 from tests.support.browser import ARTIFACTS, post_and_wait, subject, text_in
+from tests.support.browser_desk import form_texts
 from tests.support.browser_erasure import (
     english_on_page,
     record_server_errors,
@@ -70,18 +70,6 @@ NOTE = "Acte de décès et pièce d'identité conformes."
 #: The staff case page's templates (their texts are looked for in English).
 STAFF_PAGE = ("staff/case.html", "staff/_deceased.html", "staff/_deceased_fields.html",
               "staff/_plan.html")
-
-
-def form_texts(*forms) -> list:
-    """The labels and help texts of the form classes' fields (lazy strings)."""
-    found = []
-    for form in forms:
-        for name in dir(form):
-            unbound = getattr(form, name, None)
-            if isinstance(unbound, UnboundField):
-                label = unbound.args[0] if unbound.args else unbound.kwargs.get("label")
-                found += [t for t in (label, unbound.kwargs.get("description")) if t]
-    return found
 
 
 def proof_blobs(app, reference: str) -> list[str]:
