@@ -1,7 +1,7 @@
 """The copy of a deceased person's data handed to the person they designated (or, for what the
 estate needs, to an heir): the answer package's data files (``export.json``, the CSVs, the
 schema and the manifest), built from the search results through a reader that lets through
-only what is to be handed over (``dsar.postmortem.plan.handed_fields``).
+only what is to be handed over (``dsar.postmortem.plan.Decision.handed``).
 
 Never in it, whatever the directives or the DPO chose (LIL art. 85; the seed policies promise
 as much):
@@ -19,7 +19,7 @@ from typing import Any
 
 from dsar.exports.content import ExportContent, build_content, stored_records
 from dsar.models import Case, ChangePlan, SourceResult
-from dsar.postmortem.plan import handed_fields
+from dsar.postmortem.plan import decision_of
 from dsar.sources.base import CollectionConfig
 from dsar.sources.catalog import get_catalog
 
@@ -69,7 +69,7 @@ def _field_filter(config: CollectionConfig, handed: Callable[[str], bool]
 
 def in_copy(config: CollectionConfig, handed: Callable[[str], bool] | None) -> bool:
     """Whether anything of a collection goes into the copy, as ``sources.toml`` declares its
-    fields (``handed``: :func:`dsar.postmortem.plan.handed_fields`)."""
+    fields (``handed``: :meth:`dsar.postmortem.plan.Decision.handed`)."""
     if handed is None:
         return False
     if not config.fields:
@@ -84,6 +84,7 @@ def copy_reader(case: Case, plan: ChangePlan | None
     result, only the records of collections handed over, with only their handed-over fields
     (a record left with none, or with links only, is dropped)."""
     catalog = get_catalog()
+    decision = decision_of(case, plan)  # read once, asked per collection
 
     def read(row: SourceResult) -> Iterable[Mapping[str, Any]]:
         source = catalog.sources.get(row.source)
@@ -95,7 +96,7 @@ def copy_reader(case: Case, plan: ChangePlan | None
             name = raw["collection"]
             if name not in filters:
                 config = source.collections.get(name)
-                handed = (handed_fields(case, plan, source.name, config)
+                handed = (decision.handed(source.name, config)
                           if config is not None else None)
                 filters[name] = _field_filter(config, handed) if handed else None
                 links[name] = link_fields(config) if config is not None else set()

@@ -37,7 +37,15 @@ from dsar.cases.refusals import ActionRefused
 from dsar.core import storage
 from dsar.core.audit import record_event
 from dsar.extensions import db
-from dsar.models import ActorType, Case, CaseKind, CaseStatus, DeceasedMatch, StaffUser
+from dsar.models import (
+    ActorType,
+    Case,
+    CaseKind,
+    CaseStatus,
+    DeceasedMatch,
+    DirectiveVersion,
+    StaffUser,
+)
 from dsar.postmortem import directives
 from dsar.postmortem.directives import Directives
 from dsar.sources.base import Identity
@@ -201,11 +209,9 @@ def applied_directives(case: Case) -> Directives | None:
     match = match_of(case)
     if match is None or match.outcome != DIRECTIVES or match.directive_case_id is None:
         return None
-    directive_case = db.session.get(Case, match.directive_case_id)
-    if directive_case is None:
-        return None
-    row = next((row for row, _ in directives.versions(directive_case)
-                if row.version == match.directive_version), None)
+    row = db.session.scalar(select(DirectiveVersion).where(
+        DirectiveVersion.case_id == match.directive_case_id,
+        DirectiveVersion.version == match.directive_version))
     return directives.opened(row) if row is not None else None
 
 

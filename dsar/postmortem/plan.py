@@ -13,6 +13,9 @@ The copy never holds credentials nor other people's data (``dsar.postmortem.copy
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
 from flask_babel import lazy_gettext as _l
 
 from dsar.cases.refusals import ActionRefused
@@ -55,41 +58,57 @@ def key_of(source: str, collection: str) -> str:
     return f"{source}/{collection}"
 
 
-def collection_choice(case: Case, plan: ChangePlan | None, source: str,
-                      config: CollectionConfig) -> str:
-    """``erase``, ``hand_over`` or ``keep`` for one collection of ``case``."""
-    match = matching.match_of(case)
-    if match is None or match.outcome in matching.REFUSED_OUTCOMES:
-        return "keep"
-    if match.outcome == matching.DIRECTIVES:
-        content = matching.applied_directives(case)
-        return directed_choice(content, config) if content else "keep"
-    chosen = ((plan.decisions if plan else None) or {}).get(key_of(source, config.name))
-    return chosen if chosen in heirs.allowed_choices(case.details) else "keep"
+@dataclass(frozen=True)
+class Decision:
+    """What decides each collection of an execution case, read once per case (the matching,
+    the directives opened, the heir's requests and the DPO's choices), then asked per
+    collection."""
+
+    outcome: str | None
+    directives: Directives | None = None
+    chosen: Mapping[str, str] = field(default_factory=dict)
+    allowed: tuple[str, ...] = ("keep",)
+
+    def choice(self, source: str, config: CollectionConfig) -> str:
+        """``erase``, ``hand_over`` or ``keep`` for one collection."""
+        if self.outcome == matching.DIRECTIVES:
+            return directed_choice(self.directives, config) if self.directives else "keep"
+        if self.outcome != matching.HEIR:
+            return "keep"  # not confirmed yet, or a refusal: nothing is done
+        chosen = self.chosen.get(key_of(source, config.name))
+        return chosen if chosen in self.allowed else "keep"
+
+    def handed(self, source: str, config: CollectionConfig):
+        """Which fields of a collection go into the copy (a predicate; None: none of them)."""
+        if self.outcome == matching.DIRECTIVES:
+            if self.directives is None or not self.directives.designated_email:
+                return None  # nobody was designated to receive a copy
+            handed = {c for c, pick in self.directives.categories.items() if pick == "hand_over"}
+            return (lambda name: config.category(name) in handed) if handed else None
+        if self.choice(source, config) != "hand_over":
+            return None
+        return lambda name: True
 
 
-def handed_fields(case: Case, plan: ChangePlan | None, source: str, config: CollectionConfig):
-    """Which fields of a collection go into the copy (a predicate; None: none of them)."""
+def decision_of(case: Case, plan: ChangePlan | None) -> Decision:
+    """The :class:`Decision` of ``case`` (its plan's choices, for an heir's request)."""
     match = matching.match_of(case)
-    if match is None or match.outcome in matching.REFUSED_OUTCOMES:
-        return None
-    if match.outcome == matching.DIRECTIVES:
-        content = matching.applied_directives(case)
-        if content is None or not content.designated_email:
-            return None  # nobody was designated to receive a copy
-        handed = {c for c, pick in content.categories.items() if pick == "hand_over"}
-        return (lambda name: config.category(name) in handed) if handed else None
-    if collection_choice(case, plan, source, config) != "hand_over":
-        return None
-    return lambda name: True
+    if match is None:
+        return Decision(None)
+    return Decision(match.outcome,
+                    directives=matching.applied_directives(case)
+                    if match.outcome == matching.DIRECTIVES else None,
+                    chosen=dict((plan.decisions if plan else None) or {}),
+                    allowed=heirs.allowed_choices(case.details))
 
 
 def planned_postmortem(case: Case, plan: ChangePlan | None, found) -> list[PlannedCollection]:
     """Each collection where the deceased was found: erased (under its erasure policy) or
     left as it is."""
+    decision = decision_of(case, plan)
     lines = []
     for source, config, count, keys in found:
-        if collection_choice(case, plan, source.name, config) == "erase":
+        if decision.choice(source.name, config) == "erase":
             lines.append(erased(case, plan, source, config, count, keys))
         else:
             lines.append(PlannedCollection(

@@ -64,15 +64,15 @@ def postmortem_context(case: Case, plan, can: dict[str, bool]) -> dict:
     directive_case = (db.session.get(Case, match.directive_case_id)
                       if match and match.directive_case_id else None)
     collections = []
+    decision = postmortem_plan.decision_of(case, plan)
     if match is not None and plan is not None:
         for source, config, count, _ in found_collections(case):
             collections.append({
                 "key": postmortem_plan.key_of(source.name, config.name),
                 "label": f"{source.label(case.language)} · {config.label(case.language)}",
                 "count": count,
-                "choice": postmortem_plan.collection_choice(case, plan, source.name, config),
-                "handed": in_copy(config, postmortem_plan.handed_fields(
-                    case, plan, source.name, config))})
+                "choice": decision.choice(source.name, config),
+                "handed": in_copy(config, decision.handed(source.name, config))})
     return {"deceased": match, "deceased_outcome": matching.OUTCOME_LABELS.get(
                 match.outcome) if match else None,
             "directive_case": directive_case,
