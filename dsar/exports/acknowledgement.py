@@ -10,25 +10,15 @@ WeasyPrint asks for is refused, and every value is autoescaped text.
 
 from __future__ import annotations
 
-import io
 import logging
 
 from flask import current_app, render_template
 from flask_babel import force_locale, format_date
-from weasyprint import HTML
 
 from dsar.cases.clock import today_in_paris
 from dsar.cases.details import CHANNEL_LABELS
 from dsar.exports.certificate_content import controller_of
-from dsar.exports.pdf import (
-    _RENDERING,
-    PDF_VARIANT,
-    FetchRefused,
-    RefusingFetcher,
-    ReportError,
-    _font_config,
-    _stylesheet,
-)
+from dsar.exports.pdf import render_letter
 from dsar.i18n import KIND_LABELS
 from dsar.models import Case
 from dsar.sources.catalog import get_catalog
@@ -58,17 +48,7 @@ def acknowledgement_html(case: Case) -> str:
 def render_acknowledgement(case: Case) -> bytes:
     """The acknowledgement letter of ``case`` as a tagged PDF. Needs an app context. Raises
     :class:`~.pdf.ReportError` if the rendering asked for any URL (it never should)."""
-    html = acknowledgement_html(case)
-    out = io.BytesIO()
-    try:
-        with _RENDERING:
-            document = HTML(string=html, url_fetcher=RefusingFetcher()).render(
-                stylesheets=[_stylesheet()], font_config=_font_config(),
-                pdf_variant=PDF_VARIANT)
-            document.write_pdf(out, pdf_variant=PDF_VARIANT)
-    except FetchRefused as error:
-        # A BaseException for WeasyPrint's sake; an ordinary error for the caller.
-        raise ReportError(str(error)) from error
+    pdf, document = render_letter(acknowledgement_html(case))
     logger.info("acknowledgement letter of case %s written: %d pages", case.id,
                 len(document.pages))
-    return out.getvalue()
+    return pdf

@@ -25,7 +25,6 @@ structure, language, title). Texts given by staff or the register are autoescape
 
 from __future__ import annotations
 
-import io
 import logging
 from datetime import date
 from functools import cache
@@ -34,19 +33,15 @@ from typing import Any
 from flask import render_template
 from flask_babel import force_locale, format_date, gettext, ngettext
 from flask_babel import lazy_gettext as _l
-from weasyprint import CSS, HTML
+from weasyprint import CSS
 
 from dsar.exports.answer_letters import MORE_ACTION_LABELS, letter_context
 from dsar.exports.certificate_content import GROUND_LABELS, CertificateContent
 from dsar.exports.package import PackageMember
 from dsar.exports.pdf import (
-    _RENDERING,
-    PDF_VARIANT,
-    FetchRefused,
     RefusingFetcher,
-    ReportError,
     _font_config,
-    _stylesheet,
+    render_letter,
 )
 from dsar.paths import STATIC_DIR
 
@@ -172,24 +167,13 @@ def render_certificate(content: CertificateContent) -> bytes:
     rectification, restriction or objection letter) as a tagged PDF, in its language. Needs
     an app context; reads no database. Raises :class:`~.pdf.ReportError` if the rendering asked for
     any URL (it never should: nothing in the template or the texts is fetched)."""
-    html = certificate_html(content)
-    fetcher = RefusingFetcher()
-    out = io.BytesIO()
-    try:
-        with _RENDERING:
-            document = HTML(string=html, url_fetcher=fetcher).render(
-                stylesheets=[_stylesheet(), _certificate_stylesheet()],
-                font_config=_font_config(), pdf_variant=PDF_VARIANT)
-            document.write_pdf(out, pdf_variant=PDF_VARIANT)
-    except FetchRefused as error:
-        # A BaseException for WeasyPrint's sake; an ordinary error for the caller.
-        raise ReportError(str(error)) from error
+    pdf, document = render_letter(certificate_html(content), _certificate_stylesheet())
     # Counts only: no label nor value (they may be the person's data).
     logger.info("certificate.pdf (%s) written: %d pages, %d lines, %d corrections, "
                 "%d decisions, %d recipients", content.kind, len(document.pages),
                 len(content.lines), len(content.corrections), len(content.decisions),
                 len(content.recipients or ()))
-    return out.getvalue()
+    return pdf
 
 
 def certificate_member(content: CertificateContent) -> PackageMember:

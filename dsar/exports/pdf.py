@@ -28,6 +28,7 @@ bounded whatever the number of records.
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import os
@@ -342,6 +343,24 @@ def _context(content: ExportContent, row_cap: int, cell_budget: int) -> dict[str
         "statements": [(st, format_date(st.recorded_on, "long"), cell(st.old)[0], cell(st.new)[0])
                        for st in content.statements],
     }
+
+
+def render_letter(html: str, *stylesheets: CSS) -> tuple[bytes, Any]:
+    """A short letter (the answer letters, the acknowledgement of receipt) as a tagged PDF:
+    the report's stylesheet then ``stylesheets``, the shared fonts, every URL refused. Returns
+    the PDF's bytes and the laid-out document (its pages). Raises :class:`ReportError` if the
+    rendering asked for any URL (it never should)."""
+    out = io.BytesIO()
+    try:
+        with _RENDERING:
+            document = HTML(string=html, url_fetcher=RefusingFetcher()).render(
+                stylesheets=[_stylesheet(), *stylesheets], font_config=_font_config(),
+                pdf_variant=PDF_VARIANT)
+            document.write_pdf(out, pdf_variant=PDF_VARIANT)
+    except FetchRefused as error:
+        # A BaseException for WeasyPrint's sake; an ordinary error for the caller.
+        raise ReportError(str(error)) from error
+    return out.getvalue(), document
 
 
 def render_report(content: ExportContent, target: IO[bytes] | str | os.PathLike, *,
