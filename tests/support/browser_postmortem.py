@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import json
-import zipfile
 from pathlib import Path
 
 from playwright.sync_api import expect
@@ -16,9 +15,8 @@ from pypdf import PdfReader
 
 from dsar.models import MailTemplate
 from tests.support.browser import REFERENCE_PATTERN, spaces, subject
+from tests.support.browser_rights import download_zip
 from tests.support.casework import PDF
-from tests.support.delivery import CODE
-from tests.support.mailbox import body_of
 from tests.support.workers import run_queued_jobs
 
 #: The documents the execution form takes for a designated person: field -> file name.
@@ -124,20 +122,7 @@ def download_answer(page, base: str, app, smtp_server, reference: str, email: st
     expect(ready).to_have_attribute("data-to", email)
     ready.locator(f'a[href^="{base}/status/{reference}/"]').click()
     expect(page).to_have_url(f"{base}/status/{reference}")
-    page.locator("#download-link").click()
-    expect(page).to_have_url(f"{base}/status/{reference}/download")
-    page.locator("#code-button").click()
-    expect(page.locator("#code-sent")).to_be_visible()
-    assert run_queued_jobs(app) == 0
-    code_mail = smtp_server.last_to(email)
-    assert code_mail["Subject"] == subject(app, "fr", MailTemplate.DOWNLOAD_CODE, reference)
-    page.locator("#code").fill(CODE.search(body_of(code_mail)).group(1))
-    with page.expect_download() as download:
-        page.locator("#download-button").click()
-    zip_path = folder / download.value.suggested_filename
-    download.value.save_as(zip_path)
-    with zipfile.ZipFile(zip_path) as archive:
-        return {name: archive.read(name) for name in archive.namelist()}
+    return download_zip(page, base, app, smtp_server, reference, email, folder)
 
 
 def letter_text(files: dict[str, bytes]) -> str:

@@ -190,6 +190,17 @@ def download_answer(page, base: str, app, smtp_server, reference: str, email: st
                     folder: Path) -> tuple[list[str], str]:
     """From the status page: a one-time code by e-mail, typed on the download page, and the
     ZIP saved into ``folder``; returns its names and the text of its ``certificate.pdf``."""
+    members = download_zip(page, base, app, smtp_server, reference, email, folder)
+    pdf = PdfReader(io.BytesIO(members["certificate.pdf"]))
+    text = "\n".join(p.extract_text() for p in pdf.pages)
+    # A table cell wraps a long value after its hyphen ("Fontaine-\nMorel"): joined again.
+    return list(members), spaces(text.replace("-\n", "-"))
+
+
+def download_zip(page, base: str, app, smtp_server, reference: str, email: str,
+                 folder: Path) -> dict[str, bytes]:
+    """From the status page: a one-time code by e-mail, typed on the download page, and the
+    ZIP saved into ``folder``; returns its members."""
     page.locator("#download-link").click()
     expect(page).to_have_url(f"{base}/status/{reference}/download")
     page.locator("#code-button").click()
@@ -203,11 +214,7 @@ def download_answer(page, base: str, app, smtp_server, reference: str, email: st
     zip_path = folder / download.value.suggested_filename
     download.value.save_as(zip_path)
     with zipfile.ZipFile(zip_path) as archive:
-        names = archive.namelist()
-        pdf = PdfReader(io.BytesIO(archive.read("certificate.pdf")))
-    text = "\n".join(p.extract_text() for p in pdf.pages)
-    # A table cell wraps a long value after its hyphen ("Fontaine-\nMorel"): joined again.
-    return names, spaces(text.replace("-\n", "-"))
+        return {name: archive.read(name) for name in archive.namelist()}
 
 
 # ------------------------------------------------------------------------------ the back office
