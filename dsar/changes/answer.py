@@ -126,17 +126,18 @@ def _kind_parts(case: Case, plan, planned, copy: ExportContent | None = None) ->
 def correction_lines(case: Case, plan, planned) -> tuple[CorrectionLine, ...]:
     """Each field corrected or completed by a statement, then each refused correction."""
     labels = {(p.source, p.collection): p for p in planned}
+    sources = get_catalog().sources
     items = items_of(plan)
     lines = []
     for c in items["corrections"]:
         p = labels.get((c["source"], c["collection"]))
         if p is None:
             continue
-        config = get_catalog().sources[c["source"]].collections.get(c["collection"]) \
-            if c["source"] in get_catalog().sources else None
+        # Planned, so declared: the field in words as sources.toml names it.
+        config = sources[p.source].collections[p.collection]
         lines.append(CorrectionLine(
             source_label=p.source_label, collection_label=p.collection_label,
-            field_label=config.field_label(c["field"], case.language) if config else c["field"],
+            field_label=config.field_label(c["field"], case.language),
             old_value=c["old"], new_value=c["new"],
             outcome="corrected" if p.action == "update" else "statement"))
     lines += [CorrectionLine(source_label="", collection_label="", field_label=r["what"],
