@@ -20,13 +20,12 @@ from dsar.models.types import utcnow
 def mark_answered_in_part(case: Case, missing: list[str]) -> None:
     """At release (caller's transaction): the answer went without ``missing`` sources."""
     if missing:
-        case.answered_in_part = True
         case.missing_sources = sorted(missing)
 
 
 def can_follow_up(case: Case) -> bool:
     """Whether the case waits for the DPO's follow-up of a partial answer."""
-    return bool(case.answered_in_part) and case.follow_up_at is None
+    return case.answered_in_part and case.follow_up_at is None
 
 
 def record_follow_up(case: Case, staff: StaffUser, note: str) -> None:

@@ -42,7 +42,7 @@ POSSIBLY_EXCESSIVE_EVENT = "case.possibly_excessive"
 EXCESSIVE_SQL = {"sqlite": "possibly_excessive IS 1", "postgresql": "possibly_excessive IS true"}
 #: The WHERE of the index of answers released in part whose follow-up is still to do
 #: (``dsar.delivery.partial.to_follow_up`` repeats it: SQLite needs the same term).
-TO_FOLLOW_UP_SQL = "answered_in_part AND follow_up_at IS NULL"
+TO_FOLLOW_UP_SQL = "missing_sources IS NOT NULL AND follow_up_at IS NULL"
 
 
 class Case(db.Model):
@@ -131,11 +131,10 @@ class Case(db.Model):
     partial_refusal_reasons: Mapped[str | None] = mapped_column(Text)
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    #: The answer was released while sources could not be searched (named in
-    #: ``missing_sources``): answered in part, never plainly completed, until the DPO records
-    #: the follow-up (``dsar.delivery.partial``). The database's default only, as above.
-    answered_in_part: Mapped[bool] = mapped_column(Boolean, server_default=false())
-    missing_sources: Mapped[list | None] = mapped_column(JSON)
+    #: The sources an answer was released without (None: none): the case is then answered in
+    #: part, never plainly completed, until the DPO records the follow-up
+    #: (``dsar.delivery.partial``).
+    missing_sources: Mapped[list | None] = mapped_column(JSON(none_as_null=True))
     follow_up_note: Mapped[str | None] = mapped_column(Text)
     follow_up_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: When the retention period's purge removed its personal data (``dsar.cases.retention``).
@@ -166,6 +165,11 @@ class Case(db.Model):
                                              AuditEvent.action == POSSIBLY_EXCESSIVE_EVENT)
             .order_by(AuditEvent.id).limit(1))
         return (payload or {}).get("requests_in_24h")
+
+    @property
+    def answered_in_part(self) -> bool:
+        """Whether the answer was released without some sources (``missing_sources``)."""
+        return bool(self.missing_sources)
 
     def __repr__(self) -> str:
         return f"<Case {self.id} {self.kind} {self.status}>"

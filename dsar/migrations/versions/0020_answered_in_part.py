@@ -2,9 +2,9 @@
 
 Revision ID: 0020
 Revises: 0019
-Cases gain ``answered_in_part`` (false by default), the ``missing_sources`` the answer went
-without, and the DPO's follow-up (note and date); a partial index lists the cases whose
-follow-up is still to do.
+Cases gain the ``missing_sources`` an answer went without (set: answered in part) and the
+DPO's follow-up (note and date); a partial index lists the cases whose follow-up is still to
+do.
 
 """
 import sqlalchemy as sa
@@ -16,13 +16,11 @@ down_revision = '0019'
 branch_labels = None
 depends_on = None
 
-TO_FOLLOW_UP = "answered_in_part AND follow_up_at IS NULL"
+TO_FOLLOW_UP = "missing_sources IS NOT NULL AND follow_up_at IS NULL"
 
 
 def upgrade():
     with op.batch_alter_table('cases', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('answered_in_part', sa.Boolean(),
-                                      server_default=sa.false(), nullable=False))
         batch_op.add_column(sa.Column('missing_sources', sa.JSON(), nullable=True))
         batch_op.add_column(sa.Column('follow_up_note', sa.Text(), nullable=True))
         batch_op.add_column(sa.Column('follow_up_at', sa.DateTime(timezone=True),
@@ -37,4 +35,3 @@ def downgrade():
         batch_op.drop_column('follow_up_at')
         batch_op.drop_column('follow_up_note')
         batch_op.drop_column('missing_sources')
-        batch_op.drop_column('answered_in_part')
