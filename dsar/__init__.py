@@ -52,7 +52,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     # the file, the key and the fault (SourceConfigError).
     catalog.init_app(app)
 
-    from dsar import models  # noqa: F401  (register the tables)
+    from dsar import models, ops  # noqa: F401  (models: register the tables)
     from dsar.api.restriction import bp as restriction_api_bp
     from dsar.api.suppression import bp as suppression_api_bp
     from dsar.portal import bp as portal_bp
@@ -62,6 +62,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(staff_bp)
     app.register_blueprint(suppression_api_bp)
     app.register_blueprint(restriction_api_bp)
+    ops.init_app(app)
     if app.config.get("DEMO_MAILBOX_DIR"):
         from dsar.demo.mailbox import bp as mailbox_bp
 

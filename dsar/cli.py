@@ -281,9 +281,16 @@ def user_create_command(email: str, role: str, name: str, password: str | None) 
 
 
 from dsar.demo.runner import demo_command  # noqa: E402
+from dsar.ops.backup_cli import backup_command, restore_command  # noqa: E402
+from dsar.ops.doctor_cli import doctor_command  # noqa: E402
+from dsar.ops.serve_cli import serve_command  # noqa: E402
 from dsar.restriction_cli import restriction_group  # noqa: E402
 from dsar.suppression_cli import suppression_group  # noqa: E402
 
 main.add_command(demo_command)
 main.add_command(suppression_group)
 main.add_command(restriction_group)
+main.add_command(serve_command)
+main.add_command(doctor_command)
+main.add_command(backup_command)
+main.add_command(restore_command)
