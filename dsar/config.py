@@ -23,6 +23,10 @@ DEFAULTS: dict[str, object] = {
     # The master key file; sub-keys (Flask secret, storage, audit chain, tokens) derive from it.
     "MASTER_KEY_FILE": None,
     "STORAGE_DIR": None,
+    # Where the encrypted blobs live: None or "file:///path" for a local folder (STORAGE_DIR),
+    # "database:" for the application's own database, which every web server and worker of a
+    # deployment on several machines reaches without a shared disk (docs/storage.md).
+    "STORAGE_URL": None,
     # Where the requester-facing links point (used in e-mails sent by workers).
     "BASE_URL": "http://127.0.0.1:5000",
     "ORGANISATION_NAME": "Organisation",
@@ -131,6 +135,13 @@ DEFAULTS: dict[str, object] = {
     # POST /api/suppression/check and POST /api/restriction/check (a long random string:
     # secrets.token_urlsafe(32)). None: the endpoints do not exist (404).
     "SUPPRESSION_API_TOKEN": None,
+    # The bearer token that opens /metrics to a Prometheus server (a long random string).
+    # None: /metrics does not exist (404) on the web server (docs/metrics.md).
+    "METRICS_TOKEN": None,
+    # `dsar serve`: the address gunicorn listens on, and how many worker processes it runs
+    # (0: two per CPU core, plus one).
+    "SERVE_BIND": "127.0.0.1:8000",
+    "SERVE_WORKERS": 0,
     # An ISO date that replaces "today" for the legal clock: tests and demonstrations only.
     "CLOCK_TODAY": None,
 }
