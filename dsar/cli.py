@@ -18,13 +18,14 @@ def _create_app():
     """``create_app`` for the command line: a bad configuration file ends the command with
     one line naming the file, the key and the fault, not a traceback. The process logs
     through one handler, each line once, a job's lines tagged with its id."""
+    from dsar.core.blob_backends import StorageConfigError
     from dsar.pipeline.job_logs import log_to_stderr
     from dsar.sources.base import SourceConfigError
 
     log_to_stderr()  # first: Flask then gives the app's logger no handler of its own
     try:
         app = create_app()
-    except SourceConfigError as exc:
+    except (SourceConfigError, StorageConfigError) as exc:
         click.echo(f"Error: {exc}", err=True)
         sys.exit(2)
     # RQ's lines (a worker taking and finishing each job) at the level of dsar's.

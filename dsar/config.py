@@ -10,6 +10,7 @@ from pathlib import Path
 
 from flask import Flask
 
+from dsar.core.blob_backends import storage_dir_of
 from dsar.core.keys import MissingKeyError, derived_key
 
 #: Settings every deployment gets unless a later layer overrides them.
@@ -183,8 +184,8 @@ def load_config(app: Flask, test_config: dict | None) -> None:
     app.config["SQLALCHEMY_DATABASE_URI"] = app.config["DATABASE_URL"]
     if not app.config["MASTER_KEY_FILE"]:
         app.config["MASTER_KEY_FILE"] = str(instance / "dsar.key")
-    if not app.config["STORAGE_DIR"]:
-        app.config["STORAGE_DIR"] = str(instance / "storage")
+    app.config["STORAGE_DIR"] = (storage_dir_of(app.config["STORAGE_URL"])
+                                 or app.config["STORAGE_DIR"] or str(instance / "storage"))
     if app.config["SESSION_COOKIE_SECURE"] is None:
         app.config["SESSION_COOKIE_SECURE"] = str(app.config["BASE_URL"]).startswith("https://")
     app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(

@@ -33,7 +33,7 @@ def write_blob(data: bytes, chunk: int = 10_007) -> storage.StoredBlob:
 
 
 def stream_file(blob_id: str) -> Path:
-    return storage._stream_path(blob_id)
+    return storage.backend().path_of(storage._stream_name(blob_id))
 
 
 @pytest.mark.parametrize("size", [0, 1, SEG - 1, SEG, SEG + 1, 2 * SEG, 5 * SEG + 12_345])

@@ -1,8 +1,10 @@
 """Encrypted blob store for identity documents, search results and exports. Plaintext never
 touches the disk; blob ids are random and carry no meaning.
 
-Two formats live side by side under ``STORAGE_DIR/<id[:2]>/``; the file *name*, never its content,
-says which a file holds. ``<id>``: one-shot blobs (:func:`put`): ``nonce(12) || AES-256-GCM
+Where the sealed bytes are kept is the backend's business (:mod:`dsar.core.blob_backends`: a
+local folder, or the application's database, as ``STORAGE_URL`` chooses); this module seals and
+opens them. Two formats live side by side; the blob's *name*, never its content, says which it
+holds. ``<id>``: one-shot blobs (:func:`put`): ``nonce(12) || AES-256-GCM
 ciphertext || tag(16)`` under the storage key, the blob id as associated data (a file moved to
 another id fails to decrypt). ``<id>.stream``: streamed blobs (:func:`writer`, :func:`reader`;
 memory stays flat whatever the size), the STREAM construction (Hoang, Reyhanitabar, Rogaway,
@@ -35,15 +37,20 @@ import logging
 import os
 import secrets
 from dataclasses import dataclass
-from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from flask import current_app
 
+from dsar.core.blob_backends import StorageConfigError
+from dsar.core.blob_backends import current_backend as backend
 from dsar.core.keys import derived_key
+from dsar.core.sealing import BlobError, seal, unseal
+
+__all__ = ["BlobError", "BlobReader", "BlobWriter", "StoredBlob", "backend", "check_writable",
+           "delete", "exists", "get", "put", "reader", "seal", "text_writer", "unseal",
+           "writer"]
 
 logger = logging.getLogger(__name__)
 
@@ -59,10 +66,6 @@ HEADER_BYTES = len(STREAM_MAGIC) + 1 + _SALT_BYTES + _PREFIX_BYTES
 _MAX_SEGMENTS = 2**32  # the 4-byte counter: 256 TiB per blob
 
 
-class BlobError(Exception):
-    """A blob is missing, or failed authentication (tampered or wrong key)."""
-
-
 @dataclass(frozen=True)
 class StoredBlob:
     """What the store recorded: the id to read it back, the plaintext size and SHA-256."""
@@ -72,11 +75,11 @@ class StoredBlob:
     sha256: str
 
 
-def _path(blob_id: str) -> Path:
+def _name(blob_id: str) -> str:
+    """The one-shot blob's name in the backend (the id, once checked)."""
     if not blob_id or any(c not in "0123456789abcdef" for c in blob_id):
         raise BlobError("malformed blob id")
-    root = Path(current_app.config["STORAGE_DIR"])
-    return root / blob_id[:2] / blob_id
+    return blob_id
 
 
 def put(data: bytes) -> StoredBlob:
@@ -84,22 +87,40 @@ def put(data: bytes) -> StoredBlob:
     blob_id = secrets.token_hex(20)
     nonce = os.urandom(NONCE_BYTES)
     sealed = AESGCM(derived_key("storage")).encrypt(nonce, data, blob_id.encode())
-    target = _path(blob_id)
-    target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = target.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(nonce + sealed)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, target)
+    sink = backend().create(_name(blob_id))
+    try:
+        sink.write(nonce + sealed)
+    except BaseException:
+        sink.discard()
+        raise
+    sink.commit()
     return StoredBlob(blob_id=blob_id, size=len(data), sha256=hashlib.sha256(data).hexdigest())
+
+
+def check_writable() -> None:
+    """Store a small blob, read it back and delete it: BlobError, in plain words, if the
+    storage cannot keep a blob (a folder not writable, a database refusing the rows)."""
+    probe = os.urandom(32)
+    try:
+        blob = put(probe)
+        try:
+            if get(blob.blob_id) != probe:
+                raise BlobError("the storage handed back other bytes than it was given")
+        finally:
+            delete(blob.blob_id)
+    except BlobError:
+        raise
+    except StorageConfigError as exc:
+        raise BlobError(str(exc)) from None
+    except Exception as exc:  # OSError, a database error: say which, without the details
+        raise BlobError(f"cannot store a blob in {backend().describe()} "
+                        f"({type(exc).__name__}: {exc})") from None
 
 
 def get(blob_id: str) -> bytes:
     """Read back and authenticate the whole plaintext of ``blob_id`` (one-shot or streamed)."""
     try:
-        raw = _path(blob_id).read_bytes()
+        raw = backend().read_all(_name(blob_id))
     except FileNotFoundError:
         with BlobReader(blob_id) as stream:  # BlobError "no such blob" if neither file exists
             return stream.read()
@@ -114,44 +135,22 @@ def get(blob_id: str) -> bytes:
 def delete(blob_id: str) -> bool:
     """Remove a blob (one-shot or streamed); True if it existed. Used once a proof has served its
     purpose."""
-    found = False
-    for path in (_path(blob_id), _stream_path(blob_id)):
-        try:
-            path.unlink()
-            found = True
-        except FileNotFoundError:
-            pass
-    return found
+    store = backend()
+    removed = [store.remove(name) for name in (_name(blob_id), _stream_name(blob_id))]
+    return any(removed)
 
 
 def exists(blob_id: str) -> bool:
-    """Whether the blob's file (one-shot or streamed) is still on disk."""
-    return _path(blob_id).exists() or _stream_path(blob_id).exists()
-
-
-def seal(data: bytes, context: str) -> bytes:
-    """Encrypt a small value kept in a database column; ``context`` (say
-    ``"source_results:12:crm:input"``) binds it to its place, so a value copied to another row
-    fails to open."""
-    nonce = os.urandom(NONCE_BYTES)
-    return nonce + AESGCM(derived_key("storage")).encrypt(nonce, data, context.encode())
-
-
-def unseal(sealed: bytes, context: str) -> bytes:
-    """Open a value sealed by :func:`seal` with the same ``context``."""
-    try:
-        return AESGCM(derived_key("storage")).decrypt(
-            sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], context.encode())
-    except InvalidTag:
-        raise BlobError("sealed value failed authentication") from None
+    """Whether the blob (one-shot or streamed) is still stored."""
+    store = backend()
+    return store.has(_name(blob_id)) or store.has(_stream_name(blob_id))
 
 
 # --- Streamed blobs -------------------------------------------------------------------------
 
 
-def _stream_path(blob_id: str) -> Path:
-    path = _path(blob_id)
-    return path.with_name(path.name + STREAM_SUFFIX)
+def _stream_name(blob_id: str) -> str:
+    return _name(blob_id) + STREAM_SUFFIX
 
 
 def _stream_cipher(salt: bytes) -> AESGCM:
@@ -184,20 +183,16 @@ class BlobWriter(io.BufferedIOBase):
 
     def __init__(self) -> None:
         super().__init__()
-        self._file = self._tmp = self._blob = None
+        self._sink = self._blob = None
         self._pending, self._failed = bytearray(), False  # plaintext of the segment being filled
         self.blob_id = secrets.token_hex(20)
-        self._target = _stream_path(self.blob_id)
-        tmp = self._target.with_name(self._target.name + ".tmp")
         salt, self._prefix = os.urandom(_SALT_BYTES), os.urandom(_PREFIX_BYTES)
         header = STREAM_MAGIC + bytes([STREAM_VERSION]) + salt + self._prefix
         self._aad = self.blob_id.encode() + header
         self._cipher = _stream_cipher(salt)
         self._index, self._size, self._sha = 0, 0, hashlib.sha256()
-        self._target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        self._tmp, self._file = tmp, os.fdopen(fd, "wb")
-        self._file.write(header)
+        self._sink = backend().create(_stream_name(self.blob_id))
+        self._sink.write(header)
 
     def writable(self) -> bool:
         """Always True."""
@@ -227,11 +222,12 @@ class BlobWriter(io.BufferedIOBase):
 
     def _seal(self, plaintext: bytes | bytearray | memoryview, last: bool) -> None:
         nonce = _nonce(self._prefix, self._index, last)
-        self._file.write(self._cipher.encrypt(nonce, plaintext, self._aad))
+        self._sink.write(self._cipher.encrypt(nonce, plaintext, self._aad))
         self._index += 1
 
     def commit(self) -> StoredBlob:
-        """Seal the last segment, fsync, rename into place; returns (and sets) :attr:`blob`."""
+        """Seal the last segment and commit it to the backend (a local file is fsynced and
+        renamed into place); returns (and sets) :attr:`blob`."""
         if self._blob is not None:
             return self._blob
         if self.closed or self._failed:
@@ -239,17 +235,13 @@ class BlobWriter(io.BufferedIOBase):
             raise BlobError("the blob writer was discarded or failed")
         try:
             self._seal(self._pending, last=True)
-            self._file.flush()
-            os.fsync(self._file.fileno())
-            self._file.close()
-            os.replace(self._tmp, self._target)
-            dir_fd = os.open(self._target.parent, os.O_RDONLY)
-            try:  # make the rename itself durable
-                os.fsync(dir_fd)
-            finally:
-                os.close(dir_fd)
         except BaseException:
-            self._target.unlink(missing_ok=True)
+            self.close()
+            raise
+        sink, self._sink = self._sink, None
+        try:
+            sink.commit()  # discards on failure
+        except BaseException:
             self.close()
             raise
         self._blob = StoredBlob(self.blob_id, self._size, self._sha.hexdigest())
@@ -259,11 +251,9 @@ class BlobWriter(io.BufferedIOBase):
 
     def close(self) -> None:
         """Close; without a prior :meth:`commit` this discards the blob."""
-        if not self.closed and self._blob is None:
-            if self._file is not None:
-                self._file.close()
-            if self._tmp is not None:
-                self._tmp.unlink(missing_ok=True)
+        if not self.closed and self._blob is None and self._sink is not None:
+            sink, self._sink = self._sink, None
+            sink.discard()
         super().close()
 
     __exit__ = _commit_unless_failed
@@ -310,7 +300,7 @@ class BlobReader(io.BufferedIOBase):
         self._file, self._last_seen = None, False
         self._plain, self._pos, self._index = memoryview(b""), 0, 0  # current segment's plaintext
         try:
-            self._file = open(_stream_path(blob_id), "rb")  # noqa: SIM115 -- closed by close()
+            self._file = backend().open(_stream_name(blob_id))  # closed by close()
             header = self._file.read(HEADER_BYTES)
             if len(header) < HEADER_BYTES or not header.startswith(STREAM_MAGIC):
                 raise BlobError("not a streamed blob")
@@ -394,6 +384,6 @@ class BlobReader(io.BufferedIOBase):
 def reader(blob_id: str) -> io.BufferedIOBase:
     """``blob_id`` as a readable binary file: a :class:`BlobReader` for a streamed blob; a
     one-shot blob (small: it was put whole) is decrypted into an ``io.BytesIO``."""
-    if _path(blob_id).exists():
+    if backend().has(_name(blob_id)):
         return io.BytesIO(get(blob_id))
     return BlobReader(blob_id)

@@ -1,6 +1,7 @@
 """The database models, one module per aggregate."""
 
 from dsar.models.audit import AuditEvent, AuditHead
+from dsar.models.blobs import blob_chunks
 from dsar.models.case import Case, ClockPause
 from dsar.models.casework import CaseNote, InfoRequest
 from dsar.models.changes import (
@@ -94,4 +95,5 @@ __all__ = [
     "StaffUser",
     "SuppressionEntry",
     "SuppressionKind",
+    "blob_chunks",
 ]
