@@ -75,3 +75,16 @@ TRANSMIT_TIMEOUT = 60
 # the endpoints do not exist.
 # (a long random string: python -c 'import secrets; print(secrets.token_urlsafe(32))')
 # SUPPRESSION_API_TOKEN = "…"
+
+# Production (docs/deploy.md). Where the encrypted blobs live: a local folder by default
+# (STORAGE_DIR, instance/storage); the application's PostgreSQL database when web servers and
+# workers run on several machines without a shared disk (docs/storage.md).
+# STORAGE_URL = "file:///var/lib/dsar/storage"
+# STORAGE_URL = "database:"
+# `dsar serve`: the address gunicorn listens on (nginx in front) and its worker processes
+# (0: two per CPU core, plus one).
+# SERVE_BIND = "127.0.0.1:8000"
+# SERVE_WORKERS = 0
+# /metrics for a Prometheus server, with this bearer token; unset, /metrics does not exist
+# (docs/metrics.md).
+# METRICS_TOKEN = "…"
