@@ -16,11 +16,13 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import httpx
 import pytest
 from redis import Redis
 from werkzeug.security import check_password_hash
 
 from dsar.accounts.passwords import PASSWORD_ALPHABET, new_password, password_length
+from dsar.demo.runner import METRICS_TOKEN_FILE, demo_metrics_token
 from dsar.pipeline.periodic import PERIODIC_JOBS
 from tests.support.ports import free_port
 from tests.test_worker_logging import LOG_LINE, printed_twice
@@ -29,6 +31,8 @@ from tests.test_worker_logging import LOG_LINE, printed_twice
 TOP, SIDE, BOTTOM = re.compile(r"^┌─+┐$"), re.compile(r"^│ .* │$"), re.compile(r"^└─+┘$")
 #: A staff login line of the banner: role, e-mail, password.
 LOGIN = re.compile(r"^│\s+(DPO|Agent)\s+(\S+@demo\.example)\s+(\S+)\s+│$")
+#: The banner's command that reads the metrics: its token and address.
+METRICS_COMMAND = re.compile(r"^│\s+curl --oauth2-bearer (\S+) (\S+/metrics)\s+│$")
 
 
 def _env(instance: Path) -> dict[str, str]:
@@ -70,6 +74,13 @@ def _banner(lines: list[str]) -> tuple[int, int]:
     return start, end
 
 
+def _scrape(url: str, token: str | None) -> tuple[int, str]:
+    """GET ``url`` as Prometheus would, with ``token`` as its bearer token (None: none)."""
+    response = httpx.get(url, headers={"Authorization": f"Bearer {token}"} if token else {},
+                         timeout=30)
+    return response.status_code, response.text
+
+
 def _is_frame(line: str) -> bool:
     """A line of the box with nothing written in it."""
     return set(line.strip()) <= set("┌┐└┘─│ ")
@@ -102,7 +113,13 @@ def test_the_demo_prints_each_line_once_and_its_framed_banner_last(tmp_path, red
             env=env, cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT,
             start_new_session=True)
     try:
-        _read_until(log, re.compile(r"Stop everything with Ctrl-C\..*\n└─+┘\n"), demo, 180)
+        output = _read_until(log, re.compile(r"Stop everything with Ctrl-C\..*\n└─+┘\n"),
+                             demo, 180)
+        # The metrics, read as the banner says: with its token only.
+        (token, metrics_url), = (match.groups() for line in output.splitlines()
+                                 if (match := METRICS_COMMAND.match(line)))
+        scraped = _scrape(metrics_url, token)
+        refused = _scrape(metrics_url, None), _scrape(metrics_url, token[:-1])
     finally:
         _stop_like_ctrl_c(demo)
         Redis.from_url(demo_redis).flushdb()
@@ -131,6 +148,19 @@ def test_the_demo_prints_each_line_once_and_its_framed_banner_last(tmp_path, red
     logins = {match[2]: match[3] for line in box if (match := LOGIN.match(line))}
     assert set(logins) == {"dpo@demo.example", "agent@demo.example"}
 
+    # The metrics: the sample cases counted, the worker and the scheduler alive; the token
+    # printed in the banner only (never in a log line), and kept for the next start.
+    assert metrics_url == f"{base}/metrics"
+    assert f"{base}/metrics " in text
+    status, metrics = scraped
+    assert status == 200
+    assert re.search(r'^dsar_cases_open\{kind="access",status="review"\} [1-9]', metrics, re.M)
+    assert re.search(r'^dsar_workers\{queue="gather"\} 1\.0$', metrics, re.M)
+    assert "dsar_scheduler_up 1.0" in metrics
+    assert [code for code, _ in refused] == [401, 401]
+    assert output.count(token) == 1
+    assert (tmp_path / "instance" / METRICS_TOKEN_FILE).read_text().strip() == token
+
     # Printed after everything the start-up does: the web server's and the worker's start,
     # the scheduler's first round and the sample cases' searches and answers.
     before = "\n".join(lines[:start])
@@ -138,11 +168,12 @@ def test_the_demo_prints_each_line_once_and_its_framed_banner_last(tmp_path, red
                     "access package 1 built", "[job periodic-file-indexes]"):
         assert started in before
     assert not any("[job case-" in line for line in lines[end:])
-    # After it, until the demo was stopped, only the periodic jobs' lines (if one came due).
+    # After it, until the demo was stopped, only the periodic jobs' lines (if one came due)
+    # and the web server's lines of the test's own requests to the metrics.
     stopping = lines.index("Stopping the demo…")
-    periodic = ("periodic-", *(job.func for job in PERIODIC_JOBS))
-    assert all(any(mark in line for mark in periodic)
-               for line in lines[end + 1:stopping] if line.strip())
+    periodic = ("periodic-", *(job.func for job in PERIODIC_JOBS), "GET /metrics HTTP/1.1")
+    assert [line for line in lines[end + 1:stopping]
+            if line.strip() and not any(mark in line for mark in periodic)] == []
 
     # The passwords as printed: nothing a shell or a form misreads, and they do sign in.
     database = sqlite3.connect(tmp_path / "instance" / "dsar.sqlite3")
@@ -159,6 +190,14 @@ def test_the_demo_prints_each_line_once_and_its_framed_banner_last(tmp_path, red
     assert demo.returncode == 0
     assert "Traceback" not in output and "ERROR" not in output
     assert "crm API stopped" in output and "newsletter API stopped" in output
+
+
+def test_the_demo_keeps_its_metrics_token_from_one_start_to_the_next(tmp_path):
+    token = demo_metrics_token(tmp_path)
+    assert len(token) >= 22 and token == demo_metrics_token(tmp_path)
+    assert (tmp_path / METRICS_TOKEN_FILE).stat().st_mode & 0o777 == 0o600
+    (tmp_path / METRICS_TOKEN_FILE).write_text("")  # a first start cut mid-write
+    assert demo_metrics_token(tmp_path) not in ("", token)
 
 
 def test_init_creates_the_key_unwarned_and_run_without_a_key_is_warned(tmp_path):

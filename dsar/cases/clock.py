@@ -4,14 +4,18 @@ date). The rules of the clock themselves are in :mod:`dsar.deadlines`."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 from flask import current_app
-from sqlalchemy import and_, exists
+from sqlalchemy import and_, exists, func, select
 
 from dsar import deadlines
+from dsar.extensions import db
 from dsar.models import CLOCK_RUNNING_STATUSES, Case, CaseStatus, ClockPause
 from dsar.models.types import utcnow
+
+#: "Due soon" on the dashboard and in the metrics: within this many days.
+DUE_SOON_DAYS = 7
 
 
 def today_in_paris() -> date:
@@ -57,3 +61,14 @@ def clock_running():
     waiting for an answer to a doubt about identity does not (docs/legal-rules.md D8)."""
     paused = exists().where(ClockPause.case_id == Case.id, ClockPause.ended_on.is_(None))
     return and_(Case.status.in_(CLOCK_RUNNING_STATUSES | {CaseStatus.NEEDS_INFO}), ~paused)
+
+
+def overdue_and_soon(today: date) -> tuple[int, int]:
+    """How many cases are past due, and how many fall due within a week: those waiting for
+    the requester included, paused or not (a pause for a doubt about identity is shown on
+    the row, with the date without it: docs/legal-rules.md D8)."""
+    open_cases = Case.status.in_(CLOCK_RUNNING_STATUSES | {CaseStatus.NEEDS_INFO})
+    overdue = db.session.scalar(select(func.count()).where(open_cases, Case.due_on < today))
+    soon = db.session.scalar(select(func.count()).where(
+        open_cases, Case.due_on >= today, Case.due_on <= today + timedelta(days=DUE_SOON_DAYS)))
+    return overdue, soon

@@ -34,14 +34,17 @@ def framed(lines: Sequence[str]) -> list[str]:
 
 
 def banner_lines(base_url: str, logins: Sequence[tuple[str, str, str]], people: int,
-                 showcase_email: str) -> list[str]:
-    """The banner's text: the three addresses, the staff logins (role, e-mail, password),
+                 showcase_email: str, metrics_token: str) -> list[str]:
+    """The banner's text: the addresses, how to read the metrics (a command with their
+    bearer token, on one line to paste whole), the staff logins (role, e-mail, password),
     what to try first and how to stop."""
     logins_width = max(len(email) for _, email, _ in logins)
     lines = ["dsar demo is running", "",
              f"Portal        {base_url}/",
              f"Back office   {base_url}/staff/",
              f"Mailbox       {base_url}/demo/mailbox  (every e-mail sent)",
+             f"Metrics       {base_url}/metrics  (Prometheus), read with:",
+             f"  curl --oauth2-bearer {metrics_token} {base_url}/metrics",
              "", "Staff logins (e-mail, password):"]
     lines += [f"  {role:6} {email.ljust(logins_width)}   {password}"
               for role, email, password in logins]

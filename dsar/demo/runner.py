@@ -28,6 +28,8 @@ DEMO_STAFF = (("dpo@demo.example", "DPO (démo)", "dpo"),
 DEMO_ORGANISATION = "Académie Horizon Formation (démo)"
 DEMO_REDIS_PORT = 6390
 DEMO_SEED = 2026
+#: Where the demo keeps the bearer token of its ``/metrics`` (made at its first start).
+METRICS_TOKEN_FILE = "demo-metrics-token"  # noqa: S105 -- a file name, not a token
 
 
 def _spawn(args: list[str], **options) -> subprocess.Popen:
@@ -120,6 +122,25 @@ def start_redis(directory: Path, port: int) -> tuple[subprocess.Popen, str]:
     process = _spawn([redis_bin, str(conf)], stdout=subprocess.DEVNULL)
     _wait_for_port("127.0.0.1", port, 10, process)
     return process, f"redis://:{password}@127.0.0.1:{port}/0"
+
+
+def demo_metrics_token(instance: Path) -> str:
+    """The bearer token of the demo's ``/metrics``: made at the first start (128 random
+    bits), kept in ``instance/demo-metrics-token`` (mode 0600) so that a Prometheus pointed
+    at the demo keeps scraping it after a restart."""
+    path = instance / METRICS_TOKEN_FILE
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        token = path.read_text().strip()
+        if token:
+            return token
+        path.unlink()  # empty: a first start stopped mid-write
+        return demo_metrics_token(instance)
+    token = secrets.token_urlsafe(16)
+    with os.fdopen(descriptor, "w") as out:
+        out.write(token + "\n")
+    return token
 
 
 def _reset_demo_staff() -> dict[str, str]:
@@ -235,6 +256,10 @@ def _run(app, instance: Path, processes: list[subprocess.Popen], env: dict, redi
     env["DSAR_SUPPRESSION_API_TOKEN"] = suppression_token
     env[SUPPRESSION_TOKEN_ENV] = suppression_token
     env[SUPPRESSION_URL_ENV] = f"{base_url}/api/suppression/check"
+    # Prometheus metrics behind a bearer token: the one configured, else the demo's own.
+    metrics_token = (env.get("DSAR_METRICS_TOKEN") or app.config.get("METRICS_TOKEN")
+                     or demo_metrics_token(instance))
+    env["DSAR_METRICS_TOKEN"] = metrics_token
     dsar = [sys.executable, "-m", "dsar"]
     _start_services(instance, env, processes)
     seed_sample_cases()
@@ -250,7 +275,8 @@ def _run(app, instance: Path, processes: list[subprocess.Popen], env: dict, redi
     wait_for_start_up(redis_connection(), worker, scheduler, processes)
     logins = [(role.upper() if role == "dpo" else role.capitalize(), email, passwords[email])
               for email, _, role in DEMO_STAFF]
-    print_banner(banner_lines(base_url, logins, people, SHOWCASE["A"]["email"]))
+    print_banner(banner_lines(base_url, logins, people, SHOWCASE["A"]["email"],
+                              metrics_token))
     _supervise(processes)
 
 

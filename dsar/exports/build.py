@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import time
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -81,6 +82,7 @@ def build_package(case_id: int, *, actor_id: str | None = None) -> str:
     if latest is not None and latest.results_digest == digest:
         return "already-built"
     scope = package_scope(case)
+    started = time.monotonic()
     content = build_content(case, scope=scope)
     extra = [report_member(content)] if scope == "access" else []
     with storage.writer() as out:
@@ -89,7 +91,8 @@ def build_package(case_id: int, *, actor_id: str | None = None) -> str:
     package = ExportPackage(case_id=case_id, status=PackageStatus.READY, blob_id=blob.blob_id,
                             size=blob.size, sha256=blob.sha256, results_digest=digest,
                             record_count=manifest.records, file_count=len(manifest.files) + 1,
-                            scope=scope, redaction_count=len(content.limitations.redactions))
+                            scope=scope, redaction_count=len(content.limitations.redactions),
+                            build_seconds=round(time.monotonic() - started, 3))
     stale = _replace_ready_package(case_id, digest, package)
     if stale is None:
         db.session.rollback()

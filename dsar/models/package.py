@@ -6,7 +6,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, text
+from sqlalchemy import Float, ForeignKey, Index, Integer, LargeBinary, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from dsar.extensions import db
@@ -68,7 +68,10 @@ class ExportPackage(db.Model):
     scope: Mapped[str] = mapped_column(String(20), default=PackageScope.ACCESS.value)
     #: Pieces of other people's data masked in it (reported to the person).
     redaction_count: Mapped[int] = mapped_column(Integer, default=0)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    #: Seconds the build took, from reading the results to the stored ZIP (the metrics'
+    #: build durations); None for packages built before it was recorded.
+    build_seconds: Mapped[float | None] = mapped_column(Float)
     released_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     released_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
     #: The end of the download period (``EXPORT_DAYS`` after release); the purge job deletes

@@ -19,7 +19,13 @@ from flask_login import current_user
 from sqlalchemy import bindparam, func, or_, select, tuple_
 from sqlalchemy.orm.attributes import set_committed_value
 
-from dsar.cases.clock import case_deadlines, open_pause, today_in_paris
+from dsar.cases.clock import (
+    DUE_SOON_DAYS,
+    case_deadlines,
+    open_pause,
+    overdue_and_soon,
+    today_in_paris,
+)
 from dsar.cases.details import CHANNEL_LABELS
 from dsar.cases.permissions import Action
 from dsar.cases.staff_actions import assignable_staff
@@ -28,7 +34,6 @@ from dsar.core.tokens import normalise_reference
 from dsar.delivery.partial import to_follow_up
 from dsar.extensions import db
 from dsar.models import (
-    CLOCK_RUNNING_STATUSES,
     CLOSED_STATUSES,
     STANDING_STATUSES,
     Case,
@@ -42,7 +47,6 @@ from dsar.staff.blueprint import bp
 
 #: The cases waiting for work; a standing record (post-mortem directives) has its own list.
 OPEN_STATUSES = [s for s in CaseStatus if s not in CLOSED_STATUSES and s not in STANDING_STATUSES]
-DUE_SOON_DAYS = 7
 
 #: The session key of this browser's searches, ``{id: query}``, and how many it keeps.
 SEARCHES_KEY = "dashboard_searches"
@@ -184,17 +188,6 @@ def status_counts() -> dict[CaseStatus, int]:
         .group_by(Case.status)
     ).all()
     return {CaseStatus(status): count for status, count in rows}
-
-
-def overdue_and_soon(today: date) -> tuple[int, int]:
-    """How many cases are past due, and how many fall due within a week: those waiting for
-    the requester included, paused or not (a pause for a doubt about identity is shown on
-    the row, with the date without it: docs/legal-rules.md D8)."""
-    open_cases = Case.status.in_(CLOCK_RUNNING_STATUSES | {CaseStatus.NEEDS_INFO})
-    overdue = db.session.scalar(select(func.count()).where(open_cases, Case.due_on < today))
-    soon = db.session.scalar(select(func.count()).where(
-        open_cases, Case.due_on >= today, Case.due_on <= today + timedelta(days=DUE_SOON_DAYS)))
-    return overdue, soon
 
 
 def pause_view(case: Case) -> tuple[date, date, date] | None:
