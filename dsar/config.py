@@ -212,8 +212,10 @@ def set_secret_key(app: Flask) -> None:
             app.logger.warning("no master key yet: run `dsar init`")
 
 
-#: The ``dsar`` commands that create the master key themselves, right after the app is made.
-KEY_CREATING_COMMANDS = frozenset({"init", "demo"})
+#: The ``dsar`` commands that create the master key themselves, right after the app is made
+#: (``restore`` brings the archive's, or is given the key apart: ``dsar init`` would make a
+#: new one that opens nothing).
+KEY_CREATING_COMMANDS = frozenset({"init", "demo", "restore"})
 
 
 def _command_creates_key() -> bool:
