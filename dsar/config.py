@@ -10,7 +10,7 @@ from pathlib import Path
 
 from flask import Flask
 
-from dsar.core.blob_backends import storage_dir_of
+from dsar.core.blob_backends import check_storage_url, storage_dir_of
 from dsar.core.keys import MissingKeyError, derived_key
 
 #: Settings every deployment gets unless a later layer overrides them.
@@ -184,12 +184,19 @@ def load_config(app: Flask, test_config: dict | None) -> None:
     app.config["SQLALCHEMY_DATABASE_URI"] = app.config["DATABASE_URL"]
     if not app.config["MASTER_KEY_FILE"]:
         app.config["MASTER_KEY_FILE"] = str(instance / "dsar.key")
+    check_storage_url(app.config["STORAGE_URL"], app.config["DATABASE_URL"])
     app.config["STORAGE_DIR"] = (storage_dir_of(app.config["STORAGE_URL"])
                                  or app.config["STORAGE_DIR"] or str(instance / "storage"))
     if app.config["SESSION_COOKIE_SECURE"] is None:
         app.config["SESSION_COOKIE_SECURE"] = str(app.config["BASE_URL"]).startswith("https://")
     app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(
         minutes=int(app.config["STAFF_SESSION_MINUTES"]))
+    if str(app.config["DATABASE_URL"]).startswith("postgresql"):
+        # An unreachable database fails in seconds, not after the system's TCP timeout: a
+        # request, a job or /readyz never hangs on it for minutes.
+        options = app.config["SQLALCHEMY_ENGINE_OPTIONS"] = dict(
+            app.config["SQLALCHEMY_ENGINE_OPTIONS"])
+        options["connect_args"] = {"connect_timeout": 10, **options.get("connect_args", {})}
     app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["REDIS_URL"])
     if app.config.get("REDIS_CA_FILE"):
         # The rate limits live in the same Redis: without the private CA they could not reach

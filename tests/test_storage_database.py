@@ -130,6 +130,32 @@ def test_streaming_a_large_blob_keeps_memory_flat(db_app):
     assert peak < 8 * 1024 * 1024, f"peak {peak / 1e6:.1f} MB for a {size / 1e6:.0f} MB blob"
 
 
+@needs_postgres
+def test_every_connection_a_blob_takes_goes_back_to_the_pool(db_app):
+    with db_app.app_context():
+        pool = db.engine.pool
+        before = pool.checkedout()
+        blob = storage.put(b"x" * 10)
+        storage.get(blob.blob_id)
+        with storage.writer() as out:
+            out.write(os.urandom(CHUNK_BYTES + 1))
+        with storage.reader(out.blob_id) as stream:
+            stream.read(10)  # closed before its end
+        abandoned = storage.writer()
+        abandoned.write(b"half")
+        abandoned.close()  # discarded
+        storage.check_writable()
+        storage.delete(blob.blob_id)
+        assert pool.checkedout() == before
+
+
+def test_the_database_backend_is_refused_at_start_on_sqlite(tmp_path):
+    with pytest.raises(StorageConfigError, match="needs PostgreSQL"):
+        create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'x.sqlite3'}",
+                    "STORAGE_URL": "database:", "MASTER_KEY_FILE": str(tmp_path / "k"),
+                    "SECRET_KEY": "test"})
+
+
 def test_the_database_backend_is_refused_on_sqlite(app, tmp_path):
     if POSTGRES:
         pytest.skip("the suite runs on PostgreSQL")

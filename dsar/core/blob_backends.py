@@ -12,7 +12,8 @@ written is invisible (to every process) until its commit, and a discarded one le
   reaches it. Blobs are cut into rows of ``blob_chunks`` of at most :data:`CHUNK_BYTES`, written
   in one transaction of a connection of their own (so a blob commits on its own, exactly like a
   file's rename, whatever the request's transaction does) and read back one row at a time, so
-  memory stays flat whatever the size.
+  memory stays flat whatever the size. That transaction stays open while the blob is written:
+  seconds for the largest answer package, never longer than a job's time limit.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from flask import Flask, current_app
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, insert, make_url, select
 from sqlalchemy.engine import Connection
 
 #: Plaintext-free bytes per row of ``blob_chunks``: large enough that a 100 MB package is a
@@ -53,6 +54,8 @@ class BlobSink:
 
 
 class _FileSink(BlobSink):
+    """A file written under a temporary name, renamed into place by :meth:`commit`."""
+
     def __init__(self, target: Path):
         self._target = target
         self._tmp = target.with_name(target.name + ".tmp")
@@ -61,9 +64,12 @@ class _FileSink(BlobSink):
         self._file = os.fdopen(fd, "wb")
 
     def write(self, data: bytes) -> None:
+        """Append ``data``."""
         self._file.write(data)
 
     def commit(self) -> None:
+        """Flush to disk, rename into place, and flush the folder (the rename survives a
+        power cut)."""
         try:
             self._file.flush()
             os.fsync(self._file.fileno())
@@ -80,6 +86,7 @@ class _FileSink(BlobSink):
             raise
 
     def discard(self) -> None:
+        """Close and remove the temporary file."""
         self._file.close()
         self._tmp.unlink(missing_ok=True)
 
@@ -144,6 +151,7 @@ class _RowSink(BlobSink):
         self._pending, self._seq = bytearray(), 0
 
     def write(self, data: bytes) -> None:
+        """Append ``data``; every full chunk is inserted at once (invisible until commit)."""
         self._pending += data
         while len(self._pending) >= CHUNK_BYTES:
             self._flush(CHUNK_BYTES)
@@ -155,6 +163,7 @@ class _RowSink(BlobSink):
         self._seq += 1
 
     def commit(self) -> None:
+        """Insert the last chunk and commit: every row appears at once."""
         try:
             if self._pending or self._seq == 0:  # an empty blob is one empty row
                 self._flush(len(self._pending))
@@ -165,6 +174,7 @@ class _RowSink(BlobSink):
         self._conn.close()
 
     def discard(self) -> None:
+        """Roll back (no row was ever visible) and hand the connection back."""
         if self._transaction.is_active:
             self._transaction.rollback()
         self._conn.close()
@@ -179,9 +189,11 @@ class _RowStream(io.RawIOBase):
         self._seq, self._chunk, self._pos = 0, b"", 0
 
     def readable(self) -> bool:
+        """Always True."""
         return True
 
     def readinto(self, buffer) -> int:
+        """Fill ``buffer`` from the current row, fetching the next when it is used up."""
         while self._pos >= len(self._chunk):
             if self._seq >= self._count:
                 return 0
@@ -207,7 +219,12 @@ class DatabaseBackend:
 
     def create(self, name: str) -> BlobSink:
         """A new blob called ``name``, written in a transaction of its own."""
-        return _RowSink(self._engine.connect(), name)
+        connection = self._engine.connect()
+        try:
+            return _RowSink(connection, name)
+        except BaseException:
+            connection.close()
+            raise
 
     def chunk(self, name: str, seq: int) -> bytes:
         """Row ``seq`` of the blob (FileNotFoundError if it went away while being read)."""
@@ -287,6 +304,19 @@ def current_backend():
     if found is None:
         found = app.extensions["dsar_blob_backend"] = make_backend(app)
     return found
+
+
+def check_storage_url(url: str | None, database_url: str) -> None:
+    """Refuse, at start-up, a ``STORAGE_URL`` this deployment cannot use: malformed, or
+    ``database:`` over a database other than PostgreSQL (SQLite has a single writer, which a
+    blob's own transaction would wait on while the request holds it)."""
+    storage_dir_of(url)
+    if url and urlsplit(url).scheme == "database":
+        backend_name = make_url(database_url).get_backend_name()
+        if backend_name != "postgresql":
+            raise StorageConfigError(
+                f"STORAGE_URL database: needs PostgreSQL (DATABASE_URL is {backend_name}); "
+                "keep the default local folder with SQLite")
 
 
 def make_backend(app: Flask):

@@ -113,8 +113,9 @@ def check_writable() -> None:
     except StorageConfigError as exc:
         raise BlobError(str(exc)) from None
     except Exception as exc:  # OSError, a database error: say which, without the details
+        first_line = (str(exc).strip().splitlines() or [""])[0]  # not a database's whole report
         raise BlobError(f"cannot store a blob in {backend().describe()} "
-                        f"({type(exc).__name__}: {exc})") from None
+                        f"({type(exc).__name__}: {first_line})") from None
 
 
 def get(blob_id: str) -> bytes:
