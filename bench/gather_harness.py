@@ -53,7 +53,8 @@ def ensure_database(admin_url: str, name: str, *, fresh: bool = False) -> str:
 
 
 @contextmanager
-def redis_server(workdir: Path):
+def redis_process(workdir: Path):
+    """A redis-server of the run's own, no persistence: yields (its URL, its process id)."""
     port = free_port()
     process = subprocess.Popen(
         [shutil.which("redis-server") or "redis-server", "--port", str(port), "--bind",
@@ -61,10 +62,17 @@ def redis_server(workdir: Path):
         stdout=subprocess.DEVNULL)
     try:
         wait_for_port(port, process)
-        yield f"redis://127.0.0.1:{port}/0"
+        yield f"redis://127.0.0.1:{port}/0", process.pid
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+@contextmanager
+def redis_server(workdir: Path):
+    """A redis-server of the run's own, no persistence: yields its URL."""
+    with redis_process(workdir) as (url, _pid):
+        yield url
 
 
 def dsar_env(instance: Path, database_url: str, redis_url: str, **extra: str) -> dict[str, str]:

@@ -56,6 +56,7 @@ from bench.gather_harness import (  # noqa: E402
     dsar_env,
     ensure_database,
     percentile,
+    redis_process,
     workers,
 )
 from bench.gather_measure import install_triggers, make_cases, plain_url, staff_user  # noqa: E402
@@ -65,7 +66,6 @@ from bench.scale_support import (  # noqa: E402
     Sampler,
     Window,
     drive,
-    redis_server,
     steady_window,
     wait_for_workers,
 )
@@ -156,7 +156,7 @@ def run(count: int, args, org_url: str, emails: list[str]) -> Result:
     extra = {"BENCH_ORG_URL": org_url}
     if args.storage == "database":
         extra["DSAR_STORAGE_URL"] = "database:"
-    with redis_server(instance) as (redis_url, redis_pid):
+    with redis_process(instance) as (redis_url, redis_pid):
         env = dsar_env(instance, database_url, redis_url, **extra)
         os.environ.update(env)
         dsar_init(env)

@@ -14,18 +14,14 @@ from __future__ import annotations
 
 import os
 import queue
-import shutil
-import subprocess
 import threading
 import time
 from collections import Counter
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
 
-from bench.gather_harness import free_port, wait_for_port
 from bench.gather_measure import CHANNEL, plain_url, start
 
 #: Process titles of PostgreSQL's own processes (first word after the cluster's name).
@@ -34,20 +30,6 @@ PG_BACKGROUND = {"checkpointer", "background", "walwriter", "autovacuum", "logic
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
-@contextmanager
-def redis_server(workdir: Path):
-    """A redis-server of the run's own, no persistence: yields (its URL, its process id)."""
-    port = free_port()
-    process = subprocess.Popen(
-        [shutil.which("redis-server") or "redis-server", "--port", str(port), "--bind",
-         "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(workdir)],
-        stdout=subprocess.DEVNULL)
-    try:
-        wait_for_port(port, process)
-        yield f"redis://127.0.0.1:{port}/0", process.pid
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def wait_for_workers(redis_url: str, count: int, seconds: float = 60) -> None:
