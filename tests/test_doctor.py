@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -16,9 +17,11 @@ import pytest
 from redis import Redis
 
 from dsar import create_app
-from dsar.ops.doctor import check_smtp
+from dsar.ops.checks import check_storage
+from dsar.ops.doctor import check_redis_password, check_smtp
 from dsar.pipeline import QUEUES
 from tests.support.app import app_config, dispose
+from tests.support.backup_world import restore_database
 from tests.support.fault_harness import Processes, wait_for
 from tests.support.gathering import SHOP_SOURCE, build_databases, write_config
 from tests.support.ops_env import dsar_env
@@ -97,9 +100,10 @@ def test_a_good_deployment_passes_every_check(app, database_url, key_file, pki, 
 
 
 def test_a_bad_deployment_is_told_each_fault(key_file, smtp_server, tmp_path):
-    """http, SQLite a migration behind, the key readable by all and inside the storage, a
-    Redis without a password, SMTP in clear, no worker, no scheduler: each fault on its own
-    line, in plain words, and the exit status says the deployment is not ready."""
+    """http, SQLite a migration behind, the key readable by all and inside the storage, no
+    worker, no scheduler: each fault on its own line, in plain words, and the exit status says
+    the deployment is not ready. A Redis without a password and SMTP in clear, both on this
+    machine (loopback), are warnings saying what to check."""
     from flask_migrate import upgrade
 
     storage = tmp_path / "storage"
@@ -128,8 +132,10 @@ def test_a_bad_deployment_is_told_each_fault(key_file, smtp_server, tmp_path):
         "database": ("FAULT", "SQLite answers, but it is the demo's database"),
         "migrations": ("FAULT", f"schema at {older_revision()}, behind this version's"),
         "redis": ("OK", f"Redis at 127.0.0.1:{port}/0 answers"),
-        "redis password": ("FAULT", f"Redis at 127.0.0.1:{port}/0 answers without a password"),
-        "smtp": ("FAULT", f"SMTP to 127.0.0.1:{smtp_server.port} without TLS"),
+        "redis password": ("WARN", f"Redis at 127.0.0.1:{port}/0 answers without a password; "
+                                   "reached over loopback"),
+        "smtp": ("WARN", f"SMTP to 127.0.0.1:{smtp_server.port} without TLS: a relay on this "
+                         "machine answers"),
         "master key": ("FAULT", f"{exposed_key}: its mode is 0644, other accounts on this "
                                 "machine can read it"),
         "storage": ("OK", f"writable (local folder {storage})"),
@@ -142,7 +148,9 @@ def test_a_bad_deployment_is_told_each_fault(key_file, smtp_server, tmp_path):
     for name, (word, start) in expected.items():
         assert lines[name][0] == word and lines[name][1].startswith(start), (name, output)
     assert "inside the storage folder" in lines["master key"][1]
-    assert "12 of 16 checks failed, 1 warning: this deployment is not ready" in output
+    assert "requirepass" in lines["redis password"][1]
+    assert "smtp_tls_security_level" in lines["smtp"][1]
+    assert "10 of 16 checks failed, 3 warnings: this deployment is not ready" in output
 
 
 def test_the_doctor_says_its_findings_as_json(key_file, smtp_server, redis_url, tmp_path):
@@ -194,6 +202,92 @@ def test_an_smtp_certificate_not_trusted_is_a_fault(pki, tmp_path):
     assert "SMTP_CA_FILE" in refused.message
     assert (trusted.status, trusted.message) == (
         "ok", f"implicit TLS to 127.0.0.1:{smtp.port}, certificate verified")
+
+
+def test_smtp_in_clear_is_a_fault_unless_to_a_relay_on_this_machine(smtp_server):
+    """Without TLS: a fault to another host (the e-mails would cross the network in clear);
+    a warning to a relay answering on loopback; a fault if nothing answers there."""
+    plain = {"SMTP_PORT": smtp_server.port, "SMTP_TIMEOUT": 5}
+    remote = check_smtp({**plain, "SMTP_HOST": "smtp.example.org"})
+    assert remote.status == "fault"
+    assert remote.message.startswith(f"SMTP to smtp.example.org:{smtp_server.port} without TLS")
+    for host in ("127.0.0.1", "localhost"):
+        local = check_smtp({**plain, "SMTP_HOST": host})
+        assert local.status == "warn", local
+        assert "loopback traffic does not cross the network" in local.message
+    nothing = check_smtp({**plain, "SMTP_HOST": "127.0.0.1", "SMTP_PORT": free_port()})
+    assert nothing.status == "fault"
+    assert nothing.message.startswith("cannot talk with the relay at 127.0.0.1:")
+
+
+def an_address_of_this_machine() -> str | None:
+    """An IPv4 address of this machine that is not loopback (None if it has none): the one
+    its default route leaves from (a UDP "connection" sends nothing)."""
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        probe.connect(("192.0.2.1", 9))
+        address = probe.getsockname()[0]
+    except OSError:
+        return None
+    finally:
+        probe.close()
+    return None if address.startswith("127.") else address
+
+
+def redis_password_line(redis_url, database_url, key_file, smtp_server, tmp_path):
+    """``dsar doctor``'s "redis password" line for an app whose REDIS_URL is ``redis_url``
+    (the rate limits kept in memory: their library spells a unix socket ``redis+unix://``)."""
+    app = create_app({**app_config(database_url, redis_url, key_file, tmp_path / "storage",
+                                   smtp_server.port), "RATELIMIT_STORAGE_URI": "memory://"})
+    try:
+        with app.app_context():
+            return check_redis_password()
+    finally:
+        dispose(app)
+
+
+def test_redis_without_a_password_is_a_fault_unless_on_this_machine(database_url, key_file,
+                                                                    smtp_server, tmp_path):
+    """A Redis without a password over a unix socket: a warning (only this machine's accounts
+    reach it). The same Redis reached at one of the machine's network addresses: a fault."""
+    sock = tmp_path / "r" / "redis.sock"
+    with redis_server(tmp_path / "r", f"port 0\nunixsocket {sock}\nunixsocketperm 700\n",
+                      Redis(unix_socket_path=str(sock))):
+        local = redis_password_line(f"unix://{sock}?db=0", database_url, key_file,
+                                    smtp_server, tmp_path)
+    assert local.status == "warn", local
+    assert local.message.startswith(f"Redis at {sock} answers without a password; reached "
+                                    "over a unix socket")
+    address = an_address_of_this_machine()
+    if address is None:
+        pytest.skip("this machine has no address but loopback")
+    port = free_port()
+    with redis_server(tmp_path / "n", f"port {port}\nbind {address}\nprotected-mode no\n",
+                      Redis(host=address, port=port)):
+        remote = redis_password_line(f"redis://{address}:{port}/0", database_url, key_file,
+                                     smtp_server, tmp_path)
+    assert remote.status == "fault", remote
+    assert remote.message.startswith(f"Redis at {address}:{port}/0 answers without a password:")
+
+
+@pytest.mark.skipif(not os.environ.get("DSAR_TEST_DATABASE_URL", "").startswith("postgresql"),
+                    reason="blobs in the database need PostgreSQL (DSAR_TEST_DATABASE_URL)")
+def test_the_storage_fault_is_said_in_one_line(database_url, key_file, smtp_server, redis_url,
+                                               tmp_path):
+    """Blobs kept in a database that has no ``blob_chunks`` table (not migrated): the storage
+    line says so in one line, without the SQL statement the driver's report carries."""
+    with restore_database(database_url, tmp_path) as empty:
+        app = create_app({**app_config(empty, redis_url, key_file, tmp_path / "storage",
+                                       smtp_server.port), "STORAGE_URL": "database:"})
+        try:
+            with app.app_context():
+                line = check_storage()
+        finally:
+            dispose(app)
+    assert line.status == "fault"
+    assert line.message.startswith("cannot keep a blob: "), line.message
+    assert "blob_chunks" in line.message
+    assert "\n" not in line.message and "[SQL" not in line.message, line.message
 
 
 def older_revision() -> str:

@@ -5,13 +5,18 @@ person, nor a password."""
 from __future__ import annotations
 
 import json
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
 from dsar import create_app
+from dsar.ops import health
+from dsar.ops.checks import PROBE_TIMEOUT
 from dsar.pipeline import QUEUES
 from tests.support.app import app_config, dispose
+from tests.support.black_hole import black_hole
 from tests.support.fault_harness import Processes, wait_for
 from tests.support.forms import access_form, post_form
 from tests.support.ops_env import dsar_env
@@ -27,6 +32,13 @@ def readiness(client) -> tuple[int, dict]:
     response = client.get("/readyz")
     assert response.mimetype == "application/json"
     return response.status_code, response.get_json()
+
+
+def timed_readiness(client) -> tuple[float, int, dict]:
+    """How many seconds ``/readyz`` took to answer, its status code and body."""
+    started = time.monotonic()
+    status, body = readiness(client)
+    return time.monotonic() - started, status, body
 
 
 def assert_plain(body: dict) -> None:
@@ -140,3 +152,74 @@ def test_the_storage_is_probed_for_real(app, client, tmp_path):
     status, body = readiness(client)
     assert status == 503
     assert body["checks"]["storage"] == "fault: the storage cannot keep a blob"
+
+
+def test_readyz_answers_within_seconds_when_postgresql_never_answers(redis_url, key_file,
+                                                                      smtp_server, tmp_path):
+    """PostgreSQL's host accepts connections but never answers (hung, or a firewall swallowing
+    its replies): /readyz says so within seconds, rather than holding a web worker for the
+    minutes of a TCP timeout."""
+    with black_hole() as port:
+        app = create_app(app_config(f"postgresql+psycopg://dsar:dsar@127.0.0.1:{port}/dsar",
+                                    redis_url, key_file, tmp_path / "storage",
+                                    smtp_server.port))
+        try:
+            seconds, status, body = timed_readiness(app.test_client())
+        finally:
+            dispose(app)
+    assert seconds < PROBE_TIMEOUT + 1.5, seconds
+    assert status == 503 and body["checks"]["database"] == "fault: the database does not answer"
+    assert body["checks"]["redis"] == "ok"
+    assert_plain(body)
+
+
+def test_readyz_answers_within_seconds_when_redis_never_answers(database_url, key_file,
+                                                                 smtp_server, tmp_path, app):
+    """The same for Redis: its probe neither waits for the app's long timeouts nor retries."""
+    with black_hole() as port:
+        hung = create_app(app_config(database_url, f"redis://127.0.0.1:{port}/0", key_file,
+                                     tmp_path / "storage", smtp_server.port))
+        try:
+            seconds, status, body = timed_readiness(hung.test_client())
+        finally:
+            dispose(hung)
+    assert seconds < PROBE_TIMEOUT + 1.5, seconds
+    assert status == 503 and body["checks"]["redis"] == "fault: Redis does not answer"
+    assert body["checks"]["database"] == "ok"
+    assert_plain(body)
+
+
+def test_requests_do_not_queue_behind_a_probe_that_hangs(redis_url, key_file, smtp_server,
+                                                         tmp_path, monkeypatch):
+    """While one request probes a database that never answers, the others are not held
+    behind it: they answer within a second and a half, ``checking`` before any probe
+    finished, then the last result."""
+    with black_hole() as port:
+        app = create_app(app_config(f"postgresql+psycopg://dsar:dsar@127.0.0.1:{port}/dsar",
+                                    redis_url, key_file, tmp_path / "storage",
+                                    smtp_server.port))
+        probing = app.extensions["dsar_readiness"]._lock
+        answers: list = []
+        try:
+            first = threading.Thread(target=lambda: answers.append(
+                readiness(app.test_client())))
+            first.start()
+            wait_for(probing.locked, 5, "the first probe to start", interval=0.01)
+            seconds, status, body = timed_readiness(app.test_client())
+            assert seconds < 1.5, seconds
+            assert (status, body) == (503, {"status": "checking", "checks": {}})
+            first.join(15)
+            assert answers and answers[0][0] == 503
+            # Every request probes again now (no cache): one arriving meanwhile gets the last
+            # result at once.
+            monkeypatch.setattr(health, "CACHE_SECONDS", 0.0)
+            second = threading.Thread(target=lambda: readiness(app.test_client()))
+            second.start()
+            wait_for(probing.locked, 5, "the second probe to start", interval=0.01)
+            seconds, status, body = timed_readiness(app.test_client())
+            second.join(15)
+        finally:
+            dispose(app)
+    assert seconds < 1.5, seconds
+    assert status == 503 and body == answers[0][1]
+    assert body["checks"]["database"] == "fault: the database does not answer"

@@ -28,6 +28,7 @@ from dsar.models import (
 from dsar.models.types import utcnow
 from dsar.ops.metrics_collect import OPEN_STATUSES
 from dsar.pipeline import QUEUES, get_queue
+from dsar.pipeline.queues import redis_connection
 from tests.support.app import app_config, dispose
 from tests.support.casework import set_today
 from tests.support.fault_harness import Processes, wait_for
@@ -84,25 +85,29 @@ def test_a_missing_or_wrong_token_is_refused(with_token, client):
                       ).status_code == 200
 
 
+def person_case(app, name: str, status: CaseStatus, kind: CaseKind, received_on: date):
+    """A case of ``kind`` received on ``received_on``, now at ``status``, from
+    ``<name>.person@example.fr``."""
+    return make_case(app, status=status, kind=kind, received_on=received_on,
+                     email=f"{name}.person@example.fr")
+
+
 def test_cases_jobs_searches_and_emails_are_counted_without_personal_data(
         with_token, client, run_jobs, smtp_server):
     app = with_token
     set_today(app, "2025-04-08")
     # Due 2025-04-07: overdue. Due 2025-04-14: within 7 days. The others later, or closed.
-    overdue = make_case(app, status=CaseStatus.CONFIRMED, kind=CaseKind.ACCESS,
-                        received_on=date(2025, 3, 5), email="overdue.person@example.fr")
-    soon = make_case(app, status=CaseStatus.VERIFIED, kind=CaseKind.ERASURE,
-                     received_on=date(2025, 3, 12), email="soon.person@example.fr")
-    searched = make_case(app, status=CaseStatus.IN_PROGRESS, kind=CaseKind.PORTABILITY,
-                         received_on=date(2025, 4, 1), email="searched.person@example.fr")
-    new = make_case(app, status=CaseStatus.SUBMITTED, kind=CaseKind.ACCESS,
-                    received_on=date(2025, 4, 7), email="new.person@example.fr")
-    closed = make_case(app, status=CaseStatus.WITHDRAWN, kind=CaseKind.ACCESS,
-                       received_on=date(2025, 3, 1), email="closed.person@example.fr")
-    # Due 2025-04-03, its clock paused since for a doubt about identity: overdue all the same,
-    # as the dashboard counts it (the pause shows on its row).
-    paused = make_case(app, status=CaseStatus.CONFIRMED, kind=CaseKind.ACCESS,
-                       received_on=date(2025, 3, 3), email="paused.person@example.fr")
+    # "paused": due 2025-04-03, its clock paused since for a doubt about identity: overdue
+    # on the dashboard all the same (the pause shows on its row), but not late.
+    cases = {name: person_case(app, name, status, kind, received_on)
+             for name, status, kind, received_on in (
+                 ("overdue", CaseStatus.CONFIRMED, CaseKind.ACCESS, date(2025, 3, 5)),
+                 ("soon", CaseStatus.VERIFIED, CaseKind.ERASURE, date(2025, 3, 12)),
+                 ("searched", CaseStatus.IN_PROGRESS, CaseKind.PORTABILITY, date(2025, 4, 1)),
+                 ("new", CaseStatus.SUBMITTED, CaseKind.ACCESS, date(2025, 4, 7)),
+                 ("closed", CaseStatus.WITHDRAWN, CaseKind.ACCESS, date(2025, 3, 1)),
+                 ("paused", CaseStatus.CONFIRMED, CaseKind.ACCESS, date(2025, 3, 3)))}
+    paused, searched, soon = cases["paused"], cases["searched"], cases["soon"]
     agent = make_staff(app, "agent")
     with app.app_context():
         ask_info(db.session.get(Case, paused.id), db.session.get(StaffUser, agent.id),
@@ -145,7 +150,11 @@ def test_cases_jobs_searches_and_emails_are_counted_without_personal_data(
                           ("submitted", "rectification"): 1})
     assert {(dict(labels)["status"], dict(labels)["kind"]): v
             for labels, v in series(samples, "dsar_cases_open").items()} == expected_open
-    assert value(samples, "dsar_cases_overdue") == 2
+    assert value(samples, "dsar_cases_overdue") == 2  # as the dashboard counts them
+    assert value(samples, "dsar_cases_overdue_paused") == 1
+    # The alert of docs/metrics.md: the late cases, the paused one left out.
+    assert value(samples, "dsar_cases_overdue") - value(samples, "dsar_cases_overdue_paused") \
+        == 1
     assert value(samples, "dsar_cases_due_soon") == 1
 
     for queue in QUEUES:
@@ -178,7 +187,7 @@ def test_cases_jobs_searches_and_emails_are_counted_without_personal_data(
     # Nothing about a person: no reference, no address, no name.
     text = client.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"}
                       ).get_data(as_text=True)
-    for case in (overdue, soon, searched, new, closed, postal, paused):
+    for case in (*cases.values(), postal):
         assert case.reference not in text
         if case.requester_email:
             assert case.requester_email not in text
@@ -187,20 +196,15 @@ def test_cases_jobs_searches_and_emails_are_counted_without_personal_data(
 
 def test_package_builds_of_the_last_day_are_counted(with_token, client):
     case = make_case(with_token, status=CaseStatus.REVIEW)
-    measured = hasattr(ExportPackage, "build_seconds")
     with with_token.app_context():
         for hours_ago, seconds in ((1, 3.0), (2, 40.0), (30, 1.0)):
-            package = ExportPackage(case_id=case.id, status=PackageStatus.EXPIRED,
-                                    sha256="0" * 64, results_digest="0" * 64, scope="access",
-                                    created_at=utcnow() - timedelta(hours=hours_ago))
-            if measured:
-                package.build_seconds = seconds
-            db.session.add(package)
+            db.session.add(ExportPackage(
+                case_id=case.id, status=PackageStatus.EXPIRED, sha256="0" * 64,
+                results_digest="0" * 64, scope="access", build_seconds=seconds,
+                created_at=utcnow() - timedelta(hours=hours_ago)))
         db.session.commit()
     samples = scrape(client)
     assert value(samples, "dsar_packages_built", scope="access") == 2
-    if not measured:
-        pytest.skip("export_packages.build_seconds is not in the schema yet: no durations")
     bucket = "dsar_build_duration_seconds_bucket"
     assert [value(samples, bucket, scope="access", le=le)
             for le in ("2.5", "5.0", "30.0", "60.0", "+Inf")] == [0, 1, 1, 2, 2]
@@ -261,3 +265,22 @@ def test_scrapes_are_never_rate_limited(database_url, redis_url, key_file, smtp_
             assert value(scrape(client), "dsar_database_up") == 1
     finally:
         dispose(limited)
+
+
+def test_a_value_that_cannot_be_read_leaves_the_rest_of_the_scrape(with_token, client):
+    """A worker registered with a heartbeat in a format this version cannot read (another
+    RQ's, a hand-made key): the Redis part says it failed (``dsar_redis_up`` 0), the scrape
+    still answers 200 with the database's metrics."""
+    with with_token.app_context():
+        connection = redis_connection()
+    connection.hset("rq:worker:odd", "last_heartbeat", "last Tuesday")
+    connection.sadd("rq:workers:mail", "rq:worker:odd")
+    try:
+        samples = scrape(client)
+    finally:
+        connection.srem("rq:workers:mail", "rq:worker:odd")
+        connection.delete("rq:worker:odd")
+    assert value(samples, "dsar_redis_up") == 0
+    assert not series(samples, "dsar_workers")
+    assert value(samples, "dsar_database_up") == 1
+    assert value(samples, "dsar_cases_overdue") == 0

@@ -1,8 +1,11 @@
 """The checks ``/readyz`` and ``dsar doctor`` share: the database answers, Redis answers, the
 storage keeps a blob, each queue has a worker seen within a minute, the scheduler is alive.
 
-Each check runs in an application context and returns a :class:`CheckResult` in plain words.
-A message never carries a password: whatever a library says is passed through
+Each check runs in an application context and returns a :class:`CheckResult` in plain words,
+within a few seconds whatever the network does: the database and Redis are probed on
+connections of their own that give up after :data:`PROBE_TIMEOUT` seconds (the app's own may
+wait far longer for a host that never answers, and are not retried here). A message never
+carries a password: whatever a library says is passed through
 :func:`scrub`, which removes the configured passwords and the credentials of any URL.
 """
 
@@ -15,12 +18,20 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import unquote, urlsplit
 
 from flask import current_app
-from redis import Redis
+from redis import ConnectionPool, Redis
+from redis.backoff import NoBackoff
 from redis.exceptions import AuthenticationError, RedisError
-from sqlalchemy import text
+from redis.retry import Retry
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.pool import NullPool
 
 OK, WARN, FAULT = "ok", "warn", "fault"
 
+#: Seconds a probe of the database or Redis waits for an answer (to connect, then to each
+#: reply) before calling it down: a host that accepts connections but never answers must not
+#: hold a web worker for the minutes of a TCP timeout.
+PROBE_TIMEOUT = 3
 #: A queue is served when one of its workers beat within this long (workers beat every
 #: WORKER_HEARTBEAT_SECONDS, 5 s by default).
 WORKER_SEEN_SECONDS = 60
@@ -91,13 +102,20 @@ def scrub(message: str, config: Mapping | None = None) -> str:
     return message
 
 
-def reason(exc: BaseException) -> str:
-    """An exception in a few words: its class and first line, secrets removed. A database
-    error speaks through the driver's exception it wraps (its first line names the fault)."""
+def reason(exc: BaseException, config: Mapping | None = None) -> str:
+    """An exception in a few words: its class and first line, secrets removed (those of
+    ``config``, by default the app's). A database error speaks through the driver's exception
+    it wraps (its first line names the fault)."""
     inner = getattr(exc, "orig", None) or exc
-    first = str(inner).strip().splitlines()[0] if str(inner).strip() else ""
+    first = first_line(str(inner))
     words = f"{type(inner).__name__}: {first}" if first else type(inner).__name__
-    return scrub(words)[:300]
+    return scrub(words, config)[:300]
+
+
+def first_line(message: str) -> str:
+    """The first line of ``message`` (a database's report runs over several)."""
+    stripped = message.strip()
+    return stripped.splitlines()[0] if stripped else ""
 
 
 def redis_target(url: str) -> str:
@@ -111,15 +129,61 @@ def redis_target(url: str) -> str:
     return f"{parts.hostname or 'localhost'}:{parts.port or 6379}/{database}{tls}"
 
 
+# --------------------------------------------------------------------------- the probes
+
+#: The libpq drivers, which take ``connect_timeout`` (whole seconds, 2 at least) and
+#: ``tcp_user_timeout`` (ms: a host gone silent on an open connection).
+_LIBPQ_DRIVERS = ("psycopg", "psycopg2")
+
+
+def probe_engine() -> Engine:
+    """The engine ``SELECT 1`` goes through. For PostgreSQL, one of the probe's own: a new
+    connection each time (NullPool: never one left hanging from a host gone away), giving up
+    after :data:`PROBE_TIMEOUT` seconds to connect or to answer. SQLite, a local file, goes
+    through the app's engine."""
+    from dsar.extensions import db
+
+    url = db.engine.url
+    if url.get_backend_name() != "postgresql" or url.get_driver_name() not in _LIBPQ_DRIVERS:
+        return db.engine
+    probes = current_app.extensions.setdefault("dsar_probe_engines", {})
+    key = url.render_as_string(hide_password=False)
+    if key not in probes:
+        milliseconds = PROBE_TIMEOUT * 1000
+        limits = {"connect_timeout": max(2, PROBE_TIMEOUT), "tcp_user_timeout": milliseconds}
+        if "options" not in url.query:  # never override the deployment's own options
+            limits["options"] = f"-c statement_timeout={milliseconds}"
+        probes[key] = create_engine(url, poolclass=NullPool, hide_parameters=True,
+                                    connect_args=limits)
+    return probes[key]
+
+
+def probe_redis() -> Redis:
+    """A client of ``REDIS_URL`` (its password, its TLS) for the probes: it gives up after
+    :data:`PROBE_TIMEOUT` seconds to connect or to answer, and does not retry (the app's
+    client retries, which is right for a job, not for a health check polled every second)."""
+    from dsar.pipeline.queues import redis_connection
+
+    probes = current_app.extensions.setdefault("dsar_probe_redis", {})
+    url = current_app.config["REDIS_URL"]
+    if url not in probes:
+        pool = redis_connection().connection_pool
+        kwargs = {**pool.connection_kwargs, "socket_timeout": PROBE_TIMEOUT,
+                  "socket_connect_timeout": PROBE_TIMEOUT, "retry": Retry(NoBackoff(), 0)}
+        probes[url] = Redis(connection_pool=ConnectionPool(
+            connection_class=pool.connection_class, max_connections=4, **kwargs))
+    return probes[url]
+
+
 # --------------------------------------------------------------------------- the checks
 
 
 def check_database() -> CheckResult:
-    """The database answers ``SELECT 1``."""
+    """The database answers ``SELECT 1`` within :data:`PROBE_TIMEOUT` seconds."""
     from dsar.extensions import db
 
     try:
-        with db.engine.connect() as connection:
+        with probe_engine().connect() as connection:
             connection.execute(text("SELECT 1"))
     except Exception as exc:  # any driver's error: said, not raised
         return CheckResult("database", FAULT, f"the database does not answer ({reason(exc)})",
@@ -128,12 +192,11 @@ def check_database() -> CheckResult:
 
 
 def check_redis(connection: Redis | None = None) -> CheckResult:
-    """Redis answers a PING (with the password of ``REDIS_URL``)."""
-    from dsar.pipeline.queues import redis_connection
-
+    """Redis answers a PING (with the password of ``REDIS_URL``) within
+    :data:`PROBE_TIMEOUT` seconds."""
     target = redis_target(current_app.config["REDIS_URL"])
     try:
-        (connection or redis_connection()).ping()
+        (connection or probe_redis()).ping()
     except AuthenticationError:
         return CheckResult("redis", FAULT, f"Redis at {target} refused the password of "
                                            "REDIS_URL (or asks for one it does not give)",
@@ -151,8 +214,12 @@ def check_storage() -> CheckResult:
     try:
         where = storage.backend().describe()
         storage.check_writable()
-    except Exception as exc:  # BlobError in plain words; anything else said the same way
-        return CheckResult("storage", FAULT, f"cannot keep a blob: {scrub(str(exc))}",
+    except storage.BlobError as exc:  # plain words, but maybe a database's report after them
+        return CheckResult("storage", FAULT,
+                           f"cannot keep a blob: {scrub(first_line(str(exc)))[:300]}",
+                           "the storage cannot keep a blob")
+    except Exception as exc:  # a bad STORAGE_URL, anything else: said in a line
+        return CheckResult("storage", FAULT, f"cannot keep a blob ({reason(exc)})",
                            "the storage cannot keep a blob")
     return CheckResult("storage", OK, f"writable ({where})")
 
@@ -169,9 +236,9 @@ def check_workers(connection: Redis | None = None,
     queue, where nothing new is queued, needs no worker while it is empty."""
     from rq import Worker
 
-    from dsar.pipeline.queues import QUEUES, SERIALIZER, queue_on, redis_connection
+    from dsar.pipeline.queues import QUEUES, SERIALIZER, queue_on
 
-    connection = connection or redis_connection()
+    connection = connection or probe_redis()
     now = now or datetime.now(UTC)
     results = []
     for name in QUEUES:
@@ -209,9 +276,7 @@ def check_scheduler(connection: Redis | None = None,
     itself when it stops cleanly."""
     from rq.cron_scheduler_registry import get_registry_key
 
-    from dsar.pipeline.queues import redis_connection
-
-    connection = connection or redis_connection()
+    connection = connection or probe_redis()
     now = now or datetime.now(UTC)
     try:
         beats = [score for _, score in connection.zrange(get_registry_key(), 0, -1,

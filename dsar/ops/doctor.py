@@ -8,6 +8,7 @@ wrong and how to put it right; docs/monitoring.md lists them.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import smtplib
 import ssl
@@ -30,6 +31,8 @@ from dsar.ops.checks import (
     check_scheduler,
     check_storage,
     check_workers,
+    probe_engine,
+    probe_redis,
     reason,
     redis_target,
     without_credentials,
@@ -59,16 +62,17 @@ def check_cookies(config: Mapping) -> CheckResult:
                        "follows) and do not set SESSION_COOKIE_SECURE=false")
 
 
-def check_database_kind() -> CheckResult:
-    """The database answers, and is PostgreSQL."""
+def check_database_kind(reachable: CheckResult | None = None) -> CheckResult:
+    """The database answers (``reachable``, :func:`~dsar.ops.checks.check_database`'s
+    result, if already known), and is PostgreSQL."""
     from dsar.extensions import db
 
-    reachable = check_database()
+    reachable = reachable or check_database()
     if not reachable.ok:
         return reachable
     backend = db.engine.url.get_backend_name()
-    if backend == "postgresql":
-        version = ".".join(str(n) for n in (db.engine.dialect.server_version_info or ())[:2])
+    if backend == "postgresql":  # the probe's engine connected: its dialect knows the server
+        version = ".".join(str(n) for n in (probe_engine().dialect.server_version_info or ())[:2])
         return CheckResult("database", OK, f"PostgreSQL {version} answers".replace("  ", " "))
     if backend == "sqlite":
         return CheckResult("database", FAULT,
@@ -85,7 +89,6 @@ def check_migrations() -> CheckResult:
     from alembic.runtime.migration import MigrationContext
     from alembic.script import ScriptDirectory
 
-    from dsar.extensions import db
     from dsar.paths import MIGRATIONS_DIR
 
     config = Config()
@@ -93,7 +96,7 @@ def check_migrations() -> CheckResult:
     script = ScriptDirectory.from_config(config)
     expected = set(script.get_heads())
     try:
-        with db.engine.connect() as connection:
+        with probe_engine().connect() as connection:
             current = set(MigrationContext.configure(connection).get_current_heads())
     except Exception as exc:  # the database's fault is said by its own line
         return CheckResult("migrations", FAULT, f"cannot read the schema's revision "
@@ -123,15 +126,31 @@ def _revision(script, rev: str):
         return None
 
 
+def is_loopback(host: str | None) -> bool:
+    """Whether ``host`` names this machine over loopback (``localhost``, 127.0.0.0/8,
+    ``::1``): traffic to it never leaves the machine. Names are not resolved: a name that
+    happens to resolve to 127.0.0.1 today is not taken on trust."""
+    if not host:
+        return False
+    host = host.strip("[]").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def check_redis_password() -> CheckResult:
     """Redis refuses a client without the password: whoever can write to Redis chooses
     what the workers run. Tried for real, with the transport of ``REDIS_URL`` but no
     credentials (a password in the URL alone proves nothing: redis-py connects to a server
-    without one all the same)."""
-    from dsar.pipeline.queues import redis_connection
-
-    target = redis_target(current_app.config["REDIS_URL"])
-    pool = redis_connection().connection_pool
+    without one all the same). A Redis reached over a unix socket or loopback without a
+    password is a warning, not a fault: only this machine's accounts reach it (if it
+    listens there only, which the message asks to check)."""
+    url = current_app.config["REDIS_URL"]
+    target = redis_target(url)
+    pool = probe_redis().connection_pool
     kwargs = {k: v for k, v in pool.connection_kwargs.items()
               if k not in ("password", "username", "credential_provider")}
     anonymous_pool = ConnectionPool(connection_class=pool.connection_class, **kwargs)
@@ -149,6 +168,16 @@ def check_redis_password() -> CheckResult:
                            f"cannot tell: Redis does not answer ({reason(exc)})")
     finally:
         anonymous_pool.disconnect()
+    parts = urlsplit(url)
+    if parts.scheme == "unix" or is_loopback(parts.hostname or "localhost"):
+        how = "a unix socket" if parts.scheme == "unix" else "loopback"
+        return CheckResult("redis password", WARN,
+                           f"Redis at {target} answers without a password; reached over "
+                           f"{how}, which does not cross the network, so only accounts on "
+                           "this machine can queue jobs for the workers: check that redis.conf "
+                           "binds 127.0.0.1 / ::1 only (or the socket's unixsocketperm lets "
+                           "only dsar's account in) and that no untrusted account runs here; "
+                           "a `requirepass` password closes it for good")
     return CheckResult("redis password", FAULT,
                        f"Redis at {target} answers without a password: anyone who reaches it "
                        "can queue jobs for the workers and read what they carry; set "
@@ -162,7 +191,10 @@ def check_smtp(config: Mapping) -> CheckResult:
     from dsar.mail.smtp_tls import SmtpConfigError, open_smtp
 
     where = f"{config['SMTP_HOST']}:{config['SMTP_PORT']}"
-    if not (config.get("SMTP_STARTTLS") or config.get("SMTP_SSL")):
+    plain = not (config.get("SMTP_STARTTLS") or config.get("SMTP_SSL"))
+    if plain and is_loopback(str(config["SMTP_HOST"])):
+        return _check_local_relay(config, where)
+    if plain:
         return CheckResult("smtp", FAULT,
                            f"SMTP to {where} without TLS: e-mails carrying requesters' links "
                            "cross the network in clear; set SMTP_STARTTLS=true (port 587) or "
@@ -190,9 +222,36 @@ def check_smtp(config: Mapping) -> CheckResult:
         return CheckResult("smtp", FAULT, f"{where} refused the login of SMTP_USERNAME "
                                           "(check SMTP_USERNAME and SMTP_PASSWORD)")
     except (OSError, smtplib.SMTPException) as exc:
-        return CheckResult("smtp", FAULT, f"cannot talk {how} with {where} ({reason(exc)})")
+        return CheckResult("smtp", FAULT, f"cannot talk {how} with {where} "
+                                          f"({reason(exc, config)})")
     login = ", login accepted" if config.get("SMTP_USERNAME") else ""
     return CheckResult("smtp", OK, f"{how} to {where}, certificate verified{login}")
+
+
+def _check_local_relay(config: Mapping, where: str) -> CheckResult:
+    """SMTP without TLS to this machine (a local relay, postfix say, forwarding the mail):
+    reached for real; a warning, since the relay's way onward is not visible from here."""
+    from dsar.mail.smtp_tls import open_smtp
+
+    try:
+        smtp = open_smtp(config)
+        try:
+            smtp.ehlo()
+            if config.get("SMTP_USERNAME"):
+                smtp.login(config["SMTP_USERNAME"], config.get("SMTP_PASSWORD") or "")
+        finally:
+            _quit(smtp)
+    except smtplib.SMTPAuthenticationError:
+        return CheckResult("smtp", FAULT, f"{where} refused the login of SMTP_USERNAME "
+                                          "(check SMTP_USERNAME and SMTP_PASSWORD)")
+    except (OSError, smtplib.SMTPException) as exc:
+        return CheckResult("smtp", FAULT, f"cannot talk with the relay at {where} "
+                                          f"({reason(exc, config)})")
+    return CheckResult("smtp", WARN,
+                       f"SMTP to {where} without TLS: a relay on this machine answers "
+                       "(loopback traffic does not cross the network); check that it sends "
+                       "the e-mails onward over verified TLS (postfix: "
+                       "smtp_tls_security_level = verify), as they carry requesters' links")
 
 
 def _quit(smtp: smtplib.SMTP) -> None:
@@ -260,8 +319,14 @@ def diagnose(app: Flask) -> list[CheckResult]:
     """Every check of ``dsar doctor``, in the order an operator fixes them."""
     with app.app_context():
         config = app.config
-        results = [check_base_url(config), check_cookies(config), check_database_kind(),
-                   check_migrations()]
+        reachable = check_database()
+        results = [check_base_url(config), check_cookies(config),
+                   check_database_kind(reachable)]
+        if reachable.ok:
+            results.append(check_migrations())
+        else:  # reading the schema would only wait on the database again
+            results.append(CheckResult("migrations", FAULT,
+                                       "unknown: the database does not answer"))
         redis = check_redis()
         results += [redis, check_redis_password()]
         results += [check_smtp(config), check_master_key(config), check_storage()]

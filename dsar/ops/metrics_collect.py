@@ -27,17 +27,16 @@ from prometheus_client.metrics_core import (
 )
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
-from redis.exceptions import RedisError
 from rq.cron_scheduler_registry import get_registry_key as scheduler_registry_key
 from rq.utils import utcparse
 from rq.worker_registration import WORKERS_BY_QUEUE_KEY
 from sqlalchemy import case, func, literal, select
-from sqlalchemy.exc import SQLAlchemyError
 
 from dsar.cases.clock import today_in_paris
 from dsar.cases.retention import CANCELLED
 from dsar.extensions import db
 from dsar.models import (
+    CLOCK_RUNNING_STATUSES,
     CLOSED_STATUSES,
     Case,
     CaseKind,
@@ -91,16 +90,18 @@ class DsarCollector(Collector):
 
 
 def _guarded(store: str, families) -> Iterator[Metric]:
-    """The families ``families()`` makes, then ``dsar_<store>_up`` 1; only ``_up`` 0 when the
-    store failed (its type logged, never its message: a driver's may quote a URL)."""
+    """The families ``families()`` makes, then ``dsar_<store>_up`` 1; only ``_up`` 0 when
+    that failed, whatever the error: the store down, or a value it holds that cannot be read
+    (a status this version does not know, a worker's heartbeat in another format). Its type
+    is logged, never its message: a driver's may quote a URL, a value a person's data."""
     up = GaugeMetricFamily(f"dsar_{store}_up",
                            f"Whether {STORE_NAMES[store]} answered this scrape (1) or not (0).")
     try:
         made = list(families())
-    except (SQLAlchemyError, RedisError, OSError) as exc:
+    except Exception as exc:  # a store down, or a value it holds unreadable: never a 500
         if store == "database":
             db.session.rollback()
-        logger.warning("metrics: the %s did not answer (%s)", store, type(exc).__name__)
+        logger.warning("metrics: the %s part failed (%s)", store, type(exc).__name__)
         up.add_metric([], 0)
         yield up
         return
@@ -120,7 +121,7 @@ def _database_families() -> list[Metric]:
 # --- Cases -------------------------------------------------------------------------------
 
 def _case_families() -> list[Metric]:
-    from dsar.cases.clock import DUE_SOON_DAYS, overdue_and_soon
+    from dsar.cases.clock import DUE_SOON_DAYS, clock_running, overdue_and_soon
 
     rows = db.session.execute(
         select(Case.status, Case.kind, func.count())
@@ -134,17 +135,28 @@ def _case_families() -> list[Metric]:
         for kind in CaseKind:
             open_cases.add_metric([status.value, kind.value], counts.get((status, kind), 0))
     # The dashboard's counters, by its own query: cases waiting for the requester count too,
-    # paused or not (their due date is shown with the pause on the case).
-    overdue, soon = overdue_and_soon(today_in_paris())
+    # paused or not (their due date is shown with the pause on the case). Those paused are
+    # counted apart as well, so that an alert can leave them out: their clock stands still.
+    today = today_in_paris()
+    overdue, soon = overdue_and_soon(today)
     overdue_family = GaugeMetricFamily(
         "dsar_cases_overdue", "Open cases past their legal due date (as the staff dashboard "
-        "counts them).")
+        "counts them), those whose clock is paused included.")
     overdue_family.add_metric([], overdue)
+    paused_family = GaugeMetricFamily(
+        "dsar_cases_overdue_paused", "Of dsar_cases_overdue, the cases whose clock is paused "
+        "(waiting for the requester to answer a doubt about their identity): past the date "
+        "they had when the pause began, not late.")
+    # The dashboard's overdue cases (same statuses, same date) whose clock does not run: a
+    # subset of them by construction, so that overdue - paused counts the late ones.
+    counted = Case.status.in_(CLOCK_RUNNING_STATUSES | {CaseStatus.NEEDS_INFO})
+    paused_family.add_metric([], db.session.scalar(
+        select(func.count()).where(counted, Case.due_on < today, ~clock_running())))
     soon_family = GaugeMetricFamily(
         "dsar_cases_due_soon", f"Open cases due within {DUE_SOON_DAYS} days, not yet overdue "
         "(as the staff dashboard counts them).")
     soon_family.add_metric([], soon)
-    return [open_cases, overdue_family, soon_family]
+    return [open_cases, overdue_family, paused_family, soon_family]
 
 
 # --- Durations ---------------------------------------------------------------------------
@@ -202,22 +214,20 @@ def _search_families() -> list[Metric]:
 
 
 def _build_families() -> list[Metric]:
-    """The package builds of the window. Their durations need ``export_packages``'
-    ``build_seconds`` (what the build job measured); on a schema without it, only how many
-    were built is reported."""
+    """The package builds of the window: how many, and how long they took
+    (``export_packages.build_seconds``, what the build job measured; older rows without it
+    count as built, not in the durations)."""
     since = utcnow() - WINDOW
     built_in_window = ExportPackage.created_at >= since
-    measured = getattr(ExportPackage, "build_seconds", None)
-    families: list[Metric] = []
-    if measured is not None:
-        rows = db.session.execute(
-            select(ExportPackage.scope, *_bucket_columns(measured, BUILD_BUCKETS))
-            .where(built_in_window, measured.is_not(None))
-            .group_by(ExportPackage.scope).order_by(ExportPackage.scope)).all()
-        families.append(_histogram(
-            "dsar_build_duration_seconds",
-            f"How long the answer packages built in the last {_hours(WINDOW)} hours took "
-            "to build, by scope.", "scope", rows, BUILD_BUCKETS))
+    measured = ExportPackage.build_seconds
+    rows = db.session.execute(
+        select(ExportPackage.scope, *_bucket_columns(measured, BUILD_BUCKETS))
+        .where(built_in_window, measured.is_not(None))
+        .group_by(ExportPackage.scope).order_by(ExportPackage.scope)).all()
+    durations = _histogram(
+        "dsar_build_duration_seconds",
+        f"How long the answer packages built in the last {_hours(WINDOW)} hours took "
+        "to build, by scope.", "scope", rows, BUILD_BUCKETS)
     rows = db.session.execute(
         select(ExportPackage.scope, func.count()).where(built_in_window)
         .group_by(ExportPackage.scope).order_by(ExportPackage.scope)).all()
@@ -226,8 +236,7 @@ def _build_families() -> list[Metric]:
         "by scope.", labels=["scope"])
     for scope, count in rows:
         built.add_metric([scope], count)
-    families.append(built)
-    return families
+    return [durations, built]
 
 
 def _hours(window: timedelta) -> int:
