@@ -19,7 +19,7 @@ from flask import current_app
 
 PURPOSES = ("flask-secret", "storage", "audit-chain", "case-tokens", "staff-totp", "download-codes",
             "staff-setup", "anonymisation", "suppression", "restriction", "statements",
-            "directives")
+            "directives", "backup-manifest")
 
 
 class MissingKeyError(RuntimeError):

@@ -1,5 +1,7 @@
-"""The backup archive's format: one uncompressed tar file whose last member, ``manifest.json``,
-lists every other member with its size and SHA-256 (docs/backup.md).
+"""The backup archive's format: one uncompressed tar file whose member ``manifest.json`` lists
+every other member with its size and SHA-256, followed by ``manifest.hmac``, an HMAC-SHA256 of
+the manifest's exact bytes under a key derived from the instance's master key
+(docs/backup.md).
 
 Members::
 
@@ -13,13 +15,16 @@ Members::
 Uncompressed: blobs are ciphertext and a custom-format dump is compressed already, so gzip
 would cost CPU for nothing. The manifest comes last because it holds the sums of what came
 before; a reader finds it by name. :func:`verify` reads the whole archive and checks every
-sum before a restore touches anything.
+sum before a restore touches anything. The HMAC is checked first: sums alone only prove that
+an archive agrees with itself, and anyone can recompute them for a forged one (another database,
+a ``config.py`` the application would execute).
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import hmac
 import io
 import json
 import os
@@ -31,8 +36,12 @@ from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
 FORMAT = "dsar-backup"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 MANIFEST = "manifest.json"
+SIGNATURE = "manifest.hmac"
+_OWN = (MANIFEST, SIGNATURE)
+#: The largest manifest read (a million blobs make about 150 MB of JSON): a bound on memory.
+_MANIFEST_LIMIT = 512 * 1024 * 1024
 _CHUNK = 1024 * 1024
 #: The members a restore knows how to place; anything else makes the archive unreadable.
 _MEMBER = re.compile(r"^(database/dsar\.(pgdump|sqlite3)|storage/[0-9a-f]{2}/[0-9a-f]+"
@@ -100,9 +109,7 @@ class ArchiveWriter:
         info = tarfile.TarInfo(name)
         info.size, info.mode, info.mtime = size, 0o600, int(mtime)
         reader = _Hashing(handle)
-        self._tar.addfile(info, io.BufferedReader(reader, _CHUNK))
-        if reader.size != size:  # tarfile itself raises on a short file; a longer one is cut
-            raise ArchiveError(f"{name} changed size while it was being archived")
+        self._tar.addfile(info, io.BufferedReader(reader, _CHUNK))  # raises on a short file
         entry = Entry(name, size, reader.sha.hexdigest())
         self.entries.append(entry)
         return entry
@@ -111,17 +118,22 @@ class ArchiveWriter:
         """Add the file at ``path`` as member ``name`` (its size taken from the open file)."""
         with open(path, "rb") as handle:
             stat = os.fstat(handle.fileno())
-            return self.add_file(name, handle, stat.st_size, stat.st_mtime)
+            entry = self.add_file(name, handle, stat.st_size, stat.st_mtime)
+            # Only ``size`` bytes were copied: a file that grew meanwhile would be cut short.
+            if os.fstat(handle.fileno()).st_size != stat.st_size:
+                raise ArchiveError(f"{name} changed size while it was being archived")
+            return entry
 
-    def finish(self, manifest: dict) -> Path:
-        """Append ``manifest`` (plus the file list) as the last member, fsync and rename the
-        archive into place; returns its path."""
+    def finish(self, manifest: dict, key: bytes) -> Path:
+        """Append ``manifest`` (plus the file list) and its HMAC under ``key`` as the last
+        members, fsync and rename the archive into place; returns its path."""
         document = dict(manifest, format=FORMAT, format_version=FORMAT_VERSION,
                         files=[e.__dict__ for e in self.entries])
         data = json.dumps(document, indent=2, sort_keys=True).encode()
-        info = tarfile.TarInfo(MANIFEST)
-        info.size, info.mode = len(data), 0o600
-        self._tar.addfile(info, io.BytesIO(data))
+        for name, content in ((MANIFEST, data), (SIGNATURE, sign(data, key).encode())):
+            info = tarfile.TarInfo(name)
+            info.size, info.mode = len(content), 0o600
+            self._tar.addfile(info, io.BytesIO(content))
         self._tar.close()
         self._file.flush()
         os.fsync(self._file.fileno())
@@ -151,15 +163,49 @@ def _open(path: Path) -> tarfile.TarFile:
         raise ArchiveError(f"{path} is not a readable backup archive ({exc})") from None
 
 
-def _read_manifest(tar: tarfile.TarFile) -> dict:
+def sign(manifest: bytes, key: bytes) -> str:
+    """The HMAC-SHA256 (hex) of a manifest's bytes under ``key``."""
+    return hmac.new(key, manifest, "sha256").hexdigest()
+
+
+class ForgedManifest(ArchiveError):
+    """The manifest's HMAC does not match under the key given: the archive was altered, or
+    made under another master key. ``claimed`` is the manifest as it reads (not to be trusted
+    beyond choosing what to tell the operator)."""
+
+    def __init__(self, message: str, claimed: dict):
+        super().__init__(message)
+        self.claimed = claimed
+
+
+def _own_member(tar: tarfile.TarFile, name: str) -> bytes:
+    found = [m for m in tar.getmembers() if m.name == name]
+    if not found:
+        raise ArchiveError(f"the archive has no {name}: not a dsar backup of this version")
+    if len(found) > 1 or not found[0].isreg() or found[0].size > _MANIFEST_LIMIT:
+        raise ArchiveError(f"the archive's {name} is not a single regular file")
+    return tar.extractfile(found[0]).read()
+
+
+def _read_manifest(tar: tarfile.TarFile, key: bytes) -> dict:
+    """The manifest, once its HMAC under ``key`` matches: checked before anything else."""
     try:
-        member = tar.getmember(MANIFEST)
-        manifest = json.loads(tar.extractfile(member).read())
-    except KeyError:
-        raise ArchiveError("the archive has no manifest.json: not a dsar backup") from None
-    except (ValueError, tarfile.TarError) as exc:
+        data, signature = _own_member(tar, MANIFEST), _own_member(tar, SIGNATURE)
+    except tarfile.TarError as exc:
         raise ArchiveError(f"the manifest cannot be read ({exc})") from None
-    if manifest.get("format") != FORMAT:
+    if not hmac.compare_digest(sign(data, key).encode(), signature.strip()):
+        try:
+            claimed = json.loads(data)
+        except ValueError:
+            claimed = {}
+        raise ForgedManifest("the manifest's HMAC does not match under this master key: the "
+                             "archive was altered, or made with another key",
+                             claimed if isinstance(claimed, dict) else {})
+    try:
+        manifest = json.loads(data)
+    except ValueError as exc:
+        raise ArchiveError(f"the manifest cannot be read ({exc})") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise ArchiveError("the manifest is not a dsar backup's")
     if manifest.get("format_version") != FORMAT_VERSION:
         raise ArchiveError(f"archive format {manifest.get('format_version')} is not one this "
@@ -177,17 +223,17 @@ def _entries(manifest: dict) -> dict[str, Entry]:
     return entries
 
 
-def verify(path: Path) -> dict:
-    """Read the whole archive at ``path``: the manifest must list exactly its members (regular
-    files), each of the size and SHA-256 recorded. Returns the manifest; raises
-    :class:`ArchiveError` on the first fault."""
+def verify(path: Path, key: bytes) -> dict:
+    """Read the whole archive at ``path``: first the manifest's HMAC under ``key``, then the
+    manifest must list exactly the other members (regular files), each of the size and SHA-256
+    recorded. Returns the manifest; raises :class:`ArchiveError` on the first fault."""
     with _open(path) as tar:
-        manifest = _read_manifest(tar)
+        manifest = _read_manifest(tar, key)
         expected = _entries(manifest)
         seen: set[str] = set()
         try:
             for member in tar:
-                if member.name == MANIFEST:
+                if member.name in _OWN:
                     continue
                 entry = expected.get(member.name)
                 if entry is None or member.name in seen or not member.isreg():
@@ -214,25 +260,38 @@ def _check(entry: Entry, handle: BinaryIO) -> None:
                            "archive was altered or damaged")
 
 
-def members(path: Path, prefix: str) -> Iterator[tuple[Entry, BinaryIO]]:
+def members(path: Path, prefix: str, key: bytes) -> Iterator[tuple[Entry, BinaryIO]]:
     """The members whose name starts with ``prefix``, each with a readable stream, in archive
-    order, checked against the manifest again (the file could have changed since
+    order, checked against the manifest again, HMAC first (the file could have changed since
     :func:`verify`): use :func:`copy_out` to write one, which checks its sum."""
     with _open(path) as tar:
-        expected = _entries(_read_manifest(tar))
+        expected = _entries(_read_manifest(tar, key))
         for member in tar:
-            if member.name.startswith(prefix) and member.name != MANIFEST:
+            if member.name.startswith(prefix) and member.name not in _OWN:
                 entry = expected.get(member.name)
                 if entry is None or not member.isreg():
                     raise ArchiveError(f"{member.name!r} is not in the manifest")
                 yield entry, tar.extractfile(member)
 
 
+def unverified_member(path: Path, name: str, limit: int = 4096) -> bytes | None:
+    """The bytes of the small member ``name`` (None if absent), read *before* any check: only
+    for the master key an archive carries, which the manifest's HMAC is then checked with."""
+    with _open(path) as tar:
+        found = [m for m in tar.getmembers() if m.name == name]
+        if len(found) != 1 or not found[0].isreg() or found[0].size > limit:
+            return None
+        return tar.extractfile(found[0]).read()
+
+
 def copy_out(entry: Entry, handle: BinaryIO, target: Path, mode: int = 0o600) -> None:
     """Write a member to ``target`` through a temporary name (``mode``), checking its SHA-256
     before the rename: a file whose sum does not match never takes the final name."""
     tmp = target.with_name(f".{target.name}.restoring")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    # A leftover of an interrupted restore goes; then the name is created anew, never
+    # followed: a symbolic link planted there meanwhile makes the open fail.
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
     try:
         sha = hashlib.sha256()
         with os.fdopen(fd, "wb") as out:

@@ -40,6 +40,11 @@ from dsar.ops.archive import ArchiveError, ArchiveWriter
 #: A committed blob file in the storage folder (``.tmp`` files are writes under way).
 BLOB_FILE = re.compile(r"^[0-9a-f]{2}/[0-9a-f]+(\.stream)?$")
 _KEY_CHECK_LABEL = b"dsar backup key check v1"
+#: The HKDF purpose of the key the manifest's HMAC is made with.
+MANIFEST_PURPOSE = "backup-manifest"
+#: pg_dump/pg_restore messages quote rows ("DETAIL:  Key (email)=(…) already exists"):
+#: nothing from there on reaches an error message or a log.
+_ROW_DATA = re.compile(r"(DETAIL:|Key \().*", re.DOTALL)
 #: libpq's connection settings a database URL's query may carry, as environment variables.
 _LIBPQ_ENV = {"sslmode": "PGSSLMODE", "sslrootcert": "PGSSLROOTCERT", "sslcert": "PGSSLCERT",
               "sslkey": "PGSSLKEY", "connect_timeout": "PGCONNECT_TIMEOUT",
@@ -74,14 +79,10 @@ class StorageView:
 
 
 def storage_view(app: Flask) -> StorageView:
-    """The app's blob backend (``storage.backend()``); a local folder at ``STORAGE_DIR``
-    where that function is not there."""
+    """The app's blob backend (``storage.backend()``): its kind and, for a folder, its root."""
     from dsar.core import storage
 
-    backend_of = getattr(storage, "backend", None)
-    if backend_of is None:
-        return StorageView("local", Path(app.config["STORAGE_DIR"]))
-    backend = backend_of()
+    backend = storage.backend()
     root = getattr(backend, "root", None)
     return StorageView(backend.kind, Path(root) if root is not None else None)
 
@@ -90,6 +91,11 @@ def key_check(key_file: str | os.PathLike) -> str:
     """A value that tells whether a master key is the one an archive was made with, without
     revealing anything of it: an HMAC of a fixed label under the derived storage key."""
     return hmac.new(derived_key("storage", str(key_file)), _KEY_CHECK_LABEL, "sha256").hexdigest()
+
+
+def manifest_key(key_file: str | os.PathLike) -> bytes:
+    """The key of the manifest's HMAC, derived from the master key in ``key_file``."""
+    return derived_key(MANIFEST_PURPOSE, str(key_file))
 
 
 def database_kind(url: str) -> str:
@@ -127,11 +133,17 @@ def pg_tool(name: str) -> str:
     return found
 
 
-def run_tool(command: list[str], env: dict[str, str], what: str) -> None:
-    """Run a PostgreSQL client tool; its error output becomes a :class:`BackupError`."""
+def run_tool(command: list[str], env: dict[str, str], what: str) -> str:
+    """Run a PostgreSQL client tool; returns its output. A failure becomes a
+    :class:`BackupError` with the exit status and the first line of the tool's error output,
+    cut before anything quoting data (the rest can hold personal data: see ``_ROW_DATA``)."""
     done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     if done.returncode != 0:
-        raise BackupError(f"{what} failed: {done.stderr.strip() or done.returncode}")
+        lines = done.stderr.strip().splitlines()
+        first = _ROW_DATA.sub("", lines[0]).strip(" :") if lines else ""
+        raise BackupError(f"{what} failed (exit status {done.returncode})"
+                          + (f": {first}" if first else ""))
+    return done.stdout
 
 
 def _revision(conn) -> str | None:
@@ -213,18 +225,26 @@ def archive_name(now: datetime) -> str:
 
 
 def make_backup(app: Flask, output: Path, *, include_key: bool = False) -> BackupResult:
-    """Write a backup archive of ``app`` (its context pushed): into the folder ``output``
-    under :func:`archive_name`, or at ``output`` itself if it is not a folder."""
+    """Write a backup archive of ``app`` (its context pushed): into the existing folder
+    ``output`` under :func:`archive_name`, or at ``output`` itself if its name ends in
+    ``.tar`` (its folder existing). Anything else is refused: a mistyped or missing folder
+    must not become a file of that name."""
     now = datetime.now(UTC)
-    target = output / archive_name(now) if output.is_dir() else output
-    if not target.parent.is_dir():
-        raise BackupError(f"the folder {target.parent} does not exist")
+    if output.is_dir():
+        target = output / archive_name(now)
+    elif output.suffix == ".tar":
+        target = output
+        if not target.parent.is_dir():
+            raise BackupError(f"the folder {target.parent} does not exist")
+    else:
+        raise BackupError(f"{output} is not an existing folder (create it first, owned by the "
+                          "user running the backup), nor an archive path ending in .tar")
     url = app.config["DATABASE_URL"]
     kind = database_kind(url)
     store = storage_view(app)
     key_file = Path(app.config["MASTER_KEY_FILE"])
     try:
-        check = key_check(key_file)
+        check, signing_key = key_check(key_file), manifest_key(key_file)
     except MissingKeyError as exc:
         raise BackupError(f"no usable master key ({exc})") from None
     manifest = {"dsar_version": _dsar_version(), "database": kind, "storage": store.kind,
@@ -247,7 +267,7 @@ def make_backup(app: Flask, output: Path, *, include_key: bool = False) -> Backu
         if include_key:
             archive.add_path("key/dsar.key", key_file)
         manifest["blob_count"] = blobs
-        path = archive.finish(manifest)
+        path = archive.finish(manifest, signing_key)
     return BackupResult(path, manifest, blobs, [n.removeprefix("config/") for n in kept])
 
 
@@ -258,4 +278,5 @@ def _dsar_version() -> str:
         return "unknown"
 
 
-__all__ = ["ArchiveError", "BackupError", "BackupResult", "make_backup", "key_check"]
+__all__ = ["ArchiveError", "BackupError", "BackupResult", "make_backup", "key_check",
+           "manifest_key"]

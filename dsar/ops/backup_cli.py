@@ -14,13 +14,18 @@ KEY_WARNING = (
     "every stored document and can rewrite the audit trail. Keep it encrypted and apart from "
     "the usual backups, or back up without --include-key and keep the key elsewhere.")
 
+CARRIED_KEY_NOTE = (
+    "Note: this instance had no master key; the archive was checked with the key it carries, "
+    "which proves it whole but not who made it: restore only an archive from a place you "
+    "trust.")
+
 
 @click.command("backup")
 @click.option("--output", "-o", type=click.Path(file_okay=True, dir_okay=True,
                                                 path_type=Path),
               default=Path("."), show_default=True,
-              help="A folder (the archive is named dsar-backup-<UTC time>.tar in it) or the "
-                   "archive's path.")
+              help="An existing folder (the archive is named dsar-backup-<UTC time>.tar in "
+                   "it), or the archive's path ending in .tar.")
 @click.option("--include-key", is_flag=True,
               help="Put the master key in the archive too (it is normally kept apart).")
 @with_appcontext
@@ -51,28 +56,36 @@ def backup_command(output: Path, include_key: bool) -> None:
 @click.command("restore")
 @click.argument("archive", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--force", is_flag=True,
-              help="Replace the cases and blobs this instance already holds, and overwrite "
-                   "its configuration files.")
-@click.option("--check", "check_only", is_flag=True,
-              help="Only check the archive (every file against its SHA-256); change nothing.")
+              help="Replace what this instance already holds (dsar's tables, the storage "
+                   "folder's blobs) and overwrite its configuration files.")
+@click.option("--check", "only_check", is_flag=True,
+              help="Only check the archive (its manifest's HMAC, every file against its "
+                   "SHA-256); change nothing.")
+@click.option("--with-config", is_flag=True,
+              help="Restore the archive's config.py too (code the app runs at start: read it "
+                   "first). Without it, config.py is left out.")
 @with_appcontext
-def restore_command(archive: Path, force: bool, check_only: bool) -> None:
-    """Restore ARCHIVE (made by `dsar backup`) into this instance, which must be fresh (no
-    case, empty storage folder) unless --force. Its master key must be in place first (or in
-    the archive). Everything is checked before anything changes."""
-    from dsar.ops.archive import ArchiveError, verify
+def restore_command(archive: Path, force: bool, only_check: bool, with_config: bool) -> None:
+    """Restore ARCHIVE (made by `dsar backup`) into this instance, which must be fresh (nothing
+    beyond what `dsar init` writes, empty storage folder) unless --force, with its workers and
+    scheduler stopped. Its master key must be in place first (or in the archive).
+    Everything is checked before anything changes."""
+    from dsar.ops.archive import ArchiveError
     from dsar.ops.backup import BackupError
-    from dsar.ops.restore import RestoreRefused, restore
+    from dsar.ops.restore import RestoreRefused, check_only, restore
 
     try:
-        if check_only:
-            manifest = verify(archive)
-            click.echo(f"Archive intact: {len(manifest['files'])} files, made "
-                       f"{manifest['created_at']}, {manifest['database']} database at migration "
-                       f"{manifest['alembic_revision']}, master key "
+        if only_check:
+            manifest, carried = check_only(current_app, archive)
+            click.echo(f"Archive intact (HMAC and sums checked): {len(manifest['files'])} "
+                       f"files, made {manifest['created_at']}, {manifest['database']} "
+                       f"database at migration {manifest['alembic_revision']}, master key "
                        f"{'included' if manifest['key_included'] else 'not included'}.")
+            if carried:
+                click.echo(CARRIED_KEY_NOTE, err=True)
             return
-        report = restore(current_app, archive, force=force, say=click.echo)
+        report = restore(current_app, archive, force=force, with_config=with_config,
+                         say=click.echo)
     except (ArchiveError, RestoreRefused) as exc:
         click.echo(f"Not restored: {exc}", err=True)
         sys.exit(1)
@@ -83,9 +96,14 @@ def restore_command(archive: Path, force: bool, check_only: bool) -> None:
         click.echo(f"Configuration restored: {path}")
     for path in report.config_kept:
         click.echo(f"Configuration kept as it was (--force to overwrite): {path}")
+    for name in report.config_skipped:
+        click.echo(f"Not restored: {name} (code the app runs at start). Read it with "
+                   f"`tar -xOf {archive} {name}`, then restore again with --with-config "
+                   "--force, or copy what you need by hand.")
     if report.key_installed:
         click.echo(f"Master key installed from the archive: {current_app.config['MASTER_KEY_FILE']}"
                    " (mode 0600).")
+        click.echo(CARRIED_KEY_NOTE, err=True)
     if report.upgraded_to:
         click.echo(f"Database upgraded from migration {report.revision} to {report.upgraded_to}.")
     click.echo("Restored. Now run `dsar audit verify` (the trail must be intact) and "

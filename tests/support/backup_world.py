@@ -4,6 +4,7 @@ docs/backup.md recommends), on SQLite or on a second PostgreSQL database."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -22,8 +23,10 @@ from dsar import create_app
 from dsar.cli import main
 from dsar.extensions import db
 from dsar.models import Case
+from dsar.ops.archive import sign
+from dsar.ops.backup import manifest_key
 from dsar.paths import MIGRATIONS_DIR
-from tests.support.app import app_config
+from tests.support.app import app_config, dispose
 from tests.support.casework import PDF, add_proof
 from tests.support.delivery import ask_code, emailed_code, enter_code, latest_package, release
 from tests.support.forms import access_form, path_of, post_form
@@ -166,14 +169,26 @@ def manifest_of(archive: Path) -> dict:
         return json.loads(tar.extractfile("manifest.json").read())
 
 
-def rewrite_manifest(archive: Path, target: Path, **changes) -> None:
-    """A copy of ``archive`` whose manifest says ``changes`` (the files untouched)."""
+def forge(archive: Path, target: Path, *, replace: dict[str, bytes] | None = None,
+          sign_with=None, **changes) -> None:
+    """A copy of ``archive`` with members replaced (``replace``: name → new content) and the
+    manifest saying ``changes``, its sums recomputed to match, as a forger would. Signed
+    under the master key file ``sign_with``, or else keeping the original manifest.hmac."""
+    replace = replace or {}
     with tarfile.open(archive) as src, tarfile.open(target, "w") as out:
         for member in src:
-            data = src.extractfile(member).read()
+            data = replace.get(member.name, src.extractfile(member).read())
             if member.name == "manifest.json":
-                data = json.dumps(dict(json.loads(data), **changes)).encode()
-                member.size = len(data)
+                manifest = dict(json.loads(data), **changes)
+                for entry in manifest["files"]:
+                    if entry["path"] in replace:
+                        entry["size"] = len(replace[entry["path"]])
+                        entry["sha256"] = hashlib.sha256(replace[entry["path"]]).hexdigest()
+                data = json.dumps(manifest).encode()
+                signature = sign(data, manifest_key(sign_with)).encode() if sign_with else None
+            elif member.name == "manifest.hmac" and signature is not None:
+                data = signature
+            member.size = len(data)
             out.addfile(member, io.BytesIO(data))
 
 
@@ -184,3 +199,44 @@ def last_two_migrations() -> tuple[str, str]:
     script = ScriptDirectory.from_config(config)
     head = script.get_current_head()
     return head, script.get_revision(head).down_revision
+
+
+def running_source(org, app, database_url, redis_url, key_file, smtp_server, monkeypatch):
+    """The running instance: its folder is ``org`` (sources.toml, register.toml, storage/)."""
+    running = instance_app(monkeypatch, org, database_url, redis_url, key_file, smtp_server.port)
+    yield running
+    dispose(running)
+
+
+class Target:
+    """A new instance folder (the key copied in) and its own, empty database."""
+
+    def __init__(self, folder, url, monkeypatch, redis_url, smtp_port):
+        self.folder, self.url = folder, url
+        self._env = (monkeypatch, redis_url, smtp_port)
+        self.apps = []
+        self.overrides: dict = {}  # settings of the new instance beyond the test defaults
+
+    def app(self, key_name: str = "dsar.key"):
+        """An app of the new instance, as the operator starts it (again after the restore)."""
+        monkeypatch, redis_url, smtp_port = self._env
+        made = instance_app(monkeypatch, self.folder, self.url, redis_url,
+                            self.folder / key_name, smtp_port, **self.overrides)
+        self.apps.append(made)
+        return made
+
+
+def restore_target(tmp_path, database_url, key_file, redis_url, smtp_server, monkeypatch):
+    """Where the archive is restored: another folder, another database."""
+    folder = new_instance(tmp_path / "restored", key_file)
+    with restore_database(database_url, folder) as url:
+        made = Target(folder, url, monkeypatch, redis_url, smtp_server.port)
+        yield made
+        for each in made.apps:
+            dispose(each)
+
+
+def a_case_with_a_proof(app) -> str:
+    """A case with an identity proof stored; returns the proof's blob id."""
+    case = make_case(app, email="preuve@example.fr")
+    return add_proof(app, case.id, PROOF)[1]
