@@ -119,3 +119,52 @@ def test_no_spelling_of_a_tokened_path_keeps_the_token(path):
     line = f'127.0.0.1 - - "GET {path.format(t=token)} HTTP/1.1" 404 -'
     redacted = redact(line)
     assert token not in redacted and "[redacted]" in redacted
+
+
+def test_gunicorn_access_lines_are_redacted_atom_by_atom(app, tmp_path):
+    """``dsar serve``'s access log: gunicorn's own logger writes a template and a dict of
+    atoms. Whatever format an operator sets, the atoms it names come out redacted (a query
+    string, a cookie or a bearer token not at all), and a handler reading the atoms themselves
+    (a JSON formatter) finds no secret either."""
+    from datetime import timedelta
+    from types import SimpleNamespace
+
+    from gunicorn.config import Config
+    from gunicorn.glogging import Logger
+
+    token = "a6cHkVB8Hbo9hsGJE3E8vWXG-p7Jvga5"
+    config = Config()
+    config.set("accesslog", str(tmp_path / "access.log"))
+    config.set("access_log_format", '%(h)s "%(r)s" %(U)s ?%(q)s "%(f)s" %({Cookie}i)s '
+                                    '%({authorization}i)s %({x-request-id}i)s %(s)s')
+    logger = Logger(config)
+    seen = []
+    kept = logging.Handler()
+    kept.emit = seen.append
+    logging.getLogger("gunicorn.access").addHandler(kept)
+    environ = {"REMOTE_ADDR": "203.0.113.9", "REQUEST_METHOD": "GET", "SERVER_PROTOCOL": "HTTP/1.1",
+               "RAW_URI": f"/status/DSR-AAAA-BBBB/{token}?email=camille%40example.fr",
+               "PATH_INFO": f"/status/DSR-AAAA-BBBB/{token}",
+               "QUERY_STRING": "email=camille%40example.fr",
+               "HTTP_REFERER": f"https://dsar.example/confirm/DSR-AAAA-BBBB/{token}"}
+    request = SimpleNamespace(headers=[("COOKIE", "session=S3SSION"), ("AUTHORIZATION",
+                                                                      "Bearer B34RER"),
+                                       ("X-REQUEST-ID", "req-42")])
+    response = SimpleNamespace(status="302 FOUND", sent=229, headers=[])
+    try:
+        logger.access(response, request, environ, timedelta(milliseconds=12))
+    finally:
+        logging.getLogger("gunicorn.access").removeHandler(kept)
+        for handler in logging.getLogger("gunicorn.access").handlers[:]:
+            if getattr(handler, "_gunicorn", False):
+                handler.close()
+                logging.getLogger("gunicorn.access").removeHandler(handler)
+    line = (tmp_path / "access.log").read_text()
+    assert line == (
+        '203.0.113.9 "GET /status/DSR-AAAA-BBBB/[redacted]?[redacted] HTTP/1.1" '
+        "/status/DSR-AAAA-BBBB/[redacted] ?[redacted] "
+        '"https://dsar.example/confirm/DSR-AAAA-BBBB/[redacted]" [redacted] [redacted] req-42 '
+        "302\n")
+    (record,) = seen
+    assert token not in repr(record.args) and "S3SSION" not in repr(record.args)
+    assert record.args["U"] == "/status/DSR-AAAA-BBBB/[redacted]"

@@ -4,14 +4,18 @@
 A logging filter rewrites each record's message (``msg`` and ``args`` together), so whatever
 handler or format writes it afterwards sees ``/status/DSR-XXXX-XXXX/[redacted]``: the path stays
 useful to whoever reads the log, the token is gone. It is installed on the loggers of every
-server the app runs under (Werkzeug's, behind ``dsar run``; Gunicorn's access and error logs)
-and on the app's own logger (Flask logs the path of a request that failed).
+server the app runs under (Werkzeug's, behind ``dsar run``; Gunicorn's access and error logs,
+behind ``dsar serve``) and on the app's own logger (Flask logs the path of a request that
+failed). Gunicorn's access record is a template and a dict of "atoms" (path, referrer, headers,
+query string...): each atom the template names is redacted, and a query string or a cookie or
+authorisation header is never written at all, whatever format an operator configures.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Mapping
 from urllib.parse import unquote
 
 from flask import Flask
@@ -79,10 +83,55 @@ def redact(text: str) -> str:
     return _PATH.sub(lambda match: _redact_path(match.group(0)), text)
 
 
+#: Gunicorn's atoms that are a query string (``%(q)s``, ``%({query_string}e)s``), or that
+#: carry a credential (a session cookie, a bearer token): written as ``[redacted]`` when an
+#: access log format names them. A query holds whatever a visitor typed (an address...).
+_HIDDEN_ATOMS = frozenset({"q", "{query_string}e", "{cookie}i", "{authorization}i",
+                           "{http_cookie}e", "{http_authorization}e", "{set-cookie}o"})
+#: Atoms that are a URL or a request line: their query string goes the same way.
+_URL_ATOMS = frozenset({"r", "f", "{referer}i", "{http_referer}e", "{raw_uri}e",
+                        "{request_uri}e"})
+_QUERY = re.compile(r"\?[^\s\"#]*")
+
+#: The names a ``%(name)s`` template refers to.
+_TEMPLATE_KEYS = re.compile(r"%\(([^)]*)\)")
+
+
+def _redact_atom(key: str, value: str) -> str:
+    key = key.lower()
+    if key in _HIDDEN_ATOMS:
+        return value if value in ("", "-") else REDACTED
+    if key in _URL_ATOMS:
+        value = _QUERY.sub("?" + REDACTED, value)
+    return redact(value)
+
+
+def _redact_atoms(template: str, atoms: Mapping) -> dict | None:
+    """Gunicorn's access record: ``template`` (its ``access_log_format``) formatted with a
+    mapping of atoms. The atoms the template names, redacted; None if none needed it."""
+    keys = set(_TEMPLATE_KEYS.findall(template))
+    # Gunicorn's SafeAtoms: any case for headers, "-" when missing.
+    values = {key: atoms[key] for key in keys}
+    redacted = {key: _redact_atom(key, value) if isinstance(value, str) else value
+                for key, value in values.items()}
+    return redacted if redacted != values else None
+
+
 class RedactLinkTokens(logging.Filter):
     """Rewrite a record whose message holds a link's secret; let every record through."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, Mapping) and isinstance(record.msg, str):
+            # Gunicorn's access line: the template and a dict of atoms. The atoms are redacted
+            # in place of the message, so a handler that reads them (a JSON formatter of the
+            # operator's logging configuration) finds no secret either.
+            try:
+                atoms = _redact_atoms(record.msg, record.args)
+            except Exception:  # a malformed record is the logging module's to report
+                return True
+            if atoms is not None:
+                record.args = atoms
+            return True
         try:
             message = record.getMessage()
         except Exception:  # a malformed record is the logging module's to report, not ours
