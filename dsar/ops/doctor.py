@@ -188,7 +188,7 @@ def check_redis_password() -> CheckResult:
 def check_smtp(config: Mapping) -> CheckResult:
     """The SMTP server is reached over TLS, its certificate and host name verified (and the
     login, if configured, accepted). Connects for real; nothing is sent."""
-    from dsar.mail.smtp_tls import SmtpConfigError, open_smtp
+    from dsar.mail.smtp_tls import SmtpConfigError
 
     where = f"{config['SMTP_HOST']}:{config['SMTP_PORT']}"
     plain = not (config.get("SMTP_STARTTLS") or config.get("SMTP_SSL"))
@@ -201,13 +201,7 @@ def check_smtp(config: Mapping) -> CheckResult:
                            "SMTP_SSL=true (port 465)")
     how = "implicit TLS" if config.get("SMTP_SSL") else "STARTTLS"
     try:
-        smtp = open_smtp(config)
-        try:
-            smtp.ehlo()
-            if config.get("SMTP_USERNAME"):
-                smtp.login(config["SMTP_USERNAME"], config.get("SMTP_PASSWORD") or "")
-        finally:
-            _quit(smtp)
+        _greet_and_log_in(config)
     except SmtpConfigError as exc:
         return CheckResult("smtp", FAULT, str(exc))
     except ssl.SSLCertVerificationError as exc:
@@ -228,19 +222,25 @@ def check_smtp(config: Mapping) -> CheckResult:
     return CheckResult("smtp", OK, f"{how} to {where}, certificate verified{login}")
 
 
+def _greet_and_log_in(config: Mapping) -> None:
+    """Connect as the mail job does (TLS as configured, certificate checked), say EHLO and log
+    in if a user is set; no message is sent."""
+    from dsar.mail.smtp_tls import open_smtp
+
+    smtp = open_smtp(config)
+    try:
+        smtp.ehlo()
+        if config.get("SMTP_USERNAME"):
+            smtp.login(config["SMTP_USERNAME"], config.get("SMTP_PASSWORD") or "")
+    finally:
+        _quit(smtp)
+
+
 def _check_local_relay(config: Mapping, where: str) -> CheckResult:
     """SMTP without TLS to this machine (a local relay, postfix say, forwarding the mail):
     reached for real; a warning, since the relay's way onward is not visible from here."""
-    from dsar.mail.smtp_tls import open_smtp
-
     try:
-        smtp = open_smtp(config)
-        try:
-            smtp.ehlo()
-            if config.get("SMTP_USERNAME"):
-                smtp.login(config["SMTP_USERNAME"], config.get("SMTP_PASSWORD") or "")
-        finally:
-            _quit(smtp)
+        _greet_and_log_in(config)
     except smtplib.SMTPAuthenticationError:
         return CheckResult("smtp", FAULT, f"{where} refused the login of SMTP_USERNAME "
                                           "(check SMTP_USERNAME and SMTP_PASSWORD)")
