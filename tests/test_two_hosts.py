@@ -37,14 +37,16 @@ needs_postgres = pytest.mark.skipif(
 CODE = re.compile(r"^\s+(\d{6})\s*$", re.M)
 
 
-def host(folder: Path, key_file: str, database_url: str, redis_url: str, smtp_port: int):
+def host(folder: Path, key_file: str, database_url: str, redis_url: str, smtp_port: int,
+         storage_url: str | None = "database:"):
     """The app of a host whose instance folder is ``folder`` (the organisation's sources
-    file there, its own copy of the key), its blobs in the database."""
+    file there, its own copy of the key), its blobs where ``storage_url`` says (by default
+    in the database)."""
     shutil.copy(key_file, folder / "dsar.key")
     (folder / "dsar.key").chmod(0o600)
     config = app_config(database_url, redis_url, str(folder / "dsar.key"), folder / "storage",
                         smtp_port)
-    config.update(STORAGE_URL="database:", GATHER_RETRY_INTERVALS=[])
+    config.update(STORAGE_URL=storage_url, GATHER_RETRY_INTERVALS=[])
     return create_app(config)
 
 
@@ -167,9 +169,8 @@ def test_only_the_database_backend_shares_blobs_between_hosts(
     hosts = []
     for folder in ("a", "b"):
         (tmp_path / folder).mkdir()
-        app = host(tmp_path / folder, key_file, database_url, redis_url, smtp_server.port)
-        app.config["STORAGE_URL"] = storage_url
-        app.extensions.pop("dsar_blob_backend", None)
+        app = host(tmp_path / folder, key_file, database_url, redis_url, smtp_server.port,
+                   storage_url)
         hosts.append(app)
     try:
         with hosts[0].app_context():
