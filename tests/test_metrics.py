@@ -12,7 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from dsar import create_app
 from dsar.cases.staff_actions import ask_info
-from dsar.extensions import db
+from dsar.extensions import db, limiter
 from dsar.mail.outbox import commit_and_send, queue_email
 from dsar.models import (
     Case,
@@ -264,6 +264,9 @@ def test_scrapes_are_never_rate_limited(database_url, redis_url, key_file, smtp_
         for _ in range(5):
             assert value(scrape(client), "dsar_database_up") == 1
     finally:
+        # The limiter is one object for every app of the process: its default limit would
+        # stay on every later test's app.
+        limiter.limit_manager.set_default_limits([])
         dispose(limited)
 
 
