@@ -35,12 +35,13 @@ def create_app(test_config: dict | None = None) -> Flask:
         hops = int(app.config["PROXY_FIX_X_FOR"])
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
 
-    from dsar import i18n
+    from dsar import i18n, sqlite_tuning
     from dsar.extensions import csrf, db, limiter, login_manager, migrate
     from dsar.sources import catalog
     from dsar.web import errors, security
 
     db.init_app(app)
+    sqlite_tuning.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR))
     csrf.init_app(app)
     limiter.init_app(app)

@@ -61,8 +61,9 @@ def test_a_tampered_archive_is_refused_and_nothing_is_restored(source, target, t
         assert count_cases(fresh) == 0
         assert blob_files(fresh) == []
         # No configuration written, no work folder left; only the key (and, on SQLite, the
-        # empty database file the check opened).
-        assert {p.name for p in target.folder.iterdir()} <= {"dsar.key", "dsar.sqlite3"}
+        # empty database file the check opened, with its write-ahead log).
+        assert {p.name for p in target.folder.iterdir()} <= {
+            "dsar.key", "dsar.sqlite3", "dsar.sqlite3-wal", "dsar.sqlite3-shm"}
     # The untouched archive restores into that same instance.
     assert cli(fresh, "restore", str(archive)).exit_code == 0
     assert count_cases(target.app()) == 1
