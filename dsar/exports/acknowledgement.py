@@ -18,7 +18,7 @@ from flask_babel import force_locale, format_date
 from dsar.cases.clock import today_in_paris
 from dsar.cases.details import CHANNEL_LABELS
 from dsar.exports.certificate_content import controller_of
-from dsar.exports.pdf import render_letter
+from dsar.exports.pdf_rendering import render_letter
 from dsar.i18n import KIND_LABELS
 from dsar.models import Case
 from dsar.sources.catalog import get_catalog
@@ -47,7 +47,7 @@ def acknowledgement_html(case: Case) -> str:
 
 def render_acknowledgement(case: Case) -> bytes:
     """The acknowledgement letter of ``case`` as a tagged PDF. Needs an app context. Raises
-    :class:`~.pdf.ReportError` if the rendering asked for any URL (it never should)."""
+    :class:`~.pdf_rendering.ReportError` if the rendering asked for any URL (it never should)."""
     pdf, document = render_letter(acknowledgement_html(case))
     logger.info("acknowledgement letter of case %s written: %d pages", case.id,
                 len(document.pages))

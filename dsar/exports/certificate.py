@@ -38,11 +38,7 @@ from weasyprint import CSS
 from dsar.exports.answer_letters import MORE_ACTION_LABELS, letter_context
 from dsar.exports.certificate_content import GROUND_LABELS, CertificateContent
 from dsar.exports.package import PackageMember
-from dsar.exports.pdf import (
-    RefusingFetcher,
-    _font_config,
-    render_letter,
-)
+from dsar.exports.pdf_rendering import RefusingFetcher, font_config, render_letter
 from dsar.paths import STATIC_DIR
 
 logger = logging.getLogger(__name__)
@@ -89,7 +85,7 @@ def stylesheet_text() -> str:
 def _certificate_stylesheet() -> CSS:
     # No url() nor @import in it: parsing fetches nothing (a fetch would be refused).
     return CSS(string=stylesheet_text(), url_fetcher=RefusingFetcher(),
-               font_config=_font_config())
+               font_config=font_config())
 
 
 def _long_date(value: date) -> str:
@@ -165,8 +161,9 @@ def certificate_html(content: CertificateContent) -> str:
 def render_certificate(content: CertificateContent) -> bytes:
     """The answer letter of ``content`` (of its kind: the erasure certificate, or the
     rectification, restriction or objection letter) as a tagged PDF, in its language. Needs
-    an app context; reads no database. Raises :class:`~.pdf.ReportError` if the rendering asked for
-    any URL (it never should: nothing in the template or the texts is fetched)."""
+    an app context; reads no database. Raises :class:`~.pdf_rendering.ReportError` if the
+    rendering asked for any URL (it never should: nothing in the template or the texts is
+    fetched)."""
     pdf, document = render_letter(certificate_html(content), _certificate_stylesheet())
     # Counts only: no label nor value (they may be the person's data).
     logger.info("certificate.pdf (%s) written: %d pages, %d lines, %d corrections, "

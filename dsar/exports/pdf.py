@@ -28,14 +28,11 @@ bounded whatever the number of records.
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import os
-import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from functools import cache
 from itertools import islice
 from typing import IO, Any
 
@@ -43,22 +40,23 @@ from babel import Locale
 from flask import render_template
 from flask_babel import force_locale, format_date, gettext
 from flask_babel import lazy_gettext as _l
-from weasyprint import CSS, HTML
-from weasyprint.text.fonts import FontConfiguration
-from weasyprint.urls import FatalURLFetchingError, URLFetcher
 
 from dsar.exports.content import CollectionContent, ExportContent, ExportRecord
 from dsar.exports.csv_export import csv_name
 from dsar.exports.package import EXPORT_JSON, PackageMember
 from dsar.exports.pdf_attachment import json_attachment_of
+from dsar.exports.pdf_rendering import (  # noqa: F401  (ReportError, FetchRefused: the API)
+    FetchRefused,
+    RefusingFetcher,
+    ReportError,
+    render_pdf,
+)
 from dsar.exports.redaction import ARTICLES
-from dsar.paths import STATIC_DIR
 
 logger = logging.getLogger(__name__)
 
 REPORT_PDF = "report.pdf"
 TEMPLATE = "exports/report.html"
-STYLESHEET = STATIC_DIR / "report.css"
 #: Records shown per collection at most; the rest is in the JSON and the CSV.
 ROW_CAP = 200
 #: Table cells laid out for the data, all collections together: WeasyPrint spends about a
@@ -76,8 +74,6 @@ VALUE_CAP = 1000
 #: of a 7pt cell takes in DejaVu Sans Condensed (bold for a header): for the column widths.
 DATA_WIDTH_MM = 269
 CHAR_MM, HEADER_MM, CELL_PADDING_MM = 1.35, 1.5, 3.5
-#: PDF/UA-1: tagged structure, document language and title, fonts embedded.
-PDF_VARIANT = "pdf/ua-1"
 
 #: The headings of the Art. 15 information, in the order of the letter.
 HEADINGS = {
@@ -91,34 +87,6 @@ HEADINGS = {
     "automated": _l("Automated decision-making, including profiling (GDPR Art. 15(1)(h))"),
     "transfers": _l("Transfers outside the European Union (GDPR Art. 15(2))"),
 }
-
-
-class ReportError(Exception):
-    """The report could not be rendered (names no person)."""
-
-
-class FetchRefused(FatalURLFetchingError):
-    """WeasyPrint asked for a URL while rendering a report: refused, and the rendering
-    stops (a report needs nothing from outside; a request means markup got in)."""
-
-
-class RefusingFetcher(URLFetcher):
-    """A WeasyPrint URL fetcher that serves nothing: ``file:``, ``http(s):``, ``data:``, any
-    scheme is refused. The URLs asked for are kept in :attr:`refused` (never logged: a URL
-    could carry a record's value)."""
-
-    def __init__(self) -> None:
-        super().__init__(allowed_protocols=(), fail_on_errors=True)
-        self.refused: list[str] = []
-
-    def fetch(self, url: str, headers: Mapping[str, str] | None = None):
-        """Refuse ``url``: raises :class:`FetchRefused`."""
-        self.refused.append(url)
-        # Only a known scheme is named: the URL, or even an odd scheme, could be a value.
-        scheme = url.split(":", 1)[0].lower()
-        scheme = scheme if scheme in ("file", "http", "https", "data", "ftp") else "other"
-        logger.warning("report rendering asked for a %s: URL; refused", scheme)
-        raise FetchRefused(f"the report fetches nothing ({scheme}: URL refused)")
 
 
 @dataclass(frozen=True)
@@ -155,32 +123,6 @@ class Table:
     def capped(self) -> bool:
         """Whether some records are only in the JSON and the CSV."""
         return len(self.rows) < self.collection.record_count
-
-
-@cache
-def stylesheet_text() -> str:
-    """The report's stylesheet (``dsar/static/report.css``), read once."""
-    return STYLESHEET.read_text(encoding="utf-8")
-
-
-#: Reports rendered by this process share one font configuration and one parsed stylesheet:
-#: a new font configuration loads Fontconfig's and starts a new Pango font map with cold
-#: caches (25-30 ms of CPU per report, as much as the rest of the package), and the same
-#: stylesheet was parsed again for each report. Pango's font map is not thread-safe: one
-#: rendering at a time.
-_RENDERING = threading.Lock()
-
-
-@cache
-def _font_config() -> FontConfiguration:
-    return FontConfiguration()
-
-
-@cache
-def _stylesheet() -> CSS:
-    # Parsing fetches nothing (report.css has no url() nor @import); a fetch would be refused.
-    return CSS(string=stylesheet_text(), url_fetcher=RefusingFetcher(),
-               font_config=_font_config())
 
 
 def cell(value: Any) -> tuple[str, bool]:
@@ -345,24 +287,6 @@ def _context(content: ExportContent, row_cap: int, cell_budget: int) -> dict[str
     }
 
 
-def render_letter(html: str, *stylesheets: CSS) -> tuple[bytes, Any]:
-    """A short letter (the answer letters, the acknowledgement of receipt) as a tagged PDF:
-    the report's stylesheet then ``stylesheets``, the shared fonts, every URL refused. Returns
-    the PDF's bytes and the laid-out document (its pages). Raises :class:`ReportError` if the
-    rendering asked for any URL (it never should)."""
-    out = io.BytesIO()
-    try:
-        with _RENDERING:
-            document = HTML(string=html, url_fetcher=RefusingFetcher()).render(
-                stylesheets=[_stylesheet(), *stylesheets], font_config=_font_config(),
-                pdf_variant=PDF_VARIANT)
-            document.write_pdf(out, pdf_variant=PDF_VARIANT)
-    except FetchRefused as error:
-        # A BaseException for WeasyPrint's sake; an ordinary error for the caller.
-        raise ReportError(str(error)) from error
-    return out.getvalue(), document
-
-
 def render_report(content: ExportContent, target: IO[bytes] | str | os.PathLike, *,
                   json_attachment: bytes | str | os.PathLike | None = None,
                   row_cap: int = ROW_CAP, cell_budget: int = CELL_BUDGET,
@@ -384,23 +308,14 @@ def render_report(content: ExportContent, target: IO[bytes] | str | os.PathLike,
         context["json_attached"] = attachment is not None
         html = render_template(TEMPLATE, **context)
     attachments = [attachment] if attachment is not None else []
-    try:
-        with _RENDERING:
-            document = HTML(string=html, url_fetcher=fetcher).render(
-                stylesheets=[_stylesheet()], font_config=_font_config(),
-                pdf_variant=PDF_VARIANT)
-            if isinstance(target, str | os.PathLike):
-                # Personal data: readable by its owner only.
-                fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-                with open(fd, "wb") as out:
-                    document.write_pdf(out, pdf_variant=PDF_VARIANT, attachments=attachments)
-            else:
-                # pydyf counts the bytes it writes itself: the stream need not seek or tell.
-                document.write_pdf(target, pdf_variant=PDF_VARIANT, attachments=attachments)
-    except FetchRefused as error:
-        # A BaseException for WeasyPrint's sake (its own handlers would swallow an Exception);
-        # an ordinary error for the job that called us.
-        raise ReportError(str(error)) from error
+    if isinstance(target, str | os.PathLike):
+        # Personal data: readable by its owner only.
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with open(fd, "wb") as out:
+            document = render_pdf(html, out, fetcher=fetcher, attachments=attachments)
+    else:
+        # pydyf counts the bytes it writes itself: the stream need not seek or tell.
+        document = render_pdf(html, target, fetcher=fetcher, attachments=attachments)
     tables = [t for ts in context["tables"].values() for t in ts]
     report = Report(len(document.pages), sum(len(t.rows) for t in tables),
                     tuple((t.source, t.collection.name) for t in tables if t.capped),
