@@ -321,18 +321,12 @@ def check_storage_url(url: str | None, database_url: str) -> None:
 
 def make_backend(app: Flask):
     """The backend ``app``'s ``STORAGE_URL`` chooses (``STORAGE_DIR`` is the folder of a
-    ``file:`` URL, set by the configuration)."""
+    ``file:`` URL, set by the configuration). Called within ``app``'s context."""
     url = app.config.get("STORAGE_URL")
     if url and urlsplit(url).scheme == "database":
         from dsar.extensions import db
 
-        engine = db.engines[None] if app is current_app._get_current_object() else None
-        if engine is None:  # pragma: no cover - always called within the app
-            raise StorageConfigError("the database backend needs the app's context")
-        if engine.url.get_backend_name() != "postgresql":
-            raise StorageConfigError(
-                "STORAGE_URL database: needs PostgreSQL (DATABASE_URL is "
-                f"{engine.url.get_backend_name()}); SQLite has one writer, which the blobs' "
-                "own transactions would wait on")
-        return DatabaseBackend(engine)
+        # Checked at start-up too; again here for a setting changed since (tests do).
+        check_storage_url(url, app.config["DATABASE_URL"])
+        return DatabaseBackend(db.engine)
     return LocalBackend(app.config["STORAGE_DIR"])
