@@ -128,13 +128,12 @@ def _running_services() -> list[str]:
     from redis.exceptions import RedisError
 
     from dsar.ops.checks import OK, check_scheduler
-    from dsar.pipeline.liveness import WORKER_KEY_PREFIX
+    from dsar.pipeline.liveness import live_workers
     from dsar.pipeline.queues import redis_connection
 
     try:
         connection = redis_connection()
-        running = sorted(f"worker {key.decode()[len(WORKER_KEY_PREFIX):]}" for key in
-                         connection.scan_iter(match=f"{WORKER_KEY_PREFIX}*", count=100))
+        running = [f"worker {name}" for name in live_workers(connection)]
     except RedisError:
         return []
     if check_scheduler(connection).status == OK:

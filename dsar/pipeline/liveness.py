@@ -101,6 +101,12 @@ def worker_alive(connection: Redis, name: str | None) -> bool:
     return bool(name) and bool(connection.exists(worker_key(name)))
 
 
+def live_workers(connection: Redis) -> list[str]:
+    """The names of the workers whose liveness key is still there (beat within three beats)."""
+    return sorted(key.decode()[len(WORKER_KEY_PREFIX):]
+                  for key in connection.scan_iter(match=f"{WORKER_KEY_PREFIX}*", count=100))
+
+
 def running_jobs(connection: Redis) -> dict[str, str]:
     """The jobs live workers say they run: job id → worker name."""
     running = {}
