@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from dsar import pipeline
 from dsar.cases.refusals import ActionRefused, required_text
-from dsar.changes.plan import plan_of, planned_collections
+from dsar.changes.plan import planned_collections
 from dsar.core.audit import record_event
 from dsar.extensions import db
 from dsar.mail.outbox import queue_email
@@ -19,6 +19,7 @@ from dsar.models import (
     ActorType,
     Case,
     CaseKind,
+    ChangePlan,
     MailTemplate,
     NoticeStatus,
     OutboundEmail,
@@ -128,12 +129,12 @@ def _int(value) -> int:
         return 0
 
 
-def erasure_progress(case: Case) -> dict | None:
+def erasure_progress(case: Case, plan: ChangePlan | None) -> dict | None:
     """What the requester's status page says of a request that changes data: its kind, where
     the plan stands, what is kept and why, a restriction's announced or done lift, and the
     recipients told (names and outcomes only). None for other kinds or before the search
-    ends."""
-    plan = plan_of(case)
+    ends. ``plan`` is the case's plan (``dsar.changes.plan.plan_of``), which the caller has
+    read already."""
     if plan is None:
         return None
     from dsar.changes.objection import is_direct_marketing

@@ -47,6 +47,7 @@ from dsar.portal.directive_forms import (
     directive_change_form,
 )
 from dsar.portal.forms import AnswerForm, read_upload
+from dsar.portal.status_facts import StatusFacts, case_with_facts, facts_of
 from dsar.postmortem import directives
 from dsar.sources.catalog import get_catalog
 
@@ -89,19 +90,31 @@ def _grant(case: Case) -> None:
                             *granted][:SESSION_MAX_CASES]
 
 
-def granted_case(reference: str) -> Case:
-    """The case a link let this session in to; 404 if none did, or if its links were revoked
-    since (the salt's mark no longer matches); the expired-link page once they have ended."""
+def _session_mark(reference: str) -> str:
+    """The mark this session holds for ``reference``; 404 if no link let it in."""
     mark = next((entry[1] for entry in _granted() if entry[0] == reference), None)
     if mark is None:
         abort(404)
-    case = db.session.scalar(select(Case).where(Case.reference == reference))
+    return mark
+
+
+def _admitted(case: Case | None, reference: str, mark: str) -> Case:
+    """``case`` if the session's ``mark`` still opens it; 404 if not (or no case), or if its
+    links were revoked since (the salt's mark no longer matches); the expired-link page once
+    they have ended."""
     if case is None or not check_session_mark(case.reference, case.token_salt, mark):
         _forget(reference)
         abort(404)
     if not links_alive(case):
         _expired()
     return case
+
+
+def granted_case(reference: str) -> Case:
+    """The case a link let this session in to (see :func:`_admitted`)."""
+    mark = _session_mark(reference)
+    return _admitted(db.session.scalar(select(Case).where(Case.reference == reference)),
+                     reference, mark)
 
 
 @bp.route("/confirm/<reference>/<token>", methods=["GET", "POST"])
@@ -135,7 +148,10 @@ def status_link(reference: str, token: str):
 @bp.get("/status/<reference>")
 def status(reference: str):
     """The requester's view of the case: status in plain words, dates, public history."""
-    return _render_status(granted_case(reference))
+    mark = _session_mark(reference)
+    found = case_with_facts(reference)
+    case = _admitted(found[0] if found else None, reference, mark)
+    return _render_status(case, facts=found[1])
 
 
 def _standing_directives(case: Case) -> bool:
@@ -158,15 +174,17 @@ def _directive_view(case: Case, form: DirectiveChangeForm | None) -> dict | None
 
 
 def _render_status(case: Case, answer_form: AnswerForm | None = None, code: int = 200, *,
-                   directive_form: DirectiveChangeForm | None = None):
-    package = release.released_package(case)
+                   directive_form: DirectiveChangeForm | None = None,
+                   facts: StatusFacts | None = None):
+    facts = facts or facts_of(case)
+    package = facts.package
     return render_template("portal/status.html", case=case, clock=case_deadlines(case),
                            history=requester_actions.public_history(case),
                            # Directives standing are revoked, not withdrawn (every version kept).
                            can_withdraw=case.status.is_open and not _standing_directives(case),
-                           question=requester_actions.open_info_request(case),
+                           question=facts.question,
                            package=package, downloadable=release.is_downloadable(package),
-                           erasure=erasure_progress(case),
+                           erasure=erasure_progress(case, facts.plan),
                            directive=_directive_view(case, directive_form),
                            missing=_missing_labels(case),
                            answer_form=answer_form or AnswerForm()), code
