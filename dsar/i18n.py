@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Flask, current_app, redirect, request, session
-from flask_babel import format_date, format_datetime, format_decimal, get_locale
+from flask import Blueprint, Flask, current_app, g, redirect, request, session
+from flask_babel import format_date, format_datetime, format_decimal, get_locale, get_translations
 from flask_babel import lazy_gettext as _l
 
 from dsar.extensions import babel
@@ -76,6 +76,26 @@ def current_language() -> str:
     return str(get_locale() or "fr")
 
 
+def page_translations():
+    """The translations of this request's language, as Flask-Babel's ``get_translations``,
+    but remembered for the request: a page asks for them once per sentence, and Flask-Babel
+    finds them again each time (locale, domain, cache key) at some 20 µs a sentence. Kept
+    with the locale they were found for, so ``force_locale`` (an e-mail rendered in its
+    requester's language) gets its own."""
+    if not g:  # outside an application: Flask-Babel's own answer (no translation)
+        return get_translations()
+    state = g.get("_flask_babel")
+    locale = getattr(state, "babel_locale", None)
+    kept = g.get("_dsar_translations")
+    if locale is not None and kept is not None and kept[0] is locale:
+        return kept[1]
+    translations = get_translations()
+    locale = getattr(g.get("_flask_babel"), "babel_locale", None)
+    if locale is not None:
+        g._dsar_translations = (locale, translations)
+    return translations
+
+
 def language_return_path() -> str:
     """Where the language switch leads back to: this page for a GET; after a POST (a form shown
     again with an error) the page the form came from, since the POST URL cannot be reloaded."""
@@ -111,6 +131,14 @@ def init_app(app: Flask) -> None:
         "BABEL_TRANSLATION_DIRECTORIES", str(app.root_path + "/translations")
     )
     babel.init_app(app, locale_selector=select_locale)
+    # The templates' _() through page_translations (Flask-Babel installs the same without
+    # the per-request memory).
+    app.jinja_env.install_gettext_callables(
+        gettext=lambda s: page_translations().ugettext(s),
+        ngettext=lambda s, p, n: page_translations().ungettext(s, p, n),
+        pgettext=lambda c, s: page_translations().upgettext(c, s),
+        npgettext=lambda c, s, p, n: page_translations().unpgettext(c, s, p, n),
+        newstyle=True)
     app.register_blueprint(bp)
     app.jinja_env.globals.update(
         current_language=current_language,

@@ -309,3 +309,16 @@ def test_sizes_are_written_in_the_pages_language(app, language, size, shown):
 
     with app.test_request_context(), force_locale(language):
         assert file_size(size) == shown
+
+
+def test_a_template_under_force_locale_speaks_that_language(app):
+    # The templates keep the page's translations for the request; an e-mail rendered in its
+    # requester's language within a page in the other one must still get its own.
+    from flask_babel import force_locale
+
+    template = app.jinja_env.from_string('{{ _("Request received") }}')
+    with app.test_request_context("/", headers={"Accept-Language": "en"}):
+        assert template.render() == "Request received"
+        with force_locale("fr"):
+            assert template.render() == "Demande reçue"
+        assert template.render() == "Request received"

@@ -9,8 +9,10 @@ changes nothing.
 
 from __future__ import annotations
 
+from functools import cache
+
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import Row, bindparam, select
 
 from dsar.cases.clock import today_in_paris
 from dsar.cases.proofs import store_upload
@@ -38,13 +40,20 @@ PUBLIC_ACTIONS = ("case.created", "case.status_changed", "case.extended", "packa
                   "package.transmitted")
 
 
-def public_history(case: Case) -> list[AuditEvent]:
-    """The events of ``case`` its requester may see, oldest first."""
-    return list(db.session.scalars(
-        select(AuditEvent)
-        .where(AuditEvent.case_id == case.id, AuditEvent.action.in_(PUBLIC_ACTIONS))
-        .order_by(AuditEvent.id)
-    ))
+@cache
+def _public_history_query():
+    # Built once (building a statement costs more than running its cached compilation); the
+    # three columns the page shows, as rows rather than whole audit events.
+    return (select(AuditEvent.action, AuditEvent.created_at, AuditEvent.payload)
+            .where(AuditEvent.case_id == bindparam("case_id"),
+                   AuditEvent.action.in_(PUBLIC_ACTIONS))
+            .order_by(AuditEvent.id))
+
+
+def public_history(case: Case) -> list[Row]:
+    """The events of ``case`` its requester may see, oldest first: rows of ``action``,
+    ``created_at`` and ``payload``."""
+    return list(db.session.execute(_public_history_query(), {"case_id": case.id}))
 
 
 def _requester_move(case: Case, target: CaseStatus, template: MailTemplate) -> bool:

@@ -178,6 +178,8 @@ def _render_status(case: Case, answer_form: AnswerForm | None = None, code: int 
                    facts: StatusFacts | None = None):
     facts = facts or facts_of(case)
     package = facts.package
+    # The answer form only with a question (its CSRF token is not free).
+    answer_form = answer_form or (AnswerForm() if facts.question else None)
     return render_template("portal/status.html", case=case, clock=case_deadlines(case),
                            history=requester_actions.public_history(case),
                            # Directives standing are revoked, not withdrawn (every version kept).
@@ -187,7 +189,7 @@ def _render_status(case: Case, answer_form: AnswerForm | None = None, code: int 
                            erasure=erasure_progress(case, facts.plan),
                            directive=_directive_view(case, directive_form),
                            missing=_missing_labels(case),
-                           answer_form=answer_form or AnswerForm()), code
+                           answer_form=answer_form), code
 
 
 def _missing_labels(case: Case) -> list[str]:
