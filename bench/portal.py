@@ -150,7 +150,12 @@ def open_links(env: dict[str, str], port: int, limit: int) -> tuple[list, list[s
         done = expect(conn.request("POST", f"/confirm/{reference}/{token}", {
             **headers, "Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded"},
             body), 302, "confirmation")
-        sessions.append((reference, session_cookie(done, cookie), visitor))
+        # The browser follows the redirect to the status page, which shows the confirmation
+        # once (a flash message) and answers with the session without it.
+        cookie = session_cookie(done, cookie)
+        shown = expect(conn.request("GET", f"/status/{reference}", {**headers, "Cookie": cookie}),
+                       200, "status page after confirming")
+        sessions.append((reference, session_cookie(shown, cookie), visitor))
     conn.close()
     return sessions, secrets
 

@@ -12,6 +12,7 @@ from dsar.core.uploads import UploadRejected
 from dsar.extensions import db, limiter
 from dsar.i18n import current_language
 from dsar.models import Case, CaseKind
+from dsar.portal import form_pages
 from dsar.portal.blueprint import bp
 from dsar.portal.directive_forms import directive_request_form
 from dsar.portal.forms import KIND_FORMS, RequestForm, read_documents, read_upload
@@ -56,6 +57,9 @@ def new_request(kind: str):
         case_kind = CaseKind(kind)
     except ValueError:
         abort(404)
+    # The directives' form follows the register (configuration): always rendered afresh.
+    if case_kind is not CaseKind.POSTMORTEM_DIRECTIVE and form_pages.keepable():
+        return form_pages.empty_form_page(kind, lambda token: _empty_form(case_kind, token))
     form = request_form(case_kind)
     if request.method == "POST" and form.validate():
         # Past the per-address daily count the request is filed all the same (flagged for
@@ -84,6 +88,13 @@ def new_request(kind: str):
     return render_template("portal/request_form.html", form=form, kind=case_kind), (
         400 if form.errors else 200
     )
+
+
+def _empty_form(kind: CaseKind, token: str) -> str:
+    """The form page of ``kind``, empty, with ``token`` for its CSRF token."""
+    form = request_form(kind)
+    form.csrf_token.current_token = token
+    return render_template("portal/request_form.html", form=form, kind=kind)
 
 
 @bp.get("/request/sent")
