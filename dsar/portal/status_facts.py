@@ -66,8 +66,20 @@ def _facts(case: Case, package_id, question_id, plan_id, paused) -> StatusFacts:
     )
 
 
+def _read_only() -> None:
+    """Read the page's two queries outside a transaction when nothing else opened one yet:
+    on PostgreSQL that spares the BEGIN and the ROLLBACK, two of the page's four round trips.
+    The page writes nothing; its two reads are each consistent, and history read a moment
+    after the case can only be newer."""
+    if not db.session().in_transaction():
+        db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+
+
 def case_with_facts(reference: str) -> tuple[Case, StatusFacts] | None:
-    """The case with this reference and what its status page shows; None if there is none."""
+    """The case with this reference and what its status page shows; None if there is none.
+    Meant for a page that only reads: the reads that follow in the request are not in a
+    transaction."""
+    _read_only()
     row = db.session.execute(_by_reference(), {"reference": reference}).one_or_none()
     if row is None:
         return None
