@@ -142,7 +142,9 @@ def create_case(
             "kind": str(kind),
             "channel": str(channel),
             "language": language,
-            "proofs": [p.id for p in case.proofs],
+            # From the list given, not ``case.proofs``: reading that collection back after
+            # the flush would load it again from the database.
+            "proofs": [p.id for p in proofs or []],
             "representative": bool(representative_name),
         },
     )
