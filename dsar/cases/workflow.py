@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import logging
 from datetime import date, datetime
+from functools import cache
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from dsar import deadlines
@@ -88,10 +89,16 @@ def refresh_due_date(case: Case, *, today: date | None = None) -> None:
     )
 
 
+@cache
+def _reference_query():
+    # Built once: every filing runs it (building a statement costs more than running it).
+    return select(Case.id).where(Case.reference == bindparam("reference"))
+
+
 def _unused_reference() -> str:
     for _ in range(20):
         reference = new_reference()
-        if db.session.scalar(select(Case.id).where(Case.reference == reference)) is None:
+        if db.session.scalar(_reference_query(), {"reference": reference}) is None:
             return reference
     raise RuntimeError("could not find a free reference")  # 39 bits: never in practice
 

@@ -70,7 +70,7 @@ def new_request(kind: str):
         except UploadRejected:
             pass  # the message is on the field; the form is shown again, nothing stored
         else:
-            case = intake.file_case(
+            reference = intake.file_case(
                 case_kind,
                 requester_name=form.full_name.data,
                 requester_email=form.email.data,
@@ -83,7 +83,7 @@ def new_request(kind: str):
                 upload=upload,
                 documents=documents,
             )
-            session["submitted"] = case.reference
+            session["submitted"] = reference
             return redirect(url_for("portal.submitted"))
     return render_template("portal/request_form.html", form=form, kind=case_kind), (
         400 if form.errors else 200
