@@ -13,7 +13,7 @@ from sqlalchemy import bindparam, func, select
 
 from dsar.cases.clock import today_in_paris
 from dsar.cases.proofs import store_upload
-from dsar.cases.workflow import create_case
+from dsar.cases.workflow import open_case, record_created
 from dsar.core import storage
 from dsar.core.audit import record_event
 from dsar.deadlines import paris_date
@@ -38,17 +38,28 @@ def _count_since_query():
                                              Case.received_at >= bindparam("since"))
 
 
+def excessive_count(case: Case) -> int | None:
+    """How many requests ``case``'s address filed in 24 hours when that is more than
+    ``RATELIMIT_INTAKE_PER_EMAIL_PER_DAY``; None otherwise."""
+    count = requests_in_last_day(case.email_normalized)
+    return count if count > current_app.config["RATELIMIT_INTAKE_PER_EMAIL_PER_DAY"] else None
+
+
+def flag_excessive(case: Case, count: int) -> None:
+    """Flag ``case`` as possibly excessive, with an audit event of its own (the count only)."""
+    case.possibly_excessive = True
+    record_event(POSSIBLY_EXCESSIVE_EVENT, case=case, payload={"requests_in_24h": count})
+
+
 def flag_if_excessive(case: Case) -> None:
     """Flag ``case`` as possibly excessive when its address filed more than
     ``RATELIMIT_INTAKE_PER_EMAIL_PER_DAY`` requests in 24 hours, with an audit event of its own
     (the count only). Never a refusal: the e-mail link is the first identity check, so a flood
     of requests must be seen by staff, but whether one is excessive (Art. 12(5)) is the DPO's
     written decision, not the software's."""
-    count = requests_in_last_day(case.email_normalized)
-    if count <= current_app.config["RATELIMIT_INTAKE_PER_EMAIL_PER_DAY"]:
-        return
-    case.possibly_excessive = True
-    record_event(POSSIBLY_EXCESSIVE_EVENT, case=case, payload={"requests_in_24h": count})
+    count = excessive_count(case)
+    if count is not None:
+        flag_excessive(case, count)
 
 
 def proof_kind(kind: CaseKind, *, representative: bool) -> ProofKind:
@@ -87,7 +98,7 @@ def file_case(kind: CaseKind, *, requester_name: str, requester_email: str, lang
             storage.delete(proof.blob_id)
         raise
     try:
-        case = create_case(
+        case = open_case(
             kind=kind,
             requester_name=requester_name.strip(),
             requester_email=requester_email.strip(),
@@ -99,11 +110,18 @@ def file_case(kind: CaseKind, *, requester_name: str, requester_email: str, lang
             representative_name=(representative_name or "").strip(),
             proofs=proofs,
         )
-        flag_if_excessive(case)
+        excessive = excessive_count(case)
+        outbound = queue_email(case, MailTemplate.CONFIRM_EMAIL)
+        # The audit events last: recording one locks the chain's head until the commit, and
+        # every other filing waits for it meanwhile (on PostgreSQL; SQLite locks the whole
+        # database from the case's insert anyway).
+        record_created(case, proofs)
+        if excessive is not None:
+            flag_excessive(case, excessive)
         # Read before the commit, which expires the case (reading it after would reload it).
         reference = case.reference
         # Enqueuing never raises (the sweep retries), so only the commit can fail here.
-        commit_and_send(queue_email(case, MailTemplate.CONFIRM_EMAIL))
+        commit_and_send(outbound)
     except Exception:
         db.session.rollback()
         for proof in proofs:

@@ -103,7 +103,15 @@ def _unused_reference() -> str:
     raise RuntimeError("could not find a free reference")  # 39 bits: never in practice
 
 
-def create_case(
+def create_case(*, proofs: list[IdentityProof] | None = None, **fields) -> Case:
+    """Open a case with its due date and a ``case.created`` audit event (caller commits).
+    ``fields`` are those of :func:`open_case`."""
+    case = open_case(proofs=proofs, **fields)
+    record_created(case, proofs)
+    return case
+
+
+def open_case(
     *,
     kind: CaseKind,
     requester_name: str,
@@ -117,7 +125,8 @@ def create_case(
     received_at: datetime | None = None,
     proofs: list[IdentityProof] | None = None,
 ) -> Case:
-    """Open a case with its due date and a ``case.created`` audit event (caller commits)."""
+    """Open a case with its due date, written (flushed) but not yet audited: the caller records
+    :func:`record_created` in the same transaction, and commits."""
     received_at = received_at or utcnow()
     case = Case(
         reference=_unused_reference(),
@@ -141,22 +150,27 @@ def create_case(
     refresh_due_date(case, today=case.received_on)
     db.session.add(case)
     db.session.flush()
+    logger.info("case %s created kind=%s", case.id, kind)
+    return case
+
+
+def record_created(case: Case, proofs: list[IdentityProof] | None) -> None:
+    """The ``case.created`` audit event of ``case`` (opened by :func:`open_case` with
+    ``proofs``)."""
     record_event(
         "case.created",
         case=case,
         actor_type=ActorType.REQUESTER,
         payload={
-            "kind": str(kind),
-            "channel": str(channel),
-            "language": language,
+            "kind": str(case.kind),
+            "channel": str(case.channel),
+            "language": case.language,
             # From the list given, not ``case.proofs``: reading that collection back after
             # the flush would load it again from the database.
             "proofs": [p.id for p in proofs or []],
-            "representative": bool(representative_name),
+            "representative": bool(case.representative_name),
         },
     )
-    logger.info("case %s created kind=%s", case.id, kind)
-    return case
 
 
 def transition(
