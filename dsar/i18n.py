@@ -6,10 +6,11 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, current_app, g, redirect, request, session
-from flask_babel import format_date, format_datetime, format_decimal, get_locale, get_translations
+from flask_babel import format_decimal, get_locale, get_translations
 from flask_babel import lazy_gettext as _l
 
 from dsar.extensions import babel
+from dsar.i18n_dates import format_date_remembered, format_datetime_remembered
 from dsar.models import CaseKind, CaseStatus
 
 bp = Blueprint("i18n", __name__)
@@ -146,9 +147,9 @@ def init_app(app: Flask) -> None:
         status_label=lambda status: STATUS_LABELS[CaseStatus(status)],
         staff_status_label=lambda status: STAFF_STATUS_LABELS[CaseStatus(status)],
         LANGUAGE_NAMES={"fr": "Français", "en": "English"},
-        format_date=format_date,
+        format_date=format_date_remembered,
         language_return_path=language_return_path,
-        format_datetime=format_datetime,
+        format_datetime=format_datetime_remembered,
     )
     app.jinja_env.filters["file_size"] = file_size
 

@@ -322,3 +322,26 @@ def test_a_template_under_force_locale_speaks_that_language(app):
         with force_locale("fr"):
             assert template.render() == "Demande reçue"
         assert template.render() == "Request received"
+
+
+def test_remembered_dates_follow_the_language_and_the_value(app):
+    # Pages write dates through a per-process memory (dsar.i18n_dates): each language and
+    # each value must still get its own text.
+    from datetime import UTC, date, datetime
+
+    from flask_babel import force_locale
+
+    template = app.jinja_env.from_string(
+        "{{ format_date(day, 'long') }} | {{ format_datetime(moment, 'medium') }}")
+    values = {"day": date(2026, 3, 2), "moment": datetime(2026, 3, 2, 22, 30, tzinfo=UTC)}
+    with app.test_request_context("/"):
+        with force_locale("fr"):
+            french = template.render(**values)
+        with force_locale("en"):
+            english = template.render(**values)
+        with force_locale("fr"):
+            assert template.render(**values) == french
+            later = template.render(day=date(2026, 3, 3), moment=values["moment"])
+    assert french.startswith("2 mars 2026 | 2 mars 2026") and "23:30:00" in french
+    assert english.startswith("March 2, 2026 | Mar 2, 2026")
+    assert later.startswith("3 mars 2026")
