@@ -9,6 +9,7 @@ the memory of the loaded code. Each worker then drops the database connections i
 
 from __future__ import annotations
 
+import gc
 import os
 
 from flask import Flask
@@ -32,14 +33,29 @@ def default_workers() -> int:
     return 2 * cores + 1
 
 
+#: The worker's youngest-generation threshold for the cyclic garbage collector (Python's
+#: default is 700 allocations): a page allocates thousands of short-lived objects, and
+#: collecting every 700 cost a few percent of a status page's CPU.
+WORKER_GC_THRESHOLD = (10_000, 10, 10)
+
+
+def _pre_fork(server, worker) -> None:
+    """In the arbiter, before a worker is forked: the loaded app's objects are moved out of
+    the garbage collector's sight (``gc.freeze``), so the workers never walk them again and,
+    never touching them, keep sharing their memory with the arbiter."""
+    gc.freeze()
+
+
 def _post_fork(server, worker) -> None:
     """In each new worker: forget (without closing) the database connections of the arbiter's
-    pool, as SQLAlchemy asks of a forked process; the worker opens its own."""
+    pool, as SQLAlchemy asks of a forked process; the worker opens its own. Then collect less
+    often (``WORKER_GC_THRESHOLD``)."""
     from dsar.extensions import db
 
     app = server.app.wsgi()
     with app.app_context():
         db.engine.dispose(close=False)
+    gc.set_threshold(*WORKER_GC_THRESHOLD)
 
 
 def server_options(*, bind: list[str], workers: int, threads: int, timeout: int,
@@ -64,6 +80,7 @@ def server_options(*, bind: list[str], workers: int, threads: int, timeout: int,
         "errorlog": "-",
         "loglevel": log_level.lower(),
         "preload_app": True,
+        "pre_fork": _pre_fork,
         "post_fork": _post_fork,
         "proc_name": "dsar-serve",
         # No control socket (gunicornc) in the home folder: two servers on one machine would
