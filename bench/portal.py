@@ -11,7 +11,8 @@ generator that falls behind shows as latency, not as fewer requests):
   confirmation e-mail written to the database (the outbox) and queued in Redis. A submission
   is the two requests; its latency, both. Goal: >= 200/s, p95 < 100 ms at 200/s.
 - **status pages**: GET ``/status/<reference>`` with the session the e-mailed link opened
-  (cases filed by the first workload, confirmed through their confirmation link). Goal:
+  (cases filed by the first workload, confirmed through their confirmation link, whose
+  redirect to the status page is followed once, as a browser does). Goal:
   >= 500/s, p95 < 100 ms at 500/s.
 
 Rate limits stay on, as deployed: the server trusts one proxy (``PROXY_FIX_X_FOR=1``, as behind
