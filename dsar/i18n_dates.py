@@ -15,8 +15,9 @@ from collections.abc import Callable
 from flask import current_app
 from flask_babel import format_date, format_datetime, get_locale, get_timezone
 
-#: How many written dates each application keeps (a few hundred kilobytes at most).
-KEPT = 20_000
+#: How many written dates each application keeps (an entry is about half a kilobyte: a few
+#: megabytes at most per worker).
+KEPT = 5_000
 
 
 def _remembered(kind: str, write: Callable[..., str]):
@@ -25,8 +26,9 @@ def _remembered(kind: str, write: Callable[..., str]):
             return write(value, format, rebase)
         # The value's own zone too: two equal moments in two zones are written apart unless
         # rebased to the visitor's.
-        key = (kind, value, getattr(value, "tzinfo", None), format, rebase, str(get_locale()),
-               str(get_timezone()))
+        # ``fold`` too: the two moments of the hour the clocks go back compare equal.
+        key = (kind, value, getattr(value, "tzinfo", None), getattr(value, "fold", 0), format,
+               rebase, str(get_locale()), str(get_timezone()))
         kept = current_app.extensions.setdefault("dsar.dates", OrderedDict())
         text = kept.get(key)
         if text is None:

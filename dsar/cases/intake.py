@@ -110,12 +110,14 @@ def file_case(kind: CaseKind, *, requester_name: str, requester_email: str, lang
             representative_name=(representative_name or "").strip(),
             proofs=proofs,
         )
-        excessive = excessive_count(case)
         outbound = queue_email(case, MailTemplate.CONFIRM_EMAIL)
         # The audit events last: recording one locks the chain's head until the commit, and
         # every other filing waits for it meanwhile (on PostgreSQL; SQLite locks the whole
         # database from the case's insert anyway).
         record_created(case, proofs)
+        # Counted under that lock: filings from one address at the same moment are counted
+        # one after the other, each seeing those committed before it, so a flood is flagged.
+        excessive = excessive_count(case)
         if excessive is not None:
             flag_excessive(case, excessive)
         # Read before the commit, which expires the case (reading it after would reload it).

@@ -32,6 +32,7 @@ PRINTED_SETTINGS = ("ORGANISATION_NAME", "DPO_EMAIL", "MAX_UPLOAD_BYTES", "MAX_C
 def keepable() -> bool:
     """Whether this request may be answered with a kept page."""
     return (request.method == "GET" and not request.query_string
+            and current_app.config.get("WTF_CSRF_ENABLED", True)
             and "_flashes" not in session and not current_app.debug
             and not current_app.config.get("TEMPLATES_AUTO_RELOAD"))
 

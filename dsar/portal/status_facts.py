@@ -67,11 +67,12 @@ def _facts(case: Case, package_id, question_id, plan_id, paused) -> StatusFacts:
 
 
 def _read_only() -> None:
-    """Read the page's two queries outside a transaction when nothing else opened one yet:
-    on PostgreSQL that spares the BEGIN and the ROLLBACK, two of the page's four round trips.
-    The page writes nothing; its two reads are each consistent, and history read a moment
-    after the case can only be newer. Not on SQLite, whose driver switches in and out of
-    autocommit with PRAGMA statements that cost more than the BEGIN they save."""
+    """On PostgreSQL, the rest of the request's reads outside a transaction when nothing else
+    opened one yet: that spares the BEGIN and the ROLLBACK, two of the page's four round
+    trips. The page writes nothing, and each statement sees its own snapshot, as under READ
+    COMMITTED anyway (history read a moment after the case can only be newer). Not on
+    SQLite, whose driver switches in and out of autocommit with PRAGMA statements that cost
+    more than the BEGIN they save."""
     if db.engine.dialect.name == "postgresql" and not db.session().in_transaction():
         db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
 
