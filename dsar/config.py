@@ -140,7 +140,7 @@ DEFAULTS: dict[str, object] = {
     # None: /metrics does not exist (404) on the web server (docs/metrics.md).
     "METRICS_TOKEN": None,
     # `dsar serve`: the address gunicorn listens on, and how many worker processes it runs
-    # (0: two per CPU core, plus one).
+    # (0: one per CPU core, plus one).
     "SERVE_BIND": "127.0.0.1:8000",
     "SERVE_WORKERS": 0,
     # An ISO date that replaces "today" for the legal clock: tests and demonstrations only.

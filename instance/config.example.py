@@ -82,7 +82,7 @@ TRANSMIT_TIMEOUT = 60
 # STORAGE_URL = "file:///var/lib/dsar/storage"
 # STORAGE_URL = "database:"
 # `dsar serve`: the address gunicorn listens on (nginx in front) and its worker processes
-# (0: two per CPU core, plus one).
+# (0: one per CPU core, plus one).
 # SERVE_BIND = "127.0.0.1:8000"
 # SERVE_WORKERS = 0
 # /metrics for a Prometheus server, with this bearer token; unset, /metrics does not exist

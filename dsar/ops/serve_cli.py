@@ -1,6 +1,6 @@
 """``dsar serve``: the production web server (gunicorn, embedded by ``dsar.ops.gunicorn_app``).
 
-The defaults suit a 2-core machine behind nginx: five sync worker processes on 127.0.0.1:8000
+The defaults suit a 2-core machine behind nginx: three sync worker processes on 127.0.0.1:8000
 (``SERVE_BIND``, ``SERVE_WORKERS``), the access log on stdout for journald, and a graceful stop
 on SIGTERM (systemd's): requests under way finish, then the workers leave.
 """
@@ -16,7 +16,7 @@ from flask.cli import ScriptInfo, pass_script_info
               help="Where to listen: HOST:PORT or unix:/path/to.sock (repeatable). "
                    "Default: the SERVE_BIND setting (127.0.0.1:8000).")
 @click.option("--workers", type=click.IntRange(min=0), default=None,
-              help="Worker processes. Default: the SERVE_WORKERS setting; 0 means two per "
+              help="Worker processes. Default: the SERVE_WORKERS setting; 0 means one per "
                    "CPU core plus one.")
 @click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True,
               help="Threads per worker; more than one keeps client connections alive "
