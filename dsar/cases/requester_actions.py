@@ -12,7 +12,7 @@ from __future__ import annotations
 from functools import cache
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Row, bindparam, or_, select
+from sqlalchemy import Row, Select, bindparam, or_, select
 
 from dsar.cases.clock import today_in_paris
 from dsar.cases.proofs import store_upload
@@ -92,13 +92,17 @@ def withdraw(case: Case) -> bool:
     return _requester_move(case, CaseStatus.WITHDRAWN, MailTemplate.WITHDRAWN)
 
 
+def open_info_request_query(case_id) -> Select:
+    """The statement of :func:`open_info_request` for ``case_id`` (a value or a column, for a
+    correlated subquery)."""
+    return (select(InfoRequest)
+            .where(InfoRequest.case_id == case_id, InfoRequest.answered_at.is_(None))
+            .order_by(InfoRequest.id.desc()).limit(1))
+
+
 def open_info_request(case: Case) -> InfoRequest | None:
     """The question waiting for the requester's answer, if any."""
-    return db.session.scalar(
-        select(InfoRequest).where(InfoRequest.case_id == case.id,
-                                  InfoRequest.answered_at.is_(None))
-        .order_by(InfoRequest.id.desc())
-    )
+    return db.session.scalar(open_info_request_query(case.id))
 
 
 def answer_question(case: Case, answer: str, upload: tuple[bytes, str] | None = None) -> None:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select, update
+from sqlalchemy import Select, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from dsar.cases.refusals import ActionRefused
@@ -72,9 +72,15 @@ class PlannedCollection:
         return self.action not in REPORTED_ONLY
 
 
+def plan_query(case_id) -> Select:
+    """The statement of :func:`plan_of` for ``case_id`` (a value or a column, for a
+    correlated subquery)."""
+    return select(ChangePlan).where(ChangePlan.case_id == case_id)
+
+
 def plan_of(case: Case) -> ChangePlan | None:
     """The case's plan row, None before the search ends."""
-    return db.session.scalar(select(ChangePlan).where(ChangePlan.case_id == case.id))
+    return db.session.scalar(plan_query(case.id))
 
 
 def open_plan(case: Case) -> ChangePlan:

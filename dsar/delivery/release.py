@@ -14,7 +14,7 @@ from datetime import UTC, datetime, time, timedelta
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import or_, select, update
+from sqlalchemy import Select, or_, select, update
 
 from dsar import pipeline
 from dsar.cases.refusals import ActionRefused
@@ -182,12 +182,17 @@ def download_deadline(released_at: datetime, days: int) -> datetime:
     return datetime.combine(last_day, time(23, 59, 59), tzinfo=PARIS).astimezone(UTC)
 
 
+def released_package_query(case_id) -> Select:
+    """The statement of :func:`released_package` for ``case_id`` (a value or a column, for a
+    correlated subquery)."""
+    return (select(ExportPackage)
+            .where(ExportPackage.case_id == case_id, ExportPackage.released_at.is_not(None))
+            .order_by(ExportPackage.id.desc()).limit(1))
+
+
 def released_package(case: Case) -> ExportPackage | None:
     """The package released to the requester, whether still downloadable or expired."""
-    return db.session.scalar(
-        select(ExportPackage).where(ExportPackage.case_id == case.id,
-                                    ExportPackage.released_at.is_not(None))
-        .order_by(ExportPackage.id.desc()).limit(1))
+    return db.session.scalar(released_package_query(case.id))
 
 
 def is_downloadable(package: ExportPackage | None, now: datetime | None = None) -> bool:

@@ -17,6 +17,9 @@ from functools import cache
 from sqlalchemy import Select, bindparam, exists, inspect, select
 from sqlalchemy.orm.attributes import set_committed_value
 
+from dsar.cases.requester_actions import open_info_request_query
+from dsar.changes.planning import plan_query
+from dsar.delivery.release import released_package_query
 from dsar.extensions import db
 from dsar.models import Case, ChangePlan, ClockPause, ExportPackage, InfoRequest
 
@@ -31,17 +34,15 @@ class StatusFacts:
 
 
 def _related_columns():
-    """The ids of the case's released package, open question and plan, and whether it has
-    clock pauses, as correlated subqueries on ``Case``."""
-    package = (select(ExportPackage.id)
-               .where(ExportPackage.case_id == Case.id, ExportPackage.released_at.is_not(None))
-               .order_by(ExportPackage.id.desc()).limit(1).scalar_subquery())
-    question = (select(InfoRequest.id)
-                .where(InfoRequest.case_id == Case.id, InfoRequest.answered_at.is_(None))
-                .order_by(InfoRequest.id.desc()).limit(1).scalar_subquery())
-    plan = select(ChangePlan.id).where(ChangePlan.case_id == Case.id).scalar_subquery()
+    """The ids of the case's released package, open question and plan (the statements of
+    ``released_package``, ``open_info_request`` and ``plan_of``, reduced to the id), and
+    whether it has clock pauses, as correlated subqueries on ``Case``."""
+    package = released_package_query(Case.id).with_only_columns(ExportPackage.id)
+    question = open_info_request_query(Case.id).with_only_columns(InfoRequest.id)
+    plan = plan_query(Case.id).with_only_columns(ChangePlan.id)
     paused = exists().where(ClockPause.case_id == Case.id)
-    return package, question, plan, paused
+    return (package.scalar_subquery(), question.scalar_subquery(), plan.scalar_subquery(),
+            paused)
 
 
 @cache
