@@ -213,13 +213,17 @@ def check_smtp(config: Mapping) -> CheckResult:
         return CheckResult("smtp", FAULT, f"{where} does not offer STARTTLS: use its TLS "
                                           "port (SMTP_SSL, 465) or another server")
     except smtplib.SMTPAuthenticationError:
-        return CheckResult("smtp", FAULT, f"{where} refused the login of SMTP_USERNAME "
-                                          "(check SMTP_USERNAME and SMTP_PASSWORD)")
+        return _login_refused(where)
     except (OSError, smtplib.SMTPException) as exc:
         return CheckResult("smtp", FAULT, f"cannot talk {how} with {where} "
                                           f"({reason(exc, config)})")
     login = ", login accepted" if config.get("SMTP_USERNAME") else ""
     return CheckResult("smtp", OK, f"{how} to {where}, certificate verified{login}")
+
+
+def _login_refused(where: str) -> CheckResult:
+    return CheckResult("smtp", FAULT, f"{where} refused the login of SMTP_USERNAME "
+                                      "(check SMTP_USERNAME and SMTP_PASSWORD)")
 
 
 def _greet_and_log_in(config: Mapping) -> None:
@@ -242,8 +246,7 @@ def _check_local_relay(config: Mapping, where: str) -> CheckResult:
     try:
         _greet_and_log_in(config)
     except smtplib.SMTPAuthenticationError:
-        return CheckResult("smtp", FAULT, f"{where} refused the login of SMTP_USERNAME "
-                                          "(check SMTP_USERNAME and SMTP_PASSWORD)")
+        return _login_refused(where)
     except (OSError, smtplib.SMTPException) as exc:
         return CheckResult("smtp", FAULT, f"cannot talk with the relay at {where} "
                                           f"({reason(exc, config)})")
