@@ -8,9 +8,9 @@ from sqlalchemy import delete, select, text, update
 from dsar import create_app
 from dsar.cases.workflow import InvalidTransition, transition
 from dsar.cli import main
-from dsar.core.audit import record_event, verify_chain
+from dsar.core.audit import HEAD_ID, record_event, verify_chain
 from dsar.extensions import db
-from dsar.models import ActorType, AuditEvent, Case, CaseStatus
+from dsar.models import ActorType, AuditEvent, AuditHead, Case, CaseStatus
 from tests.support.app import app_config
 from tests.support.audit import make_events
 
@@ -115,6 +115,19 @@ def test_system_events_join_the_same_chain(app):
         db.session.commit()
         report = verify_chain()
         assert report.ok and report.events == 3
+
+
+def test_a_head_read_before_an_event_shows_that_event_and_is_not_written_back(app):
+    make_events(app, 1)
+    with app.app_context():
+        head = db.session.get(AuditHead, HEAD_ID)
+        before = head.count
+        event_id = record_event("staff.created", payload={"staff_id": 1})
+        # The head the session held follows the chain, and the commit writes nothing back.
+        assert (head.count, head.last_event_id) == (before + 1, event_id)
+        db.session.commit()
+        report = verify_chain()
+        assert report.ok and report.events == before + 1
 
 
 # The head of the chain: signed with the audit key, so the database alone cannot re-point it.

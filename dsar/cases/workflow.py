@@ -125,8 +125,9 @@ def open_case(
     received_at: datetime | None = None,
     proofs: list[IdentityProof] | None = None,
 ) -> Case:
-    """Open a case with its due date, written (flushed) but not yet audited: the caller records
-    :func:`record_created` in the same transaction, and commits."""
+    """Open a case with its due date, added to the session but not yet audited: the caller
+    records :func:`record_created` in the same transaction (which writes the case), and
+    commits."""
     received_at = received_at or utcnow()
     case = Case(
         reference=_unused_reference(),
@@ -148,15 +149,16 @@ def open_case(
     )
     case.proofs.extend(proofs or [])
     refresh_due_date(case, today=case.received_on)
+    # Not flushed here: the next flush writes the case with what the caller adds to it (its
+    # first e-mail, its audit event), in one unit of work rather than one each.
     db.session.add(case)
-    db.session.flush()
-    logger.info("case %s created kind=%s", case.id, kind)
     return case
 
 
 def record_created(case: Case, proofs: list[IdentityProof] | None) -> None:
     """The ``case.created`` audit event of ``case`` (opened by :func:`open_case` with
     ``proofs``)."""
+    db.session.flush()  # writes the case, if nothing did yet: its id and its proofs' ids
     record_event(
         "case.created",
         case=case,
@@ -171,6 +173,7 @@ def record_created(case: Case, proofs: list[IdentityProof] | None) -> None:
             "representative": bool(case.representative_name),
         },
     )
+    logger.info("case %s created kind=%s", case.id, case.kind)
 
 
 def transition(

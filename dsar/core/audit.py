@@ -18,11 +18,12 @@ import json
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache, lru_cache
+from types import SimpleNamespace
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 
 from dsar.core.keys import derived_key
 from dsar.extensions import db
@@ -84,30 +85,32 @@ def record_event(
     actor_type: ActorType = ActorType.SYSTEM,
     actor_id: str | int | None = None,
     payload: dict | None = None,
-) -> AuditEvent:
-    """Append an event to the chain in the current transaction (the caller commits)."""
+) -> int:
+    """Append an event to the chain in the current transaction (the caller commits); returns
+    its id.
+
+    The event and the head are written as plain statements, not through the session's unit of
+    work: every request that changes anything writes one, and a flush of its own for each
+    cost more than the statements themselves."""
     session = db.session
-    if case is not None and case.id is None:
-        session.flush()
-    # Flushing first makes SQLite take its write lock before the head is read, and the row lock
-    # on PostgreSQL serialises writers; the unique prev_hash turns any remaining race into an
-    # error instead of a silent fork.
+    # Flushing first writes what the event refers to (a new case gets its id) and makes SQLite
+    # take its write lock before the head is read; the row lock on PostgreSQL serialises
+    # writers; the unique prev_hash turns any remaining race into an error instead of a
+    # silent fork.
     session.flush()
-    head = session.execute(
-        select(AuditHead).where(AuditHead.id == HEAD_ID).with_for_update()
-    ).scalar_one_or_none()
+    connection = session.connection()
+    head = connection.execute(_locked_head_query()).one_or_none()
     if head is None:
         # A deployment's chain starts with the signed empty head ``dsar init`` writes. No head
         # means it was deleted (with or without the events): the head is rebuilt unsigned, so
         # "the trail was wiped and the application wrote again" stays a fault, not a fresh,
         # intact-looking chain.
-        head = _head_after_loss()
-        trusted = False
+        head, trusted = _head_after_loss(), False
     else:
         # A head the application did not sign (upgraded, re-pointed, forged) stays unsigned
         # or wrongly signed however many events follow: signing it here would launder it.
         trusted = head_signed(head)
-    event = AuditEvent(
+    event = SimpleNamespace(
         case_id=case.id if case is not None else None,
         actor_type=actor_type,
         actor_id=str(actor_id) if actor_id is not None else None,
@@ -117,25 +120,50 @@ def record_event(
         prev_hash=head.last_hash,
     )
     event.row_hash = _row_digest(derived_key("audit-chain"), event)
-    session.add(event)
-    session.flush()
-    head.last_event_id = event.id
-    head.last_hash = event.row_hash
-    head.count += 1
+    event_id = connection.execute(_insert_event_statement(), vars(event)).inserted_primary_key[0]
+    moved = SimpleNamespace(id=HEAD_ID, last_event_id=event_id, last_hash=event.row_hash,
+                            count=head.count + 1, signature=head.signature)
     if trusted:
-        head.signature = head_signature(head)
-    session.add(head)
+        moved.signature = head_signature(moved)
+    if head.id is None:
+        connection.execute(AuditHead.__table__.insert(), vars(moved))
+    else:
+        connection.execute(_update_head_statement(), {"head_id": HEAD_ID, **vars(moved)})
+    # A head the session holds (``dsar audit seal`` signs one) must not be written back over
+    # this one, nor read as it was.
+    held = session.identity_map.get(session.identity_key(AuditHead, HEAD_ID))
+    if held is not None:
+        session.expire(held)
     logger.info("audit %s case=%s actor=%s", action, event.case_id, actor_type)
-    return event
+    return event_id
 
 
-def _head_after_loss() -> AuditHead:
-    """A new, unsigned head after the newest event (or at the start of an empty chain)."""
+@cache
+def _locked_head_query():
+    # Statements built once: every change writes an event.
+    return select(AuditHead.__table__).where(AuditHead.id == HEAD_ID).with_for_update()
+
+
+@cache
+def _insert_event_statement():
+    return AuditEvent.__table__.insert()
+
+
+@cache
+def _update_head_statement():
+    # Without values: the SET clause is made of the columns the parameters name.
+    table = AuditHead.__table__
+    return table.update().where(table.c.id == bindparam("head_id"))
+
+
+def _head_after_loss() -> SimpleNamespace:
+    """A new, unsigned head after the newest event (or at the start of an empty chain); its
+    id None until it is written."""
     last = db.session.scalars(select(AuditEvent).order_by(AuditEvent.id.desc()).limit(1)).first()
     if last is None:
-        return AuditHead(id=HEAD_ID, last_event_id=0, last_hash=GENESIS_HASH, count=0)
+        return SimpleNamespace(id=None, last_hash=GENESIS_HASH, count=0, signature=None)
     count = db.session.scalar(select(func.count(AuditEvent.id)))
-    return AuditHead(id=HEAD_ID, last_event_id=last.id, last_hash=last.row_hash, count=count)
+    return SimpleNamespace(id=None, last_hash=last.row_hash, count=count, signature=None)
 
 
 def start_chain() -> bool:
