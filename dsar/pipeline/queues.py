@@ -101,10 +101,16 @@ def queue_on(name: str, connection: Redis) -> Queue:
 
 
 def get_queue(name: str) -> Queue:
-    """The named RQ queue on the app's Redis."""
+    """The named RQ queue on the app's Redis, made once per application: RQ asks the server
+    for its version the first time a queue enqueues, and a new queue each time would ask at
+    every enqueue."""
     if name not in QUEUES:
         raise ValueError(f"unknown queue {name!r}")
-    return queue_on(name, redis_connection())
+    made = current_app.extensions.setdefault("dsar_queues", {})
+    key = (current_app.config["REDIS_URL"], name)
+    if key not in made:
+        made[key] = queue_on(name, redis_connection())
+    return made[key]
 
 
 #: Statuses of a job that will still run or is running: enqueueing its id again is a no-op.
@@ -122,19 +128,29 @@ def enqueue_on(queue: Queue, func: str, *args, job_id: str, **options) -> bool:
     call enqueued; raises ``RedisError`` when Redis is unreachable."""
     connection = queue.connection
     claim = f"dsar:enqueuing:{job_id}"
-    if not connection.set(claim, "1", nx=True, ex=ENQUEUE_CLAIM_SECONDS):
+    # One round trip for the claim and the state of any job of that id, one for the job, its
+    # place in the queue and the claim's release: each Redis round trip is paid by the web
+    # request that filed the work.
+    check = connection.pipeline(transaction=False)
+    check.set(claim, "1", nx=True, ex=ENQUEUE_CLAIM_SECONDS)
+    check.hget(DsarJob.key_for(job_id), "status")
+    claimed, status = check.execute()
+    if not claimed:
         return False  # another process is enqueueing this very job now
+    released = False
     try:
-        try:  # whatever queue it is on
-            existing = DsarJob.fetch(job_id, connection=connection, serializer=SERIALIZER)
-        except NoSuchJobError:
-            existing = None
-        if existing is not None and existing.get_status(refresh=False) in IN_FLIGHT:
+        # Whatever queue it is on.
+        if status is not None and status.decode() in IN_FLIGHT:
             return False
-        queue.enqueue(func, *args, job_id=job_id, **options)
+        write = connection.pipeline()
+        queue.enqueue(func, *args, job_id=job_id, pipeline=write, **options)
+        write.delete(claim)
+        write.execute()
+        released = True
         return True
     finally:
-        connection.delete(claim)
+        if not released:
+            connection.delete(claim)
 
 
 def fetch_job(job_id: str) -> Job | None:
