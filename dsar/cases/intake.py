@@ -10,16 +10,18 @@ from functools import cache
 
 from flask import current_app
 from sqlalchemy import bindparam, func, select
+from sqlalchemy.exc import IntegrityError
 
 from dsar.cases.clock import today_in_paris
-from dsar.cases.proofs import store_upload
-from dsar.cases.workflow import open_case, record_created
+from dsar.cases.proofs import copy_proof, store_upload
+from dsar.cases.workflow import open_case, record_created, reference_taken
 from dsar.core import storage
 from dsar.core.audit import record_event
+from dsar.core.tokens import new_reference
 from dsar.deadlines import paris_date
 from dsar.extensions import db
 from dsar.mail.outbox import commit_and_send, queue_email
-from dsar.models import Case, CaseKind, MailTemplate, ProofKind
+from dsar.models import Case, CaseKind, IdentityProof, MailTemplate, ProofKind
 from dsar.models.case import POSSIBLY_EXCESSIVE_EVENT
 from dsar.models.types import utcnow
 
@@ -73,6 +75,11 @@ def proof_kind(kind: CaseKind, *, representative: bool) -> ProofKind:
     return ProofKind.IDENTITY
 
 
+#: How many references one filing may draw. A reference is 39 random bits: a second draw is
+#: needed about once per 100,000 filings against ten million cases, a third practically never.
+REFERENCE_DRAWS = 3
+
+
 def file_case(kind: CaseKind, *, requester_name: str, requester_email: str, language: str,
               identifiers: dict[str, str | None], details: dict, message: str | None,
               representative_name: str | None,
@@ -97,38 +104,56 @@ def file_case(kind: CaseKind, *, requester_name: str, requester_email: str, lang
         for proof in proofs:
             storage.delete(proof.blob_id)
         raise
+    fields = dict(
+        kind=kind,
+        requester_name=requester_name.strip(),
+        requester_email=requester_email.strip(),
+        language=language,
+        identifiers={key: value.strip() for key, value in identifiers.items()
+                     if value and value.strip()},
+        details=details,
+        message=(message or "").strip(),
+        representative_name=(representative_name or "").strip(),
+    )
+    draws = 1
     try:
-        case = open_case(
-            kind=kind,
-            requester_name=requester_name.strip(),
-            requester_email=requester_email.strip(),
-            language=language,
-            identifiers={key: value.strip() for key, value in identifiers.items()
-                         if value and value.strip()},
-            details=details,
-            message=(message or "").strip(),
-            representative_name=(representative_name or "").strip(),
-            proofs=proofs,
-        )
-        outbound = queue_email(case, MailTemplate.CONFIRM_EMAIL)
-        # The audit events last: recording one locks the chain's head until the commit, and
-        # every other filing waits for it meanwhile (on PostgreSQL; SQLite locks the whole
-        # database from the case's insert anyway).
-        record_created(case, proofs)
-        # Counted under that lock: filings from one address at the same moment are counted
-        # one after the other, each seeing those committed before it, so a flood is flagged.
-        excessive = excessive_count(case)
-        if excessive is not None:
-            flag_excessive(case, excessive)
-        # Read before the commit, which expires the case (reading it after would reload it).
-        reference = case.reference
-        # Enqueuing never raises (the sweep retries), so only the commit can fail here.
-        commit_and_send(outbound)
+        while True:
+            try:
+                return _open_and_commit(fields, proofs)
+            except IntegrityError as error:
+                db.session.rollback()
+                if draws == REFERENCE_DRAWS or not reference_taken(error):
+                    raise
+                draws += 1
+                # New rows for the same documents: those of the rolled-back attempt are not
+                # reused in the next transaction.
+                proofs = [copy_proof(proof) for proof in proofs]
     except Exception:
         db.session.rollback()
         for proof in proofs:
             storage.delete(proof.blob_id)
         raise
+
+
+def _open_and_commit(fields: dict, proofs: list[IdentityProof]) -> str:
+    """One attempt at filing: the case under a reference drawn without looking it up (the
+    cases' unique reference refuses one already in use: see :func:`file_case`), its e-mail,
+    its audit events, the commit; returns the reference."""
+    case = open_case(**fields, proofs=proofs, reference=new_reference())
+    outbound = queue_email(case, MailTemplate.CONFIRM_EMAIL)
+    # The audit events last: recording one locks the chain's head until the commit, and
+    # every other filing waits for it meanwhile (on PostgreSQL; SQLite locks the whole
+    # database from the case's insert anyway).
+    record_created(case, proofs)
+    # Counted under that lock: filings from one address at the same moment are counted
+    # one after the other, each seeing those committed before it, so a flood is flagged.
+    excessive = excessive_count(case)
+    if excessive is not None:
+        flag_excessive(case, excessive)
+    # Read before the commit, which expires the case (reading it after would reload it).
+    reference = case.reference
+    # Enqueuing never raises (the sweep retries), so only the commit can fail here.
+    commit_and_send(outbound)
     return reference
 
 

@@ -42,6 +42,13 @@ def store_upload(upload: tuple[bytes, str], kind: ProofKind) -> IdentityProof:
                          content_type=content_type)
 
 
+def copy_proof(proof: IdentityProof) -> IdentityProof:
+    """A new, unsaved row for the same stored document as ``proof`` (a filing that tries
+    again after its transaction was rolled back)."""
+    return IdentityProof(kind=proof.kind, blob_id=proof.blob_id, size=proof.size,
+                         sha256=proof.sha256, content_type=proof.content_type)
+
+
 def delete_case_proofs(case: Case, note: str) -> list[int]:
     """Delete every stored document of ``case``, keeping ``note`` on each proof row; returns
     the ids deleted. The blob goes first: if the transaction then fails, the row still names

@@ -9,6 +9,7 @@ from functools import cache
 
 from flask import current_app
 from sqlalchemy import bindparam, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 
 from dsar import deadlines
@@ -103,6 +104,13 @@ def _unused_reference() -> str:
     raise RuntimeError("could not find a free reference")  # 39 bits: never in practice
 
 
+def reference_taken(error: IntegrityError) -> bool:
+    """Whether ``error`` is the cases' unique reference refusing a second case: the reference
+    drawn was already in use (PostgreSQL names the constraint, SQLite the column)."""
+    message = str(error.orig)
+    return "uq_cases_reference" in message or "cases.reference" in message
+
+
 def create_case(*, proofs: list[IdentityProof] | None = None, **fields) -> Case:
     """Open a case with its due date and a ``case.created`` audit event (caller commits).
     ``fields`` are those of :func:`open_case`."""
@@ -124,13 +132,15 @@ def open_case(
     representative_name: str | None = None,
     received_at: datetime | None = None,
     proofs: list[IdentityProof] | None = None,
+    reference: str | None = None,
 ) -> Case:
     """Open a case with its due date, added to the session but not yet audited: the caller
     records :func:`record_created` in the same transaction (which writes the case), and
-    commits."""
+    commits. Without ``reference`` one is drawn and looked up first; a caller that gives one
+    handles :func:`reference_taken` itself."""
     received_at = received_at or utcnow()
     case = Case(
-        reference=_unused_reference(),
+        reference=reference or _unused_reference(),
         kind=kind,
         status=CaseStatus.SUBMITTED,
         channel=channel,
