@@ -75,8 +75,9 @@ def proof_kind(kind: CaseKind, *, representative: bool) -> ProofKind:
     return ProofKind.IDENTITY
 
 
-#: How many references one filing may draw. A reference is 39 random bits: a second draw is
-#: needed about once per 100,000 filings against ten million cases, a third practically never.
+#: How many references one filing may draw. A reference is 8 symbols of 30 (about 39 bits):
+#: against ten million cases a second draw is needed about once in 65,000 filings, a third
+#: about once in four billion.
 REFERENCE_DRAWS = 3
 
 

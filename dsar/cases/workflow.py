@@ -107,8 +107,9 @@ def _unused_reference() -> str:
 def reference_taken(error: IntegrityError) -> bool:
     """Whether ``error`` is the cases' unique reference refusing a second case: the reference
     drawn was already in use (PostgreSQL names the constraint, SQLite the column)."""
-    message = str(error.orig)
-    return "uq_cases_reference" in message or "cases.reference" in message
+    constraint = getattr(getattr(error.orig, "diag", None), "constraint_name", None)
+    return (constraint == "uq_cases_reference"
+            or str(error.orig) == "UNIQUE constraint failed: cases.reference")
 
 
 def create_case(*, proofs: list[IdentityProof] | None = None, **fields) -> Case:
@@ -159,8 +160,8 @@ def open_case(
     )
     case.proofs.extend(proofs or [])
     refresh_due_date(case, today=case.received_on)
-    # Not flushed here: the next flush writes the case with what the caller adds to it (its
-    # first e-mail, its audit event), in one unit of work rather than one each.
+    # Not flushed here: the caller's next flush writes the case together with what it added
+    # meanwhile (the portal's confirmation e-mail), in one unit of work rather than two.
     db.session.add(case)
     return case
 

@@ -100,7 +100,8 @@ def record_event(
     session.flush()
     connection = session.connection()
     head = connection.execute(_locked_head_query()).one_or_none()
-    if head is None:
+    lost = head is None
+    if lost:
         # A deployment's chain starts with the signed empty head ``dsar init`` writes. No head
         # means it was deleted (with or without the events): the head is rebuilt unsigned, so
         # "the trail was wiped and the application wrote again" stays a fault, not a fresh,
@@ -125,10 +126,14 @@ def record_event(
                             count=head.count + 1, signature=head.signature)
     if trusted:
         moved.signature = head_signature(moved)
-    if head.id is None:
+    if lost:
         connection.execute(AuditHead.__table__.insert(), vars(moved))
     else:
-        connection.execute(_update_head_statement(), {"head_id": HEAD_ID, **vars(moved)})
+        written = connection.execute(_update_head_statement(), {
+            "head_id": HEAD_ID, "last_event_id": moved.last_event_id,
+            "last_hash": moved.last_hash, "count": moved.count, "signature": moved.signature})
+        if written.rowcount != 1:  # deleted under the lock this transaction holds: never
+            raise RuntimeError("the audit chain's head vanished while an event was written")
     # A head the session holds (``dsar audit seal`` signs one) must not be written back over
     # this one, nor read as it was.
     held = session.identity_map.get(session.identity_key(AuditHead, HEAD_ID))
@@ -157,13 +162,12 @@ def _update_head_statement():
 
 
 def _head_after_loss() -> SimpleNamespace:
-    """A new, unsigned head after the newest event (or at the start of an empty chain); its
-    id None until it is written."""
+    """A new, unsigned head after the newest event (or at the start of an empty chain)."""
     last = db.session.scalars(select(AuditEvent).order_by(AuditEvent.id.desc()).limit(1)).first()
     if last is None:
-        return SimpleNamespace(id=None, last_hash=GENESIS_HASH, count=0, signature=None)
+        return SimpleNamespace(last_hash=GENESIS_HASH, count=0, signature=None)
     count = db.session.scalar(select(func.count(AuditEvent.id)))
-    return SimpleNamespace(id=None, last_hash=last.row_hash, count=count, signature=None)
+    return SimpleNamespace(last_hash=last.row_hash, count=count, signature=None)
 
 
 def start_chain() -> bool:

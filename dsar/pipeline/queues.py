@@ -15,6 +15,7 @@ from rq import Queue
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
+from rq.utils import as_text
 
 from dsar.pipeline.job_ids import JOBS_MODULE
 
@@ -101,16 +102,10 @@ def queue_on(name: str, connection: Redis) -> Queue:
 
 
 def get_queue(name: str) -> Queue:
-    """The named RQ queue on the app's Redis, made once per application: RQ asks the server
-    for its version the first time a queue enqueues, and a new queue each time would ask at
-    every enqueue."""
+    """The named RQ queue on the app's Redis."""
     if name not in QUEUES:
         raise ValueError(f"unknown queue {name!r}")
-    made = current_app.extensions.setdefault("dsar_queues", {})
-    key = (current_app.config["REDIS_URL"], name)
-    if key not in made:
-        made[key] = queue_on(name, redis_connection())
-    return made[key]
+    return queue_on(name, redis_connection())
 
 
 #: Statuses of a job that will still run or is running: enqueueing its id again is a no-op.
@@ -125,7 +120,10 @@ def enqueue_on(queue: Queue, func: str, *args, job_id: str, **options) -> bool:
     still run or is running (queued, scheduled, deferred, started): RQ itself would put the
     id in the queue a second time and run both copies. Two processes enqueueing the same id
     at once: a short Redis claim lets one of them check and enqueue. Returns whether this
-    call enqueued; raises ``RedisError`` when Redis is unreachable."""
+    call enqueued; raises ``RedisError`` when Redis is unreachable.
+
+    The job is written through a pipeline, which RQ refuses or handles apart for
+    ``rate_limit``, ``depends_on`` and ``unique``: dsar's jobs use none of them."""
     connection = queue.connection
     claim = f"dsar:enqueuing:{job_id}"
     # One round trip for the claim and the state of any job of that id, one for the job, its
@@ -134,18 +132,22 @@ def enqueue_on(queue: Queue, func: str, *args, job_id: str, **options) -> bool:
     check = connection.pipeline(transaction=False)
     check.set(claim, "1", nx=True, ex=ENQUEUE_CLAIM_SECONDS)
     check.hget(DsarJob.key_for(job_id), "status")
-    claimed, status = check.execute()
+    claimed, status = check.execute(raise_on_error=False)
+    if isinstance(claimed, Exception):
+        raise claimed
     if not claimed:
         return False  # another process is enqueueing this very job now
     released = False
     try:
+        if isinstance(status, Exception):
+            raise status  # the claim is ours: the finally lets go of it
         # Whatever queue it is on.
-        if status is not None and status.decode() in IN_FLIGHT:
+        if status is not None and as_text(status) in IN_FLIGHT:
             return False
-        write = connection.pipeline()
-        queue.enqueue(func, *args, job_id=job_id, pipeline=write, **options)
-        write.delete(claim)
-        write.execute()
+        with connection.pipeline() as write:
+            queue.enqueue(func, *args, job_id=job_id, pipeline=write, **options)
+            write.delete(claim)
+            write.execute()
         released = True
         return True
     finally:
