@@ -40,28 +40,17 @@ def _count_since_query():
                                              Case.received_at >= bindparam("since"))
 
 
-def excessive_count(case: Case) -> int | None:
-    """How many requests ``case``'s address filed in 24 hours when that is more than
-    ``RATELIMIT_INTAKE_PER_EMAIL_PER_DAY``; None otherwise."""
-    count = requests_in_last_day(case.email_normalized)
-    return count if count > current_app.config["RATELIMIT_INTAKE_PER_EMAIL_PER_DAY"] else None
-
-
-def flag_excessive(case: Case, count: int) -> None:
-    """Flag ``case`` as possibly excessive, with an audit event of its own (the count only)."""
-    case.possibly_excessive = True
-    record_event(POSSIBLY_EXCESSIVE_EVENT, case=case, payload={"requests_in_24h": count})
-
-
 def flag_if_excessive(case: Case) -> None:
     """Flag ``case`` as possibly excessive when its address filed more than
     ``RATELIMIT_INTAKE_PER_EMAIL_PER_DAY`` requests in 24 hours, with an audit event of its own
     (the count only). Never a refusal: the e-mail link is the first identity check, so a flood
     of requests must be seen by staff, but whether one is excessive (Art. 12(5)) is the DPO's
     written decision, not the software's."""
-    count = excessive_count(case)
-    if count is not None:
-        flag_excessive(case, count)
+    count = requests_in_last_day(case.email_normalized)
+    if count <= current_app.config["RATELIMIT_INTAKE_PER_EMAIL_PER_DAY"]:
+        return
+    case.possibly_excessive = True
+    record_event(POSSIBLY_EXCESSIVE_EVENT, case=case, payload={"requests_in_24h": count})
 
 
 def proof_kind(kind: CaseKind, *, representative: bool) -> ProofKind:
@@ -148,9 +137,7 @@ def _open_and_commit(fields: dict, proofs: list[IdentityProof]) -> str:
     record_created(case, proofs)
     # Counted under that lock: filings from one address at the same moment are counted
     # one after the other, each seeing those committed before it, so a flood is flagged.
-    excessive = excessive_count(case)
-    if excessive is not None:
-        flag_excessive(case, excessive)
+    flag_if_excessive(case)
     # Read before the commit, which expires the case (reading it after would reload it).
     reference = case.reference
     # Enqueuing never raises (the sweep retries), so only the commit can fail here.
